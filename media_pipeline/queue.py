@@ -1,0 +1,130 @@
+"""Task-queue wiring (Huey): embedded SQLite backend by default, Redis at scale.
+
+Jobs carry ids only, re-load their rows and are safe to run twice. A periodic sweep re-enqueues
+items left ``received`` (a worker killed mid-job), expires abandoned uploads and signs the
+audit head, so nothing stays stuck whichever backend loses a job.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey.consumer import Consumer
+
+from server.extensions import db
+from server.models import MediaItem, utcnow
+
+from .verify import Outcome, verify_original
+
+log = logging.getLogger(__name__)
+
+# How long an item may stay "received" before the sweep enqueues its verification again.
+STUCK_AFTER = timedelta(minutes=5)
+JOB_NAMES = frozenset({"verify_original", "sweep"})
+
+
+def build_huey(queue_url: str | None, data_dir: Path, *, name: str = "fieldtrace") -> Huey:
+    if queue_url and queue_url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisHuey(name, url=queue_url, utc=True)
+    if queue_url and queue_url.startswith("sqlite:///"):
+        return SqliteHuey(name, filename=queue_url.removeprefix("sqlite:///"), utc=True)
+    if queue_url:
+        raise ValueError(f"unsupported FIELDTRACE_QUEUE_URL {queue_url!r}")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(name, filename=str(data_dir / "queue.db"), utc=True)
+
+
+class _InProcessConsumer(Consumer):
+    """A consumer that leaves signal handling to the process that embeds it."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+class JobQueue:
+    """The app's jobs, bound to one Flask app and one Huey instance."""
+
+    def __init__(self, app: Flask, huey: Huey) -> None:
+        self.app = app
+        self.huey = huey
+        cfg = app.config
+
+        @huey.task(retries=6, retry_delay=5, retry_backoff=2, name="verify_original")
+        def verify_task(item_id: str) -> str:
+            with app.app_context():
+                runtime = app.extensions["fieldtrace"]
+                try:
+                    return verify_original(
+                        db.session,
+                        runtime.storage,
+                        item_id,
+                        retention=timedelta(days=int(cfg["RETENTION_DAYS"])),
+                        quarantine_bucket=cfg["S3_BUCKET_QUARANTINE"],
+                    ).value
+                finally:
+                    db.session.remove()
+
+        @huey.periodic_task(crontab(minute="*"), name="sweep")
+        def sweep_task() -> dict[str, int]:
+            return self.sweep()
+
+        self.verify_task = verify_task
+        self.sweep_task = sweep_task
+        # Refuse to start when a job name we enqueue has no handler (Huey has no public list).
+        registered = {key.rsplit(".", 1)[-1] for key in huey._registry._registry}
+        missing = JOB_NAMES - registered
+        if missing:
+            raise RuntimeError(f"job names without a handler: {sorted(missing)}")
+
+    @classmethod
+    def from_config(cls, app: Flask) -> JobQueue:
+        huey = build_huey(
+            app.config.get("QUEUE_URL"),
+            Path(app.config["DATA_DIR"]),
+            name=app.config.get("QUEUE_NAME") or "fieldtrace",
+        )
+        if app.config.get("QUEUE_IMMEDIATE"):
+            huey.immediate = True
+        return cls(app, huey)
+
+    def enqueue_verify(self, item_id: str) -> None:
+        self.verify_task(item_id)
+
+    def sweep(self) -> dict[str, int]:
+        """Re-enqueue stuck verifications, expire uploads, sign the audit head."""
+        from server.services import audit
+        from server.services.uploads import expire_uploads
+
+        with self.app.app_context():
+            runtime = self.app.extensions["fieldtrace"]
+            try:
+                stuck = list(
+                    db.session.execute(
+                        sa.select(MediaItem.id).where(
+                            MediaItem.status == "received",
+                            MediaItem.stored_at < utcnow() - STUCK_AFTER,
+                        )
+                    ).scalars()
+                )
+                db.session.commit()
+                for item_id in stuck:
+                    self.enqueue_verify(item_id)
+                expired = expire_uploads(db.session, runtime.storage, runtime.uploads)
+                audit.sign_head(db.session, runtime.signer)
+                db.session.commit()
+                return {"requeued": len(stuck), "expired": expired}
+            finally:
+                db.session.remove()
+
+    def consumer(self, *, workers: int = 2, in_process: bool = False, **options: Any) -> Consumer:
+        cls = _InProcessConsumer if in_process else Consumer
+        return cls(self.huey, workers=workers, worker_type="thread", **options)
+
+
+__all__ = ["JobQueue", "Outcome", "build_huey"]

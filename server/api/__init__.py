@@ -1,0 +1,76 @@
+"""HTTP layer: thin blueprints that unpack, call one service, and map the result to HTTP."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from ..errors import DomainError
+from ..extensions import db
+from ..storage import StorageError
+
+log = logging.getLogger(__name__)
+
+TUS_VERSION = "1.0.0"
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None):
+    body: dict = {"error": {"code": code, "message": message}}
+    if details:
+        body["error"]["details"] = details
+    return jsonify(body), status
+
+
+def register_api(app: Flask) -> None:
+    from . import auth, cases, health, media, openapi, uploads
+
+    for module in (auth, cases, uploads, media, openapi):
+        app.register_blueprint(module.bp, url_prefix="/api/v1")
+    app.register_blueprint(health.bp)
+
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        db.session.rollback()
+        response, status = error_response(exc.status, exc.code, exc.message, exc.details)
+        response.headers.update(exc.headers)
+        return response, status
+
+    @app.errorhandler(ValidationError)
+    def _validation_error(exc: ValidationError):
+        db.session.rollback()
+        return error_response(
+            422, "invalid", "the request body is invalid", {"fields": exc.messages_dict}
+        )
+
+    @app.errorhandler(StorageError)
+    def _storage_error(exc: StorageError):
+        db.session.rollback()
+        log.exception("storage failure")
+        return error_response(
+            503, "storage_unavailable", "object storage failed; nothing was lost, retry later"
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        response, status = error_response(exc.code or 500, code, exc.description or exc.name)
+        if exc.code == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response, status
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        db.session.rollback()
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", "an unexpected error occurred")
+
+    @app.after_request
+    def _headers(response):
+        if request.path.startswith("/api/v1/uploads"):
+            response.headers["Tus-Resumable"] = TUS_VERSION
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response

@@ -1,0 +1,116 @@
+"""Cases: list, open, show, advance stage, list media."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, request
+
+from ..extensions import db
+from ..models import Case, MediaItem
+from ..schemas import (
+    CaseCreateSchema,
+    CaseSchema,
+    MediaListSchema,
+    PageQuerySchema,
+    StageAdvanceSchema,
+)
+from ..services import audit
+from ..services import cases as case_service
+from .common import client_addr, current_user, load_body, login_required
+
+bp = Blueprint("cases", __name__)
+
+
+def _dump_case(case: Case, counts: dict[str, int]) -> dict:
+    data = CaseSchema().dump(case)
+    data["media_counts"] = counts
+    return data
+
+
+@bp.get("/cases")
+@login_required()
+def list_cases():
+    query = PageQuerySchema().load(request.args)
+    user = current_user()
+    base = case_service.visible_cases(user)
+    if number := request.args.get("number"):
+        base = base.where(Case.number == number)
+    total = db.session.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
+    rows = list(
+        db.session.execute(
+            base.order_by(Case.created_at.desc(), Case.id.desc())
+            .limit(query["per_page"])
+            .offset((query["page"] - 1) * query["per_page"])
+        ).scalars()
+    )
+    counts = case_service.media_counts(db.session, [c.id for c in rows])
+    return {
+        "items": [_dump_case(c, counts[c.id]) for c in rows],
+        "total": total,
+        "page": query["page"],
+        "per_page": query["per_page"],
+    }
+
+
+@bp.post("/cases")
+@login_required("officer", "supervisor")
+def create_case():
+    body = load_body(CaseCreateSchema())
+    case = case_service.create_case(db.session, current_user(), body, client_addr=client_addr())
+    db.session.commit()
+    return _dump_case(case, {}), 201, {"Location": f"/api/v1/cases/{case.id}"}
+
+
+@bp.get("/cases/<int:case_id>")
+@login_required()
+def get_case(case_id: int):
+    user = current_user()
+    case = case_service.get_case(db.session, user, case_id)
+    audit.record(
+        db.session,
+        actor=user,
+        action="case.viewed",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr(),
+    )
+    counts = case_service.media_counts(db.session, [case.id])[case.id]
+    data = _dump_case(case, counts)
+    db.session.commit()
+    return data
+
+
+@bp.post("/cases/<int:case_id>/stage")
+@login_required("officer", "supervisor")
+def advance_stage(case_id: int):
+    body = load_body(StageAdvanceSchema())
+    user = current_user()
+    case = case_service.get_case(db.session, user, case_id)
+    case_service.advance_stage(
+        db.session, user, case, body["to_stage"], body["reason"], client_addr=client_addr()
+    )
+    db.session.commit()
+    return _dump_case(case, case_service.media_counts(db.session, [case.id])[case.id])
+
+
+@bp.get("/cases/<int:case_id>/media")
+@login_required()
+def case_media(case_id: int):
+    user = current_user()
+    case = case_service.get_case(db.session, user, case_id)
+    query = sa.select(MediaItem).where(MediaItem.case_id == case.id)
+    if sha := request.args.get("sha256"):
+        query = query.where(MediaItem.device_sha256 == sha.lower())
+    items = list(db.session.execute(query.order_by(MediaItem.captured_at)).scalars())
+    audit.record(
+        db.session,
+        actor=user,
+        action="case.media_listed",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr(),
+        details={"count": len(items)},
+    )
+    data = MediaListSchema().dump({"items": items})
+    db.session.commit()
+    return data

@@ -1,0 +1,290 @@
+"""The OpenAPI 3 document, built from the marshmallow schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint
+
+from .. import schemas as s
+
+bp = Blueprint("openapi", __name__)
+
+_ERR = {"content": {"application/json": {"schema": "Error"}}}
+
+
+def _json(schema: str, description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(c): {"description": "error", **_ERR} for c in codes}
+
+
+def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"summary": summary, "responses": responses, "security": [{"bearer": []}], **extra}
+
+
+def _id_param(name: str, kind: str = "string") -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+
+
+def _tus_headers(*names: str) -> list[dict[str, Any]]:
+    return [
+        {"name": n, "in": "header", "required": n == "Tus-Resumable", "schema": {"type": "string"}}
+        for n in ("Tus-Resumable", *names)
+    ]
+
+
+def _schema_name(schema: Any) -> str:
+    cls = schema if isinstance(schema, type) else type(schema)
+    return cls.__name__.removesuffix("Schema")
+
+
+def build_spec() -> dict[str, Any]:
+    spec = APISpec(
+        title="Fieldtrace API",
+        version="1",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
+        info={"description": "Field evidence recording: uploads (tus 1.0), cases, media, custody."},
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    for name in (
+        "Error",
+        "Login",
+        "Token",
+        "User",
+        "CaseCreate",
+        "Case",
+        "CaseList",
+        "StageAdvance",
+        "MediaItem",
+        "MediaList",
+        "Custody",
+        "UploadStatus",
+        "Health",
+    ):
+        if name not in spec.components.schemas:  # nested ones are registered on first use
+            spec.components.schema(name, schema=getattr(s, f"{name}Schema"))
+
+    spec.path(
+        "/api/v1/auth/login",
+        operations={
+            "post": {
+                "summary": "Sign in and receive a bearer token",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": "Login"}},
+                },
+                "responses": {"200": _json("Token"), **_errors(400, 401, 422, 429)},
+            }
+        },
+    )
+    spec.path(
+        "/api/v1/auth/logout",
+        operations={
+            "post": _op(
+                "Revoke the current token", {"204": {"description": "revoked"}, **_errors(401)}
+            )
+        },
+    )
+    spec.path(
+        "/api/v1/auth/me",
+        operations={"get": _op("The signed-in user", {"200": _json("User"), **_errors(401)})},
+    )
+    spec.path(
+        "/api/v1/cases",
+        operations={
+            "get": _op(
+                "Cases visible to the user",
+                {"200": _json("CaseList"), **_errors(401, 422)},
+                parameters=[
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {
+                        "name": "per_page",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+                    },
+                    {"name": "number", "in": "query", "schema": {"type": "string"}},
+                ],
+            ),
+            "post": _op(
+                "Open a case",
+                {"201": _json("Case", "created"), **_errors(400, 401, 403, 409, 422)},
+                requestBody={
+                    "required": True,
+                    "content": {"application/json": {"schema": "CaseCreate"}},
+                },
+            ),
+        },
+    )
+    spec.path(
+        "/api/v1/cases/{case_id}",
+        operations={
+            "get": _op(
+                "One case with its stages",
+                {"200": _json("Case"), **_errors(401, 404)},
+                parameters=[_id_param("case_id", "integer")],
+            )
+        },
+    )
+    spec.path(
+        "/api/v1/cases/{case_id}/stage",
+        operations={
+            "post": _op(
+                "Move the case to a later stage",
+                {"200": _json("Case"), **_errors(400, 401, 403, 404, 409, 422)},
+                parameters=[_id_param("case_id", "integer")],
+                requestBody={
+                    "required": True,
+                    "content": {"application/json": {"schema": "StageAdvance"}},
+                },
+            )
+        },
+    )
+    spec.path(
+        "/api/v1/cases/{case_id}/media",
+        operations={
+            "get": _op(
+                "Media items of a case",
+                {"200": _json("MediaList"), **_errors(401, 404)},
+                parameters=[
+                    _id_param("case_id", "integer"),
+                    {"name": "sha256", "in": "query", "schema": {"type": "string"}},
+                ],
+            )
+        },
+    )
+    spec.path(
+        "/api/v1/media/{item_id}",
+        operations={
+            "get": _op(
+                "Metadata of a media item (hashes, times, place, device)",
+                {"200": _json("MediaItem"), **_errors(401, 404)},
+                parameters=[_id_param("item_id")],
+            )
+        },
+    )
+    spec.path(
+        "/api/v1/media/{item_id}/original",
+        operations={
+            "get": _op(
+                "The original's bytes; HTTP Range gives 206",
+                {
+                    "200": {"description": "the whole file"},
+                    "206": {"description": "the requested range"},
+                    **_errors(401, 404, 409, 416),
+                },
+                parameters=[
+                    _id_param("item_id"),
+                    {
+                        "name": "download",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["1"]},
+                    },
+                    {"name": "Range", "in": "header", "schema": {"type": "string"}},
+                ],
+            )
+        },
+    )
+    spec.path(
+        "/api/v1/media/{item_id}/custody",
+        operations={
+            "get": _op(
+                "The item's chain of custody (its audit entries, in order)",
+                {"200": _json("Custody"), **_errors(401, 404)},
+                parameters=[_id_param("item_id")],
+            )
+        },
+    )
+    tus_errors = _errors(400, 401, 403, 404, 409, 410, 412, 413, 415, 422, 423, 460)
+    spec.path(
+        "/api/v1/uploads/",
+        operations={
+            "options": {
+                "summary": "tus discovery",
+                "responses": {"204": {"description": "capabilities"}},
+            },
+            "post": _op(
+                "tus creation (and creation-with-upload)",
+                {"201": {"description": "created; Location names the upload"}, **tus_errors},
+                parameters=_tus_headers("Upload-Length", "Upload-Metadata"),
+            ),
+        },
+    )
+    spec.path(
+        "/api/v1/uploads/{upload_id}",
+        operations={
+            "options": {
+                "summary": "tus discovery",
+                "parameters": [_id_param("upload_id")],
+                "responses": {"204": {"description": "capabilities"}},
+            },
+            "head": _op(
+                "tus offset",
+                {"200": {"description": "Upload-Offset header"}, **tus_errors},
+                parameters=[_id_param("upload_id"), *_tus_headers()],
+            ),
+            "patch": _op(
+                "tus append",
+                {"204": {"description": "new Upload-Offset"}, **tus_errors},
+                parameters=[
+                    _id_param("upload_id"),
+                    *_tus_headers("Upload-Offset", "Upload-Checksum"),
+                ],
+                requestBody={
+                    "content": {
+                        "application/offset+octet-stream": {
+                            "schema": {"type": "string", "format": "binary"}
+                        }
+                    }
+                },
+            ),
+            "delete": _op(
+                "tus termination",
+                {"204": {"description": "terminated"}, **tus_errors},
+                parameters=[_id_param("upload_id"), *_tus_headers()],
+            ),
+            "post": _op(
+                "X-HTTP-Method-Override for PATCH or DELETE",
+                {"204": {"description": "done"}, **tus_errors},
+                parameters=[
+                    _id_param("upload_id"),
+                    *_tus_headers("X-HTTP-Method-Override", "Upload-Offset"),
+                ],
+            ),
+            "get": _op(
+                "Upload status and the verification state of its item",
+                {"200": _json("UploadStatus"), **_errors(401, 404, 410)},
+                parameters=[_id_param("upload_id")],
+            ),
+        },
+    )
+    spec.path(
+        "/api/v1/openapi.json",
+        operations={
+            "get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}
+        },
+    )
+    spec.path(
+        "/healthz",
+        operations={"get": {"summary": "Liveness", "responses": {"200": _json("Health")}}},
+    )
+    spec.path(
+        "/readyz",
+        operations={
+            "get": {
+                "summary": "Readiness: database, storage, queue",
+                "responses": {"200": _json("Health"), "503": _json("Health", "not ready")},
+            }
+        },
+    )
+    return spec.to_dict()
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    return build_spec()

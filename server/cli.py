@@ -1,0 +1,277 @@
+"""The ``fieldtrace`` command: serve, worker, user, audit, db, uploads."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .config import Config
+
+ENDPOINT_FILE = "s3-endpoint"
+
+
+def prepared_config() -> Config:
+    """Config with a persistent generated secret and the embedded S3 endpoint, when in use."""
+    config = Config()
+    config.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    if not config.SECRET_KEY:
+        secret_file = config.DATA_DIR / "secret-key"
+        if not secret_file.exists():
+            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        config.SECRET_KEY = secret_file.read_text().strip()
+    if not config.S3_ENDPOINT_URL:
+        endpoint_file = config.DATA_DIR / ENDPOINT_FILE
+        if endpoint_file.exists():
+            config.S3_ENDPOINT_URL = endpoint_file.read_text().strip()
+    return config
+
+
+def _app(config: Config | None = None):
+    from . import create_app
+
+    return create_app(config or prepared_config())
+
+
+@contextmanager
+def _app_context() -> Iterator[Any]:
+    """An app context whose database connections are closed on exit."""
+    from .extensions import db
+
+    app = _app()
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def _start_embedded_s3(config: Config):
+    from .storage.embedded import EmbeddedSeaweed
+
+    weed = EmbeddedSeaweed(config.DATA_DIR / "s3", config.S3_ACCESS_KEY, config.S3_SECRET_KEY)
+    endpoint = weed.start()
+    (config.DATA_DIR / ENDPOINT_FILE).write_text(endpoint)
+    return weed
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Embedded SeaweedFS (unless an endpoint is set), migrations, gunicorn, in-process worker."""
+    config = Config()
+    config.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    endpoint_file = config.DATA_DIR / ENDPOINT_FILE
+    endpoint_file.unlink(missing_ok=True)
+    weed = None
+    if not config.S3_ENDPOINT_URL:
+        weed = _start_embedded_s3(config)
+        print(f"SeaweedFS S3 on {weed.endpoint_url} (data in {weed.data_dir})", flush=True)
+    config = prepared_config()
+    app = _app(config)
+    with app.app_context():
+        _upgrade(app)
+        app.extensions["fieldtrace"].storage.ensure_buckets()
+    env = {**os.environ, "FIELDTRACE_DATA_DIR": str(config.DATA_DIR)}
+    if config.S3_ENDPOINT_URL:
+        env["FIELDTRACE_S3_ENDPOINT_URL"] = config.S3_ENDPOINT_URL
+    port = args.port or config.PORT
+    bind = f"{args.host or config.HOST}:{port}"
+    web = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "server.wsgi:app",
+            "--bind",
+            bind,
+            "--worker-class",
+            "gthread",
+            "--workers",
+            str(args.web_workers),
+            "--threads",
+            "8",
+            "--timeout",
+            "300",
+            "--graceful-timeout",
+            "30",
+            "--access-logfile",
+            "-",
+        ],
+        env=env,
+    )
+    consumer = None
+    if not args.no_worker:
+        consumer = app.extensions["fieldtrace"].jobs.consumer(workers=2, in_process=True)
+        consumer.start()
+    print(
+        f"\nFieldtrace is serving on http://{bind}/\n"
+        f"  API: http://{bind}/api/v1/openapi.json   health: http://{bind}/readyz\n"
+        "  Create the first admin:\n"
+        "    echo 'a-long-password' | .venv/bin/fieldtrace user create --username admin "
+        "--role admin --name 管理员 --unit DEFAULT --password-stdin\n",
+        flush=True,
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        while not stop.is_set() and web.poll() is None:
+            stop.wait(1)
+    finally:
+        if web.poll() is None:
+            web.terminate()
+            web.wait(30)
+        if consumer is not None:
+            consumer.stop(graceful=True)
+        if weed is not None:
+            weed.stop()
+        endpoint_file.unlink(missing_ok=True)
+    return web.returncode or 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    app = _app()
+    consumer = app.extensions["fieldtrace"].jobs.consumer(workers=args.workers)
+    consumer.run()
+    return 0
+
+
+def cmd_user_create(args: argparse.Namespace) -> int:
+    from .errors import DomainError
+    from .extensions import db
+    from .services.auth import create_user
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+    with _app_context():
+        try:
+            user = create_user(
+                db.session,
+                username=args.username,
+                password=password,
+                role=args.role,
+                name=args.name,
+                unit_code=args.unit,
+            )
+            db.session.commit()
+        except DomainError as exc:
+            print(f"error: {exc.message} ({exc.code})", file=sys.stderr)
+            return 1
+        print(f"created {user.role} {user.username} (id {user.id}) in unit {args.unit}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from .extensions import db
+    from .services import audit
+
+    with _app_context() as app:
+        report = audit.verify_chain(db.session)
+        if report.ok and not args.no_sign:
+            audit.sign_head(db.session, app.extensions["fieldtrace"].signer)
+            db.session.commit()
+        if report.ok:
+            print(
+                f"audit chain intact: {report.checked} entries, {report.heads_checked} signed heads"
+            )
+            return 0
+        first = report.problems[0]
+        print(f"audit chain BROKEN at {first}", file=sys.stderr)
+        for problem in report.problems[1:]:
+            print(f"  also: {problem}", file=sys.stderr)
+        return 1
+
+
+def _migrations_dir_for_tests() -> str:
+    return str(Path(__file__).with_name("migrations"))
+
+
+def _upgrade(app) -> None:
+    from flask_migrate import upgrade
+
+    upgrade(directory=_migrations_dir_for_tests())
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    with _app_context() as app:
+        _upgrade(app)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_uploads_expire(args: argparse.Namespace) -> int:
+    from .extensions import db
+    from .services.uploads import expire_uploads
+
+    with _app_context() as app:
+        rt = app.extensions["fieldtrace"]
+        n = expire_uploads(db.session, rt.storage, rt.uploads)
+    print(f"expired {n} abandoned uploads")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fieldtrace", description="Fieldtrace field evidence server"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run SeaweedFS (embedded), web app and worker")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--host")
+    serve.add_argument("--web-workers", type=int, default=2)
+    serve.add_argument("--no-worker", action="store_true", help="run no in-process job worker")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run a job worker")
+    worker.add_argument("--workers", type=int, default=2)
+    worker.set_defaults(func=cmd_worker)
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(
+        dest="user_cmd", required=True
+    )
+    create = user.add_parser("create", help="create a user")
+    create.add_argument("--username", required=True)
+    create.add_argument(
+        "--role", required=True, choices=["officer", "supervisor", "legal", "admin"]
+    )
+    create.add_argument("--name", required=True)
+    create.add_argument("--unit", default="DEFAULT", help="unit code (created if missing)")
+    create.add_argument("--password-stdin", action="store_true")
+    create.set_defaults(func=cmd_user_create)
+
+    audit_p = sub.add_parser("audit", help="audit log").add_subparsers(
+        dest="audit_cmd", required=True
+    )
+    verify = audit_p.add_parser("verify", help="verify the hash chain and signed heads")
+    verify.add_argument("--no-sign", action="store_true", help="do not sign the head afterwards")
+    verify.set_defaults(func=cmd_audit_verify)
+
+    dbp = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
+    dbp.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    up = sub.add_parser("uploads", help="uploads").add_subparsers(dest="up_cmd", required=True)
+    up.add_parser("expire", help="abort abandoned uploads").set_defaults(func=cmd_uploads_expire)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""Configuration: one class reading ``FIELDTRACE_*`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(f"FIELDTRACE_{name}")
+    return value if value not in (None, "") else default
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    return int(raw) if raw is not None else default
+
+
+class Config:
+    """Settings for one process. Tests subclass it or pass overrides to ``create_app``."""
+
+    def __init__(self) -> None:
+        self.DATA_DIR = Path(_env("DATA_DIR", "instance") or "instance").resolve()
+        self.SQLALCHEMY_DATABASE_URI = _env(
+            "DATABASE_URL", f"sqlite:///{self.DATA_DIR / 'fieldtrace.db'}"
+        )
+        self.SECRET_KEY = _env("SECRET_KEY")
+        self.PORT = _int("PORT", 8000)
+        self.HOST = _env("HOST", "127.0.0.1")
+
+        # Object storage. No endpoint: `fieldtrace serve` starts an embedded SeaweedFS.
+        self.S3_ENDPOINT_URL = _env("S3_ENDPOINT_URL")
+        self.S3_ACCESS_KEY = _env("S3_ACCESS_KEY", "fieldtrace")
+        self.S3_SECRET_KEY = _env("S3_SECRET_KEY", "fieldtrace-local-secret")
+        self.S3_REGION = _env("S3_REGION", "us-east-1")
+        self.S3_ADDRESSING_STYLE = _env("S3_ADDRESSING_STYLE", "path")
+        self.S3_BUCKET_ORIGINALS = _env("S3_BUCKET_ORIGINALS", "fieldtrace-originals")
+        self.S3_BUCKET_QUARANTINE = _env("S3_BUCKET_QUARANTINE", "fieldtrace-quarantine")
+        self.S3_BUCKET_DERIVATIVES = _env("S3_BUCKET_DERIVATIVES", "fieldtrace-derivatives")
+        self.S3_BUCKET_STAGING = _env("S3_BUCKET_STAGING", "fieldtrace-staging")
+        self.S3_PART_SIZE = _int("S3_PART_SIZE", 8 * 1024 * 1024)
+        self.RETENTION_DAYS = _int("RETENTION_DAYS", 3650)
+
+        # Job queue. No URL: embedded SQLite-backed Huey; redis://... for Redis.
+        self.QUEUE_URL = _env("QUEUE_URL")
+        self.QUEUE_NAME = _env("QUEUE_NAME", "fieldtrace")
+
+        # Uploads.
+        self.MAX_UPLOAD_BYTES = _int("MAX_UPLOAD_BYTES", 50 * 1000**3)
+        self.UPLOAD_EXPIRY_HOURS = _int("UPLOAD_EXPIRY_HOURS", 72)
+        self.UPLOAD_LOCK_SECONDS = _int("UPLOAD_LOCK_SECONDS", 30)
+
+        # Sessions and login throttling.
+        self.TOKEN_TTL_HOURS = _int("TOKEN_TTL_HOURS", 12)
+        self.LOGIN_FREE_FAILURES = _int("LOGIN_FREE_FAILURES", 3)
+        self.LOGIN_MAX_DELAY_SECONDS = _int("LOGIN_MAX_DELAY_SECONDS", 300)
+
+        self.SIGNING_KEY_FILE = Path(
+            _env("SIGNING_KEY_FILE", str(self.DATA_DIR / "audit-signing-key.pem")) or ""
+        )
+        # Trust X-Forwarded-For from this many proxies (1 behind the shipped nginx.conf).
+        self.PROXY_COUNT = _int("PROXY_COUNT", 0)
+
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+        self.JSON_AS_ASCII = False

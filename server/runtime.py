@@ -1,0 +1,63 @@
+"""The collaborators one app instance uses: storage, job queue, signer, upload settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, current_app
+
+from .services.signing import Signer
+from .services.uploads import UploadSettings
+from .storage import Storage
+
+if TYPE_CHECKING:
+    from media_pipeline.queue import JobQueue
+
+
+@dataclass
+class Runtime:
+    storage: Storage
+    signer: Signer
+    uploads: UploadSettings
+    config: dict[str, Any]
+    jobs: JobQueue | None = None
+
+    @classmethod
+    def from_config(cls, app: Flask) -> Runtime:
+        from .storage.s3 import S3Storage
+
+        c = app.config
+        storage = S3Storage(
+            endpoint_url=c["S3_ENDPOINT_URL"],
+            access_key=c["S3_ACCESS_KEY"],
+            secret_key=c["S3_SECRET_KEY"],
+            region=c["S3_REGION"],
+            originals_bucket=c["S3_BUCKET_ORIGINALS"],
+            other_buckets=[
+                c["S3_BUCKET_QUARANTINE"],
+                c["S3_BUCKET_DERIVATIVES"],
+                c["S3_BUCKET_STAGING"],
+            ],
+            addressing_style=c["S3_ADDRESSING_STYLE"],
+        )
+        uploads = UploadSettings(
+            originals_bucket=c["S3_BUCKET_ORIGINALS"],
+            staging_bucket=c["S3_BUCKET_STAGING"],
+            part_size=int(c["S3_PART_SIZE"]),
+            max_size=int(c["MAX_UPLOAD_BYTES"]),
+            expiry=timedelta(hours=int(c["UPLOAD_EXPIRY_HOURS"])),
+            lock_seconds=int(c["UPLOAD_LOCK_SECONDS"]),
+        )
+        runtime = cls(
+            storage=storage, signer=Signer(c["SIGNING_KEY_FILE"]), uploads=uploads, config=dict(c)
+        )
+        from media_pipeline.queue import JobQueue
+
+        runtime.jobs = JobQueue.from_config(app)
+        return runtime
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["fieldtrace"]

@@ -1,0 +1,229 @@
+"""Marshmallow schemas for every request and response body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
+
+from .domain import Activity, Role, Stage
+
+_SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits (SHA-256)")
+
+
+class ErrorBodySchema(Schema):
+    code = fields.String(required=True, metadata={"description": "machine-readable code"})
+    message = fields.String(required=True, metadata={"description": "human-readable message"})
+    details = fields.Dict()
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBodySchema, required=True)
+
+
+class LoginSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(
+        required=True, validate=validate.Length(min=1, max=1024), load_only=True
+    )
+
+
+class UnitSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+
+
+class UserSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    name = fields.String()
+    role = fields.String(validate=validate.OneOf([r.value for r in Role]))
+    unit = fields.Nested(UnitSchema)
+
+
+class TokenSchema(Schema):
+    token = fields.String(required=True)
+    token_type = fields.String(dump_default="Bearer")
+    expires_at = fields.AwareDateTime(required=True)
+    user = fields.Nested(UserSchema)
+
+
+class PartySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    kind = fields.String(load_default="person", validate=validate.OneOf(["person", "organisation"]))
+    id_number = fields.String(validate=validate.Length(max=64))
+
+
+class CaseCreateSchema(Schema):
+    number = fields.String(validate=validate.Length(min=1, max=64))
+    title = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    case_type = fields.String(load_default="", validate=validate.Length(max=100))
+    parties = fields.List(fields.Nested(PartySchema), load_default=list)
+    location = fields.String(load_default="", validate=validate.Length(max=300))
+    major_property = fields.Boolean(load_default=False)
+    officer_ids = fields.List(fields.Integer(), load_default=list)
+
+
+class CaseStageSchema(Schema):
+    stage = fields.String()
+    started_at = fields.AwareDateTime()
+    ended_at = fields.AwareDateTime(allow_none=True)
+
+
+class OfficerRefSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    name = fields.String()
+
+
+class CaseSchema(Schema):
+    id = fields.Integer()
+    unit_id = fields.Integer()
+    number = fields.String()
+    title = fields.String()
+    case_type = fields.String()
+    parties = fields.List(fields.Dict())
+    location = fields.String()
+    major_property = fields.Boolean()
+    current_stage = fields.String()
+    created_at = fields.AwareDateTime()
+    officers = fields.List(fields.Nested(OfficerRefSchema))
+    stages = fields.List(fields.Nested(CaseStageSchema))
+    media_counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class CaseListSchema(Schema):
+    items = fields.List(fields.Nested(CaseSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class StageAdvanceSchema(Schema):
+    to_stage = fields.String(required=True, validate=validate.OneOf([s.value for s in Stage]))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class PageQuerySchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class MediaItemSchema(Schema):
+    id = fields.String()
+    case_id = fields.Integer()
+    stage = fields.String()
+    activity = fields.String()
+    kind = fields.String()
+    filename = fields.String()
+    claimed_content_type = fields.String()
+    detected_content_type = fields.String(allow_none=True)
+    size = fields.Integer()
+    device_sha256 = fields.String()
+    server_sha256 = fields.String(allow_none=True)
+    hashes_match = fields.Method("_hashes_match", allow_none=True)
+    status = fields.String()
+    status_message = fields.String()
+    captured_at = fields.AwareDateTime()
+    captured_at_offset_min = fields.Integer(allow_none=True)
+    received_at = fields.AwareDateTime()
+    stored_at = fields.AwareDateTime(allow_none=True)
+    verified_at = fields.AwareDateTime(allow_none=True)
+    locked_until = fields.AwareDateTime(allow_none=True)
+    device_clock_offset_s = fields.Float(allow_none=True)
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
+    accuracy_m = fields.Float(allow_none=True)
+    device_id = fields.String()
+    uploader = fields.Nested(OfficerRefSchema)
+
+    def _hashes_match(self, item: Any) -> bool | None:
+        if item.server_sha256 is None:
+            return None
+        return bool(item.server_sha256 == item.device_sha256)
+
+
+class MediaListSchema(Schema):
+    items = fields.List(fields.Nested(MediaItemSchema))
+
+
+class AuditEntrySchema(Schema):
+    id = fields.Integer()
+    seq = fields.Integer()
+    at = fields.AwareDateTime()
+    actor = fields.String()
+    action = fields.String()
+    object_type = fields.String()
+    object_id = fields.String()
+    client_addr = fields.String()
+    details = fields.Dict()
+    prev_hash = fields.String()
+    entry_hash = fields.String()
+
+
+class CustodySchema(Schema):
+    media_id = fields.String()
+    entries = fields.List(fields.Nested(AuditEntrySchema))
+
+
+class UploadStatusSchema(Schema):
+    id = fields.String()
+    offset = fields.Integer()
+    length = fields.Integer()
+    status = fields.String()
+    expires_at = fields.AwareDateTime()
+    media_item_id = fields.String(allow_none=True)
+    media_status = fields.String(allow_none=True)
+    media_status_message = fields.String(allow_none=True)
+
+
+class UploadMetadataSchema(Schema):
+    """The tus ``Upload-Metadata`` keys, decoded from base64."""
+
+    class Meta:
+        unknown = EXCLUDE  # tus clients add their own keys (filetype, name, ...)
+
+    filename = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    content_type = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[a-z0-9.+-]+/[a-z0-9.+-]+$", error="not a MIME type"),
+    )
+    case_id = fields.Integer(required=True, strict=False)
+    stage = fields.String(required=True, validate=validate.OneOf([s.value for s in Stage]))
+    activity = fields.String(required=True, validate=validate.OneOf([a.value for a in Activity]))
+    captured_at = fields.AwareDateTime(
+        required=True, format="iso", error_messages={"invalid_awareness": "needs a UTC offset"}
+    )
+    sha256 = fields.String(required=True, validate=_SHA256)
+    device_id = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9._:-]{1,64}$", error="1-64 letters, digits, ._:-"),
+    )
+    latitude = fields.Float(validate=validate.Range(min=-90, max=90), allow_none=True)
+    longitude = fields.Float(validate=validate.Range(min=-180, max=180), allow_none=True)
+    accuracy_m = fields.Float(validate=validate.Range(min=0), allow_none=True)
+    sent_at = fields.AwareDateTime(format="iso")
+
+    @pre_load
+    def _normalise(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        data = {k: v for k, v in data.items() if v != "" or k in ("filename", "sha256")}
+        if isinstance(data.get("sha256"), str):
+            data["sha256"] = data["sha256"].strip().lower()
+        if isinstance(data.get("content_type"), str):
+            data["content_type"] = data["content_type"].split(";")[0].strip().lower()
+        return data
+
+    @post_load
+    def _gps_pair(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if ("latitude" in data) != ("longitude" in data):
+            raise ValidationError("latitude and longitude come together", "latitude")
+        return data
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    checks = fields.Dict(keys=fields.String(), values=fields.String())

@@ -1,0 +1,1 @@
+"""Domain rules. Services take their collaborators (session, storage, queue) as arguments."""

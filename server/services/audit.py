@@ -1,0 +1,248 @@
+"""The append-only, hash-chained audit log and its verification."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..models import AuditEntry, AuditHead, User, utcnow
+from .signing import Signer, verify_signature
+
+GENESIS_HASH = "0" * 64
+# Any constant: the advisory lock that serialises appends on PostgreSQL.
+_PG_AUDIT_LOCK = 0x46_54_41_55  # "FTAU"
+
+
+def _canonical_time(at: datetime) -> str:
+    return at.isoformat(timespec="microseconds")
+
+
+def compute_entry_hash(
+    *,
+    seq: int,
+    at: datetime,
+    actor_id: int | None,
+    actor: str,
+    action: str,
+    object_type: str,
+    object_id: str,
+    client_addr: str,
+    details: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """SHA-256 over a canonical JSON form of every field of the entry and the previous hash."""
+    body = {
+        "seq": seq,
+        "at": _canonical_time(at),
+        "actor_id": actor_id,
+        "actor": actor,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "client_addr": client_addr,
+        "details": details,
+        "prev_hash": prev_hash,
+    }
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _hash_of(entry: AuditEntry) -> str:
+    return compute_entry_hash(
+        seq=entry.seq,
+        at=entry.at,
+        actor_id=entry.actor_id,
+        actor=entry.actor,
+        action=entry.action,
+        object_type=entry.object_type,
+        object_id=entry.object_id,
+        client_addr=entry.client_addr,
+        details=entry.details or {},
+        prev_hash=entry.prev_hash,
+    )
+
+
+def _lock_chain(session: Session) -> None:
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    # SQLite: every transaction begins IMMEDIATE (see create_app), so writers are serialised.
+
+
+def record(
+    session: Session,
+    *,
+    actor: User | None,
+    action: str,
+    object_type: str,
+    object_id: str | int,
+    client_addr: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry in the caller's transaction; it commits or rolls back with the action."""
+    _lock_chain(session)
+    head = session.execute(
+        sa.select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    seq = (head.seq + 1) if head else 1
+    prev_hash = head.entry_hash if head else GENESIS_HASH
+    # Round-trip through JSON so the hash is computed over exactly what the database returns.
+    clean_details = json.loads(json.dumps(details or {}, ensure_ascii=False, default=str))
+    entry = AuditEntry(
+        seq=seq,
+        at=utcnow(),
+        actor_id=actor.id if actor else None,
+        actor=actor.username if actor else "system",
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        client_addr=client_addr or "",
+        details=clean_details,
+        prev_hash=prev_hash,
+    )
+    entry.entry_hash = _hash_of(entry)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def sign_head(session: Session, signer: Signer) -> AuditHead | None:
+    """Sign the current head of the chain; returns None for an empty log."""
+    last = session.execute(
+        sa.select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)
+    ).scalar_one_or_none()
+    if last is None:
+        return None
+    signed_at = utcnow()
+    head = AuditHead(
+        seq=last.seq,
+        entry_hash=last.entry_hash,
+        signed_at=signed_at,
+        public_key=signer.public_key_hex,
+        signature=signer.sign(head_message(last.seq, last.entry_hash, signed_at)),
+    )
+    session.add(head)
+    session.flush()
+    return head
+
+
+def head_message(seq: int, entry_hash: str, signed_at: datetime) -> bytes:
+    return f"fieldtrace-audit-head\n{seq}\n{entry_hash}\n{_canonical_time(signed_at)}".encode()
+
+
+@dataclass
+class Problem:
+    entry_id: int | None
+    seq: int | None
+    what: str
+
+    def __str__(self) -> str:
+        where = f"entry id={self.entry_id} seq={self.seq}" if self.entry_id else f"seq={self.seq}"
+        return f"{where}: {self.what}"
+
+
+@dataclass
+class VerifyReport:
+    checked: int = 0
+    heads_checked: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_chain(session: Session, *, trusted_public_keys: set[str] | None = None) -> VerifyReport:
+    """Walk the whole chain and every signed head; report each broken link, first one first.
+
+    Detects an edited entry (its hash no longer matches), a deleted entry (a gap in seq and a
+    broken link), a reordered pair (links and row order disagree) and a cut-off tail (a signed
+    head vouches for entries that are gone).
+    """
+    report = VerifyReport()
+    prev_hash = GENESIS_HASH
+    expected_seq = 1
+    last_id = 0
+    hashes_by_seq: dict[int, str] = {}
+    rows = session.execute(sa.select(AuditEntry).order_by(AuditEntry.seq)).scalars()
+    for entry in rows:
+        report.checked += 1
+        if _hash_of(entry) != entry.entry_hash:
+            report.problems.append(
+                Problem(entry.id, entry.seq, "content was altered: it no longer matches its hash")
+            )
+        if entry.seq != expected_seq:
+            report.problems.append(
+                Problem(
+                    entry.id,
+                    entry.seq,
+                    f"entries missing before it: expected seq {expected_seq} (deleted entry)",
+                )
+            )
+        if entry.prev_hash != prev_hash:
+            report.problems.append(
+                Problem(
+                    entry.id,
+                    entry.seq,
+                    "link broken: its previous-hash does not match the entry before it "
+                    "(deleted, inserted or reordered entries)",
+                )
+            )
+        if entry.id <= last_id:
+            report.problems.append(
+                Problem(entry.id, entry.seq, "out of order: rows were reordered")
+            )
+        last_id = max(last_id, entry.id)
+        hashes_by_seq[entry.seq] = entry.entry_hash
+        prev_hash = entry.entry_hash
+        expected_seq = entry.seq + 1
+        session.expunge(entry)
+
+    last_seq = expected_seq - 1
+    for head in session.execute(sa.select(AuditHead).order_by(AuditHead.id)).scalars():
+        report.heads_checked += 1
+        message = head_message(head.seq, head.entry_hash, head.signed_at)
+        if trusted_public_keys is not None and head.public_key not in trusted_public_keys:
+            report.problems.append(
+                Problem(None, head.seq, f"signed head {head.id} uses an unknown key")
+            )
+        elif not verify_signature(head.public_key, message, head.signature):
+            report.problems.append(
+                Problem(None, head.seq, f"signed head {head.id} has an invalid signature")
+            )
+        if head.seq > last_seq:
+            report.problems.append(
+                Problem(
+                    None,
+                    head.seq,
+                    f"tail cut off: signed head {head.id} vouches for seq {head.seq} "
+                    f"but the log ends at seq {last_seq}",
+                )
+            )
+        elif hashes_by_seq.get(head.seq) != head.entry_hash:
+            report.problems.append(
+                Problem(
+                    None,
+                    head.seq,
+                    f"signed head {head.id} does not match the entry at seq {head.seq} "
+                    "(the chain was rewritten)",
+                )
+            )
+    report.problems.sort(key=lambda p: p.seq if p.seq is not None else 0)
+    return report
+
+
+def entries_for(session: Session, object_type: str, object_id: str) -> list[AuditEntry]:
+    return list(
+        session.execute(
+            sa.select(AuditEntry)
+            .where(AuditEntry.object_type == object_type, AuditEntry.object_id == object_id)
+            .order_by(AuditEntry.seq)
+        ).scalars()
+    )

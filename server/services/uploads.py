@@ -1,0 +1,663 @@
+"""tus 1.0 resumable uploads streamed into S3 multipart uploads.
+
+All upload state lives in the database, so any web process can take the next request.
+Bytes below the minimum part size are kept as a separate small "tail" object in the staging
+bucket (as tusd's S3 store does), so a PATCH cut off midway keeps everything that arrived.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import math
+import secrets
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import IO, Any
+
+import sqlalchemy as sa
+from marshmallow import ValidationError
+from sqlalchemy.orm import Session
+
+from ..domain import MediaStatus, UploadStatus, kind_for_content_type
+from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from ..models import Device, MediaItem, UploadSession, User, new_id, utcnow
+from ..schemas import UploadMetadataSchema
+from ..storage import Storage, StorageError
+from ..storage.base import Part
+from ..storage.keys import duplicate_staging_key, original_key, upload_tail_key
+from . import audit
+from .cases import can_record, get_case, stage_reached
+
+MAX_PARTS = 10_000
+READ_SIZE = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    originals_bucket: str
+    staging_bucket: str
+    part_size: int
+    max_size: int
+    expiry: timedelta
+    lock_seconds: int
+
+
+class ChecksumMismatch(DomainError):
+    status = 460
+    code = "checksum_mismatch"
+
+
+class UploadGone(DomainError):
+    status = 410
+    code = "upload_gone"
+
+
+class UploadLocked(DomainError):
+    status = 423
+    code = "upload_locked"
+
+
+class TooLarge(DomainError):
+    status = 413
+    code = "upload_too_large"
+
+
+def parse_metadata(header: str | None) -> dict[str, str]:
+    """Decode tus ``Upload-Metadata``: comma-separated ``key base64value`` pairs."""
+    result: dict[str, str] = {}
+    if not header:
+        return result
+    for pair in header.split(","):
+        pair = pair.strip()
+        if not pair:
+            continue
+        key, _, value = pair.partition(" ")
+        try:
+            result[key] = base64.b64decode(value.strip(), validate=True).decode() if value else ""
+        except (binascii.Error, UnicodeDecodeError):
+            raise Invalid(
+                f"Upload-Metadata value for {key!r} is not base64 UTF-8", code="invalid_metadata"
+            ) from None
+    return result
+
+
+def encode_metadata(meta: dict[str, Any]) -> str:
+    return ",".join(
+        f"{k} {base64.b64encode(str(v).encode()).decode()}"
+        for k, v in meta.items()
+        if v is not None
+    )
+
+
+def part_size_for(length: int, minimum: int) -> int:
+    """Parts of at least ``minimum`` bytes, large enough to fit the file in 10,000 parts."""
+    needed = math.ceil(length / (MAX_PARTS - 1)) if length else minimum
+    mib = 1024 * 1024
+    return max(minimum, math.ceil(needed / mib) * mib)
+
+
+def create_upload(
+    session: Session,
+    storage: Storage,
+    settings: UploadSettings,
+    user: User,
+    *,
+    length: int,
+    raw_metadata: dict[str, str],
+    client_addr: str,
+) -> UploadSession:
+    """Validate everything before any byte is sent, then open the upload."""
+    if length < 0:
+        raise Invalid("Upload-Length must not be negative", code="invalid_length")
+    if length > settings.max_size:
+        raise TooLarge(f"uploads are limited to {settings.max_size} bytes")
+    try:
+        meta = UploadMetadataSchema().load(raw_metadata)
+    except ValidationError as exc:
+        raise Invalid(
+            "Upload-Metadata is incomplete or malformed: "
+            + "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in exc.messages_dict.items()),
+            code="invalid_metadata",
+            details={"fields": exc.messages_dict},
+        ) from None
+    kind = kind_for_content_type(meta["content_type"])
+    if kind is None:
+        raise DomainError(
+            f"{meta['content_type']} is not a photo, video, audio or PDF type",
+            code="unsupported_media_type",
+            status=415,
+        )
+    case = get_case(session, user, meta["case_id"])
+    if not can_record(user, case):
+        raise Forbidden("you are not assigned to this case", code="not_assigned")
+    if not stage_reached(case, meta["stage"]):
+        raise Conflict(
+            f"the case has not reached stage {meta['stage']} (it is at {case.current_stage})",
+            code="stage_not_reached",
+        )
+    _check_device(session, user, meta["device_id"], client_addr)
+
+    now = utcnow()
+    duplicate = session.execute(
+        sa.select(MediaItem).where(
+            MediaItem.case_id == case.id,
+            MediaItem.device_sha256 == meta["sha256"],
+            MediaItem.status.in_([MediaStatus.RECEIVED, MediaStatus.VERIFIED]),
+        )
+    ).scalar_one_or_none()
+    upload_id = secrets.token_urlsafe(24)
+    item_id = duplicate.id if duplicate else new_id()
+    stored_meta = {
+        **raw_metadata,
+        "item_id": item_id,
+        "kind": kind.value,
+        "part_size": part_size_for(length, settings.part_size),
+    }
+    offset_s = None
+    if meta.get("sent_at"):
+        offset_s = round((now - meta["sent_at"]).total_seconds(), 3)
+    upload = UploadSession(
+        id=upload_id,
+        user_id=user.id,
+        case_id=case.id,
+        length=length,
+        offset=0,
+        meta=stored_meta,
+        status=UploadStatus.ACTIVE.value,
+        bucket=settings.staging_bucket if duplicate else settings.originals_bucket,
+        object_key=duplicate_staging_key(upload_id)
+        if duplicate
+        else original_key(case.id, item_id),
+        parts=[],
+        tail_size=0,
+        duplicate_of_id=duplicate.id if duplicate else None,
+        device_clock_offset_s=offset_s,
+        client_addr=client_addr,
+        created_at=now,
+        updated_at=now,
+        expires_at=now + settings.expiry,
+    )
+    session.add(upload)
+    session.flush()
+    audit.record(
+        session,
+        actor=user,
+        action="upload.created",
+        object_type="media",
+        object_id=item_id,
+        client_addr=client_addr,
+        details={
+            "upload_id": upload_id,
+            "length": length,
+            "sha256": meta["sha256"],
+            "duplicate_of": duplicate.id if duplicate else None,
+            "filename": meta["filename"],
+        },
+    )
+    return upload
+
+
+def _check_device(session: Session, user: User, device_id: str, client_addr: str) -> None:
+    device = session.get(Device, device_id)
+    if device is None:
+        session.add(Device(id=device_id, user_id=user.id, last_seen_at=utcnow()))
+        audit.record(
+            session,
+            actor=user,
+            action="device.registered",
+            object_type="device",
+            object_id=device_id,
+            client_addr=client_addr,
+        )
+    elif device.user_id != user.id:
+        raise Conflict("this device is registered to another officer", code="device_not_yours")
+    else:
+        device.last_seen_at = utcnow()
+
+
+def get_upload(session: Session, user: User, upload_id: str) -> UploadSession:
+    upload = session.get(UploadSession, upload_id)
+    if upload is None or upload.user_id != user.id:
+        raise NotFound("upload not found", code="upload_not_found")
+    if upload.status in (UploadStatus.TERMINATED, UploadStatus.EXPIRED) or (
+        upload.status == UploadStatus.ACTIVE and upload.expires_at <= utcnow()
+    ):
+        raise UploadGone("this upload was terminated or has expired; start a new one")
+    return upload
+
+
+# -- PATCH ---------------------------------------------------------------------------------
+
+
+@dataclass
+class WriteResult:
+    offset: int
+    completed: bool
+    cut: bool
+    media_item_id: str | None
+
+
+class _Lease:
+    """A short database lease on one upload, renewed while bytes flow."""
+
+    def __init__(self, session: Session, upload_id: str, seconds: int) -> None:
+        self.session = session
+        self.upload_id = upload_id
+        self.seconds = seconds
+        self.token = secrets.token_hex(16)
+        self._renewed = 0.0
+
+    def acquire(self, offset: int) -> bool:
+        now = utcnow()
+        result = self.session.execute(
+            sa.update(UploadSession)
+            .where(
+                UploadSession.id == self.upload_id,
+                UploadSession.offset == offset,
+                UploadSession.status == UploadStatus.ACTIVE.value,
+                sa.or_(
+                    UploadSession.lock_token.is_(None),
+                    UploadSession.lock_expires_at < now,
+                ),
+            )
+            .values(lock_token=self.token, lock_expires_at=now + timedelta(seconds=self.seconds))
+            .execution_options(synchronize_session=False)
+        )
+        self.session.commit()
+        self._renewed = time.monotonic()
+        return result.rowcount == 1
+
+    def renew_if_due(self) -> None:
+        if time.monotonic() - self._renewed < self.seconds / 3:
+            return
+        self.session.execute(
+            sa.update(UploadSession)
+            .where(UploadSession.id == self.upload_id, UploadSession.lock_token == self.token)
+            .values(lock_expires_at=utcnow() + timedelta(seconds=self.seconds))
+            .execution_options(synchronize_session=False)
+        )
+        self.session.commit()
+        self._renewed = time.monotonic()
+
+    def save(self, **values: Any) -> None:
+        """Write state, only while still holding the lease."""
+        result = self.session.execute(
+            sa.update(UploadSession)
+            .where(UploadSession.id == self.upload_id, UploadSession.lock_token == self.token)
+            .values(updated_at=utcnow(), **values)
+            .execution_options(synchronize_session=False)
+        )
+        self.session.commit()
+        if result.rowcount != 1:
+            raise UploadLocked("lost the lock on this upload to another request; resume with HEAD")
+        self._renewed = time.monotonic()
+
+
+def _read_checked_body(
+    stream: IO[bytes], content_length: int | None, checksum: tuple[str, bytes], limit: int
+) -> tuple[IO[bytes], int]:
+    """Spool the whole PATCH body (to disk past 8 MiB) and check it before anything is kept."""
+    import tempfile
+
+    algorithm, expected = checksum
+    digest = hashlib.new(algorithm)
+    spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)  # noqa: SIM115 - returned to caller
+    total = 0
+    while total < limit:
+        chunk = stream.read(min(READ_SIZE, limit - total))
+        if not chunk:
+            break
+        digest.update(chunk)
+        spool.write(chunk)
+        total += len(chunk)
+    if content_length is not None and total != content_length:
+        spool.close()
+        raise DomainError("the request body was cut off", code="incomplete_body", status=400)
+    if digest.digest() != expected:
+        spool.close()
+        raise ChecksumMismatch("Upload-Checksum does not match the bytes received; resend them")
+    spool.seek(0)
+    return spool, total
+
+
+def write_chunk(
+    session: Session,
+    storage: Storage,
+    settings: UploadSettings,
+    upload: UploadSession,
+    *,
+    offset: int,
+    stream: IO[bytes],
+    content_length: int | None,
+    checksum: tuple[str, bytes] | None,
+    on_complete: Callable[[UploadSession], str | None],
+    disconnect_errors: tuple[type[BaseException], ...] = (),
+) -> WriteResult:
+    """Append the request body at ``offset``; complete the upload when the last byte arrives."""
+    if upload.status == UploadStatus.COMPLETED:
+        raise Conflict(
+            "this upload is already complete",
+            code="upload_completed",
+            headers={"Upload-Offset": str(upload.offset)},
+        )
+    if upload.offset != offset:
+        raise Conflict(
+            f"Upload-Offset {offset} does not match the server's offset {upload.offset}",
+            code="offset_mismatch",
+            headers={"Upload-Offset": str(upload.offset)},
+        )
+    remaining = upload.length - upload.offset
+    if content_length is not None and content_length > remaining:
+        raise TooLarge(
+            f"the body ({content_length} bytes) goes past Upload-Length ({remaining} bytes left)"
+        )
+    upload_id = upload.id
+    lease = _Lease(session, upload_id, settings.lock_seconds)
+    if not lease.acquire(offset):
+        session.refresh(upload)
+        if upload.offset != offset:
+            raise Conflict(
+                f"Upload-Offset {offset} does not match the server's offset {upload.offset}",
+                code="offset_mismatch",
+                headers={"Upload-Offset": str(upload.offset)},
+            )
+        raise UploadLocked(
+            "another request is writing to this upload; retry shortly",
+            headers={"Retry-After": "2"},
+        )
+    session.refresh(upload)
+    spool: IO[bytes] | None = None
+    try:
+        if checksum is not None:
+            spool, _ = _read_checked_body(stream, content_length, checksum, remaining)
+        return _stream_into_parts(
+            session,
+            storage,
+            settings,
+            upload,
+            lease,
+            spool or stream,
+            on_complete,
+            disconnect_errors,
+        )
+    finally:
+        if spool is not None:
+            spool.close()
+        session.rollback()
+        session.execute(
+            sa.update(UploadSession)
+            .where(UploadSession.id == upload_id, UploadSession.lock_token == lease.token)
+            .values(lock_token=None, lock_expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+
+
+def _stream_into_parts(
+    session: Session,
+    storage: Storage,
+    settings: UploadSettings,
+    upload: UploadSession,
+    lease: _Lease,
+    stream: IO[bytes],
+    on_complete: Callable[[UploadSession], str | None],
+    disconnect_errors: tuple[type[BaseException], ...],
+) -> WriteResult:
+    part_size = int(upload.meta.get("part_size") or settings.part_size)
+    parts = [Part(**p) for p in upload.parts]
+    committed = sum(p.size for p in parts)
+    buffer = bytearray()
+    if upload.tail_size:
+        buffer += b"".join(
+            storage.iter_object(
+                settings.staging_bucket,
+                upload_tail_key(upload.id),
+                start=0,
+                end=upload.tail_size - 1,
+            )
+        )
+        if len(buffer) != upload.tail_size:
+            raise DomainError(
+                "the stored tail of this upload is incomplete", code="tail_corrupt", status=500
+            )
+    multipart_id = upload.multipart_id
+    remaining = upload.length - upload.offset
+    cut = False
+    # One part uploads in the background while the next one is read from the client.
+    pool = ThreadPoolExecutor(max_workers=1)
+    pending: Future[Part] | None = None
+
+    def settle() -> None:
+        nonlocal pending, committed
+        if pending is None:
+            return
+        part = pending.result()
+        pending = None
+        parts.append(part)
+        committed += part.size
+        # The old tail is now inside a part: the state says "no tail" until a new one is put.
+        lease.save(
+            parts=[p.__dict__ for p in parts],
+            offset=committed,
+            tail_size=0,
+            multipart_id=multipart_id,
+        )
+
+    try:
+        while remaining > 0:
+            try:
+                chunk = stream.read(min(READ_SIZE, remaining))
+            except disconnect_errors:
+                cut = True
+                break
+            if not chunk:
+                cut = True
+                break
+            buffer += chunk
+            remaining -= len(chunk)
+            while len(buffer) >= part_size and (remaining > 0 or len(buffer) > part_size):
+                if multipart_id is None:
+                    multipart_id = storage.create_multipart(
+                        upload.bucket,
+                        upload.object_key,
+                        content_type=upload.meta.get("content_type"),
+                    )
+                    lease.save(multipart_id=multipart_id)
+                settle()
+                data = bytes(buffer[:part_size])
+                del buffer[:part_size]
+                pending = pool.submit(
+                    storage.upload_part,
+                    upload.bucket,
+                    upload.object_key,
+                    multipart_id,
+                    len(parts) + 1,
+                    data,
+                )
+            lease.renew_if_due()
+        settle()
+    finally:
+        pool.shutdown(wait=True)
+
+    if remaining == 0:
+        version_id = _finish_object(storage, upload, multipart_id, parts, bytes(buffer))
+        if upload.tail_size or buffer:
+            _delete_quietly(storage, settings.staging_bucket, upload_tail_key(upload.id))
+        lease.save(
+            offset=upload.length,
+            tail_size=0,
+            parts=[p.__dict__ for p in parts],
+            multipart_id=multipart_id,
+            status=UploadStatus.COMPLETED.value,
+            meta={**upload.meta, "version_id": version_id},
+        )
+        session.refresh(upload)
+        item_id = on_complete(upload)
+        return WriteResult(offset=upload.length, completed=True, cut=False, media_item_id=item_id)
+
+    if buffer:
+        storage.put(settings.staging_bucket, upload_tail_key(upload.id), bytes(buffer))
+    new_offset = committed + len(buffer)
+    lease.save(
+        offset=new_offset,
+        tail_size=len(buffer),
+        expires_at=utcnow() + settings.expiry,
+        multipart_id=multipart_id,
+    )
+    return WriteResult(offset=new_offset, completed=False, cut=cut, media_item_id=None)
+
+
+def _finish_object(
+    storage: Storage,
+    upload: UploadSession,
+    multipart_id: str | None,
+    parts: list[Part],
+    last: bytes,
+) -> str | None:
+    if multipart_id is None:
+        return storage.put(
+            upload.bucket, upload.object_key, last, content_type=upload.meta.get("content_type")
+        )
+    if last:
+        parts.append(
+            storage.upload_part(
+                upload.bucket, upload.object_key, multipart_id, len(parts) + 1, last
+            )
+        )
+    return storage.complete_multipart(upload.bucket, upload.object_key, multipart_id, parts)
+
+
+def _delete_quietly(storage: Storage, bucket: str, key: str) -> None:
+    with contextlib.suppress(StorageError):  # scratch data: the expiry sweep retries
+        storage.delete(bucket, key)
+
+
+# -- completion ------------------------------------------------------------------------------
+
+
+def complete_upload(session: Session, storage: Storage, upload: UploadSession, user: User) -> str:
+    """Turn a finished upload into a media item (status received), or link its duplicate."""
+    meta = UploadMetadataSchema().load(
+        {k: v for k, v in upload.meta.items() if k in UploadMetadataSchema().fields}
+    )
+    if upload.duplicate_of_id:
+        item_id = upload.duplicate_of_id
+        _delete_quietly(storage, upload.bucket, upload.object_key)
+        upload.media_item_id = item_id
+        audit.record(
+            session,
+            actor=user,
+            action="upload.duplicate",
+            object_type="media",
+            object_id=item_id,
+            client_addr=upload.client_addr,
+            details={"upload_id": upload.id, "sha256": meta["sha256"]},
+        )
+        session.commit()
+        return item_id
+    now = utcnow()
+    captured: datetime = meta["captured_at"]
+    offset = captured.utcoffset()
+    item = MediaItem(
+        id=upload.meta["item_id"],
+        case_id=upload.case_id,
+        stage=meta["stage"],
+        activity=meta["activity"],
+        kind=upload.meta["kind"],
+        filename=meta["filename"],
+        claimed_content_type=meta["content_type"],
+        size=upload.length,
+        bucket=upload.bucket,
+        object_key=upload.object_key,
+        object_version=upload.meta.get("version_id"),
+        device_sha256=meta["sha256"],
+        status=MediaStatus.RECEIVED.value,
+        captured_at=captured,
+        captured_at_offset_min=int(offset.total_seconds() // 60) if offset is not None else None,
+        received_at=upload.created_at,
+        stored_at=now,
+        device_clock_offset_s=upload.device_clock_offset_s,
+        latitude=meta.get("latitude"),
+        longitude=meta.get("longitude"),
+        accuracy_m=meta.get("accuracy_m"),
+        device_id=meta["device_id"],
+        uploader_id=user.id,
+    )
+    session.add(item)
+    upload.media_item_id = item.id
+    audit.record(
+        session,
+        actor=user,
+        action="upload.completed",
+        object_type="media",
+        object_id=item.id,
+        client_addr=upload.client_addr,
+        details={
+            "upload_id": upload.id,
+            "size": upload.length,
+            "bucket": upload.bucket,
+            "key": upload.object_key,
+            "version_id": item.object_version,
+            "device_sha256": meta["sha256"],
+        },
+    )
+    item_id = item.id
+    session.commit()
+    return item_id
+
+
+def terminate_upload(
+    session: Session, storage: Storage, settings: UploadSettings, upload: UploadSession, user: User
+) -> None:
+    if upload.status == UploadStatus.COMPLETED:
+        raise Conflict("a completed upload is evidence and cannot be terminated", code="completed")
+    _discard(storage, settings, upload)
+    upload.status = UploadStatus.TERMINATED.value
+    audit.record(
+        session,
+        actor=user,
+        action="upload.terminated",
+        object_type="media",
+        object_id=upload.meta.get("item_id", upload.id),
+        details={"upload_id": upload.id, "offset": upload.offset},
+    )
+
+
+def _discard(storage: Storage, settings: UploadSettings, upload: UploadSession) -> None:
+    if upload.multipart_id:
+        with contextlib.suppress(StorageError):  # already gone
+            storage.abort_multipart(upload.bucket, upload.object_key, upload.multipart_id)
+    _delete_quietly(storage, settings.staging_bucket, upload_tail_key(upload.id))
+
+
+def expire_uploads(
+    session: Session, storage: Storage, settings: UploadSettings, *, now: datetime | None = None
+) -> int:
+    """Abort abandoned uploads past their expiry; returns how many were expired."""
+    now = now or utcnow()
+    stale = session.execute(
+        sa.select(UploadSession).where(
+            UploadSession.status == UploadStatus.ACTIVE.value, UploadSession.expires_at <= now
+        )
+    ).scalars()
+    count = 0
+    for upload in stale:
+        _discard(storage, settings, upload)
+        upload.status = UploadStatus.EXPIRED.value
+        audit.record(
+            session,
+            actor=None,
+            action="upload.expired",
+            object_type="media",
+            object_id=upload.meta.get("item_id", upload.id),
+            details={"upload_id": upload.id, "offset": upload.offset},
+        )
+        count += 1
+    session.commit()
+    return count

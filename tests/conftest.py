@@ -1,0 +1,184 @@
+"""Shared fixtures: one real SeaweedFS per test session, a fresh database per test."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from werkzeug.serving import make_server
+
+from server import create_app
+from server.extensions import db
+from server.services.auth import create_user
+from server.storage.embedded import EmbeddedSeaweed, free_ports
+
+S3_KEY, S3_SECRET = "fieldtrace-test", "fieldtrace-test-secret"
+PASSWORD = "correct horse battery"
+PG_URL = os.environ.get("FIELDTRACE_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSeaweed]:
+    weed = EmbeddedSeaweed(tmp_path_factory.mktemp("seaweed"), S3_KEY, S3_SECRET)
+    weed.start()
+    yield weed
+    weed.stop()
+
+
+@pytest.fixture(scope="session")
+def bucket_names() -> dict[str, str]:
+    suffix = uuid.uuid4().hex[:8]
+    return {
+        "S3_BUCKET_ORIGINALS": f"orig-{suffix}",
+        "S3_BUCKET_QUARANTINE": f"quar-{suffix}",
+        "S3_BUCKET_DERIVATIVES": f"deriv-{suffix}",
+        "S3_BUCKET_STAGING": f"stage-{suffix}",
+    }
+
+
+def _database_url(tmp_path: Path) -> tuple[str, str | None]:
+    if not PG_URL:
+        return f"sqlite:///{tmp_path / 'test.db'}", None
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    sep = "&" if "?" in PG_URL else "?"
+    return f"{PG_URL}{sep}options=-csearch_path%3D{schema}", schema
+
+
+@pytest.fixture
+def app_config(
+    tmp_path: Path, seaweed: EmbeddedSeaweed, bucket_names: dict[str, str]
+) -> Iterator[dict[str, Any]]:
+    url, schema = _database_url(tmp_path)
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATA_DIR": tmp_path / "data",
+        "SQLALCHEMY_DATABASE_URI": url,
+        "S3_ENDPOINT_URL": seaweed.endpoint_url,
+        "S3_ACCESS_KEY": S3_KEY,
+        "S3_SECRET_KEY": S3_SECRET,
+        "SIGNING_KEY_FILE": tmp_path / "data" / "signing.pem",
+        "RETENTION_DAYS": 1,
+        "QUEUE_IMMEDIATE": True,
+        "UPLOAD_LOCK_SECONDS": 5,
+        "LOGIN_FREE_FAILURES": 3,
+        **bucket_names,
+    }
+    yield config
+    if schema:
+        engine = sa.create_engine(PG_URL)  # type: ignore[arg-type]
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
+def make_app(config: dict[str, Any]):
+    app = create_app(**config)
+    with app.app_context():
+        db.create_all()
+        app.extensions["fieldtrace"].storage.ensure_buckets()
+    return app
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]):
+    app = make_app(app_config)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@dataclass
+class Actor:
+    """A signed-in user with a bearer token."""
+
+    id: int
+    username: str
+    role: str
+    unit: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+class Users:
+    """Creates users through the service and signs them in through the API."""
+
+    def __init__(self, app, client) -> None:
+        self.app = app
+        self.client = client
+
+    def create(self, username: str, role: str = "officer", unit: str = "U1") -> Actor:
+        with self.app.app_context():
+            user = create_user(
+                db.session,
+                username=username,
+                password=PASSWORD,
+                role=role,
+                name=username.title(),
+                unit_code=unit,
+            )
+            db.session.commit()
+            user_id = user.id
+        resp = self.client.post(
+            "/api/v1/auth/login", json={"username": username, "password": PASSWORD}
+        )
+        assert resp.status_code == 200, resp.json
+        return Actor(user_id, username, role, unit, resp.json["token"])
+
+
+@pytest.fixture
+def users(app, client) -> Users:
+    return Users(app, client)
+
+
+def open_case(client, actor: Actor, **fields: Any) -> dict[str, Any]:
+    body = {"title": "无证经营检查", "case_type": "市场监管", **fields}
+    resp = client.post("/api/v1/cases", json=body, headers=actor.headers)
+    assert resp.status_code == 201, resp.json
+    return resp.json
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """The app on a real socket (threaded), for HTTP clients such as tuspy."""
+    port = free_ports(1)[0]
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    thread.join(10)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sample_jpeg(width: int = 64, height: int = 48) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(buf, "JPEG")
+    return buf.getvalue()

@@ -1,0 +1,114 @@
+"""Login, tokens, throttling, roles and who sees which case."""
+
+from tests import tus_helpers as tus
+from tests.conftest import PASSWORD, open_case, sample_jpeg
+
+
+def test_login_gives_token_and_me(client, users):
+    officer = users.create("wang")
+    me = client.get("/api/v1/auth/me", headers=officer.headers)
+    assert me.status_code == 200 and me.json["username"] == "wang"
+
+
+def test_every_api_endpoint_needs_a_token(client):
+    for path in ("/api/v1/cases", "/api/v1/auth/me", "/api/v1/media/abc"):
+        resp = client.get(path)
+        assert resp.status_code == 401
+        assert resp.json["error"]["code"] == "unauthorized"
+
+
+def test_wrong_password_is_refused_then_slowed(client, users):
+    users.create("zhao")
+    codes = [
+        client.post("/api/v1/auth/login", json={"username": "zhao", "password": "nope"}).status_code
+        for _ in range(4)
+    ]
+    assert codes == [401, 401, 401, 401]
+    blocked = client.post("/api/v1/auth/login", json={"username": "zhao", "password": PASSWORD})
+    assert blocked.status_code == 429
+    assert blocked.json["error"]["code"] == "login_throttled"
+    assert int(blocked.headers["Retry-After"]) >= 1
+
+
+def test_logout_revokes_the_token(client, users):
+    officer = users.create("qian")
+    assert client.post("/api/v1/auth/logout", headers=officer.headers).status_code == 204
+    assert client.get("/api/v1/auth/me", headers=officer.headers).status_code == 401
+
+
+def test_bad_json_gets_a_clear_error(client, users):
+    officer = users.create("sun")
+    resp = client.post("/api/v1/cases", data="nope", headers=officer.headers)
+    assert resp.status_code == 400 and resp.json["error"]["code"] == "invalid_json"
+    resp = client.post("/api/v1/cases", json={"title": ""}, headers=officer.headers)
+    assert resp.status_code == 422 and "title" in resp.json["error"]["details"]["fields"]
+
+
+def test_case_visibility_across_officers_and_units(client, users):
+    a = users.create("a1", unit="U1")
+    b = users.create("b1", unit="U1")
+    other_unit = users.create("c1", unit="U2")
+    sup1 = users.create("sup1", role="supervisor", unit="U1")
+    sup2 = users.create("sup2", role="supervisor", unit="U2")
+    admin = users.create("adm", role="admin", unit="U1")
+    case = open_case(client, a)
+    item_id = tus.upload(client, a, case["id"], sample_jpeg())
+
+    for outsider in (b, other_unit, sup2, admin):
+        assert (
+            client.get(f"/api/v1/cases/{case['id']}", headers=outsider.headers).status_code == 404
+        )
+        assert client.get(f"/api/v1/media/{item_id}", headers=outsider.headers).status_code == 404
+        original = client.get(f"/api/v1/media/{item_id}/original", headers=outsider.headers)
+        assert original.status_code == 404
+        listed = client.get("/api/v1/cases", headers=outsider.headers).json
+        assert case["id"] not in [c["id"] for c in listed["items"]]
+
+    for insider in (a, sup1):
+        assert client.get(f"/api/v1/cases/{case['id']}", headers=insider.headers).status_code == 200
+        assert client.get(f"/api/v1/media/{item_id}", headers=insider.headers).status_code == 200
+
+    # An officer of another unit cannot upload into the case either: it does not exist for them.
+    data = sample_jpeg(32, 32)
+    resp = tus.create(client, b, len(data), tus.metadata(case["id"], data, device_id="phone-b"))
+    assert resp.status_code == 404 and resp.json["error"]["code"] == "case_not_found"
+
+
+def test_supervisor_assigns_officers_and_counts_media(client, users):
+    sup = users.create("sup", role="supervisor")
+    officer = users.create("zhou")
+    case = open_case(client, sup, officer_ids=[officer.id], major_property=True)
+    assert [o["username"] for o in case["officers"]] == ["zhou"]
+    tus.upload(client, officer, case["id"], sample_jpeg())
+    listed = client.get("/api/v1/cases", headers=sup.headers).json
+    assert listed["total"] == 1 and listed["items"][0]["media_counts"] == {"photo": 1}
+
+
+def test_officer_of_another_unit_cannot_be_assigned(client, users):
+    sup = users.create("sup", role="supervisor", unit="U1")
+    stranger = users.create("wu", unit="U2")
+    resp = client.post(
+        "/api/v1/cases", json={"title": "x", "officer_ids": [stranger.id]}, headers=sup.headers
+    )
+    assert resp.status_code == 422 and resp.json["error"]["code"] == "invalid_officers"
+
+
+def test_stages_move_forward_only(client, users):
+    officer = users.create("zheng")
+    case = open_case(client, officer)
+    url = f"/api/v1/cases/{case['id']}/stage"
+    moved = client.post(
+        url, json={"to_stage": "evidence", "reason": "现场取证"}, headers=officer.headers
+    )
+    assert moved.status_code == 200 and moved.json["current_stage"] == "evidence"
+    back = client.post(url, json={"to_stage": "filing", "reason": "x"}, headers=officer.headers)
+    assert back.status_code == 409 and back.json["error"]["code"] == "stage_not_forward"
+    stages = client.get(f"/api/v1/cases/{case['id']}", headers=officer.headers).json["stages"]
+    assert [s["stage"] for s in stages] == ["filing", "evidence"]
+    assert stages[0]["ended_at"] is not None and stages[1]["ended_at"] is None
+
+
+def test_legal_reviewer_cannot_open_cases(client, users):
+    legal = users.create("fa", role="legal")
+    resp = client.post("/api/v1/cases", json={"title": "x"}, headers=legal.headers)
+    assert resp.status_code == 403 and resp.json["error"]["code"] == "role_forbidden"

@@ -1,0 +1,337 @@
+"""tus uploads into WORM storage: validation, resumption, checksums, duplicates, mismatches."""
+
+import base64
+import hashlib
+import os
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from server.extensions import db
+from server.models import MediaItem, UploadSession, utcnow
+from server.services.uploads import expire_uploads
+from server.storage import ObjectLocked, ObjectNotFound
+from tests import tus_helpers as tus
+from tests.conftest import open_case, sample_jpeg, sha256_hex
+
+
+@pytest.fixture
+def officer(users):
+    return users.create("li")
+
+
+@pytest.fixture
+def case(client, officer):
+    return open_case(client, officer)
+
+
+def _storage(app):
+    return app.extensions["fieldtrace"].storage
+
+
+def test_options_discovery(client):
+    resp = client.options("/api/v1/uploads/")
+    assert resp.status_code == 204
+    assert resp.headers["Tus-Version"] == "1.0.0"
+    assert set(resp.headers["Tus-Extension"].split(",")) >= {
+        "creation",
+        "creation-with-upload",
+        "termination",
+        "expiration",
+        "checksum",
+    }
+    assert "sha256" in resp.headers["Tus-Checksum-Algorithm"]
+
+
+def test_tus_version_header_is_required(client, officer, case):
+    resp = client.post("/api/v1/uploads/", headers={**officer.headers, "Upload-Length": "3"})
+    assert resp.status_code == 412 and resp.headers["Tus-Version"] == "1.0.0"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "code"),
+    [
+        ({"sha256": None}, 422, "invalid_metadata"),
+        ({"sha256": "abc123"}, 422, "invalid_metadata"),
+        ({"captured_at": "2026-11-27T10:00:00"}, 422, "invalid_metadata"),
+        ({"stage": "nonsense"}, 422, "invalid_metadata"),
+        ({"case_id": "999999"}, 404, "case_not_found"),
+        ({"stage": "decision"}, 409, "stage_not_reached"),
+        ({"content_type": "application/x-msdownload"}, 415, "unsupported_media_type"),
+        ({"latitude": "95"}, 422, "invalid_metadata"),
+    ],
+)
+def test_creation_refuses_bad_metadata_before_any_byte(
+    app, client, officer, case, overrides, status, code
+):
+    data = sample_jpeg()
+    resp = tus.create(client, officer, len(data), tus.metadata(case["id"], data, **overrides))
+    assert resp.status_code == status, resp.json
+    assert resp.json["error"]["code"] == code and resp.json["error"]["message"]
+    with app.app_context():
+        assert db.session.execute(sa.select(sa.func.count(UploadSession.id))).scalar_one() == 0
+
+
+def test_unassigned_officer_is_refused(client, users, officer, case):
+    colleague = users.create("zhang")  # same unit, not assigned
+    data = sample_jpeg()
+    meta = tus.metadata(case["id"], data, device_id="phone-z")
+    resp = tus.create(client, colleague, len(data), meta)
+    assert resp.status_code == 404 and resp.json["error"]["code"] == "case_not_found"
+
+
+def test_device_of_another_officer_is_refused(client, users, officer, case):
+    tus.upload(client, officer, case["id"], sample_jpeg(), device_id="phone-li")
+    sup = users.create("boss", role="supervisor")
+    data = sample_jpeg(30, 30)
+    resp = tus.create(client, sup, len(data), tus.metadata(case["id"], data, device_id="phone-li"))
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "device_not_yours"
+
+
+def test_multipart_upload_in_uneven_chunks_resumes_with_head(app, client, officer, case):
+    data = os.urandom(17 * 1024 * 1024 + 123)
+    meta = tus.metadata(case["id"], data, filename="clip.mp4", content_type="video/mp4")
+    location = tus.create(client, officer, len(data), meta).headers["Location"]
+    offset = 0
+    for size in (5 << 20, 9 << 20, 1 << 20, len(data)):
+        head = client.head(location, headers={**tus.TUS, **officer.headers})
+        assert int(head.headers["Upload-Offset"]) == offset
+        chunk = data[offset : offset + size]
+        resp = tus.patch(client, officer, location, offset, chunk)
+        assert resp.status_code == 204, resp.json
+        offset += len(chunk)
+        assert int(resp.headers["Upload-Offset"]) == offset
+        if offset == len(data):
+            break
+    item_id = resp.headers["Fieldtrace-Media-Id"]
+    with app.app_context():
+        upload = db.session.execute(sa.select(UploadSession)).scalar_one()
+        assert len(upload.parts) == 3  # 8 MiB + 8 MiB + the last partial part
+        item = db.session.get(MediaItem, item_id)
+        assert item.status == "verified" and item.server_sha256 == sha256_hex(data)
+        stat = _storage(app).stat(item.bucket, item.object_key, version_id=item.object_version)
+        assert stat.lock_mode == "COMPLIANCE" and stat.retain_until > utcnow()
+
+
+def test_offset_mismatch_is_409_and_changes_nothing(client, officer, case):
+    data = os.urandom(1000)
+    location = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
+        "Location"
+    ]
+    assert tus.patch(client, officer, location, 0, data[:400]).status_code == 204
+    resp = tus.patch(client, officer, location, 100, data[100:])
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "offset_mismatch"
+    head = client.head(location, headers={**tus.TUS, **officer.headers})
+    assert head.headers["Upload-Offset"] == "400"
+
+
+def test_checksum_mismatch_is_460_and_keeps_nothing(client, officer, case):
+    data = os.urandom(2000)
+    location = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
+        "Location"
+    ]
+    wrong = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
+    resp = tus.patch(client, officer, location, 0, data, **{"Upload-Checksum": f"sha256 {wrong}"})
+    assert resp.status_code == 460 and resp.json["error"]["code"] == "checksum_mismatch"
+    assert (
+        client.head(location, headers={**tus.TUS, **officer.headers}).headers["Upload-Offset"]
+        == "0"
+    )
+    right = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    resp = tus.patch(client, officer, location, 0, data, **{"Upload-Checksum": f"sha256 {right}"})
+    assert resp.status_code == 204 and resp.headers["Upload-Offset"] == "2000"
+
+
+def test_creation_with_upload(client, officer, case):
+    data = sample_jpeg()
+    resp = client.post(
+        "/api/v1/uploads/",
+        data=data,
+        headers={
+            **tus.TUS,
+            **officer.headers,
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": tus.encode(tus.metadata(case["id"], data)),
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
+    assert resp.status_code == 201 and resp.headers["Upload-Offset"] == str(len(data))
+    item = client.get(
+        f"/api/v1/media/{resp.headers['Fieldtrace-Media-Id']}", headers=officer.headers
+    )
+    assert item.json["status"] == "verified"
+
+
+def test_duplicate_upload_yields_the_existing_item(app, client, officer, case):
+    data = sample_jpeg()
+    first = tus.upload(client, officer, case["id"], data)
+    second = tus.upload(client, officer, case["id"], data)
+    assert first == second
+    with app.app_context():
+        assert db.session.execute(sa.select(sa.func.count(MediaItem.id))).scalar_one() == 1
+    trail = client.get(f"/api/v1/media/{first}/custody", headers=officer.headers).json["entries"]
+    assert "upload.duplicate" in [e["action"] for e in trail]
+
+
+def test_hash_mismatch_is_quarantined_and_can_be_resent(app, client, officer, case):
+    data = sample_jpeg()
+    lying = tus.metadata(case["id"], data, sha256=sha256_hex(b"something else"))
+    location = tus.create(client, officer, len(data), lying).headers["Location"]
+    item_id = tus.patch(client, officer, location, 0, data).headers["Fieldtrace-Media-Id"]
+    item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+    assert item["status"] == "hash_mismatch" and item["hashes_match"] is False
+    assert "send it again" in item["status_message"]
+    status = client.get(location, headers=officer.headers).json
+    assert status["media_status"] == "hash_mismatch"
+    with app.app_context():
+        row = db.session.get(MediaItem, item_id)
+        cfg = app.config
+        with pytest.raises(ObjectNotFound):  # never left in the evidence bucket
+            _storage(app).stat(row.bucket, row.object_key, version_id=row.object_version)
+        assert _storage(app).sha256(cfg["S3_BUCKET_QUARANTINE"], row.quarantine_key) == sha256_hex(
+            data
+        )
+    refused = client.get(f"/api/v1/media/{item_id}/original", headers=officer.headers)
+    assert refused.status_code == 409
+    # The honest resend becomes a new, verified item.
+    again = tus.upload(client, officer, case["id"], data)
+    assert again != item_id
+    assert (
+        client.get(f"/api/v1/media/{again}", headers=officer.headers).json["status"] == "verified"
+    )
+
+
+def test_locked_original_cannot_be_deleted_or_overwritten(app, client, officer, case):
+    data = sample_jpeg()
+    item_id = tus.upload(client, officer, case["id"], data)
+    storage = _storage(app)
+    with app.app_context():
+        item = db.session.get(MediaItem, item_id)
+        bucket, key, version = item.bucket, item.object_key, item.object_version
+    with pytest.raises(ObjectLocked):
+        storage.delete(bucket, key, version_id=version)
+    with pytest.raises(ObjectLocked):
+        storage.lock(bucket, key, version_id=version, until=utcnow() + timedelta(seconds=5))
+    storage.put(bucket, key, b"forged")  # S3 keeps versions: the locked one stays intact
+    storage.delete(bucket, key)  # a plain delete only adds a delete marker
+    assert storage.sha256(bucket, key, version_id=version) == sha256_hex(data)
+    body = client.get(f"/api/v1/media/{item_id}/original", headers=officer.headers)
+    assert body.data == data
+
+
+def test_range_playback_and_custody(client, users, officer, case):
+    data = os.urandom(300_000)
+    item_id = tus.upload(
+        client, officer, case["id"], data, filename="a.mp4", content_type="video/mp4"
+    )
+    sup = users.create("boss", role="supervisor")
+    resp = client.get(
+        f"/api/v1/media/{item_id}/original", headers={**sup.headers, "Range": "bytes=1000-1999"}
+    )
+    assert resp.status_code == 206
+    assert resp.headers["Content-Range"] == f"bytes 1000-1999/{len(data)}"
+    assert resp.data == data[1000:2000]
+    tail = client.get(
+        f"/api/v1/media/{item_id}/original", headers={**sup.headers, "Range": "bytes=-10"}
+    )
+    assert tail.status_code == 206 and tail.data == data[-10:]
+    bad = client.get(
+        f"/api/v1/media/{item_id}/original", headers={**sup.headers, "Range": "bytes=900000-"}
+    )
+    assert bad.status_code == 416 and bad.headers["Content-Range"] == f"bytes */{len(data)}"
+    trail = client.get(f"/api/v1/media/{item_id}/custody", headers=sup.headers).json["entries"]
+    actions = [(e["action"], e["actor"]) for e in trail]
+    assert actions[:3] == [
+        ("upload.created", "li"),
+        ("upload.completed", "li"),
+        ("media.verified", "system"),
+    ]
+    played = [e for e in trail if e["action"] == "media.played"]
+    assert played[0]["actor"] == "boss" and played[0]["details"]["range"] == "1000-1999"
+
+
+def test_termination_and_expiry(app, client, officer, case):
+    data = os.urandom(10_000)
+    loc1 = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
+        "Location"
+    ]
+    tus.patch(client, officer, loc1, 0, data[:5000])
+    assert client.delete(loc1, headers={**tus.TUS, **officer.headers}).status_code == 204
+    assert client.head(loc1, headers={**tus.TUS, **officer.headers}).status_code == 410
+
+    other = os.urandom(9_000)
+    loc2 = tus.create(client, officer, len(other), tus.metadata(case["id"], other)).headers[
+        "Location"
+    ]
+    tus.patch(client, officer, loc2, 0, other[:4000])
+    with app.app_context():
+        rt = app.extensions["fieldtrace"]
+        assert (
+            expire_uploads(db.session, rt.storage, rt.uploads, now=utcnow() + timedelta(days=30))
+            == 1
+        )
+        upload = db.session.get(UploadSession, loc2.rsplit("/", 1)[1])
+        assert upload.status == "expired"
+        with pytest.raises(ObjectNotFound):
+            rt.storage.stat(rt.uploads.staging_bucket, f"uploads/{upload.id}/tail")
+    assert client.head(loc2, headers={**tus.TUS, **officer.headers}).status_code == 410
+
+
+def test_zero_byte_file_completes_at_creation(client, officer, case):
+    resp = tus.create(client, officer, 0, tus.metadata(case["id"], b""))
+    assert resp.status_code == 201
+    item = client.get(
+        f"/api/v1/media/{resp.headers['Fieldtrace-Media-Id']}", headers=officer.headers
+    )
+    assert item.json["status"] == "verified" and item.json["size"] == 0
+
+
+def test_method_override_patch(client, officer, case):
+    data = sample_jpeg()
+    location = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
+        "Location"
+    ]
+    resp = client.post(
+        location,
+        data=data,
+        headers={
+            **tus.TUS,
+            **officer.headers,
+            "X-HTTP-Method-Override": "PATCH",
+            "Upload-Offset": "0",
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
+    assert resp.status_code == 204 and resp.headers["Upload-Offset"] == str(len(data))
+
+
+def test_times_and_place_are_recorded(client, officer, case):
+    data = sample_jpeg()
+    item_id = tus.upload(
+        client,
+        officer,
+        case["id"],
+        data,
+        captured_at="2026-11-27T09:30:00+08:00",
+        sent_at=(utcnow() - timedelta(seconds=90)).isoformat(),
+    )
+    item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+    assert (
+        item["captured_at"].startswith("2026-11-27T01:30:00")
+        and item["captured_at_offset_min"] == 480
+    )
+    assert 85 <= item["device_clock_offset_s"] <= 120  # device clock runs ~90 s behind
+    assert item["received_at"] and item["stored_at"] and item["verified_at"]
+    assert (item["latitude"], item["longitude"], item["accuracy_m"]) == (31.2304, 121.4737, 8.5)
+    assert item["device_id"] == "phone-1" and item["uploader"]["username"] == "li"
+
+
+def test_another_officers_upload_url_is_invisible(client, users, officer, case):
+    data = sample_jpeg()
+    location = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
+        "Location"
+    ]
+    thief = users.create("thief")
+    assert client.head(location, headers={**tus.TUS, **thief.headers}).status_code == 404
+    assert tus.patch(client, thief, location, 0, data).status_code == 404

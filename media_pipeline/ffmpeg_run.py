@@ -1,0 +1,456 @@
+"""Running ffmpeg/ffprobe on untrusted files: confined, time-limited, memory-limited.
+
+Every run
+- forces the demuxer picked from the file's magic bytes (``-f``), so ffmpeg never guesses a
+  format (it will happily read random bytes as "bin", or a playlist as HLS);
+- allows only the ``file`` protocol, so a crafted file cannot make ffmpeg open URLs;
+- is killed after a timeout that grows with the media's duration;
+- runs under ``RLIMIT_AS`` (address space) and without core dumps.
+
+``ffmpeg.probe`` from ffmpeg-python is deliberately not used: it can neither set resource
+limits nor kill ffprobe when it hangs. ffmpeg-python builds the ffmpeg command lines (in
+``video`` and ``audio``); this module only runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import resource
+import signal
+import subprocess
+import tempfile
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import IO, Any, TypedDict
+
+from media_pipeline.limits import DEFAULT_LIMITS, GeoPoint, MediaLimits, MediaRejected, RejectCode
+from media_pipeline.sniff import DetectedType, detect_type, trailing_bytes
+
+# Demuxer for each container that sniff recognises as audio/video. HEIF is missing on purpose:
+# Debian's ffmpeg 5.1 cannot decode HEIF still images.
+DEMUXER_FOR_CONTAINER = {
+    "mp4": "mov",
+    "mov": "mov",
+    "webm": "matroska",
+    "matroska": "matroska",
+    "ogg": "ogg",
+    "wav": "wav",
+    "mp3": "mp3",
+    "aac": "aac",
+}
+ALLOWED_DEMUXERS = frozenset(DEMUXER_FOR_CONTAINER.values())
+
+_STDERR_TAIL = 600
+
+
+class AVProbe(TypedDict):
+    """What :func:`probe_av` learned about an audio/video file (JSON-serialisable)."""
+
+    demuxer: str  # the forced ffmpeg demuxer; pass the probe on so later steps force it too
+    container: str  # sniffed container: mp4, mov, webm, matroska, ogg, wav, mp3, aac
+    format_name: str  # ffprobe's name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
+    duration: float | None  # seconds; None when the container does not say (MediaRecorder)
+    has_video: bool
+    has_audio: bool
+    video_stream_index: int | None
+    audio_stream_index: int | None
+    video_codec: str | None
+    pix_fmt: str | None
+    audio_codec: str | None
+    audio_channels: int | None
+    audio_sample_rate: int | None
+    width: int | None  # coded frame size
+    height: int | None
+    rotation: int  # degrees clockwise to turn the coded frame for display: 0/90/180/270
+    display_width: int | None  # frame size after rotation
+    display_height: int | None
+    frame_rate: float | None
+    creation_time: str | None  # ISO 8601, with the recording's UTC offset when known
+    gps: GeoPoint | None
+    trailing_bytes: int | None  # bytes after the end of the container (see sniff)
+
+
+def _pick_demuxer(detected: DetectedType, forced_format: str | None) -> str:
+    if forced_format is not None:
+        if forced_format not in ALLOWED_DEMUXERS:
+            raise ValueError(f"demuxer {forced_format!r} is not one of {sorted(ALLOWED_DEMUXERS)}")
+        return forced_format
+    demuxer = DEMUXER_FOR_CONTAINER.get(detected.container)
+    if demuxer is None:
+        raise MediaRejected(
+            "unsupported_type", f"{detected.mime} is not an audio/video format we decode"
+        )
+    return demuxer
+
+
+def file_url(path: str | os.PathLike[str]) -> str:
+    """An explicit ``file:`` URL, so a name like ``-x`` or ``http:x`` is never misread."""
+    return "file:" + os.path.abspath(path)
+
+
+def input_options(demuxer: str) -> dict[str, str]:
+    """ffmpeg input options every untrusted input gets (for ``ffmpeg.input(..., **opts)``)."""
+    return {"f": demuxer, "protocol_whitelist": "file"}
+
+
+# Quiet logs keep the stderr tail quoted in MediaRejected readable.
+_GLOBAL_ARGS = ("-nostdin", "-hide_banner", "-loglevel", "error", "-y")
+
+
+def command_line(compiled: Sequence[str]) -> list[str]:
+    """An ffmpeg-python compiled command with our global options placed first.
+
+    (ffmpeg-python appends ``global_args`` after the output, where ffmpeg may ignore them.)
+    """
+    return [compiled[0], *_GLOBAL_ARGS, *compiled[1:]]
+
+
+def ffprobe_json(
+    path: str | os.PathLike[str],
+    *,
+    demuxer: str,
+    limits: MediaLimits,
+    entries: Sequence[str] = ("-show_format", "-show_streams"),
+) -> dict[str, Any]:
+    """ffprobe's JSON report on ``path`` read with ``demuxer``; failures are ``probe_failed``."""
+    args = [
+        "ffprobe",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-protocol_whitelist",
+        "file",
+        "-f",
+        demuxer,
+        *entries,
+        "-of",
+        "json",
+        file_url(path),
+    ]
+    out = run_ffmpeg(
+        args,
+        limits=limits,
+        timeout_s=limits.ffmpeg_timeout_for(None),
+        what="ffprobe",
+        failure_code="probe_failed",
+        capture_stdout=True,
+    )
+    try:
+        info = json.loads(out.decode("utf-8", errors="replace"))
+    except ValueError as exc:
+        raise MediaRejected("probe_failed", f"ffprobe printed invalid JSON: {exc}") from exc
+    if not isinstance(info, dict):
+        raise MediaRejected("probe_failed", "ffprobe printed no report")
+    return info
+
+
+def probe_av(
+    path: str | os.PathLike[str],
+    *,
+    forced_format: str | None = None,
+    limits: MediaLimits = DEFAULT_LIMITS,
+) -> AVProbe:
+    """Probe an audio/video file with ffprobe and hold it to ``limits``.
+
+    ``forced_format=None`` forces the demuxer that matches the magic bytes. Raises
+    ``MediaRejected`` with ``empty_file``, ``unsupported_type``, ``truncated``,
+    ``probe_failed``, ``missing_stream``, ``absurd_duration``, ``absurd_resolution`` or
+    ``ffmpeg_timeout``.
+
+    >>> probe_av("clip.mp4")["duration"]  # doctest: +SKIP
+    2.0
+    """
+    detected = detect_type(path)
+    demuxer = _pick_demuxer(detected, forced_format)
+    trailing = trailing_bytes(path, detected)
+    info = ffprobe_json(path, demuxer=demuxer, limits=limits)
+    return _summarise(
+        info, demuxer=demuxer, container=detected.container, trailing=trailing, limits=limits
+    )
+
+
+def _summarise(
+    info: dict[str, Any],
+    *,
+    demuxer: str,
+    container: str,
+    trailing: int | None,
+    limits: MediaLimits,
+) -> AVProbe:
+    fmt: dict[str, Any] = info.get("format") or {}
+    streams: list[dict[str, Any]] = info.get("streams") or []
+    video = next(
+        (
+            s
+            for s in streams
+            if s.get("codec_type") == "video"
+            # Cover art in MP3/M4A shows up as a one-frame "video" stream.
+            and not (s.get("disposition") or {}).get("attached_pic")
+        ),
+        None,
+    )
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    if video is None and audio is None:
+        raise MediaRejected("missing_stream", "no audio or video stream in the file")
+
+    duration = _positive_float(fmt.get("duration"))
+    if duration is None:
+        stream_durations = [_positive_float(s.get("duration")) for s in streams]
+        duration = max((d for d in stream_durations if d is not None), default=None)
+    if duration is not None and duration > limits.max_duration_s:
+        raise MediaRejected(
+            "absurd_duration",
+            f"duration {duration:.0f} s exceeds the limit of {limits.max_duration_s:.0f} s",
+        )
+
+    width = height = display_width = display_height = None
+    rotation = 0
+    if video is not None:
+        width, height = _positive_int(video.get("width")), _positive_int(video.get("height"))
+        if width is None or height is None:
+            raise MediaRejected("probe_failed", "video stream without a frame size")
+        if width > limits.max_width or height > limits.max_height:
+            raise MediaRejected(
+                "absurd_resolution",
+                f"{width}x{height} exceeds {limits.max_width}x{limits.max_height}",
+            )
+        rotation = _rotation(video)
+        display_width, display_height = (
+            (height, width) if rotation in (90, 270) else (width, height)
+        )
+
+    tags = {str(k).lower(): str(v) for k, v in (fmt.get("tags") or {}).items()}
+    return AVProbe(
+        demuxer=demuxer,
+        container=container,
+        format_name=str(fmt.get("format_name", "")),
+        duration=duration,
+        has_video=video is not None,
+        has_audio=audio is not None,
+        video_stream_index=_int(video.get("index")) if video else None,
+        audio_stream_index=_int(audio.get("index")) if audio else None,
+        video_codec=video.get("codec_name") if video else None,
+        pix_fmt=video.get("pix_fmt") if video else None,
+        audio_codec=audio.get("codec_name") if audio else None,
+        audio_channels=_positive_int(audio.get("channels")) if audio else None,
+        audio_sample_rate=_positive_int(audio.get("sample_rate")) if audio else None,
+        width=width,
+        height=height,
+        rotation=rotation,
+        display_width=display_width,
+        display_height=display_height,
+        frame_rate=_frame_rate(video.get("avg_frame_rate")) if video else None,
+        creation_time=_creation_time(tags, video),
+        gps=_gps_from_tags(tags),
+        trailing_bytes=trailing,
+    )
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _positive_int(value: Any) -> int | None:
+    number = _int(value)
+    return number if number is not None and number > 0 else None
+
+
+def _positive_float(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _frame_rate(value: Any) -> float | None:
+    num, _, den = str(value).partition("/")
+    rate = _positive_float(num)
+    divisor = _positive_float(den or "1")
+    return round(rate / divisor, 3) if rate and divisor else None
+
+
+def _rotation(video: dict[str, Any]) -> int:
+    """Clockwise display rotation: display-matrix side data (ffmpeg >= 5), else ``rotate``."""
+    for side_data in video.get("side_data_list") or []:
+        if "rotation" in side_data:
+            # The display matrix angle is counter-clockwise.
+            return round(-float(side_data["rotation"])) % 360 // 90 * 90
+    rotate = _int((video.get("tags") or {}).get("rotate"))
+    return rotate % 360 // 90 * 90 if rotate is not None else 0
+
+
+def _creation_time(tags: dict[str, str], video: dict[str, Any] | None) -> str | None:
+    # Apple's tag keeps the local UTC offset of the recording; the generic one is UTC.
+    candidates = [tags.get("com.apple.quicktime.creationdate"), tags.get("creation_time")]
+    if video is not None:
+        candidates.append((video.get("tags") or {}).get("creation_time"))
+    for raw in candidates:
+        if not raw:
+            continue
+        try:
+            when = datetime.fromisoformat(raw.strip())
+        except ValueError:
+            continue
+        # MP4 writers put 0 (1904 or 1970) in the header when the clock was unknown.
+        if when.year > 1970:
+            return when.isoformat()
+    return None
+
+
+# ISO 6709 as phones write it: "+31.2304+121.4737+010.000/" (latitude, longitude, altitude).
+_ISO6709 = re.compile(r"^([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)?")
+
+
+def _gps_from_tags(tags: dict[str, str]) -> GeoPoint | None:
+    for key in ("com.apple.quicktime.location.iso6709", "location", "location-eng"):
+        raw = tags.get(key)
+        match = _ISO6709.match(raw.strip()) if raw else None
+        if match is None:
+            continue
+        lat = _iso6709_degrees(match.group(1), degree_digits=2)
+        lon = _iso6709_degrees(match.group(2), degree_digits=3)
+        if lat is None or lon is None or abs(lat) > 90 or abs(lon) > 180:
+            continue
+        alt = float(match.group(3)) if match.group(3) else None
+        return GeoPoint(lat=round(lat, 7), lon=round(lon, 7), alt=alt)
+    return None
+
+
+def _iso6709_degrees(part: str, *, degree_digits: int) -> float | None:
+    """ISO 6709 writes degrees as DD.D, DDMM.M or DDMMSS.S (DDD for longitude)."""
+    sign = -1.0 if part[0] == "-" else 1.0
+    whole = part[1:].partition(".")[0]
+    value = float(part[1:])
+    if len(whole) == degree_digits:
+        return sign * value
+    if len(whole) == degree_digits + 2:
+        degrees, minutes = divmod(value, 100)
+        return sign * (degrees + minutes / 60) if minutes < 60 else None
+    if len(whole) == degree_digits + 4:
+        degrees, rest = divmod(value, 10000)
+        minutes, seconds = divmod(rest, 100)
+        if minutes >= 60 or seconds >= 60:
+            return None
+        return sign * (degrees + minutes / 60 + seconds / 3600)
+    return None
+
+
+def _confine(memory_bytes: int) -> Callable[[], None]:
+    def preexec() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        # A crashing decoder must not leave a core file full of evidence on the worker.
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return preexec
+
+
+def _child_env() -> dict[str, str]:
+    # glibc reserves 64 MiB of address space per malloc arena, up to 8 per core; on a big
+    # worker that alone would exhaust RLIMIT_AS. Two arenas cost ffmpeg nothing measurable.
+    return {**os.environ, "MALLOC_ARENA_MAX": "2"}
+
+
+def _failure(code: RejectCode, what: str, returncode: int, stderr: IO[bytes]) -> MediaRejected:
+    stderr.seek(0, os.SEEK_END)
+    stderr.seek(max(0, stderr.tell() - _STDERR_TAIL))
+    tail = stderr.read().decode("utf-8", errors="replace").strip()
+    if returncode < 0:
+        try:
+            how = f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            how = f"was killed by signal {-returncode}"
+    else:
+        how = f"exited with status {returncode}"
+    return MediaRejected(code, f"{what} {how}: {tail or '(no message)'}")
+
+
+def run_ffmpeg(
+    args: Sequence[str],
+    *,
+    limits: MediaLimits,
+    timeout_s: float,
+    what: str,
+    failure_code: RejectCode = "ffmpeg_failed",
+    capture_stdout: bool = False,
+) -> bytes:
+    """Run a complete ffmpeg/ffprobe command line under ``limits``; return its stdout if asked.
+
+    stderr goes to a temporary file rather than a pipe, so a flood of decoder errors cannot
+    fill a pipe buffer and stall the child.
+    """
+    with tempfile.TemporaryFile() as stderr:
+        try:
+            done = subprocess.run(
+                list(args),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE if capture_stdout else subprocess.DEVNULL,
+                stderr=stderr,
+                timeout=timeout_s,
+                preexec_fn=_confine(limits.ffmpeg_memory_bytes),
+                env=_child_env(),
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:  # run() has already killed the child
+            raise MediaRejected(
+                "ffmpeg_timeout", f"{what} did not finish within {timeout_s:g} s"
+            ) from exc
+        if done.returncode != 0:
+            raise _failure(failure_code, what, done.returncode, stderr)
+        return done.stdout or b""
+
+
+@contextmanager
+def ffmpeg_output_stream(
+    args: Sequence[str],
+    *,
+    limits: MediaLimits,
+    timeout_s: float,
+    what: str,
+) -> Iterator[IO[bytes]]:
+    """Run ffmpeg writing to stdout and yield that pipe, for output too big to hold in memory.
+
+    A timer kills ffmpeg at the deadline even while the reader is blocked on the pipe. Leaving
+    the block early kills ffmpeg; a failed or timed-out run raises ``MediaRejected`` on exit.
+    """
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(
+            list(args),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            preexec_fn=_confine(limits.ffmpeg_memory_bytes),
+            env=_child_env(),
+        )
+        timed_out = threading.Event()
+
+        def kill_at_deadline() -> None:
+            if proc.poll() is None:  # a run that just finished did not time out
+                timed_out.set()
+                proc.kill()
+
+        timer = threading.Timer(timeout_s, kill_at_deadline)
+        timer.daemon = True
+        timer.start()
+        assert proc.stdout is not None  # stdout=PIPE
+        try:
+            yield proc.stdout
+            returncode = proc.wait()
+        finally:
+            timer.cancel()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        if timed_out.is_set():
+            raise MediaRejected("ffmpeg_timeout", f"{what} did not finish within {timeout_s:g} s")
+        if returncode != 0:
+            raise _failure("ffmpeg_failed", what, returncode, stderr)

@@ -1,0 +1,72 @@
+"""Vocabulary shared by the media steps: resource limits, the rejection, a GPS point."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, TypedDict
+
+RejectCode = Literal[
+    "empty_file",
+    "unsupported_type",
+    "type_mismatch",
+    "truncated",
+    "decompression_bomb",
+    "absurd_duration",
+    "absurd_resolution",
+    "probe_failed",
+    "missing_stream",
+    "ffmpeg_failed",
+    "ffmpeg_timeout",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class MediaLimits:
+    """Bounds applied to every untrusted file before and while it is decoded.
+
+    ``max_width``/``max_height`` bound video frames; photos are bounded by
+    ``max_image_pixels`` instead, so a 12000x4000 panorama is still accepted.
+
+    An ffmpeg run may take ``ffmpeg_timeout_s`` plus ``ffmpeg_timeout_per_media_s`` for every
+    second of media: a fixed timeout that suits a 2-minute clip would kill the re-encode of a
+    legitimate six-hour recording.
+
+    >>> MediaLimits(max_duration_s=60).max_duration_s
+    60
+    """
+
+    max_image_pixels: int = 60_000_000
+    max_duration_s: float = 6 * 3600
+    max_width: int = 8192
+    max_height: int = 8192
+    ffmpeg_timeout_s: float = 600
+    ffmpeg_timeout_per_media_s: float = 2.0
+    ffmpeg_memory_bytes: int = 2 * 1024**3
+
+    def ffmpeg_timeout_for(self, duration_s: float | None) -> float:
+        """Wall-clock budget for one ffmpeg run over media of ``duration_s`` seconds."""
+        return self.ffmpeg_timeout_s + self.ffmpeg_timeout_per_media_s * (duration_s or 0.0)
+
+
+DEFAULT_LIMITS = MediaLimits()
+
+
+class MediaRejected(Exception):
+    """The media cannot be (safely) processed; ``code`` is stable and machine-readable.
+
+    Rejections are about the file, so retrying the same file gives the same answer — except
+    ``ffmpeg_timeout``, which may also mean the worker was overloaded.
+    """
+
+    def __init__(self, code: RejectCode, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code: RejectCode = code
+        self.message = message
+
+
+class GeoPoint(TypedDict):
+    """A location read from the media's own metadata (WGS 84 degrees, metres)."""
+
+    lat: float
+    lon: float
+    alt: float | None

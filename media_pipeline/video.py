@@ -1,0 +1,263 @@
+"""Video derivatives: browser-playable web proxy, poster frame, thumbnail strip.
+
+Command lines are built with ffmpeg-python and run through :mod:`media_pipeline.ffmpeg_run`,
+which confines them. Each step takes the :class:`AVProbe` of its source (from ``probe_av``) so
+the demuxer chosen from the magic bytes is forced on every run; without one, it probes first.
+Poster and strip are cheapest made from the web proxy, which also always knows its duration.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import suppress
+from typing import Any, TypedDict
+
+import ffmpeg
+
+from media_pipeline.ffmpeg_run import (
+    AVProbe,
+    command_line,
+    ffprobe_json,
+    file_url,
+    input_options,
+    probe_av,
+    run_ffmpeg,
+)
+from media_pipeline.limits import DEFAULT_LIMITS, MediaLimits, MediaRejected
+
+PROXY_LONG_SIDE = 1280
+
+# Browsers play H.264 only as 8-bit 4:2:0; High 4:4:4 or 4:2:2 streams must be re-encoded.
+_PLAYABLE_PIX_FMTS = frozenset({"yuv420p", "yuvj420p"})
+
+
+class WebProxy(TypedDict):
+    remuxed: bool  # True: streams copied unchanged; False: re-encoded to H.264/AAC
+    width: int  # display size (after rotation)
+    height: int
+    rotation: int  # a remuxed proxy keeps the source's rotation flag; re-encodes are upright
+    duration: float | None
+    video_codec: str
+    audio_codec: str | None
+
+
+class Poster(TypedDict):
+    at_s: float  # where the frame was actually taken (0 if ``at_s`` was past the end)
+
+
+class ThumbStrip(TypedDict):
+    timestamps: list[float]  # seconds, one per tile, left to right
+    tile_width: int
+    tile_height: int
+
+
+def can_remux(probe: AVProbe) -> bool:
+    """Whether the source can become the web proxy by copying streams, without re-encoding."""
+    return (
+        probe["container"] in ("mp4", "mov")
+        and probe["video_codec"] == "h264"
+        and probe["pix_fmt"] in _PLAYABLE_PIX_FMTS
+        and probe["audio_codec"] in (None, "aac")
+    )
+
+
+def _long_side_scale(stream: Any, long_side: int) -> Any:
+    # Filters see frames after ffmpeg's autorotation, so "long side" is the displayed one.
+    # Never upscale; -2 keeps the aspect ratio with an even size, as 4:2:0 requires.
+    return stream.filter(
+        "scale",
+        f"if(gte(iw,ih),2*trunc(min(iw,{long_side})/2),-2)",
+        f"if(gte(iw,ih),-2,2*trunc(min(ih,{long_side})/2))",
+    )
+
+
+def _require_video(probe: AVProbe) -> int:
+    if not probe["has_video"] or probe["video_stream_index"] is None:
+        raise MediaRejected("missing_stream", "the file has no video stream")
+    return probe["video_stream_index"]
+
+
+def _discard(path: str | os.PathLike[str]) -> None:
+    with suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+# Derivatives carry no metadata of the original (GPS, device names, creation time).
+_NO_METADATA = {"map_metadata": "-1", "map_chapters": "-1"}
+
+
+def make_web_proxy(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    probe: AVProbe,
+    limits: MediaLimits = DEFAULT_LIMITS,
+) -> WebProxy:
+    """Write an H.264/AAC MP4 with the index (moov) first, so browsers can seek at once.
+
+    Copies the streams when :func:`can_remux` allows; otherwise re-encodes with libx264
+    (veryfast, CRF 26, yuv420p, at most 1280 px on the long side) and AAC. Only the first
+    video and audio streams are kept: QuickTime timecode and metadata tracks cannot go into MP4.
+
+    >>> make_web_proxy("in.webm", "proxy.mp4", probe=probe_av("in.webm"))  # doctest: +SKIP
+    {'remuxed': False, 'width': 1280, 'height': 720, ...}
+    """
+    video_index = _require_video(probe)
+    source = ffmpeg.input(file_url(src), **input_options(probe["demuxer"]))
+    video = source[str(video_index)]
+    audio = (
+        [source[str(probe["audio_stream_index"])]]
+        if probe["audio_stream_index"] is not None
+        else []
+    )
+    mp4: dict[str, Any] = {
+        "f": "mp4",
+        "movflags": "+faststart",
+        "max_muxing_queue_size": 1024,
+        **_NO_METADATA,
+    }
+    remux = can_remux(probe)
+    if remux:
+        output = ffmpeg.output(video, *audio, file_url(dst), c="copy", **mp4)
+    else:
+        audio = [a.filter("aformat", channel_layouts="mono|stereo") for a in audio]
+        output = ffmpeg.output(
+            _long_side_scale(video, PROXY_LONG_SIDE),
+            *audio,
+            file_url(dst),
+            vcodec="libx264",
+            preset="veryfast",
+            crf=26,
+            pix_fmt="yuv420p",
+            # Phones record variable frame rate; "cfr" would duplicate frames to fill gaps.
+            fps_mode="vfr",
+            acodec="aac",
+            audio_bitrate="128k",
+            **mp4,
+        )
+    try:
+        run_ffmpeg(
+            command_line(output.compile()),
+            limits=limits,
+            timeout_s=limits.ffmpeg_timeout_for(probe["duration"]),
+            what="web proxy " + ("remux" if remux else "encode"),
+        )
+        result = probe_av(dst, limits=limits)
+    except BaseException:
+        _discard(dst)
+        raise
+    return WebProxy(
+        remuxed=remux,
+        width=result["display_width"] or 0,
+        height=result["display_height"] or 0,
+        rotation=result["rotation"],
+        duration=result["duration"],
+        video_codec=result["video_codec"] or "",
+        audio_codec=result["audio_codec"],
+    )
+
+
+def make_poster(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    at_s: float,
+    probe: AVProbe | None = None,
+    limits: MediaLimits = DEFAULT_LIMITS,
+    long_side: int = PROXY_LONG_SIDE,
+) -> Poster:
+    """Write the frame at ``at_s`` seconds as an upright JPEG (at most ``long_side`` px).
+
+    Falls back to the first frame when ``at_s`` lies past the last decodable frame (container
+    durations can overstate the real stream).
+    """
+    probe = probe or probe_av(src, limits=limits)
+    video_index = _require_video(probe)
+    attempts = [max(0.0, at_s)]
+    if attempts[0] > 0:
+        attempts.append(0.0)
+    for at in attempts:
+        source = ffmpeg.input(file_url(src), ss=at, **input_options(probe["demuxer"]))
+        frame = _long_side_scale(source[str(video_index)], long_side)
+        _write_jpeg(frame, dst, limits=limits, what="poster frame")
+        if os.path.exists(dst) and os.path.getsize(dst) > 0:
+            return Poster(at_s=at)
+    _discard(dst)
+    raise MediaRejected("ffmpeg_failed", "no video frame could be decoded for the poster")
+
+
+def make_thumb_strip(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    count: int = 10,
+    height: int = 90,
+    probe: AVProbe | None = None,
+    limits: MediaLimits = DEFAULT_LIMITS,
+) -> ThumbStrip:
+    """Write ``count`` evenly spaced frames side by side as one sprite JPEG for scrubbing.
+
+    One ffmpeg run seeks to each timestamp with its own input (``-ss`` before ``-i``), so a
+    six-hour recording costs ``count`` short decodes, not a pass over the whole file.
+    Needs a known duration: build it from the web proxy when the original lacks one.
+    """
+    if count < 1 or height < 2:
+        raise ValueError("count must be >= 1 and height >= 2")
+    probe = probe or probe_av(src, limits=limits)
+    video_index = _require_video(probe)
+    duration = probe["duration"]
+    if duration is None:
+        raise MediaRejected(
+            "probe_failed", "duration unknown; build the thumbnail strip from the web proxy"
+        )
+    timestamps = [round(duration * (i + 0.5) / count, 3) for i in range(count)]
+    tiles = []
+    for at in timestamps:
+        source = ffmpeg.input(file_url(src), ss=at, **input_options(probe["demuxer"]))
+        tile = (
+            source[str(video_index)]
+            .filter("trim", end_frame=1)
+            # All tiles at time 0, so hstack pairs them up instead of waiting for later frames.
+            .filter("setpts", "PTS-STARTPTS")
+            .filter("scale", -2, height)
+        )
+        tiles.append(tile)
+    sprite = tiles[0] if count == 1 else ffmpeg.filter(tiles, "hstack", inputs=count)
+    _write_jpeg(sprite, dst, limits=limits, what="thumbnail strip")
+    try:
+        streams = ffprobe_json(
+            dst, demuxer="image2", limits=limits, entries=("-show_streams",)
+        ).get("streams") or [{}]
+        sprite_width = int(streams[0].get("width") or 0)
+    except BaseException:
+        _discard(dst)
+        raise
+    if sprite_width <= 0:
+        _discard(dst)
+        raise MediaRejected("ffmpeg_failed", "a strip timestamp yielded no frame")
+    return ThumbStrip(timestamps=timestamps, tile_width=sprite_width // count, tile_height=height)
+
+
+def _write_jpeg(
+    stream: Any, dst: str | os.PathLike[str], *, limits: MediaLimits, what: str
+) -> None:
+    output = stream.output(
+        file_url(dst),
+        f="image2",
+        update=1,  # a single file, never a numbered sequence
+        vcodec="mjpeg",
+        # bitexact: no "Lavc" version comment in the JPEG.
+        flags="+bitexact",
+        **{"frames:v": 1, "q:v": 3},
+        **_NO_METADATA,
+    )
+    try:
+        run_ffmpeg(
+            command_line(output.compile()),
+            limits=limits,
+            timeout_s=limits.ffmpeg_timeout_for(None),
+            what=what,
+        )
+    except BaseException:
+        _discard(dst)
+        raise

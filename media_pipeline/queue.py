@@ -20,13 +20,16 @@ from huey.consumer import Consumer
 from server.extensions import db
 from server.models import MediaItem, utcnow
 
+from .limits import MediaLimits
+from .probe import TimeRules
+from .process import PipelineSettings, give_up, process_item
 from .verify import Outcome, verify_original
 
 log = logging.getLogger(__name__)
 
 # How long an item may stay "received" before the sweep enqueues its verification again.
 STUCK_AFTER = timedelta(minutes=5)
-JOB_NAMES = frozenset({"verify_original", "sweep"})
+JOB_NAMES = frozenset({"verify_original", "process_media", "sweep"})
 
 
 def build_huey(queue_url: str | None, data_dir: Path, *, name: str = "fieldtrace") -> Huey:
@@ -54,19 +57,51 @@ class JobQueue:
         self.app = app
         self.huey = huey
         cfg = app.config
+        self.pipeline = PipelineSettings(
+            derivatives_bucket=cfg["S3_BUCKET_DERIVATIVES"],
+            limits=MediaLimits(
+                max_image_pixels=int(cfg["MEDIA_MAX_IMAGE_PIXELS"]),
+                max_duration_s=float(cfg["MEDIA_MAX_DURATION_S"]),
+                ffmpeg_memory_bytes=int(cfg["FFMPEG_MEMORY_MB"]) << 20,
+            ),
+            times=TimeRules(
+                max_skew=timedelta(seconds=int(cfg["MEDIA_MAX_CLOCK_SKEW_S"])),
+                late_after=timedelta(hours=int(cfg["LATE_UPLOAD_HOURS"])),
+            ),
+        )
 
         @huey.task(retries=6, retry_delay=5, retry_backoff=2, name="verify_original")
         def verify_task(item_id: str) -> str:
             with app.app_context():
                 runtime = app.extensions["fieldtrace"]
                 try:
-                    return verify_original(
+                    outcome = verify_original(
                         db.session,
                         runtime.storage,
                         item_id,
                         retention=timedelta(days=int(cfg["RETENTION_DAYS"])),
                         quarantine_bucket=cfg["S3_BUCKET_QUARANTINE"],
-                    ).value
+                    )
+                finally:
+                    db.session.remove()
+            if outcome == Outcome.SUCCESS:
+                process_task(item_id)
+            return outcome.value
+
+        # A rejected file is flagged, not retried; storage or worker failures retry, and the
+        # last retry flags the item instead of retrying forever.
+        @huey.task(retries=4, retry_delay=10, retry_backoff=2, context=True, name="process_media")
+        def process_task(item_id: str, task: Any = None) -> str:
+            with app.app_context():
+                runtime = app.extensions["fieldtrace"]
+                try:
+                    return process_item(db.session, runtime.storage, item_id, self.pipeline).value
+                except Exception as exc:
+                    db.session.rollback()
+                    if task is None or not task.retries:
+                        give_up(db.session, item_id, f"{type(exc).__name__}: {exc}")
+                        return Outcome.FAILED.value
+                    raise
                 finally:
                     db.session.remove()
 
@@ -75,6 +110,7 @@ class JobQueue:
             return self.sweep()
 
         self.verify_task = verify_task
+        self.process_task = process_task
         self.sweep_task = sweep_task
         # Refuse to start when a job name we enqueue has no handler (Huey has no public list).
         registered = {key.rsplit(".", 1)[-1] for key in huey._registry._registry}
@@ -96,6 +132,9 @@ class JobQueue:
     def enqueue_verify(self, item_id: str) -> None:
         self.verify_task(item_id)
 
+    def enqueue_process(self, item_id: str) -> None:
+        self.process_task(item_id)
+
     def sweep(self) -> dict[str, int]:
         """Re-enqueue stuck verifications, expire uploads, sign the audit head."""
         from server.services import audit
@@ -104,21 +143,41 @@ class JobQueue:
         with self.app.app_context():
             runtime = self.app.extensions["fieldtrace"]
             try:
+                now = utcnow()
                 stuck = list(
                     db.session.execute(
                         sa.select(MediaItem.id).where(
                             MediaItem.status == "received",
-                            MediaItem.stored_at < utcnow() - STUCK_AFTER,
+                            MediaItem.stored_at < now - STUCK_AFTER,
+                        )
+                    ).scalars()
+                )
+                processing_cutoff = now - timedelta(
+                    minutes=int(self.app.config["PROCESSING_STUCK_MINUTES"])
+                )
+                unprocessed = list(
+                    db.session.execute(
+                        sa.select(MediaItem.id).where(
+                            MediaItem.status == "verified",
+                            MediaItem.processing.in_(["pending", "running"]),
+                            sa.func.coalesce(MediaItem.processing_updated_at, MediaItem.verified_at)
+                            < processing_cutoff,
                         )
                     ).scalars()
                 )
                 db.session.commit()
                 for item_id in stuck:
                     self.enqueue_verify(item_id)
+                for item_id in unprocessed:
+                    self.enqueue_process(item_id)
                 expired = expire_uploads(db.session, runtime.storage, runtime.uploads)
                 audit.sign_head(db.session, runtime.signer)
                 db.session.commit()
-                return {"requeued": len(stuck), "expired": expired}
+                return {
+                    "requeued": len(stuck),
+                    "reprocessed": len(unprocessed),
+                    "expired": expired,
+                }
             finally:
                 db.session.remove()
 

@@ -1,4 +1,4 @@
-"""The ``fieldtrace`` command: serve, worker, user, audit, db, uploads."""
+"""The ``fieldtrace`` command: serve, worker, user, credential, audit, db, uploads."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,70 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         return 1
 
 
+def _split_categories(text: str) -> list[str]:
+    for sep in ("，", "、", ";", "；"):
+        text = text.replace(sep, ",")
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def cmd_credential_issue(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+
+    from .errors import DomainError
+    from .extensions import db
+    from .models import User
+    from .services import credentials
+
+    with _app_context():
+        user = db.session.execute(
+            sa.select(User).where(User.username == args.username)
+        ).scalar_one_or_none()
+        if user is None:
+            print(f"error: no user {args.username!r} (user_not_found)", file=sys.stderr)
+            return 1
+        try:
+            credential = credentials.issue(
+                db.session,
+                None,
+                {
+                    "user_id": user.id,
+                    "number": args.number,
+                    "issuing_authority": args.authority,
+                    "categories": _split_categories(args.categories),
+                    "area": args.area,
+                    "valid_from": args.valid_from,
+                    "valid_to": args.valid_to,
+                },
+            )
+            db.session.commit()
+        except DomainError as exc:
+            print(f"error: {exc.message} ({exc.code})", file=sys.stderr)
+            return 1
+        print(
+            f"issued credential {credential.number} (id {credential.id}) to {user.username}, "
+            f"valid {args.valid_from} to {args.valid_to}"
+        )
+    return 0
+
+
+def cmd_credential_status(args: argparse.Namespace) -> int:
+    from .errors import DomainError
+    from .extensions import db
+    from .services import credentials
+
+    with _app_context():
+        try:
+            credential = credentials.by_number(db.session, args.number)
+            before = credential.status
+            credentials.change_status(db.session, None, credential, args.status, args.reason)
+            db.session.commit()
+        except DomainError as exc:
+            print(f"error: {exc.message} ({exc.code})", file=sys.stderr)
+            return 1
+        print(f"credential {credential.number}: {before} -> {credential.status}")
+    return 0
+
+
 def _migrations_dir_for_tests() -> str:
     return str(Path(__file__).with_name("migrations"))
 
@@ -259,6 +324,26 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_p.add_parser("verify", help="verify the hash chain and signed heads")
     verify.add_argument("--no-sign", action="store_true", help="do not sign the head afterwards")
     verify.set_defaults(func=cmd_audit_verify)
+
+    cred = sub.add_parser("credential", help="enforcement credentials (执法证)").add_subparsers(
+        dest="credential_cmd", required=True
+    )
+    issue = cred.add_parser("issue", help="issue a credential to an officer")
+    issue.add_argument("--username", required=True, help="the holder")
+    issue.add_argument("--number", required=True, help="credential number (unique)")
+    issue.add_argument("--authority", required=True, help="issuing authority (发证机关)")
+    issue.add_argument(
+        "--categories", required=True, help='enforcement categories, e.g. "市场监管,食品安全"'
+    )
+    issue.add_argument("--area", required=True, help="enforcement area (执法区域)")
+    issue.add_argument("--valid-from", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    issue.add_argument("--valid-to", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    issue.set_defaults(func=cmd_credential_issue)
+    status = cred.add_parser("status", help="suspend, revoke or reactivate a credential")
+    status.add_argument("--number", required=True)
+    status.add_argument("--status", required=True, choices=["active", "suspended", "revoked"])
+    status.add_argument("--reason", required=True)
+    status.set_defaults(func=cmd_credential_status)
 
     dbp = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
     dbp.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)

@@ -55,6 +55,14 @@ class Config:
         self.LOGIN_FREE_FAILURES = _int("LOGIN_FREE_FAILURES", 3)
         self.LOGIN_MAX_DELAY_SECONDS = _int("LOGIN_MAX_DELAY_SECONDS", 300)
 
+        # Media pipeline.
+        self.MEDIA_MAX_CLOCK_SKEW_S = _int("MEDIA_MAX_CLOCK_SKEW_S", 300)
+        self.LATE_UPLOAD_HOURS = _int("LATE_UPLOAD_HOURS", 24)
+        self.MEDIA_MAX_IMAGE_PIXELS = _int("MEDIA_MAX_IMAGE_PIXELS", 60_000_000)
+        self.MEDIA_MAX_DURATION_S = _int("MEDIA_MAX_DURATION_S", 6 * 3600)
+        self.FFMPEG_MEMORY_MB = _int("FFMPEG_MEMORY_MB", 2048)
+        self.PROCESSING_STUCK_MINUTES = _int("PROCESSING_STUCK_MINUTES", 30)
+
         self.SIGNING_KEY_FILE = Path(
             _env("SIGNING_KEY_FILE", str(self.DATA_DIR / "audit-signing-key.pem")) or ""
         )

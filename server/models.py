@@ -136,6 +136,9 @@ class Case(db.Model):
     location: Mapped[str] = mapped_column(sa.String(300), default="")
     major_property: Mapped[bool] = mapped_column(default=False)
     current_stage: Mapped[str] = mapped_column(sa.String(32), default="filing")
+    # Recording gaps found by the rules check (执法全过程记录), kept for fast list filters.
+    recording_gaps: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    gap_count: Mapped[int] = mapped_column(default=0, index=True)
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -168,7 +171,8 @@ class MediaItem(db.Model):
     __tablename__ = "media_items"
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
-    stage: Mapped[str] = mapped_column(sa.String(32))
+    # The stage the officer chose at capture (None: let the pipeline place it by time).
+    stage: Mapped[str | None] = mapped_column(sa.String(32))
     activity: Mapped[str] = mapped_column(sa.String(32))
     kind: Mapped[str] = mapped_column(sa.String(16))
     filename: Mapped[str] = mapped_column(sa.String(255), default="")
@@ -197,10 +201,65 @@ class MediaItem(db.Model):
     device_id: Mapped[str] = mapped_column(sa.String(64))
     uploader_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
 
+    # Media pipeline (probe, derive, attach). ``stage`` above stays the officer's choice;
+    # ``attached_stage`` is where the item ends up, with its history in MediaAttachment.
+    processing: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
+    steps: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    probe: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    flags: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    duration_s: Mapped[float | None] = mapped_column(sa.Float)
+    width: Mapped[int | None] = mapped_column()
+    height: Mapped[int | None] = mapped_column()
+    file_captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attached_stage: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    processing_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
     case: Mapped[Case] = relationship()
     uploader: Mapped[User] = relationship()
+    derivatives: Mapped[list[Derivative]] = relationship(back_populates="item")
 
     __table_args__ = (sa.Index("ix_media_items_case_sha256", "case_id", "device_sha256"),)
+
+    def flag_codes(self) -> set[str]:
+        return {f["code"] for f in self.flags or []}
+
+
+class Derivative(db.Model):
+    """A file made from an original (thumbnail, proxy, ...), never the original itself."""
+
+    __tablename__ = "derivatives"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_item_id: Mapped[str] = mapped_column(sa.ForeignKey("media_items.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(32))
+    bucket: Mapped[str] = mapped_column(sa.String(100))
+    object_key: Mapped[str] = mapped_column(sa.String(400))
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    source_sha256: Mapped[str] = mapped_column(sa.String(64))
+    info: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    item: Mapped[MediaItem] = relationship(back_populates="derivatives")
+
+    __table_args__ = (
+        sa.UniqueConstraint("media_item_id", "name", name="uq_derivatives_item_name"),
+    )
+
+
+class MediaAttachment(db.Model):
+    """Every placement of an item on a case stage, oldest first; the newest is current."""
+
+    __tablename__ = "media_attachments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_item_id: Mapped[str] = mapped_column(sa.ForeignKey("media_items.id"), index=True)
+    stage: Mapped[str | None] = mapped_column(sa.String(32))
+    source: Mapped[str] = mapped_column(
+        sa.String(16)
+    )  # chosen | time_window | unattached | supervisor
+    by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class UploadSession(db.Model):

@@ -93,6 +93,7 @@ class CaseSchema(Schema):
     created_at = fields.AwareDateTime()
     officers = fields.List(fields.Nested(OfficerRefSchema))
     stages = fields.List(fields.Nested(CaseStageSchema))
+    gap_count = fields.Integer()
     media_counts = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 
@@ -109,6 +110,9 @@ class StageAdvanceSchema(Schema):
 
 
 class PageQuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE  # filters are read by the view itself
+
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
@@ -140,11 +144,41 @@ class MediaItemSchema(Schema):
     accuracy_m = fields.Float(allow_none=True)
     device_id = fields.String()
     uploader = fields.Nested(OfficerRefSchema)
+    processing = fields.String()
+    steps = fields.Dict()
+    flags = fields.List(fields.Dict())
+    probe = fields.Dict(allow_none=True)
+    duration_s = fields.Float(allow_none=True)
+    width = fields.Integer(allow_none=True)
+    height = fields.Integer(allow_none=True)
+    file_captured_at = fields.AwareDateTime(allow_none=True)
+    attached_stage = fields.String(allow_none=True)
+    derivatives = fields.Method("_derivative_names")
+
+    def _derivative_names(self, item: Any) -> list[str]:
+        return sorted(d.name for d in item.derivatives)
 
     def _hashes_match(self, item: Any) -> bool | None:
         if item.server_sha256 is None:
             return None
         return bool(item.server_sha256 == item.device_sha256)
+
+
+class ReattachSchema(Schema):
+    stage = fields.String(required=True, validate=validate.OneOf([s.value for s in Stage]))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class GapSchema(Schema):
+    code = fields.String()
+    stage = fields.String()
+    activity = fields.String(allow_none=True)
+    message = fields.String()
+
+
+class GapListSchema(Schema):
+    case_id = fields.Integer()
+    gaps = fields.List(fields.Nested(GapSchema))
 
 
 class MediaListSchema(Schema):
@@ -193,7 +227,8 @@ class UploadMetadataSchema(Schema):
         validate=validate.Regexp(r"^[a-z0-9.+-]+/[a-z0-9.+-]+$", error="not a MIME type"),
     )
     case_id = fields.Integer(required=True, strict=False)
-    stage = fields.String(required=True, validate=validate.OneOf([s.value for s in Stage]))
+    # Optional: without it the pipeline attaches the item to the stage open at capture time.
+    stage = fields.String(validate=validate.OneOf([s.value for s in Stage]))
     activity = fields.String(required=True, validate=validate.OneOf([a.value for a in Activity]))
     captured_at = fields.AwareDateTime(
         required=True, format="iso", error_messages={"invalid_awareness": "needs a UTC offset"}
@@ -227,3 +262,109 @@ class UploadMetadataSchema(Schema):
 class HealthSchema(Schema):
     status = fields.String()
     checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+# --- credentials (执法证, 亮证) ---------------------------------------------------------------
+
+from .domain import CredentialStatus  # noqa: E402  (this section was appended; keeps merges small)
+
+
+class CredentialCreateSchema(Schema):
+    user_id = fields.Integer(required=True, strict=True)
+    number = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    issuing_authority = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    categories = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)),
+        required=True,
+        validate=validate.Length(min=1, max=30),
+    )
+    area = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    valid_from = fields.Date(required=True, metadata={"description": "first day (Asia/Shanghai)"})
+    valid_to = fields.Date(required=True, metadata={"description": "last day (Asia/Shanghai)"})
+
+    @post_load
+    def _period(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if data["valid_to"] < data["valid_from"]:
+            raise ValidationError("must not be before valid_from", "valid_to")
+        return data
+
+
+class CredentialStatusChangeSchema(Schema):
+    status = fields.String(
+        required=True, validate=validate.OneOf([s.value for s in CredentialStatus])
+    )
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class CredentialListQuerySchema(Schema):
+    user_id = fields.Integer(validate=validate.Range(min=1))
+
+
+class _ShanghaiDate(fields.Field):
+    """A stored instant (midnight Asia/Shanghai) dumped as its calendar day."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        from .services.credentials import local_day
+
+        return local_day(value).isoformat()
+
+
+class CredentialSchema(Schema):
+    id = fields.Integer()
+    user_id = fields.Integer()
+    holder = fields.Nested(OfficerRefSchema, attribute="user")
+    number = fields.String()
+    issuing_authority = fields.String()
+    categories = fields.List(fields.String())
+    area = fields.String()
+    valid_from = _ShanghaiDate(metadata={"type": "string", "format": "date"})
+    valid_to = _ShanghaiDate(metadata={"type": "string", "format": "date"})
+    status = fields.String(validate=validate.OneOf([s.value for s in CredentialStatus]))
+
+
+class CredentialListSchema(Schema):
+    items = fields.List(fields.Nested(CredentialSchema))
+
+
+class CredentialDisplaySchema(Schema):
+    """What the holder's phone shows for 亮证, with a fresh QR token."""
+
+    credential_id = fields.Integer()
+    name = fields.String()
+    unit_name = fields.String()
+    number = fields.String()
+    issuing_authority = fields.String()
+    categories = fields.List(fields.String())
+    area = fields.String()
+    valid_from = fields.String(metadata={"format": "date"})
+    valid_to = fields.String(metadata={"format": "date"})
+    status = fields.String()
+    token = fields.String()
+    token_expires_at = fields.AwareDateTime()
+    token_ttl_seconds = fields.Integer()
+    verify_url = fields.String(metadata={"description": "public page the QR code opens"})
+    qr_svg = fields.String(metadata={"description": "the QR code of verify_url as inline SVG"})
+
+
+class PublicCredentialFactsSchema(Schema):
+    name = fields.String()
+    number = fields.String()
+    issuing_authority = fields.String()
+    unit_name = fields.String()
+    categories = fields.List(fields.String())
+    area = fields.String()
+    valid_from = fields.String(metadata={"format": "date"})
+    valid_to = fields.String(metadata={"format": "date"})
+
+
+class PublicCredentialCheckSchema(Schema):
+    """A citizen's check of a scanned credential: valid now, or why not."""
+
+    valid = fields.Boolean()
+    reason = fields.String(allow_none=True)
+    reason_text = fields.String(allow_none=True)
+    checked_at = fields.AwareDateTime()
+    checked_at_local = fields.String(metadata={"description": "Asia/Shanghai, for people"})
+    credential = fields.Nested(PublicCredentialFactsSchema, allow_none=True)

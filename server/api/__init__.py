@@ -25,11 +25,13 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
 
 
 def register_api(app: Flask) -> None:
-    from . import auth, cases, health, media, openapi, uploads
+    from .. import public
+    from . import auth, cases, credentials, health, media, openapi, uploads
 
-    for module in (auth, cases, uploads, media, openapi):
+    for module in (auth, cases, uploads, media, credentials, openapi):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
     app.register_blueprint(health.bp)
+    app.register_blueprint(public.bp)
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):
@@ -42,7 +44,7 @@ def register_api(app: Flask) -> None:
     def _validation_error(exc: ValidationError):
         db.session.rollback()
         return error_response(
-            422, "invalid", "the request body is invalid", {"fields": exc.messages_dict}
+            422, "invalid", "the request is invalid", {"fields": exc.messages_dict}
         )
 
     @app.errorhandler(StorageError)

@@ -10,12 +10,14 @@ from ..models import Case, MediaItem
 from ..schemas import (
     CaseCreateSchema,
     CaseSchema,
+    GapListSchema,
     MediaListSchema,
     PageQuerySchema,
     StageAdvanceSchema,
 )
 from ..services import audit
 from ..services import cases as case_service
+from ..services.rules import refresh_gaps
 from .common import client_addr, current_user, load_body, login_required
 
 bp = Blueprint("cases", __name__)
@@ -35,6 +37,8 @@ def list_cases():
     base = case_service.visible_cases(user)
     if number := request.args.get("number"):
         base = base.where(Case.number == number)
+    if request.args.get("has_gaps") == "1":
+        base = base.where(Case.gap_count > 0)
     total = db.session.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
     rows = list(
         db.session.execute(
@@ -114,3 +118,13 @@ def case_media(case_id: int):
     data = MediaListSchema().dump({"items": items})
     db.session.commit()
     return data
+
+
+@bp.get("/cases/<int:case_id>/gaps")
+@login_required()
+def gaps(case_id: int):
+    """Recording gaps: must-film activities without audio/video, major-property stages."""
+    case = case_service.get_case(db.session, current_user(), case_id)
+    found = refresh_gaps(db.session, case)
+    db.session.commit()
+    return GapListSchema().dump({"case_id": case_id, "gaps": found})

@@ -1,19 +1,26 @@
-"""Media items: metadata, the original's bytes (HTTP Range), and the chain of custody."""
+"""Media items: metadata, originals and derivatives (HTTP Range), placement, custody."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
 
 from ..domain import MediaStatus
-from ..errors import DomainError
+from ..errors import DomainError, NotFound
 from ..extensions import db
+from ..models import Derivative, MediaItem
 from ..runtime import runtime
-from ..schemas import CustodySchema, MediaItemSchema
+from ..schemas import CustodySchema, MediaItemSchema, ReattachSchema
 from ..services import audit
-from ..services.media import get_media
-from .common import client_addr, current_user, login_required
+from ..services.media import get_media, reattach
+from .common import client_addr, current_user, load_body, login_required
 
 bp = Blueprint("media", __name__)
+
+DERIVATIVES = ("thumbnail", "preview", "poster", "strip", "proxy", "waveform")
+
+
+def _dump(item: MediaItem) -> dict:
+    return MediaItemSchema().dump(item)
 
 
 @bp.get("/media/<item_id>")
@@ -29,24 +36,23 @@ def show(item_id: str):
         object_id=item.id,
         client_addr=client_addr(),
     )
-    data = MediaItemSchema().dump(item)
+    data = _dump(item)
     db.session.commit()
     return data
 
 
-@bp.get("/media/<item_id>/original")
-@login_required()
-def original(item_id: str):
-    """Stream the original; a Range request gets 206 with exactly the bytes asked for."""
-    user = current_user()
-    item = get_media(db.session, user, item_id)
-    if item.status == MediaStatus.HASH_MISMATCH:
-        raise DomainError(
-            "this upload failed verification and is quarantined; it is not evidence",
-            code="hash_mismatch",
-            status=409,
-        )
-    size = item.size
+def _serve(
+    item: MediaItem,
+    *,
+    bucket: str,
+    key: str,
+    version: str | None,
+    size: int,
+    content_type: str,
+    etag: str,
+    what: str,
+) -> Response:
+    """Stream an object; a Range request gets 206 with exactly the bytes asked for."""
     status = 200
     start, end = 0, size - 1
     if request.range is not None:
@@ -63,36 +69,98 @@ def original(item_id: str):
     download = request.args.get("download") == "1"
     audit.record(
         db.session,
-        actor=user,
+        actor=current_user(),
         action="media.downloaded" if download else "media.played",
         object_type="media",
         object_id=item.id,
         client_addr=client_addr(),
-        details={"range": f"{start}-{end}" if status == 206 else None, "size": size},
+        details={"what": what, "range": f"{start}-{end}" if status == 206 else None, "size": size},
     )
     storage = runtime().storage
-    bucket, key, version = item.bucket, item.object_key, item.object_version
+    disposition = "attachment" if download else "inline"
     headers = {
         "Accept-Ranges": "bytes",
         "Content-Length": str(end - start + 1 if size else 0),
-        "ETag": f'"sha256-{item.device_sha256}"',
-        "Digest": None,
-        "Content-Disposition": f'{"attachment" if download else "inline"}; filename="{item.id}"',
+        "ETag": f'"{etag}"',
+        "Content-Disposition": f'{disposition}; filename="{item.id}-{what}"',
     }
-    headers = {k: v for k, v in headers.items() if v is not None}
     if status == 206:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    content_type = item.detected_content_type or item.claimed_content_type
     db.session.commit()  # no transaction stays open while bytes stream
 
     def body():
-        if size == 0:
-            return
-        yield from storage.iter_object(bucket, key, version_id=version, start=start, end=end)
+        if size:
+            yield from storage.iter_object(bucket, key, version_id=version, start=start, end=end)
 
     return Response(
         body(), status=status, headers=headers, content_type=content_type, direct_passthrough=True
     )
+
+
+@bp.get("/media/<item_id>/original")
+@login_required()
+def original(item_id: str):
+    item = get_media(db.session, current_user(), item_id)
+    if item.status == MediaStatus.HASH_MISMATCH:
+        raise DomainError(
+            "this upload failed verification and is quarantined; it is not evidence",
+            code="hash_mismatch",
+            status=409,
+        )
+    return _serve(
+        item,
+        bucket=item.bucket,
+        key=item.object_key,
+        version=item.object_version,
+        size=item.size,
+        content_type=item.detected_content_type or item.claimed_content_type,
+        etag=f"sha256-{item.device_sha256}",
+        what="original",
+    )
+
+
+@login_required()
+def derivative(item_id: str, name: str):
+    item = get_media(db.session, current_user(), item_id)
+    row = next((d for d in item.derivatives if d.name == name), None)
+    if row is None:
+        raise NotFound(
+            f"no {name} for this item (yet): see its processing state",
+            code="derivative_not_found",
+        )
+    return _serve_derivative(item, row)
+
+
+for _name in DERIVATIVES:
+    bp.add_url_rule(
+        f"/media/<item_id>/{_name}", f"derivative_{_name}", derivative, defaults={"name": _name}
+    )
+
+
+def _serve_derivative(item: MediaItem, row: Derivative) -> Response:
+    return _serve(
+        item,
+        bucket=row.bucket,
+        key=row.object_key,
+        version=None,
+        size=row.size,
+        content_type=row.content_type,
+        etag=f"sha256-{row.sha256}",
+        what=row.name,
+    )
+
+
+@bp.post("/media/<item_id>/attachment")
+@login_required("supervisor")
+def move(item_id: str):
+    """A supervisor places (or moves) an item on a stage, with a reason; history is kept."""
+    body = load_body(ReattachSchema())
+    user = current_user()
+    item = get_media(db.session, user, item_id)
+    reattach(db.session, user, item, body["stage"], body["reason"], client_addr=client_addr())
+    data = _dump(item)
+    db.session.commit()
+    return data
 
 
 @bp.get("/media/<item_id>/custody")

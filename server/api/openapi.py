@@ -66,6 +66,14 @@ def build_spec() -> dict[str, Any]:
         "Custody",
         "UploadStatus",
         "Health",
+        "Reattach",
+        "GapList",
+        "CredentialCreate",
+        "CredentialStatusChange",
+        "Credential",
+        "CredentialList",
+        "CredentialDisplay",
+        "PublicCredentialCheck",
     ):
         if name not in spec.components.schemas:  # nested ones are registered on first use
             spec.components.schema(name, schema=getattr(s, f"{name}Schema"))
@@ -109,6 +117,11 @@ def build_spec() -> dict[str, Any]:
                         "schema": {"type": "integer", "minimum": 1, "maximum": 200},
                     },
                     {"name": "number", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "has_gaps",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["1"]},
+                    },
                 ],
             ),
             "post": _op(
@@ -191,6 +204,55 @@ def build_spec() -> dict[str, Any]:
         },
     )
     spec.path(
+        "/api/v1/cases/{case_id}/gaps",
+        operations={
+            "get": _op(
+                "Recording gaps of a case (must-film activities, major-property stages)",
+                {"200": _json("GapList"), **_errors(401, 404)},
+                parameters=[_id_param("case_id", "integer")],
+            )
+        },
+    )
+    for name, what in (
+        ("thumbnail", "JPEG thumbnail (photo, or the video's poster)"),
+        ("preview", "JPEG preview of a photo, orientation applied, metadata stripped"),
+        ("poster", "JPEG poster frame of a video"),
+        ("strip", "JPEG sprite of thumbnails for scrubbing"),
+        ("proxy", "browser-playable proxy: H.264/AAC MP4 or AAC M4A; HTTP Range"),
+        ("waveform", "JSON peaks of an audio item for the player"),
+    ):
+        spec.path(
+            f"/api/v1/media/{{item_id}}/{name}",
+            operations={
+                "get": _op(
+                    what,
+                    {
+                        "200": {"description": "the file"},
+                        "206": {"description": "a range"},
+                        **_errors(401, 404, 416),
+                    },
+                    parameters=[
+                        _id_param("item_id"),
+                        {"name": "Range", "in": "header", "schema": {"type": "string"}},
+                    ],
+                )
+            },
+        )
+    spec.path(
+        "/api/v1/media/{item_id}/attachment",
+        operations={
+            "post": _op(
+                "Supervisor places or moves an item on a case stage (history kept)",
+                {"200": _json("MediaItem"), **_errors(400, 401, 403, 404, 409, 422)},
+                parameters=[_id_param("item_id")],
+                requestBody={
+                    "required": True,
+                    "content": {"application/json": {"schema": "Reattach"}},
+                },
+            )
+        },
+    )
+    spec.path(
         "/api/v1/media/{item_id}/custody",
         operations={
             "get": _op(
@@ -263,6 +325,7 @@ def build_spec() -> dict[str, Any]:
             ),
         },
     )
+    _credential_paths(spec)
     spec.path(
         "/api/v1/openapi.json",
         operations={
@@ -283,6 +346,78 @@ def build_spec() -> dict[str, Any]:
         },
     )
     return spec.to_dict()
+
+
+def _body(schema: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _credential_paths(spec: APISpec) -> None:
+    """执法证 management, the holder's 亮证 display, and the public check of a scanned code."""
+    spec.path(
+        "/api/v1/credentials",
+        operations={
+            "get": _op(
+                "Credentials: an admin sees their unit's, anyone else only their own",
+                {"200": _json("CredentialList"), **_errors(401, 404, 422)},
+                parameters=[{"name": "user_id", "in": "query", "schema": {"type": "integer"}}],
+            ),
+            "post": _op(
+                "Issue a credential to an officer of the admin's unit",
+                {"201": _json("Credential", "issued"), **_errors(400, 401, 403, 404, 409, 422)},
+                requestBody=_body("CredentialCreate"),
+            ),
+        },
+    )
+    spec.path(
+        "/api/v1/credentials/{credential_id}/status",
+        operations={
+            "post": _op(
+                "Suspend, revoke (final) or reactivate a credential, with a reason",
+                {"200": _json("Credential"), **_errors(400, 401, 403, 404, 409, 422)},
+                parameters=[_id_param("credential_id", "integer")],
+                requestBody=_body("CredentialStatusChange"),
+            )
+        },
+    )
+    spec.path(
+        "/api/v1/me/credential",
+        operations={
+            "get": _op(
+                "亮证: the holder's active credential with a fresh 2-minute QR token, "
+                "its public verification URL and the QR code as SVG",
+                {"200": _json("CredentialDisplay"), **_errors(401, 403, 404)},
+            )
+        },
+    )
+    token = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+    lang = {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["zh", "en"]}}
+    spec.path(
+        "/public/credentials/verify/{token}",
+        operations={
+            "get": {
+                "summary": "Public page (zh-CN, ?lang=en): is the scanned credential valid now?",
+                "parameters": [token, lang],
+                "responses": {
+                    "200": {
+                        "description": "✓ 有效 with the legally required facts, or ✗ 无效 "
+                        "with the reason",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+    )
+    spec.path(
+        "/public/credentials/verify/{token}.json",
+        operations={
+            "get": {
+                "summary": "The same public check, for machines",
+                "parameters": [token, lang],
+                "responses": {"200": _json("PublicCredentialCheck")},
+            }
+        },
+    )
 
 
 @bp.get("/openapi.json")

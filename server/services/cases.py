@@ -134,6 +134,10 @@ def advance_stage(
         open_stage.ended_at = now
     session.add(CaseStage(case_id=case.id, stage=target.value, started_at=now))
     case.current_stage = target.value
+    session.flush()
+    from .rules import refresh_gaps
+
+    refresh_gaps(session, case)
     audit.record(
         session,
         actor=user,

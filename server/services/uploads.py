@@ -136,7 +136,7 @@ def create_upload(
     case = get_case(session, user, meta["case_id"])
     if not can_record(user, case):
         raise Forbidden("you are not assigned to this case", code="not_assigned")
-    if not stage_reached(case, meta["stage"]):
+    if meta.get("stage") and not stage_reached(case, meta["stage"]):
         raise Conflict(
             f"the case has not reached stage {meta['stage']} (it is at {case.current_stage})",
             code="stage_not_reached",
@@ -567,7 +567,7 @@ def complete_upload(session: Session, storage: Storage, upload: UploadSession, u
     item = MediaItem(
         id=upload.meta["item_id"],
         case_id=upload.case_id,
-        stage=meta["stage"],
+        stage=meta.get("stage"),
         activity=meta["activity"],
         kind=upload.meta["kind"],
         filename=meta["filename"],

@@ -108,6 +108,32 @@ class S3Storage:
             raise _translate(exc, f"put {bucket}/{key}") from exc
         return resp.get("VersionId")
 
+    def put_file(
+        self, bucket: str, key: str, path: str, *, content_type: str | None = None
+    ) -> str | None:
+        """Upload a local file (multipart when large) without reading it into memory."""
+        extra = {"ContentType": content_type} if content_type else {}
+        try:
+            self._client.upload_file(
+                path,
+                bucket,
+                key,
+                ExtraArgs=extra,
+                Config=TransferConfig(multipart_chunksize=16 << 20),
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise _translate(exc, f"put file {bucket}/{key}") from exc
+        return self.stat(bucket, key).version_id
+
+    def download(self, bucket: str, key: str, path: str, *, version_id: str | None = None) -> str:
+        """Stream an object to a local file; returns the SHA-256 of what was written."""
+        digest = hashlib.sha256()
+        with open(path, "wb") as fh:
+            for chunk in self.iter_object(bucket, key, version_id=version_id, chunk_size=4 << 20):
+                digest.update(chunk)
+                fh.write(chunk)
+        return digest.hexdigest()
+
     def get_bytes(self, bucket: str, key: str, *, version_id: str | None = None) -> bytes:
         return b"".join(self.iter_object(bucket, key, version_id=version_id))
 

@@ -1,0 +1,133 @@
+"""Step 3: thumbnails, previews, web proxies, posters, strips and peaks — never the original."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from server.models import Derivative, MediaItem
+from server.services import audit
+from server.storage import Storage
+from server.storage.keys import derivative_key
+
+from .audio import make_audio_proxy, make_peaks
+from .images import make_preview, make_thumbnail
+from .limits import MediaLimits, MediaRejected
+from .steps import add_flag, set_step
+from .video import make_poster, make_thumb_strip, make_web_proxy
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(4 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _store(
+    session: Session,
+    storage: Storage,
+    bucket: str,
+    item: MediaItem,
+    name: str,
+    path: Path,
+    content_type: str,
+    info: dict[str, Any],
+) -> None:
+    key = derivative_key(item.id, path.name)
+    storage.put_file(bucket, key, str(path), content_type=content_type)
+    row = session.execute(
+        sa.select(Derivative).where(Derivative.media_item_id == item.id, Derivative.name == name)
+    ).scalar_one_or_none() or Derivative(media_item_id=item.id, name=name)
+    row.bucket, row.object_key, row.content_type = bucket, key, content_type
+    row.size = path.stat().st_size
+    row.sha256 = _file_sha256(path)
+    row.source_sha256 = item.server_sha256 or item.device_sha256
+    row.info = json.loads(json.dumps(info, default=str))
+    session.add(row)
+
+
+def derive(
+    session: Session,
+    storage: Storage,
+    item: MediaItem,
+    original: Path,
+    probe: dict[str, Any],
+    workdir: Path,
+    *,
+    bucket: str,
+    limits: MediaLimits,
+) -> list[str]:
+    """Make the derivatives this kind of media needs; returns their names."""
+    kind = probe["detected"]["kind"]
+    made: list[str] = []
+
+    def put(name: str, path: Path, content_type: str, info: dict[str, Any]) -> None:
+        _store(session, storage, bucket, item, name, path, content_type, info)
+        made.append(name)
+
+    try:
+        if kind == "photo":
+            thumb = workdir / "thumbnail.jpg"
+            put(
+                "thumbnail",
+                thumb,
+                "image/jpeg",
+                dict(make_thumbnail(original, thumb, limits=limits)),
+            )
+            preview = workdir / "preview.jpg"
+            put(
+                "preview",
+                preview,
+                "image/jpeg",
+                dict(make_preview(original, preview, limits=limits)),
+            )
+        elif kind in ("video", "audio") and probe.get("has_video"):
+            proxy = workdir / "proxy.mp4"
+            proxy_info = make_web_proxy(original, proxy, probe=probe, limits=limits)  # type: ignore[arg-type]
+            put("proxy", proxy, "video/mp4", dict(proxy_info))
+            from .ffmpeg_run import probe_av
+
+            proxy_probe = probe_av(proxy, limits=limits)
+            duration = proxy_probe.get("duration") or 0.0
+            poster = workdir / "poster.jpg"
+            poster_info = make_poster(
+                proxy, poster, at_s=min(1.0, duration / 2), probe=proxy_probe, limits=limits
+            )
+            put("poster", poster, "image/jpeg", dict(poster_info))
+            strip = workdir / "strip.jpg"
+            strip_info = make_thumb_strip(proxy, strip, probe=proxy_probe, limits=limits)
+            put("strip", strip, "image/jpeg", dict(strip_info))
+            put("thumbnail", poster, "image/jpeg", {"from": "poster"})
+        elif kind in ("video", "audio") and probe.get("has_audio"):
+            proxy = workdir / "proxy.m4a"
+            put(
+                "proxy",
+                proxy,
+                "audio/mp4",
+                dict(make_audio_proxy(original, proxy, probe=probe, limits=limits)),
+            )  # type: ignore[arg-type]
+            peaks_path = workdir / "waveform.json"
+            peaks = make_peaks(original, probe=probe, limits=limits)  # type: ignore[arg-type]
+            peaks_path.write_text(json.dumps({"peaks": peaks, "duration_s": item.duration_s}))
+            put("waveform", peaks_path, "application/json", {"buckets": len(peaks)})
+    except MediaRejected as exc:
+        set_step(item, "derive", "failed", code=exc.code, error=exc.message, made=made)
+        add_flag(session, item, exc.code, exc.message)
+        return made
+    set_step(item, "derive", "done", made=made)
+    audit.record(
+        session,
+        actor=None,
+        action="media.derived",
+        object_type="media",
+        object_id=item.id,
+        details={"derivatives": made, "source_sha256": item.server_sha256},
+    )
+    return made

@@ -1,0 +1,141 @@
+"""Step 2: the real type from the bytes, the facts inside the file, and time checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from server.models import MediaItem
+from server.services import audit
+
+from .ffmpeg_run import probe_av
+from .images import probe_image
+from .limits import MediaLimits, MediaRejected
+from .sniff import claimed_matches, detect_type
+from .steps import add_flag, set_step
+
+
+@dataclass(frozen=True)
+class TimeRules:
+    max_skew: timedelta
+    late_after: timedelta
+
+
+def _parse_file_time(raw: str | None, fallback_offset_min: int | None) -> datetime | None:
+    """A time read from the file; a naive one is taken in the device's own UTC offset."""
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        tz = timezone(timedelta(minutes=fallback_offset_min or 0))
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(UTC)
+
+
+def probe_original(
+    session: Session, item: MediaItem, path: Path, *, limits: MediaLimits, times: TimeRules
+) -> dict[str, Any] | None:
+    """Probe the local copy of the original; returns the probe, or None when rejected.
+
+    A rejection flags the item with its reason and leaves the original untouched.
+    """
+    detected = detect_type(path)
+    item.detected_content_type = detected.mime
+    if not claimed_matches(item.claimed_content_type, detected):
+        add_flag(
+            session,
+            item,
+            "type_mismatch",
+            f"claimed {item.claimed_content_type} but the bytes are {detected.mime}",
+        )
+    try:
+        if detected.kind == "photo":
+            probe: dict[str, Any] = dict(probe_image(path, limits=limits))
+            item.width, item.height = probe["display_width"], probe["display_height"]
+            file_time = probe.get("capture_time")
+        elif detected.kind in ("video", "audio"):
+            probe = dict(probe_av(path, limits=limits))
+            item.duration_s = probe.get("duration")
+            item.width, item.height = probe.get("display_width"), probe.get("display_height")
+            file_time = probe.get("creation_time")
+        elif detected.kind == "document":
+            probe, file_time = {"kind": "document"}, None
+        else:
+            raise MediaRejected("unsupported_type", f"unknown content ({detected.mime})")
+    except MediaRejected as exc:
+        set_step(item, "probe", "failed", code=exc.code, error=exc.message)
+        add_flag(session, item, exc.code, exc.message)
+        return None
+    probe["detected"] = {
+        "kind": detected.kind,
+        "mime": detected.mime,
+        "container": detected.container,
+    }
+    item.probe = probe
+    item.file_captured_at = _parse_file_time(file_time, item.captured_at_offset_min)
+    _check_times(session, item, times)
+    set_step(item, "probe", "done", kind=detected.kind, mime=detected.mime)
+    audit.record(
+        session,
+        actor=None,
+        action="media.probed",
+        object_type="media",
+        object_id=item.id,
+        details={
+            "detected": detected.mime,
+            "duration_s": item.duration_s,
+            "width": item.width,
+            "height": item.height,
+            "file_captured_at": item.file_captured_at.isoformat()
+            if item.file_captured_at
+            else None,
+        },
+    )
+    return probe
+
+
+def _check_times(session: Session, item: MediaItem, times: TimeRules) -> None:
+    skew = times.max_skew
+    if item.file_captured_at and abs(item.file_captured_at - item.captured_at) > skew:
+        diff = (item.file_captured_at - item.captured_at).total_seconds()
+        add_flag(
+            session,
+            item,
+            "capture_time_mismatch",
+            f"the file says it was recorded {diff:+.0f} s from the device's capture time",
+            seconds=diff,
+        )
+    if (
+        item.device_clock_offset_s is not None
+        and abs(item.device_clock_offset_s) > skew.total_seconds()
+    ):
+        add_flag(
+            session,
+            item,
+            "device_clock_skew",
+            f"the device clock was {item.device_clock_offset_s:+.0f} s off the server's",
+            seconds=item.device_clock_offset_s,
+        )
+    if item.captured_at - item.received_at > skew:
+        add_flag(
+            session,
+            item,
+            "captured_in_future",
+            "the capture time is later than the moment the server received the upload",
+        )
+    delay = item.received_at - item.captured_at
+    if delay > times.late_after:
+        add_flag(
+            session,
+            item,
+            "late_upload",
+            f"uploaded {delay.total_seconds() / 3600:.1f} h after capture",
+            hours=round(delay.total_seconds() / 3600, 1),
+        )

@@ -1,0 +1,324 @@
+"""The media pipeline end to end: probe, derivatives, attach, rules, flags — real ffmpeg/Pillow."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from media_pipeline.process import process_item
+from media_pipeline.verify import Outcome
+from server.extensions import db
+from server.models import MediaAttachment, MediaItem
+from tests import tus_helpers as tus
+from tests.conftest import open_case, sha256_hex
+
+
+def _ffmpeg(out: Path, *args: str) -> bytes:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args, str(out)], check=True, timeout=60)
+    return out.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    from PIL import Image
+
+    d = tmp_path_factory.mktemp("samples")
+    lavfi_v = ["-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration=2"]
+    lavfi_a = ["-f", "lavfi", "-i", "sine=frequency=440:duration=2"]
+    photo = Image.new("RGB", (400, 200), (10, 120, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise for display
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", exif=exif)
+    bomb = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(bomb, "PNG")
+    return {
+        "photo": buf.getvalue(),
+        "mp4": _ffmpeg(
+            d / "a.mp4",
+            *lavfi_v,
+            *lavfi_a,
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+        ),
+        "webm": _ffmpeg(
+            d / "b.webm",
+            *lavfi_v,
+            *lavfi_a,
+            "-c:v",
+            "libvpx",
+            "-b:v",
+            "300k",
+            "-c:a",
+            "libopus",
+            "-shortest",
+        ),
+        "audio": _ffmpeg(d / "c.webm", *lavfi_a, "-c:a", "libopus"),
+        "bomb": bomb.getvalue(),
+    }
+
+
+def _item(app, item_id: str) -> MediaItem:
+    with app.app_context():
+        item = db.session.get(MediaItem, item_id)
+        db.session.expunge(item)
+        return item
+
+
+def test_photo_gets_upright_thumbnail_and_preview(app, client, users, samples):
+    officer = users.create("li")
+    case = open_case(client, officer)
+    item_id = tus.upload(client, officer, case["id"], samples["photo"])
+    item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+    assert item["processing"] == "done", item["steps"]
+    assert (item["width"], item["height"]) == (200, 400)  # orientation applied
+    assert item["derivatives"] == ["preview", "thumbnail"]
+    assert item["attached_stage"] == "filing" and item["steps"]["attach"]["source"] == "chosen"
+    thumb = client.get(f"/api/v1/media/{item_id}/thumbnail", headers=officer.headers)
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(thumb.data))
+    assert thumb.status_code == 200 and image.format == "JPEG"
+    assert image.size[1] > image.size[0] and not image.getexif()
+    actions = [
+        e["action"]
+        for e in client.get(f"/api/v1/media/{item_id}/custody", headers=officer.headers).json[
+            "entries"
+        ]
+    ]
+    assert [
+        a
+        for a in actions
+        if a in {"media.verified", "media.probed", "media.derived", "media.attached"}
+    ] == ["media.verified", "media.probed", "media.derived", "media.attached"]
+    # The original is untouched by the pipeline.
+    assert (
+        client.get(f"/api/v1/media/{item_id}/original", headers=officer.headers).data
+        == samples["photo"]
+    )
+
+
+def test_h264_video_is_remuxed_webm_is_transcoded(app, client, users, samples):
+    officer = users.create("li")
+    case = open_case(client, officer)
+    mp4 = tus.upload(
+        client, officer, case["id"], samples["mp4"], filename="a.mp4", content_type="video/mp4"
+    )
+    webm = tus.upload(
+        client, officer, case["id"], samples["webm"], filename="b.webm", content_type="video/webm"
+    )
+    for item_id, remuxed in ((mp4, True), (webm, False)):
+        item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+        assert item["processing"] == "done", item["steps"]
+        assert set(item["derivatives"]) == {"proxy", "poster", "strip", "thumbnail"}
+        assert 1.5 < item["duration_s"] < 2.5
+        with app.app_context():
+            proxy = next(
+                d for d in db.session.get(MediaItem, item_id).derivatives if d.name == "proxy"
+            )
+            assert proxy.info["remuxed"] is remuxed
+            assert proxy.source_sha256 == item["server_sha256"]
+        part = client.get(
+            f"/api/v1/media/{item_id}/proxy", headers={**officer.headers, "Range": "bytes=0-99"}
+        )
+        assert part.status_code == 206 and part.headers["Content-Type"] == "video/mp4"
+        assert part.data[4:8] == b"ftyp" and len(part.data) == 100
+
+
+def test_audio_gets_proxy_and_waveform(client, users, samples):
+    officer = users.create("li")
+    case = open_case(client, officer)
+    item_id = tus.upload(
+        client,
+        officer,
+        case["id"],
+        samples["audio"],
+        filename="c.webm",
+        content_type="audio/webm",
+        activity="hearing",
+    )
+    item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+    assert item["processing"] == "done", item["steps"]
+    assert set(item["derivatives"]) == {"proxy", "waveform"}
+    peaks = json.loads(
+        client.get(f"/api/v1/media/{item_id}/waveform", headers=officer.headers).data
+    )["peaks"]
+    # lavfi sine has amplitude 1/8: the peaks must say so.
+    assert len(peaks) > 100 and 0.1 < max(peaks) < 0.15 and min(peaks) >= 0
+
+
+def test_lying_type_is_flagged_and_still_processed(client, users, samples):
+    officer = users.create("li")
+    case = open_case(client, officer)
+    item_id = tus.upload(
+        client, officer, case["id"], samples["mp4"], filename="x.jpg", content_type="image/jpeg"
+    )
+    item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+    assert "type_mismatch" in [f["code"] for f in item["flags"]]
+    assert item["detected_content_type"] == "video/mp4" and "proxy" in item["derivatives"]
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "code"),
+    [("bomb", "image/png", "decompression_bomb"), ("garbage", "video/mp4", "unsupported_type")],
+)
+def test_hostile_files_are_flagged_originals_kept_worker_alive(
+    client, users, samples, name, content_type, code
+):
+    officer = users.create("li")
+    case = open_case(client, officer)
+    data = samples.get(name, b"\x00garbage" * 999)
+    item_id = tus.upload(client, officer, case["id"], data, content_type=content_type)
+    item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+    assert item["status"] == "verified" and item["processing"] == "flagged"
+    flag = next(f for f in item["flags"] if f["code"] == code)
+    assert flag["message"]
+    assert (
+        item["steps"]["probe"]["state"] == "failed"
+        and item["steps"]["derive"]["state"] == "skipped"
+    )
+    assert item["attached_stage"] == "filing"  # still placed on its stage
+    assert client.get(f"/api/v1/media/{item_id}/original", headers=officer.headers).data == data
+    # The next item goes through normally.
+    ok = tus.upload(client, officer, case["id"], samples["photo"])
+    assert client.get(f"/api/v1/media/{ok}", headers=officer.headers).json["processing"] == "done"
+
+
+def test_attach_by_time_window_unattached_and_supervisor_move(app, client, users, samples):
+    officer = users.create("li")
+    sup = users.create("boss", role="supervisor")
+    case = open_case(client, officer)
+    client.post(
+        f"/api/v1/cases/{case['id']}/stage",
+        json={"to_stage": "evidence", "reason": "取证"},
+        headers=officer.headers,
+    )
+    # No stage chosen, captured now: the open stage (evidence) takes it.
+    now_item = tus.upload(
+        client,
+        officer,
+        case["id"],
+        samples["photo"],
+        stage=None,
+        captured_at=datetime.now(UTC).isoformat(),
+    )
+    item = client.get(f"/api/v1/media/{now_item}", headers=officer.headers).json
+    assert (
+        item["attached_stage"] == "evidence" and item["steps"]["attach"]["source"] == "time_window"
+    )
+    # Captured before the case existed: nothing contains it.
+    early = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    lost = tus.upload(
+        client,
+        officer,
+        case["id"],
+        samples["mp4"],
+        stage=None,
+        captured_at=early,
+        content_type="video/mp4",
+    )
+    item = client.get(f"/api/v1/media/{lost}", headers=officer.headers).json
+    assert item["attached_stage"] is None and "unattached" in [f["code"] for f in item["flags"]]
+    assert "late_upload" in [f["code"] for f in item["flags"]]
+
+    refused = client.post(
+        f"/api/v1/media/{lost}/attachment",
+        json={"stage": "filing", "reason": "x"},
+        headers=officer.headers,
+    )
+    assert refused.status_code == 403
+    moved = client.post(
+        f"/api/v1/media/{lost}/attachment",
+        json={"stage": "filing", "reason": "现场检查前的记录"},
+        headers=sup.headers,
+    )
+    assert moved.status_code == 200 and moved.json["attached_stage"] == "filing"
+    assert "unattached" not in [f["code"] for f in moved.json["flags"]]
+    with app.app_context():
+        from sqlalchemy import select
+
+        history = (
+            db.session.execute(
+                select(MediaAttachment)
+                .where(MediaAttachment.media_item_id == lost)
+                .order_by(MediaAttachment.id)
+            )
+            .scalars()
+            .all()
+        )
+        assert [(h.stage, h.source) for h in history] == [
+            (None, "unattached"),
+            ("filing", "supervisor"),
+        ]
+        assert history[1].reason == "现场检查前的记录"
+        # Re-running the pipeline never undoes the supervisor's placement.
+        rt = app.extensions["fieldtrace"]
+        row = db.session.get(MediaItem, lost)
+        row.processing = "pending"
+        db.session.commit()
+        process_item(db.session, rt.storage, lost, rt.jobs.pipeline)
+        assert db.session.get(MediaItem, lost).attached_stage == "filing"
+
+
+def test_recording_gaps(client, users, samples):
+    officer = users.create("li")
+    case = open_case(client, officer, major_property=True)
+    tus.upload(client, officer, case["id"], samples["photo"], activity="evidence_collection")
+    gaps = client.get(f"/api/v1/cases/{case['id']}/gaps", headers=officer.headers).json["gaps"]
+    assert {(g["code"], g["stage"]) for g in gaps} == {
+        ("activity_not_filmed", "filing"),
+        ("major_property_no_video", "filing"),
+    }
+    assert all(g["message"] for g in gaps)
+    tus.upload(
+        client,
+        officer,
+        case["id"],
+        samples["mp4"],
+        activity="evidence_collection",
+        content_type="video/mp4",
+        filename="v.mp4",
+    )
+    assert (
+        client.get(f"/api/v1/cases/{case['id']}/gaps", headers=officer.headers).json["gaps"] == []
+    )
+    # A new stage of a major-property case starts without video: a gap until it is filmed.
+    client.post(
+        f"/api/v1/cases/{case['id']}/stage",
+        json={"to_stage": "investigation", "reason": "调查"},
+        headers=officer.headers,
+    )
+    listed = client.get("/api/v1/cases?has_gaps=1", headers=officer.headers).json
+    assert [c["id"] for c in listed["items"]] == [case["id"]] and listed["items"][0][
+        "gap_count"
+    ] == 1
+
+
+def test_device_clock_skew_is_flagged(client, users, samples):
+    officer = users.create("li")
+    case = open_case(client, officer)
+    sent = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    item_id = tus.upload(client, officer, case["id"], samples["photo"], sent_at=sent)
+    flags = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json["flags"]
+    assert "device_clock_skew" in [f["code"] for f in flags]
+
+
+def test_pipeline_is_safe_to_run_twice(app, client, users, samples):
+    officer = users.create("li")
+    case = open_case(client, officer)
+    item_id = tus.upload(client, officer, case["id"], samples["photo"])
+    with app.app_context():
+        rt = app.extensions["fieldtrace"]
+        assert process_item(db.session, rt.storage, item_id, rt.jobs.pipeline) == Outcome.SKIPPED
+        item = db.session.get(MediaItem, item_id)
+        assert len(item.derivatives) == 2 and item.server_sha256 == sha256_hex(samples["photo"])

@@ -30,15 +30,29 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP) ## create .venv and install the Python packages
 
-node-deps: ## install the npm packages (lock files committed)
-	@if [ -f tests/js/package-lock.json ] && [ ! -d tests/js/node_modules ]; then npm ci --prefix tests/js --no-audit --no-fund; fi
+PWA_SRC := $(shell find pwa/src pwa/public -type f 2>/dev/null) pwa/index.html pwa/vite.config.ts \
+           pwa/tsconfig.json pwa/tsconfig.sw.json
 
-deps: system-deps venv node-deps ## everything the system and its tests need
+pwa/node_modules/.package-lock.json: pwa/package-lock.json
+	npm ci --prefix pwa --no-audit --no-fund
+
+tests/js/node_modules/.package-lock.json: tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund
+
+node-deps: pwa/node_modules/.package-lock.json tests/js/node_modules/.package-lock.json ## npm ci (lock files committed)
+
+pwa/dist/index.html: pwa/node_modules/.package-lock.json $(PWA_SRC)
+	npm run build --prefix pwa
+
+pwa: pwa/dist/index.html ## build the officer PWA into pwa/dist
+
+deps: system-deps venv node-deps pwa ## everything the system and its tests need
 
 run: deps ## run on the embedded default: SQLite + local SeaweedFS + in-process worker
 	FIELDTRACE_DATA_DIR=$${FIELDTRACE_DATA_DIR:-$(CURDIR)/instance} $(BIN)/fieldtrace serve
 
 test: deps ## run the whole test suite (SQLite, embedded SeaweedFS, real ffmpeg/nginx/chromium)
+	npm test --prefix pwa
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc = 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$rc
 
@@ -46,4 +60,4 @@ lint: venv ## ruff
 	$(BIN)/ruff check server media_pipeline tests bench
 	$(BIN)/ruff format --check server media_pipeline tests bench
 
-.PHONY: help system-deps venv node-deps deps run test lint
+.PHONY: help system-deps venv node-deps pwa deps run test lint

@@ -70,6 +70,7 @@ def derive(
 
     def put(name: str, path: Path, content_type: str, info: dict[str, Any]) -> None:
         _store(session, storage, bucket, item, name, path, content_type, info)
+        session.commit()  # hold no transaction while the next ffmpeg run works
         made.append(name)
 
     try:

@@ -48,13 +48,6 @@ def probe_original(
     """
     detected = detect_type(path)
     item.detected_content_type = detected.mime
-    if not claimed_matches(item.claimed_content_type, detected):
-        add_flag(
-            session,
-            item,
-            "type_mismatch",
-            f"claimed {item.claimed_content_type} but the bytes are {detected.mime}",
-        )
     try:
         if detected.kind == "photo":
             probe: dict[str, Any] = dict(probe_image(path, limits=limits))
@@ -72,7 +65,22 @@ def probe_original(
     except MediaRejected as exc:
         set_step(item, "probe", "failed", code=exc.code, error=exc.message)
         add_flag(session, item, exc.code, exc.message)
+        if exc.code != "type_mismatch" and not claimed_matches(item.claimed_content_type, detected):
+            add_flag(
+                session,
+                item,
+                "type_mismatch",
+                f"claimed {item.claimed_content_type} but the bytes are {detected.mime}",
+            )
         return None
+    # Flags touch the database; they come after the slow part so no transaction waits on it.
+    if not claimed_matches(item.claimed_content_type, detected):
+        add_flag(
+            session,
+            item,
+            "type_mismatch",
+            f"claimed {item.claimed_content_type} but the bytes are {detected.mime}",
+        )
     probe["detected"] = {
         "kind": detected.kind,
         "mime": detected.mime,

@@ -57,6 +57,8 @@ class JobQueue:
         self.app = app
         self.huey = huey
         cfg = app.config
+        # First retry after ``delay`` seconds, doubling each time (5, 10, 20, ... by default).
+        delay = float(cfg["JOB_RETRY_DELAY_S"])
         self.pipeline = PipelineSettings(
             derivatives_bucket=cfg["S3_BUCKET_DERIVATIVES"],
             limits=MediaLimits(
@@ -70,7 +72,7 @@ class JobQueue:
             ),
         )
 
-        @huey.task(retries=6, retry_delay=5, retry_backoff=2, name="verify_original")
+        @huey.task(retries=6, retry_delay=delay, retry_backoff=2, name="verify_original")
         def verify_task(item_id: str) -> str:
             with app.app_context():
                 runtime = app.extensions["fieldtrace"]
@@ -90,7 +92,9 @@ class JobQueue:
 
         # A rejected file is flagged, not retried; storage or worker failures retry, and the
         # last retry flags the item instead of retrying forever.
-        @huey.task(retries=4, retry_delay=10, retry_backoff=2, context=True, name="process_media")
+        @huey.task(
+            retries=4, retry_delay=2 * delay, retry_backoff=2, context=True, name="process_media"
+        )
         def process_task(item_id: str, task: Any = None) -> str:
             with app.app_context():
                 runtime = app.extensions["fieldtrace"]

@@ -44,6 +44,7 @@ class Config:
         # Job queue. No URL: embedded SQLite-backed Huey; redis://... for Redis.
         self.QUEUE_URL = _env("QUEUE_URL")
         self.QUEUE_NAME = _env("QUEUE_NAME", "fieldtrace")
+        self.JOB_RETRY_DELAY_S = _int("JOB_RETRY_DELAY_S", 5)
 
         # Uploads.
         self.MAX_UPLOAD_BYTES = _int("MAX_UPLOAD_BYTES", 50 * 1000**3)
@@ -62,6 +63,11 @@ class Config:
         self.MEDIA_MAX_DURATION_S = _int("MEDIA_MAX_DURATION_S", 6 * 3600)
         self.FFMPEG_MEMORY_MB = _int("FFMPEG_MEMORY_MB", 2048)
         self.PROCESSING_STUCK_MINUTES = _int("PROCESSING_STUCK_MINUTES", 30)
+
+        # The built officer PWA, served on the API's origin when nothing else serves it.
+        self.PWA_DIR = Path(
+            _env("PWA_DIR", str(Path(__file__).resolve().parents[1] / "pwa" / "dist")) or ""
+        )
 
         self.SIGNING_KEY_FILE = Path(
             _env("SIGNING_KEY_FILE", str(self.DATA_DIR / "audit-signing-key.pem")) or ""

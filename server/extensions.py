@@ -14,5 +14,8 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
-db = SQLAlchemy(metadata=metadata)
+# Objects keep their loaded values after a commit, so reading one never silently opens a new
+# transaction; on SQLite every transaction takes the write lock (see create_app), and a
+# worker or upload must hold none while it streams bytes or runs ffmpeg.
+db = SQLAlchemy(metadata=metadata, session_options={"expire_on_commit": False})
 migrate = Migrate()

@@ -190,6 +190,7 @@ class MediaItem(db.Model):
     verify_attempts: Mapped[int] = mapped_column(default=0)
     captured_at: Mapped[datetime] = mapped_column(UTCDateTime)
     captured_at_offset_min: Mapped[int | None] = mapped_column()
+    captured_end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -198,6 +199,8 @@ class MediaItem(db.Model):
     latitude: Mapped[float | None] = mapped_column(sa.Float)
     longitude: Mapped[float | None] = mapped_column(sa.Float)
     accuracy_m: Mapped[float | None] = mapped_column(sa.Float)
+    # "ok" (position recorded), "refused" by the officer or "unavailable" on the device.
+    location_status: Mapped[str | None] = mapped_column(sa.String(16))
     device_id: Mapped[str] = mapped_column(sa.String(64))
     uploader_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
 

@@ -142,6 +142,8 @@ class MediaItemSchema(Schema):
     latitude = fields.Float(allow_none=True)
     longitude = fields.Float(allow_none=True)
     accuracy_m = fields.Float(allow_none=True)
+    location_status = fields.String(allow_none=True)
+    captured_end_at = fields.AwareDateTime(allow_none=True)
     device_id = fields.String()
     uploader = fields.Nested(OfficerRefSchema)
     processing = fields.String()
@@ -242,12 +244,18 @@ class UploadMetadataSchema(Schema):
     longitude = fields.Float(validate=validate.Range(min=-180, max=180), allow_none=True)
     accuracy_m = fields.Float(validate=validate.Range(min=0), allow_none=True)
     sent_at = fields.AwareDateTime(format="iso")
+    captured_end_at = fields.AwareDateTime(format="iso")
+    location_status = fields.String(validate=validate.OneOf(["ok", "refused", "unavailable"]))
 
     @pre_load
     def _normalise(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
         data = {k: v for k, v in data.items() if v != "" or k in ("filename", "sha256")}
         if isinstance(data.get("sha256"), str):
             data["sha256"] = data["sha256"].strip().lower()
+        if data.get("location_status") in ("pending", "granted"):  # GPS never settled / fixed
+            data["location_status"] = {"pending": "unavailable", "granted": "ok"}[
+                data["location_status"]
+            ]
         if isinstance(data.get("content_type"), str):
             data["content_type"] = data["content_type"].split(";")[0].strip().lower()
         return data

@@ -103,3 +103,155 @@ def test_job_is_safe_to_run_twice(app, client, users):
         )
         assert again == Outcome.SKIPPED
         assert db.session.get(MediaItem, item_id).status == "verified"
+
+
+def test_failing_job_stops_after_retries_with_the_item_flagged(app_config):
+    from server.storage import StorageError
+    from tests.conftest import Users
+
+    app = _queue_app({**app_config, "JOB_RETRY_DELAY_S": 0}, None)
+    client = app.test_client()
+    officer = Users(app, client).create("li")
+    case = open_case(client, officer)
+    jobs = app.extensions["fieldtrace"].jobs
+    runtime = app.extensions["fieldtrace"]
+    # Storage that fails every write of a derivative (as a full disk would), injected the way
+    # the app injects any storage; originals and verification still use the real S3 calls.
+    real = runtime.storage
+
+    class DiskFull(type(real)):  # type: ignore[misc]
+        def put_file(self, *args, **kwargs):
+            raise StorageError("put file: XMinioStorageFull disk full")
+
+    broken = DiskFull.__new__(DiskFull)
+    broken.__dict__.update(real.__dict__)
+    runtime.storage = broken
+    consumer = jobs.consumer(workers=1, in_process=True, periodic=False)
+    consumer.start()
+    try:
+        item_id = tus.upload(client, officer, case["id"], sample_jpeg())
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with app.app_context():
+                item = db.session.get(MediaItem, item_id)
+                processing, flags = item.processing, item.flags
+                db.session.remove()
+            if processing == "failed":
+                break
+            time.sleep(0.2)
+        assert processing == "failed"
+        assert [f["code"] for f in flags] == ["processing_failed"]
+        assert "disk full" in flags[0]["message"]
+        assert item.status == "verified"  # the evidence itself is fine
+    finally:
+        consumer.stop(graceful=True)
+        jobs.huey.flush()
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_worker_killed_mid_transcode_leaves_nothing_stuck(app_config, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import Users
+
+    config = {**app_config, "PROCESSING_STUCK_MINUTES": 0}
+    app = _queue_app(config, None)
+    client = app.test_client()
+    officer = Users(app, client).create("li")
+    case = open_case(client, officer)
+    clip = tmp_path / "long.webm"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=30:duration=12",
+            "-c:v",
+            "libvpx",
+            "-deadline",
+            "realtime",
+            "-cpu-used",
+            "8",
+            "-b:v",
+            "2M",
+            str(clip),
+        ],
+        check=True,
+        timeout=120,
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("FIELDTRACE_")},
+        "FIELDTRACE_DATA_DIR": str(config["DATA_DIR"]),
+        "FIELDTRACE_DATABASE_URL": config["SQLALCHEMY_DATABASE_URI"],
+        "FIELDTRACE_SECRET_KEY": "x",
+        "FIELDTRACE_S3_ENDPOINT_URL": config["S3_ENDPOINT_URL"],
+        "FIELDTRACE_S3_ACCESS_KEY": config["S3_ACCESS_KEY"],
+        "FIELDTRACE_S3_SECRET_KEY": config["S3_SECRET_KEY"],
+        "FIELDTRACE_QUEUE_NAME": app.config["QUEUE_NAME"],
+        **{f"FIELDTRACE_{k}": v for k, v in config.items() if k.startswith("S3_BUCKET_")},
+    }
+
+    def start_worker() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "worker", "--workers", "1"],
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    worker = start_worker()
+    try:
+        item_id = tus.upload(
+            client,
+            officer,
+            case["id"],
+            clip.read_bytes(),
+            filename="long.webm",
+            content_type="video/webm",
+        )
+        deadline = time.monotonic() + 60
+        killed_at = None
+        seen: list[tuple] = []
+        while time.monotonic() < deadline:
+            with app.app_context():
+                item = db.session.get(MediaItem, item_id)
+                state = (item.processing, (item.steps or {}).get("probe", {}).get("state"))
+                db.session.remove()
+            if not seen or seen[-1][1] != state:
+                seen.append((round(time.monotonic() - deadline + 60, 2), state))
+            if state == ("running", "done"):  # probing done: the transcode is under way
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+                killed_at = state
+                break
+            time.sleep(0.05)
+        assert killed_at, f"never saw the transcode running: {seen}"
+        with app.app_context():
+            assert db.session.get(MediaItem, item_id).processing == "running"  # stuck, for now
+            db.session.remove()
+        worker = start_worker()
+        assert app.extensions["fieldtrace"].jobs.sweep()["reprocessed"] == 1
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with app.app_context():
+                item = db.session.get(MediaItem, item_id)
+                processing, names = item.processing, sorted(d.name for d in item.derivatives)
+                db.session.remove()
+            if processing == "done":
+                break
+            time.sleep(0.2)
+        assert processing == "done" and names == ["poster", "proxy", "strip", "thumbnail"]
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
+        app.extensions["fieldtrace"].jobs.huey.flush()
+        with app.app_context():
+            db.engine.dispose()

@@ -267,6 +267,8 @@ def test_termination_and_expiry(app, client, officer, case):
     tus.patch(client, officer, loc2, 0, other[:4000])
     with app.app_context():
         rt = app.extensions["fieldtrace"]
+        tail_key = db.session.get(UploadSession, loc2.rsplit("/", 1)[1]).meta["tail_key"]
+        assert rt.storage.stat(rt.uploads.staging_bucket, tail_key).size == 4000
         assert (
             expire_uploads(db.session, rt.storage, rt.uploads, now=utcnow() + timedelta(days=30))
             == 1
@@ -274,7 +276,7 @@ def test_termination_and_expiry(app, client, officer, case):
         upload = db.session.get(UploadSession, loc2.rsplit("/", 1)[1])
         assert upload.status == "expired"
         with pytest.raises(ObjectNotFound):
-            rt.storage.stat(rt.uploads.staging_bucket, f"uploads/{upload.id}/tail")
+            rt.storage.stat(rt.uploads.staging_bucket, tail_key)
     assert client.head(loc2, headers={**tus.TUS, **officer.headers}).status_code == 410
 
 
@@ -314,6 +316,8 @@ def test_times_and_place_are_recorded(client, officer, case):
         case["id"],
         data,
         captured_at="2026-11-27T09:30:00+08:00",
+        captured_end_at="2026-11-27T09:30:09+08:00",
+        location_status="ok",
         sent_at=(utcnow() - timedelta(seconds=90)).isoformat(),
     )
     item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
@@ -325,6 +329,10 @@ def test_times_and_place_are_recorded(client, officer, case):
     assert item["received_at"] and item["stored_at"] and item["verified_at"]
     assert (item["latitude"], item["longitude"], item["accuracy_m"]) == (31.2304, 121.4737, 8.5)
     assert item["device_id"] == "phone-1" and item["uploader"]["username"] == "li"
+    assert (
+        item["captured_end_at"].startswith("2026-11-27T01:30:09")
+        and item["location_status"] == "ok"
+    )
 
 
 def test_another_officers_upload_url_is_invisible(client, users, officer, case):

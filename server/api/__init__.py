@@ -32,6 +32,9 @@ def register_api(app: Flask) -> None:
         app.register_blueprint(module.bp, url_prefix="/api/v1")
     app.register_blueprint(health.bp)
     app.register_blueprint(public.bp)
+    from ..web import bp as pwa_bp
+
+    app.register_blueprint(pwa_bp)  # last: its catch-all route must not shadow anything
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):

@@ -273,16 +273,18 @@ class _Lease:
         self._renewed = time.monotonic()
         return result.rowcount == 1
 
-    def renew_if_due(self) -> None:
-        if time.monotonic() - self._renewed < self.seconds / 3:
+    def renew_if_due(self, *, force: bool = False) -> None:
+        if not force and time.monotonic() - self._renewed < self.seconds / 3:
             return
-        self.session.execute(
+        result = self.session.execute(
             sa.update(UploadSession)
             .where(UploadSession.id == self.upload_id, UploadSession.lock_token == self.token)
             .values(lock_expires_at=utcnow() + timedelta(seconds=self.seconds))
             .execution_options(synchronize_session=False)
         )
         self.session.commit()
+        if result.rowcount != 1:
+            raise UploadLocked("lost the lock on this upload to another request; resume with HEAD")
         self._renewed = time.monotonic()
 
     def save(self, **values: Any) -> None:
@@ -372,20 +374,23 @@ def write_chunk(
             headers={"Retry-After": "2"},
         )
     session.refresh(upload)
+    state = _State.of(upload, settings)
+    # No transaction may stay open while the client sends (or stalls): on SQLite it would
+    # hold the write lock, on PostgreSQL an idle-in-transaction connection.
+    session.commit()
     spool: IO[bytes] | None = None
     try:
         if checksum is not None:
             spool, _ = _read_checked_body(stream, content_length, checksum, remaining)
-        return _stream_into_parts(
-            session,
-            storage,
-            settings,
-            upload,
-            lease,
-            spool or stream,
-            on_complete,
-            disconnect_errors,
+        result = _stream_into_parts(
+            session, storage, settings, state, lease, spool or stream, disconnect_errors
         )
+        if result.completed:
+            session.expire_all()  # the row was written with UPDATE statements: re-read it
+            finished = session.get(UploadSession, upload_id)
+            assert finished is not None
+            result.media_item_id = on_complete(finished)
+        return result
     finally:
         if spool is not None:
             spool.close()
@@ -399,35 +404,68 @@ def write_chunk(
         session.commit()
 
 
+@dataclass
+class _State:
+    """A plain copy of the upload row, so streaming never touches (and locks) the database."""
+
+    id: str
+    bucket: str
+    object_key: str
+    content_type: str | None
+    part_size: int
+    length: int
+    offset: int
+    parts: list[Part]
+    tail_size: int
+    tail_key: str | None
+    multipart_id: str | None
+    meta: dict[str, Any]
+
+    @classmethod
+    def of(cls, upload: UploadSession, settings: UploadSettings) -> _State:
+        meta = dict(upload.meta)
+        return cls(
+            id=upload.id,
+            bucket=upload.bucket,
+            object_key=upload.object_key,
+            content_type=meta.get("content_type"),
+            part_size=int(meta.get("part_size") or settings.part_size),
+            length=upload.length,
+            offset=upload.offset,
+            parts=[Part(**p) for p in upload.parts],
+            tail_size=upload.tail_size,
+            tail_key=meta.get("tail_key"),
+            multipart_id=upload.multipart_id,
+            meta=meta,
+        )
+
+
 def _stream_into_parts(
     session: Session,
     storage: Storage,
     settings: UploadSettings,
-    upload: UploadSession,
+    state: _State,
     lease: _Lease,
     stream: IO[bytes],
-    on_complete: Callable[[UploadSession], str | None],
     disconnect_errors: tuple[type[BaseException], ...],
 ) -> WriteResult:
-    part_size = int(upload.meta.get("part_size") or settings.part_size)
-    parts = [Part(**p) for p in upload.parts]
+    part_size = state.part_size
+    parts = list(state.parts)
     committed = sum(p.size for p in parts)
     buffer = bytearray()
-    if upload.tail_size:
+    if state.tail_size:
+        assert state.tail_key is not None
         buffer += b"".join(
             storage.iter_object(
-                settings.staging_bucket,
-                upload_tail_key(upload.id),
-                start=0,
-                end=upload.tail_size - 1,
+                settings.staging_bucket, state.tail_key, start=0, end=state.tail_size - 1
             )
         )
-        if len(buffer) != upload.tail_size:
+        if len(buffer) != state.tail_size:
             raise DomainError(
                 "the stored tail of this upload is incomplete", code="tail_corrupt", status=500
             )
-    multipart_id = upload.multipart_id
-    remaining = upload.length - upload.offset
+    multipart_id = state.multipart_id
+    remaining = state.length - state.offset
     cut = False
     # One part uploads in the background while the next one is read from the client.
     pool = ThreadPoolExecutor(max_workers=1)
@@ -451,6 +489,7 @@ def _stream_into_parts(
 
     try:
         while remaining > 0:
+            session.commit()  # a no-op unless something opened a transaction
             try:
                 chunk = stream.read(min(READ_SIZE, remaining))
             except disconnect_errors:
@@ -464,9 +503,7 @@ def _stream_into_parts(
             while len(buffer) >= part_size and (remaining > 0 or len(buffer) > part_size):
                 if multipart_id is None:
                     multipart_id = storage.create_multipart(
-                        upload.bucket,
-                        upload.object_key,
-                        content_type=upload.meta.get("content_type"),
+                        state.bucket, state.object_key, content_type=state.content_type
                     )
                     lease.save(multipart_id=multipart_id)
                 settle()
@@ -474,8 +511,8 @@ def _stream_into_parts(
                 del buffer[:part_size]
                 pending = pool.submit(
                     storage.upload_part,
-                    upload.bucket,
-                    upload.object_key,
+                    state.bucket,
+                    state.object_key,
                     multipart_id,
                     len(parts) + 1,
                     data,
@@ -486,30 +523,37 @@ def _stream_into_parts(
         pool.shutdown(wait=True)
 
     if remaining == 0:
-        version_id = _finish_object(storage, upload, multipart_id, parts, bytes(buffer))
-        if upload.tail_size or buffer:
-            _delete_quietly(storage, settings.staging_bucket, upload_tail_key(upload.id))
+        lease.renew_if_due(force=True)  # still ours? (raises if another request took over)
+        version_id = _finish_object(storage, state, multipart_id, parts, bytes(buffer))
+        meta = {k: v for k, v in state.meta.items() if k != "tail_key"}
         lease.save(
-            offset=upload.length,
+            offset=state.length,
             tail_size=0,
             parts=[p.__dict__ for p in parts],
             multipart_id=multipart_id,
             status=UploadStatus.COMPLETED.value,
-            meta={**upload.meta, "version_id": version_id},
+            meta={**meta, "version_id": version_id},
         )
-        session.refresh(upload)
-        item_id = on_complete(upload)
-        return WriteResult(offset=upload.length, completed=True, cut=False, media_item_id=item_id)
+        if state.tail_key:
+            _delete_quietly(storage, settings.staging_bucket, state.tail_key)
+        return WriteResult(offset=state.length, completed=True, cut=False, media_item_id=None)
 
+    # Each PATCH writes its tail under its own name and only then points the row at it, so a
+    # request that lost its lease can never overwrite the tail another request relies on.
+    new_tail_key = None
     if buffer:
-        storage.put(settings.staging_bucket, upload_tail_key(upload.id), bytes(buffer))
+        new_tail_key = upload_tail_key(state.id, lease.token)
+        storage.put(settings.staging_bucket, new_tail_key, bytes(buffer))
     new_offset = committed + len(buffer)
     lease.save(
         offset=new_offset,
         tail_size=len(buffer),
         expires_at=utcnow() + settings.expiry,
         multipart_id=multipart_id,
+        meta={**state.meta, "tail_key": new_tail_key},
     )
+    if state.tail_key and state.tail_key != new_tail_key:
+        _delete_quietly(storage, settings.staging_bucket, state.tail_key)
     return WriteResult(offset=new_offset, completed=False, cut=cut, media_item_id=None)
 
 
@@ -561,6 +605,10 @@ def complete_upload(session: Session, storage: Storage, upload: UploadSession, u
         )
         session.commit()
         return item_id
+    if not upload.meta.get("version_id"):
+        # Object Lock buckets are versioned: without the version id the lock and every later
+        # read could hit a newer version instead of this upload's bytes.
+        raise StorageError(f"no version id for {upload.bucket}/{upload.object_key}")
     now = utcnow()
     captured: datetime = meta["captured_at"]
     offset = captured.utcoffset()
@@ -586,6 +634,8 @@ def complete_upload(session: Session, storage: Storage, upload: UploadSession, u
         latitude=meta.get("latitude"),
         longitude=meta.get("longitude"),
         accuracy_m=meta.get("accuracy_m"),
+        location_status=meta.get("location_status"),
+        captured_end_at=meta.get("captured_end_at"),
         device_id=meta["device_id"],
         uploader_id=user.id,
     )
@@ -633,7 +683,8 @@ def _discard(storage: Storage, settings: UploadSettings, upload: UploadSession) 
     if upload.multipart_id:
         with contextlib.suppress(StorageError):  # already gone
             storage.abort_multipart(upload.bucket, upload.object_key, upload.multipart_id)
-    _delete_quietly(storage, settings.staging_bucket, upload_tail_key(upload.id))
+    if tail_key := (upload.meta or {}).get("tail_key"):
+        _delete_quietly(storage, settings.staging_bucket, tail_key)
 
 
 def expire_uploads(

@@ -7,9 +7,12 @@ def original_key(case_id: int, item_id: str) -> str:
     return f"cases/{case_id}/{item_id[0:2]}/{item_id[2:4]}/{item_id}"
 
 
-def upload_tail_key(upload_id: str) -> str:
-    """Bytes of an upload below the minimum part size, kept apart so a cut PATCH loses nothing."""
-    return f"uploads/{upload_id}/tail"
+def upload_tail_key(upload_id: str, writer: str) -> str:
+    """Bytes of an upload below the minimum part size, kept apart so a cut PATCH loses nothing.
+
+    ``writer`` (the PATCH's lease token) makes each request's tail a new object.
+    """
+    return f"uploads/{upload_id}/tail-{writer}"
 
 
 def duplicate_staging_key(upload_id: str) -> str:

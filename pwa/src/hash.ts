@@ -1,0 +1,25 @@
+/** Incremental SHA-256 over a Blob, one slice at a time: a large video is never read whole. */
+import { createSHA256 } from "hash-wasm";
+
+export const HASH_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * `await sha256Blob(blob)` → lowercase hex.
+ * `onProgress(done, total)` is called after every chunk.
+ */
+export async function sha256Blob(
+  blob: Blob,
+  {
+    chunkBytes = HASH_CHUNK_BYTES,
+    onProgress,
+  }: { chunkBytes?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<string> {
+  const hasher = await createSHA256();
+  hasher.init();
+  for (let offset = 0; offset < blob.size; offset += chunkBytes) {
+    const part = blob.slice(offset, Math.min(offset + chunkBytes, blob.size));
+    hasher.update(new Uint8Array(await part.arrayBuffer()));
+    onProgress?.(Math.min(offset + chunkBytes, blob.size), blob.size);
+  }
+  return hasher.digest("hex");
+}

@@ -1,0 +1,701 @@
+/** Screens: login, case list, case (stage/activity + capture), queue. Plain DOM, no framework. */
+import * as api from "./api";
+import type { Case, Session } from "./api";
+import {
+  canRecord,
+  openCamera,
+  startRecording,
+  stopStream,
+  storePickedFile,
+  takePhoto,
+  type CaptureTarget,
+  type Recording,
+} from "./capture";
+import { allEntries, getSetting, setSetting, deleteSetting, type QueueEntry } from "./db";
+import { ACTIVITIES, allowedStages, orderCases } from "./cases";
+import { h } from "./dom";
+import { getLang, setLang, t, type Key, type Lang } from "./i18n";
+import {
+  acceptRecovered,
+  discardEntry,
+  isPaused,
+  overallPercent,
+  percentOf,
+  processQueue,
+  retryEntry,
+  setPauseOnMetered,
+  subscribe,
+} from "./queue";
+import { formatBytes, formatElapsed } from "./time";
+
+type View = "login" | "cases" | "case" | "queue";
+
+interface State {
+  session: Session | null;
+  view: View;
+  cases: Case[];
+  casesOffline: boolean;
+  recent: number[];
+  current: Case | null;
+  stage: string;
+  activity: string;
+  notice: string | null;
+  error: string | null;
+  entries: QueueEntry[];
+  pauseOnMetered: boolean;
+}
+
+const state: State = {
+  session: null,
+  view: "login",
+  cases: [],
+  casesOffline: false,
+  recent: [],
+  current: null,
+  stage: "filing",
+  activity: "onsite_inspection",
+  notice: null,
+  error: null,
+  entries: [],
+  pauseOnMetered: false,
+};
+
+let root: HTMLElement;
+let updateBanner: HTMLElement | null = null;
+
+export async function mountApp(el: HTMLElement): Promise<void> {
+  root = el;
+  setLang((await getSetting<Lang>("lang")) ?? "zh-CN");
+  state.recent = (await getSetting<number[]>("recent_cases")) ?? [];
+  state.activity = (await getSetting<string>("last_activity")) ?? state.activity;
+  state.pauseOnMetered = (await getSetting<boolean>("pause_on_metered")) ?? false;
+  const session = await getSetting<Session>("session");
+  if (session && Date.parse(session.expires_at) > Date.now()) {
+    state.session = session;
+    api.setSession(session);
+    state.view = "cases";
+    void loadCases();
+  }
+  api.whenUnauthorized(() => void signOut(t("session_expired")));
+  subscribe(() => void refreshEntries());
+  window.addEventListener("online", render);
+  window.addEventListener("offline", render);
+  await refreshEntries();
+}
+
+export function notice(message: string): void {
+  state.notice = message;
+  render();
+}
+
+export function showUpdatePrompt(apply: () => void): void {
+  updateBanner = h(
+    "div",
+    { class: "banner update", role: "status" },
+    t("update_ready"),
+    h("button", { class: "btn small", onclick: apply }, t("update_now")),
+  );
+  render();
+}
+
+let refreshQueued = false;
+let lastSignature = "";
+
+/** Queue changes arrive with every progress event: coalesce them, redraw only on a change. */
+function refreshEntries(): Promise<void> {
+  if (refreshQueued) return Promise.resolve();
+  refreshQueued = true;
+  return new Promise((resolve) =>
+    setTimeout(async () => {
+      refreshQueued = false;
+      const me = state.session?.user.id;
+      state.entries = (await allEntries()).filter((e) => e.userId === me);
+      const signature = JSON.stringify([
+        isPaused(),
+        state.entries.map((e) => [e.id, e.state, percentOf(e), e.sha256, e.error, e.geo]),
+      ]);
+      const changed = signature !== lastSignature;
+      lastSignature = signature;
+      if (state.view === "queue" && changed) render();
+      else updateQueueBadge();
+      resolve();
+    }, 100),
+  );
+}
+
+function casesCacheKey(): string {
+  return `cases_cache:${state.session?.user.id}`;
+}
+
+async function loadCases(): Promise<void> {
+  try {
+    state.cases = await api.listCases();
+    state.casesOffline = false;
+    await setSetting(casesCacheKey(), state.cases);
+  } catch (err) {
+    state.cases = (await getSetting<Case[]>(casesCacheKey())) ?? [];
+    state.casesOffline = true;
+    if (!(err instanceof api.ApiError && err.isNetwork)) state.error = (err as Error).message;
+  }
+  render();
+}
+
+async function signIn(username: string, password: string): Promise<void> {
+  const session = await api.login(username, password);
+  state.session = session;
+  api.setSession(session);
+  await setSetting("session", session);
+  state.view = "cases";
+  state.error = null;
+  await loadCases();
+  void processQueue();
+}
+
+async function signOut(message: string | null = null): Promise<void> {
+  state.session = null;
+  api.setSession(null);
+  await deleteSetting("session");
+  state.view = "login";
+  state.error = message;
+  render();
+}
+
+async function openCase(c: Case): Promise<void> {
+  state.current = c;
+  state.stage = c.current_stage;
+  state.view = "case";
+  state.recent = [c.id, ...state.recent.filter((id) => id !== c.id)].slice(0, 20);
+  await setSetting("recent_cases", state.recent);
+  render();
+}
+
+function go(view: View): void {
+  state.view = view;
+  state.error = null;
+  render();
+}
+
+// --- rendering -----------------------------------------------------------------------------
+
+export function render(): void {
+  const screen =
+    state.view === "login"
+      ? loginScreen()
+      : state.view === "cases"
+        ? casesScreen()
+        : state.view === "case"
+          ? caseScreen()
+          : queueScreen();
+  const banners = [
+    updateBanner,
+    !navigator.onLine ? h("div", { class: "banner offline", role: "status" }, t("offline")) : null,
+    state.notice
+      ? h(
+          "div",
+          {
+            class: "banner notice",
+            role: "status",
+            onclick: () => ((state.notice = null), render()),
+          },
+          state.notice,
+        )
+      : null,
+  ];
+  root.replaceChildren(
+    header(),
+    ...banners.filter((b): b is HTMLElement => !!b),
+    h("main", { class: "screen" }, screen),
+    state.session ? tabs() : "",
+  );
+}
+
+function header(): HTMLElement {
+  return h(
+    "header",
+    { class: "top" },
+    h("h1", {}, t("app_name")),
+    h(
+      "button",
+      {
+        class: "btn small ghost",
+        "data-testid": "lang",
+        onclick: async () => {
+          const next: Lang = getLang() === "zh-CN" ? "en" : "zh-CN";
+          setLang(next);
+          await setSetting("lang", next);
+          render();
+        },
+      },
+      t("language"),
+    ),
+    state.session
+      ? h("button", { class: "btn small ghost", onclick: () => void signOut() }, t("logout"))
+      : "",
+  );
+}
+
+function tabs(): HTMLElement {
+  const pending = state.entries.filter((e) => e.state !== "verified").length;
+  return h(
+    "nav",
+    { class: "tabs" },
+    h(
+      "button",
+      {
+        class: `tab ${state.view === "cases" || state.view === "case" ? "active" : ""}`,
+        "data-testid": "tab-cases",
+        onclick: () => go(state.current && state.view !== "case" ? "case" : "cases"),
+      },
+      t("cases"),
+    ),
+    h(
+      "button",
+      {
+        class: `tab ${state.view === "queue" ? "active" : ""}`,
+        "data-testid": "tab-queue",
+        onclick: () => go("queue"),
+      },
+      t("queue"),
+      h("span", { class: "badge", "data-testid": "queue-count", hidden: pending === 0 }, pending),
+    ),
+  );
+}
+
+function updateQueueBadge(): void {
+  const badge = root.querySelector<HTMLElement>("[data-testid=queue-count]");
+  if (!badge) return;
+  const pending = state.entries.filter((e) => e.state !== "verified").length;
+  badge.textContent = String(pending);
+  badge.hidden = pending === 0;
+}
+
+function errorLine(): HTMLElement | string {
+  return state.error ? h("p", { class: "error", role: "alert" }, state.error) : "";
+}
+
+function loginScreen(): HTMLElement {
+  const form = h(
+    "form",
+    { class: "stack", "data-testid": "login-form" },
+    h("h2", {}, t("login_title")),
+    h(
+      "label",
+      {},
+      t("username"),
+      h("input", {
+        name: "username",
+        autocomplete: "username",
+        required: true,
+        autocapitalize: "none",
+      }),
+    ),
+    h(
+      "label",
+      {},
+      t("password"),
+      h("input", {
+        name: "password",
+        type: "password",
+        autocomplete: "current-password",
+        required: true,
+      }),
+    ),
+    errorLine(),
+    h("button", { class: "btn primary big", type: "submit" }, t("login")),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    const button = form.querySelector("button[type=submit]") as HTMLButtonElement;
+    button.disabled = true;
+    button.textContent = t("logging_in");
+    try {
+      await signIn(String(data.get("username")), String(data.get("password")));
+    } catch (err) {
+      state.error = (err as Error).message;
+      render();
+    }
+  });
+  return form;
+}
+
+function casesScreen(): HTMLElement {
+  const ordered = orderCases(state.cases, state.recent);
+  return h(
+    "section",
+    { class: "stack" },
+    h("h2", {}, t("my_cases")),
+    state.casesOffline ? h("p", { class: "hint" }, t("offline_cases")) : "",
+    errorLine(),
+    ordered.length === 0 ? h("p", { class: "hint" }, t("no_cases")) : "",
+    h(
+      "ul",
+      { class: "cases" },
+      ordered.map((c) =>
+        h(
+          "li",
+          {},
+          h(
+            "button",
+            {
+              class: "case-row",
+              "data-testid": "case-row",
+              "data-case-id": c.id,
+              onclick: () => void openCase(c),
+            },
+            h("span", { class: "case-number" }, c.number),
+            h("span", { class: "case-title" }, c.title),
+            h(
+              "span",
+              { class: "case-meta" },
+              t(`stage_${c.current_stage}` as Key),
+              state.recent[0] === c.id ? ` · ${t("last_used")}` : "",
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function target(): CaptureTarget {
+  const c = state.current!;
+  return {
+    userId: state.session!.user.id,
+    caseId: c.id,
+    caseNumber: c.number,
+    stage: state.stage,
+    activity: state.activity,
+  };
+}
+
+function caseScreen(): HTMLElement {
+  const c = state.current!;
+  const stageSelect = h(
+    "select",
+    {
+      "data-testid": "stage",
+      onchange: (e: Event) => (state.stage = (e.target as HTMLSelectElement).value),
+    },
+    allowedStages(c.current_stage).map((s) =>
+      h("option", { value: s, selected: s === state.stage }, t(`stage_${s}` as Key)),
+    ),
+  );
+  const activitySelect = h(
+    "select",
+    {
+      "data-testid": "activity",
+      onchange: (e: Event) => {
+        state.activity = (e.target as HTMLSelectElement).value;
+        void setSetting("last_activity", state.activity);
+      },
+    },
+    ACTIVITIES.map((a) =>
+      h("option", { value: a, selected: a === state.activity }, t(`activity_${a}` as Key)),
+    ),
+  );
+  const fallback = !canRecord();
+  // One file input serves the fallback (no MediaRecorder) and "choose an existing file".
+  const fileInput = h("input", {
+    type: "file",
+    class: "visually-hidden",
+    "data-testid": "file-input",
+    accept: "image/*,video/*,audio/*",
+  });
+  fileInput.addEventListener("change", async () => {
+    const files = [...(fileInput.files ?? [])];
+    fileInput.value = "";
+    for (const file of files) await storePickedFile(file, target());
+    void processQueue();
+  });
+  const pick = (accept: string, capture: boolean) => {
+    fileInput.accept = accept;
+    if (capture) fileInput.setAttribute("capture", "environment");
+    else fileInput.removeAttribute("capture");
+    fileInput.click();
+  };
+  const captureButton = (kind: "photo" | "video" | "audio", accept: string) =>
+    h(
+      "button",
+      {
+        class: `btn capture ${kind}`,
+        "data-testid": `btn-${kind}`,
+        onclick: () => (fallback ? pick(accept, true) : void startCapture(kind)),
+      },
+      icon(kind),
+      t(kind),
+    );
+  return h(
+    "section",
+    { class: "stack" },
+    h("button", { class: "btn small ghost back", onclick: () => go("cases") }, `‹ ${t("back")}`),
+    h("h2", { class: "case-head" }, h("span", { class: "case-number" }, c.number), c.title),
+    h(
+      "div",
+      { class: "pickers" },
+      h("label", {}, t("stage"), stageSelect),
+      h("label", {}, t("activity"), activitySelect),
+    ),
+    errorLine(),
+    h(
+      "div",
+      { class: "capture-buttons" },
+      captureButton("photo", "image/*"),
+      captureButton("video", "video/*"),
+      captureButton("audio", "audio/*"),
+    ),
+    h(
+      "button",
+      {
+        class: "btn ghost",
+        "data-testid": "btn-pick",
+        onclick: () => pick("image/*,video/*,audio/*", false),
+      },
+      t("pick_file"),
+    ),
+    fileInput,
+  );
+}
+
+const ICONS: Record<"photo" | "video" | "audio", string> = {
+  photo:
+    '<path d="M4 8h3l2-3h6l2 3h3v11H4z" fill="none" stroke="currentColor" stroke-width="2"/><circle cx="12" cy="13" r="3.5" fill="none" stroke="currentColor" stroke-width="2"/>',
+  video:
+    '<rect x="2" y="6" width="14" height="12" rx="2" fill="none" stroke="currentColor" stroke-width="2"/><path d="M16 10l6-3v10l-6-3z" fill="currentColor"/>',
+  audio:
+    '<rect x="9" y="2" width="6" height="12" rx="3" fill="currentColor"/><path d="M5 11a7 7 0 0 0 14 0M12 18v4" fill="none" stroke="currentColor" stroke-width="2"/>',
+};
+
+/** Inline SVG icons: no icon font or emoji font needed on the phone. */
+function icon(kind: "photo" | "video" | "audio"): HTMLElement {
+  const span = h("span", { class: "icon", "aria-hidden": "true" });
+  span.innerHTML = `<svg viewBox="0 0 24 24" width="32" height="32">${ICONS[kind]}</svg>`;
+  return span;
+}
+
+// --- capture overlay -------------------------------------------------------------------------
+
+async function startCapture(kind: "photo" | "video" | "audio"): Promise<void> {
+  let stream: MediaStream;
+  try {
+    stream =
+      kind === "photo"
+        ? await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } })
+        : await openCamera(kind === "video");
+  } catch (err) {
+    state.error = t("no_camera", { msg: (err as Error).message || (err as Error).name });
+    render();
+    return;
+  }
+  const overlay = h("div", { class: `overlay ${kind}`, "data-testid": "capture-overlay" });
+  const video = h("video", { class: "preview", autoplay: true, playsinline: true, muted: true });
+  video.muted = true;
+  video.srcObject = stream;
+  document.body.append(overlay);
+  const close = () => {
+    stopStream(stream);
+    overlay.remove();
+  };
+
+  if (kind === "photo") {
+    const shutter = h(
+      "button",
+      { class: "btn shutter", "data-testid": "btn-shutter", disabled: true },
+      t("shutter"),
+    );
+    video.addEventListener("loadeddata", () => (shutter.disabled = false), { once: true });
+    shutter.addEventListener("click", async () => {
+      shutter.disabled = true;
+      overlay.classList.add("flash");
+      try {
+        await takePhoto(video, target());
+      } finally {
+        close();
+        void processQueue();
+      }
+    });
+    overlay.append(
+      video,
+      h(
+        "div",
+        { class: "overlay-bar" },
+        h(
+          "button",
+          { class: "btn ghost", "data-testid": "btn-cancel", onclick: close },
+          t("cancel"),
+        ),
+        shutter,
+      ),
+    );
+    return;
+  }
+
+  let recording: Recording;
+  try {
+    recording = await startRecording(kind, stream, target());
+  } catch (err) {
+    close();
+    state.error = t("no_camera", { msg: (err as Error).message });
+    render();
+    return;
+  }
+  // Keep the screen on while recording, and warn before the tab is closed mid-recording.
+  const wakeLock = await navigator.wakeLock?.request("screen").catch(() => null);
+  const warnOnClose = (event: BeforeUnloadEvent) => event.preventDefault();
+  window.addEventListener("beforeunload", warnOnClose);
+  const elapsed = h("span", { class: "elapsed", "data-testid": "rec-elapsed" }, "00:00");
+  const size = h("span", { class: "size", "data-testid": "rec-size" }, "0 B");
+  const tick = setInterval(() => {
+    elapsed.textContent = formatElapsed(Date.now() - recording.startedAt);
+    size.textContent = formatBytes(recording.bytes());
+  }, 250);
+  const stop = h(
+    "button",
+    { class: "btn stop", "data-testid": "btn-stop" },
+    h("span", { class: "stop-square" }),
+    t("stop"),
+  );
+  stop.addEventListener("click", async () => {
+    stop.disabled = true;
+    clearInterval(tick);
+    window.removeEventListener("beforeunload", warnOnClose);
+    void wakeLock?.release().catch(() => undefined);
+    try {
+      await recording.stop();
+    } finally {
+      close();
+      void processQueue();
+    }
+  });
+  overlay.append(
+    h(
+      "div",
+      { class: "rec-indicator", role: "status", "data-testid": "rec-indicator" },
+      h("span", { class: "rec-dot" }),
+      t("rec"),
+      elapsed,
+      size,
+    ),
+    kind === "video" ? video : h("div", { class: "audio-pulse" }, icon("audio")),
+    h("div", { class: "overlay-bar" }, stop),
+  );
+}
+
+// --- queue -------------------------------------------------------------------------------
+
+function stateLabel(e: QueueEntry): string {
+  if (e.state === "uploading") {
+    const percent = percentOf(e);
+    return percent >= 100 ? t("state_sent") : t("state_uploading", { percent });
+  }
+  if (e.state === "on_phone" && !e.sha256) return t("state_on_phone");
+  return t(`state_${e.state}` as Key);
+}
+
+function geoLabel(e: QueueEntry): string {
+  if (e.geo === "ok") return t("gps_ok", { acc: Math.round(e.accuracyM ?? 0) });
+  if (e.geo === "refused") return t("gps_refused");
+  if (e.geo === "unavailable") return t("gps_unavailable");
+  return "";
+}
+
+function queueScreen(): HTMLElement {
+  const entries = [...state.entries].reverse();
+  const overall = overallPercent(
+    state.entries.map((e) => ({ state: e.state, size: e.size, percent: percentOf(e) })),
+  );
+  const pending = state.entries.filter((e) => e.state !== "verified");
+  const wifiOnly = h("input", {
+    type: "checkbox",
+    "data-testid": "wifi-only",
+    checked: state.pauseOnMetered,
+  });
+  wifiOnly.addEventListener("change", async () => {
+    state.pauseOnMetered = wifiOnly.checked;
+    await setSetting("pause_on_metered", state.pauseOnMetered);
+    setPauseOnMetered(state.pauseOnMetered);
+  });
+  return h(
+    "section",
+    { class: "stack" },
+    h("h2", {}, t("queue")),
+    h("label", { class: "check" }, wifiOnly, t("wifi_only")),
+    isPaused() ? h("p", { class: "banner offline", role: "status" }, t("paused_metered")) : "",
+    h(
+      "div",
+      { class: "overall" },
+      h("span", {}, `${t("overall")} ${overall}%`),
+      h("progress", { max: 100, value: overall, "data-testid": "overall-progress" }),
+    ),
+    pending.length === 0 ? h("p", { class: "hint" }, t("queue_empty")) : "",
+    h(
+      "ul",
+      { class: "queue" },
+      entries.map((e) =>
+        h(
+          "li",
+          {
+            class: `item ${e.state}`,
+            "data-testid": "queue-item",
+            "data-id": e.id,
+            "data-kind": e.kind,
+            "data-state": e.state,
+            "data-sha256": e.sha256 ?? "",
+            "data-media-id": e.mediaId ?? "",
+          },
+          h(
+            "div",
+            { class: "item-head" },
+            h("strong", {}, t(`kind_${e.kind}` as Key)),
+            h("span", {}, e.caseNumber),
+            h("span", {}, new Date(e.startedAt).toLocaleTimeString(getLang())),
+            h("span", {}, formatBytes(e.size)),
+          ),
+          h("div", { class: "item-state", "data-testid": "item-state" }, stateLabel(e)),
+          h("progress", {
+            max: 100,
+            value:
+              e.state === "verified" || e.state === "received"
+                ? 100
+                : e.state === "uploading"
+                  ? percentOf(e)
+                  : 0,
+          }),
+          h(
+            "div",
+            { class: "item-meta" },
+            geoLabel(e),
+            e.sha256 ? h("code", { title: e.sha256 }, `SHA-256 ${e.sha256.slice(0, 12)}…`) : "",
+          ),
+          e.error ? h("p", { class: "error" }, e.error) : "",
+          e.state === "interrupted"
+            ? h(
+                "div",
+                { class: "row" },
+                h(
+                  "button",
+                  {
+                    class: "btn primary",
+                    "data-testid": "btn-upload-recovered",
+                    onclick: () => void acceptRecovered(e.id),
+                  },
+                  t("upload"),
+                ),
+                h(
+                  "button",
+                  {
+                    class: "btn ghost",
+                    onclick: () => confirm(t("discard_confirm")) && void discardEntry(e.id),
+                  },
+                  t("discard"),
+                ),
+              )
+            : "",
+          e.state === "error"
+            ? h("button", { class: "btn", onclick: () => void retryEntry(e.id) }, t("upload"))
+            : "",
+        ),
+      ),
+    ),
+  );
+}

@@ -64,6 +64,10 @@ class Config:
         self.FFMPEG_MEMORY_MB = _int("FFMPEG_MEMORY_MB", 2048)
         self.PROCESSING_STUCK_MINUTES = _int("PROCESSING_STUCK_MINUTES", 30)
 
+        # Custody PDFs: a TrueType CJK font (``path`` or ``path#index`` in a .ttc); unset uses
+        # reportlab's built-in STSong-Light, which needs no font file.
+        self.PDF_FONT = _env("PDF_FONT")
+
         # The built officer PWA, served on the API's origin when nothing else serves it.
         self.PWA_DIR = Path(
             _env("PWA_DIR", str(Path(__file__).resolve().parents[1] / "pwa" / "dist")) or ""

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .extensions import db
 
@@ -44,7 +44,8 @@ case_officers = sa.Table(
     "case_officers",
     db.metadata,
     sa.Column("case_id", sa.ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("user_id", sa.ForeignKey("users.id"), primary_key=True),
+    # Indexed on its own: the console filters a unit's cases by officer.
+    sa.Column("user_id", sa.ForeignKey("users.id"), primary_key=True, index=True),
 )
 
 
@@ -128,7 +129,8 @@ class LoginThrottle(db.Model):
 class Case(db.Model):
     __tablename__ = "cases"
     id: Mapped[int] = mapped_column(primary_key=True)
-    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), index=True)
+    # Indexed by ix_cases_unit_created (unit first): the console's list order within a unit.
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"))
     number: Mapped[str] = mapped_column(sa.String(64))
     title: Mapped[str] = mapped_column(sa.String(300))
     case_type: Mapped[str] = mapped_column(sa.String(100), default="")
@@ -139,6 +141,14 @@ class Case(db.Model):
     # Recording gaps found by the rules check (执法全过程记录), kept for fast list filters.
     recording_gaps: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     gap_count: Mapped[int] = mapped_column(default=0, index=True)
+    # Per-case counts of items needing attention, kept by ``_summarise_cases`` below whenever
+    # an item's status or flags change, so the console filters and shows them without
+    # scanning media JSON per request.
+    unverified_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    hash_mismatch_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    unattached_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    clock_skew_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    late_upload_count: Mapped[int] = mapped_column(default=0, server_default="0")
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -147,7 +157,10 @@ class Case(db.Model):
         back_populates="case", order_by="CaseStage.started_at"
     )
 
-    __table_args__ = (sa.UniqueConstraint("unit_id", "number", name="uq_cases_unit_number"),)
+    __table_args__ = (
+        sa.UniqueConstraint("unit_id", "number", name="uq_cases_unit_number"),
+        sa.Index("ix_cases_unit_created", "unit_id", "created_at", "id"),
+    )
 
 
 class CaseStage(db.Model):
@@ -165,12 +178,24 @@ class CaseStage(db.Model):
     __table_args__ = (sa.UniqueConstraint("case_id", "stage", name="uq_case_stages_case_stage"),)
 
 
+def _unit_of_case(context: Any) -> int | None:
+    """Column default of ``MediaItem.unit_id``: the unit of the item's case."""
+    case_id = context.get_current_parameters()["case_id"]
+    return context.connection.execute(
+        sa.select(Case.unit_id).where(Case.id == case_id)
+    ).scalar_one_or_none()
+
+
 class MediaItem(db.Model):
     """One original recording and the facts about it (hashes, times, place, device, officer)."""
 
     __tablename__ = "media_items"
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
-    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    # Indexed by ix_media_items_case_kind and ix_media_items_case_sha256 (case first).
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"))
+    # The case's unit, copied on insert (a case never changes unit): the console lists a
+    # unit's media in capture order from one index.
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), default=_unit_of_case)
     # The stage the officer chose at capture (None: let the pipeline place it by time).
     stage: Mapped[str | None] = mapped_column(sa.String(32))
     activity: Mapped[str] = mapped_column(sa.String(32))
@@ -216,12 +241,50 @@ class MediaItem(db.Model):
     file_captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attached_stage: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     processing_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The flag codes as ",code,code," (kept from ``flags`` on every flush) so SQL can filter
+    # by flag with LIKE '%,code,%' on any database.
+    flag_code_list: Mapped[str] = mapped_column(sa.String(400), default="", server_default="")
+
+    # 重要 mark: a supervisor's key-evidence designation, with who, why and when.
+    key_evidence: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    key_evidence_reason: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    key_evidence_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    key_evidence_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     case: Mapped[Case] = relationship()
-    uploader: Mapped[User] = relationship()
+    uploader: Mapped[User] = relationship(foreign_keys=[uploader_id])
+    key_evidence_user: Mapped[User | None] = relationship(foreign_keys=[key_evidence_by])
     derivatives: Mapped[list[Derivative]] = relationship(back_populates="item")
 
-    __table_args__ = (sa.Index("ix_media_items_case_sha256", "case_id", "device_sha256"),)
+    # The console's two access paths. On PostgreSQL both carry (INCLUDE) every column the
+    # console filters or counts by, so a unit's list, its count and a page of cases' counts
+    # are answered from the index alone (index-only scans) without visiting the wide rows.
+    __table_args__ = (
+        sa.Index("ix_media_items_case_sha256", "case_id", "device_sha256"),
+        sa.Index(
+            "ix_media_items_unit_captured",
+            "unit_id",
+            "captured_at",
+            "id",
+            postgresql_include=[
+                "case_id",
+                "uploader_id",
+                "kind",
+                "activity",
+                "status",
+                "stage",
+                "attached_stage",
+                "flag_code_list",
+            ],
+        ),
+        sa.Index(
+            "ix_media_items_case_kind",
+            "case_id",
+            "kind",
+            "activity",
+            postgresql_include=["status", "stage", "attached_stage", "flag_code_list"],
+        ),
+    )
 
     def flag_codes(self) -> set[str]:
         return {f["code"] for f in self.flags or []}
@@ -263,6 +326,34 @@ class MediaAttachment(db.Model):
     by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     reason: Mapped[str] = mapped_column(sa.Text, default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MediaBookmark(db.Model):
+    """A time-coded note a supervisor or legal reviewer puts on a recording."""
+
+    __tablename__ = "media_bookmarks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    media_item_id: Mapped[str] = mapped_column(sa.ForeignKey("media_items.id"), index=True)
+    at_s: Mapped[float] = mapped_column(sa.Float)
+    note: Mapped[str] = mapped_column(sa.Text, default="")
+    author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User] = relationship()
+
+
+class PlaybackGrant(db.Model):
+    """One short-lived playback URL: whose, for which file, and its first use (for custody)."""
+
+    __tablename__ = "playback_grants"
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    media_item_id: Mapped[str] = mapped_column(sa.ForeignKey("media_items.id"), index=True)
+    what: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_range: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class UploadSession(db.Model):
@@ -309,7 +400,11 @@ class AuditEntry(db.Model):
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     entry_hash: Mapped[str] = mapped_column(sa.String(64))
 
-    __table_args__ = (sa.Index("ix_audit_entries_object", "object_type", "object_id"),)
+    __table_args__ = (
+        sa.Index("ix_audit_entries_object", "object_type", "object_id"),
+        # The case timeline's credential displays: one officer's entries of one action by time.
+        sa.Index("ix_audit_entries_action_actor_at", "action", "actor_id", "at"),
+    )
 
 
 class AuditHead(db.Model):
@@ -322,3 +417,96 @@ class AuditHead(db.Model):
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     public_key: Mapped[str] = mapped_column(sa.String(64))
     signature: Mapped[str] = mapped_column(sa.String(128))
+
+
+# --- denormalised console columns -----------------------------------------------------------
+# Kept by session events rather than by each caller, so the upload service, the pipeline and
+# the supervisor's moves all keep them right without knowing about the console.
+
+CLOCK_SKEW_CODES = ("device_clock_skew", "capture_time_mismatch")
+_CASES_TO_SUMMARISE = "fieldtrace.cases_to_summarise"
+_SUMMARY_COLUMNS = (
+    "unverified_count",
+    "hash_mismatch_count",
+    "unattached_count",
+    "clock_skew_count",
+    "late_upload_count",
+)
+
+
+def flag_code_list_of(flags: list[dict[str, Any]] | None) -> str:
+    """``",a,b,"`` for flags with codes a and b; "" without flags."""
+    codes = sorted({str(f["code"]) for f in flags or [] if f.get("code")})
+    return f",{','.join(codes)}," if codes else ""
+
+
+def has_flag(*codes: str) -> sa.ColumnElement[bool]:
+    """SQL: the item carries any of ``codes``."""
+    return sa.or_(*(MediaItem.flag_code_list.like(f"%,{code},%") for code in codes))
+
+
+def _count_items(*where: sa.ColumnElement[bool]) -> sa.ScalarSelect[int]:
+    return (
+        sa.select(sa.func.count())
+        .select_from(MediaItem)
+        .where(MediaItem.case_id == Case.id, *where)
+        .scalar_subquery()
+    )
+
+
+def refresh_case_summaries(connection: sa.Connection, case_ids: list[int]) -> None:
+    """Recount the attention counters of these cases from their items.
+
+    On PostgreSQL the case rows are locked first, in id order; the recount is then a new
+    statement whose snapshot includes every item change committed meanwhile, so two
+    transactions touching items of one case never lose each other's count.
+    """
+    ids = sorted(set(case_ids))
+    if not ids:
+        return
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            sa.select(Case.id).where(Case.id.in_(ids)).order_by(Case.id).with_for_update()
+        )
+    connection.execute(
+        sa.update(Case)
+        .where(Case.id.in_(ids))
+        .values(
+            unverified_count=_count_items(MediaItem.status == "received"),
+            hash_mismatch_count=_count_items(MediaItem.status == "hash_mismatch"),
+            unattached_count=_count_items(has_flag("unattached")),
+            clock_skew_count=_count_items(has_flag(*CLOCK_SKEW_CODES)),
+            late_upload_count=_count_items(has_flag("late_upload")),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _track_media_changes(session: Session, _context: Any, _instances: Any) -> None:
+    pending: set[int] = session.info.setdefault(_CASES_TO_SUMMARISE, set())
+    for obj in (*session.new, *session.dirty):
+        if not isinstance(obj, MediaItem):
+            continue
+        codes = flag_code_list_of(obj.flags)
+        if obj.flag_code_list != codes:
+            obj.flag_code_list = codes
+        state = sa.inspect(obj)
+        changed = state.pending or any(
+            state.attrs[name].history.has_changes() for name in ("status", "flags", "case_id")
+        )
+        if changed:
+            pending.add(obj.case_id)
+            pending.update(state.attrs.case_id.history.deleted or ())
+
+
+@sa.event.listens_for(Session, "after_flush_postexec")
+def _summarise_cases(session: Session, _context: Any) -> None:
+    case_ids = session.info.pop(_CASES_TO_SUMMARISE, None)
+    if not case_ids:
+        return
+    refresh_case_summaries(session.connection(), list(case_ids))
+    for case_id in case_ids:
+        case = session.identity_map.get(sa.inspect(Case).identity_key_from_primary_key((case_id,)))
+        if case is not None:
+            session.expire(case, list(_SUMMARY_COLUMNS))

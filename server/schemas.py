@@ -156,6 +156,12 @@ class MediaItemSchema(Schema):
     file_captured_at = fields.AwareDateTime(allow_none=True)
     attached_stage = fields.String(allow_none=True)
     derivatives = fields.Method("_derivative_names")
+    key_evidence = fields.Boolean()
+    key_evidence_reason = fields.String()
+    key_evidence_by = fields.Nested(
+        OfficerRefSchema, attribute="key_evidence_user", allow_none=True
+    )
+    key_evidence_at = fields.AwareDateTime(allow_none=True)
 
     def _derivative_names(self, item: Any) -> list[str]:
         return sorted(d.name for d in item.derivatives)
@@ -376,3 +382,191 @@ class PublicCredentialCheckSchema(Schema):
     checked_at = fields.AwareDateTime()
     checked_at_local = fields.String(metadata={"description": "Asia/Shanghai, for people"})
     credential = fields.Nested(PublicCredentialFactsSchema, allow_none=True)
+
+
+# --- supervisor console (issue #5, docs/console-api.md) -------------------------------------
+
+from .domain import MediaKind  # noqa: E402  (appended section, as above)
+
+CONSOLE_FLAGS = ("gap", "unverified", "hash_mismatch", "unattached", "clock_skew", "late_upload")
+PLAYBACK_WHATS = (
+    "original",
+    "proxy",
+    "thumbnail",
+    "preview",
+    "poster",
+    "strip",
+    "waveform",
+    "custody.pdf",
+    "custody.csv",
+)
+
+
+class ConsoleCaseQuerySchema(Schema):
+    """Filters of ``GET /console/cases``; empty parameters count as absent."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    officer_id = fields.Integer(validate=validate.Range(min=1))
+    date_from = fields.Date(
+        data_key="from", metadata={"description": "first day (Asia/Shanghai), included"}
+    )
+    date_to = fields.Date(
+        data_key="to", metadata={"description": "last day (Asia/Shanghai), included"}
+    )
+    number = fields.String(validate=validate.Length(min=1, max=64))
+    stage = fields.String(validate=validate.OneOf([s.value for s in Stage]))
+    activity = fields.String(validate=validate.OneOf([a.value for a in Activity]))
+    kind = fields.String(validate=validate.OneOf([k.value for k in MediaKind]))
+    flag = fields.String(validate=validate.OneOf(CONSOLE_FLAGS))
+    q = fields.String(validate=validate.Length(min=1, max=100))
+
+    @pre_load
+    def _drop_empty(self, data: Any, **_: Any) -> dict[str, Any]:
+        return {k: v for k, v in dict(data).items() if v not in ("", None)}
+
+    @post_load
+    def _period(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if data.get("date_from") and data.get("date_to") and data["date_to"] < data["date_from"]:
+            raise ValidationError("must not be before from", "to")
+        if isinstance(data.get("number"), str):
+            data["number"] = data["number"].strip()
+        return data
+
+
+class ConsoleMediaQuerySchema(ConsoleCaseQuerySchema):
+    case_id = fields.Integer(validate=validate.Range(min=1))
+
+
+class PersonRefSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+
+
+class ConsoleCaseSchema(Schema):
+    id = fields.Integer(attribute="case.id")
+    number = fields.String(attribute="case.number")
+    title = fields.String(attribute="case.title")
+    case_type = fields.String(attribute="case.case_type")
+    current_stage = fields.String(attribute="case.current_stage")
+    major_property = fields.Boolean(attribute="case.major_property")
+    created_at = fields.AwareDateTime(attribute="case.created_at")
+    officers = fields.List(fields.Nested(PersonRefSchema))
+    counts = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+        metadata={"description": "stage (or 'unattached') → media kind → number of items"},
+    )
+    flags = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={
+            "description": "gap, unverified, hash_mismatch, unattached, clock_skew, late_upload"
+        },
+    )
+
+
+class ConsoleCaseListSchema(Schema):
+    items = fields.List(fields.Nested(ConsoleCaseSchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class MediaSummarySchema(Schema):
+    id = fields.String()
+    case_id = fields.Integer()
+    case_number = fields.String(attribute="case.number")
+    kind = fields.String()
+    activity = fields.String()
+    stage = fields.String(allow_none=True)
+    attached_stage = fields.String(allow_none=True)
+    captured_at = fields.AwareDateTime()
+    captured_at_offset_min = fields.Integer(allow_none=True)
+    duration_s = fields.Float(allow_none=True)
+    width = fields.Integer(allow_none=True)
+    height = fields.Integer(allow_none=True)
+    uploader = fields.Nested(PersonRefSchema)
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
+    accuracy_m = fields.Float(allow_none=True)
+    status = fields.String()
+    processing = fields.String()
+    flags = fields.List(fields.Dict())
+    key_evidence = fields.Boolean()
+    derivatives = fields.Method("_derivative_names")
+
+    def _derivative_names(self, item: Any) -> list[str]:
+        return sorted(d.name for d in item.derivatives)
+
+
+class ConsoleMediaListSchema(Schema):
+    items = fields.List(fields.Nested(MediaSummarySchema))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class TimelineStageSchema(Schema):
+    stage = fields.String()
+    started_at = fields.AwareDateTime()
+    ended_at = fields.AwareDateTime(allow_none=True)
+    items = fields.List(fields.Nested(MediaSummarySchema))
+
+
+class CredentialEventSchema(Schema):
+    at = fields.AwareDateTime()
+    officer = fields.String()
+    officer_id = fields.Integer()
+    action = fields.String()
+    credential_id = fields.Integer(allow_none=True)
+    number = fields.String(allow_none=True)
+
+
+class TimelineSchema(Schema):
+    case = fields.Nested(CaseSchema)
+    stages = fields.List(fields.Nested(TimelineStageSchema))
+    unattached = fields.List(fields.Nested(MediaSummarySchema))
+    credential_events = fields.List(fields.Nested(CredentialEventSchema))
+    gaps = fields.List(fields.Nested(GapSchema))
+    counts = fields.Dict(
+        keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer())
+    )
+    flags = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class PlaybackUrlRequestSchema(Schema):
+    what = fields.String(required=True, validate=validate.OneOf(PLAYBACK_WHATS))
+
+
+class PlaybackUrlSchema(Schema):
+    url = fields.String(metadata={"description": "relative URL carrying ?pt=<token>"})
+    expires_at = fields.AwareDateTime()
+
+
+class BookmarkCreateSchema(Schema):
+    at_s = fields.Float(
+        required=True, allow_nan=False, validate=validate.Range(min=0, max=7 * 24 * 3600)
+    )
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class BookmarkSchema(Schema):
+    id = fields.Integer()
+    media_item_id = fields.String()
+    at_s = fields.Float()
+    note = fields.String()
+    author = fields.Nested(PersonRefSchema)
+    created_at = fields.AwareDateTime()
+
+
+class BookmarkListSchema(Schema):
+    items = fields.List(fields.Nested(BookmarkSchema))
+
+
+class KeyEvidenceSchema(Schema):
+    key = fields.Boolean(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))

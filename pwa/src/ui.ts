@@ -27,8 +27,19 @@ import {
   subscribe,
 } from "./queue";
 import { formatBytes, formatElapsed } from "./time";
+import { closeCredential, openCredential } from "./credential";
+import { consoleElement, route as routeConsole, startConsole, stopConsole } from "./console";
 
-type View = "login" | "cases" | "case" | "queue";
+type View = "login" | "cases" | "case" | "queue" | "console";
+
+/** Supervisors and legal reviewers land on the console; officers on their capture app. */
+const CONSOLE_ROLES = ["supervisor", "legal"];
+/** Who holds a 执法证 to show (GET /me/credential). */
+const CREDENTIAL_ROLES = ["officer", "supervisor"];
+
+function landing(session: Session): View {
+  return CONSOLE_ROLES.includes(session.user.role) ? "console" : "cases";
+}
 
 interface State {
   session: Session | null;
@@ -73,8 +84,9 @@ export async function mountApp(el: HTMLElement): Promise<void> {
   if (session && Date.parse(session.expires_at) > Date.now()) {
     state.session = session;
     api.setSession(session);
-    state.view = "cases";
-    void loadCases();
+    state.view = landing(session);
+    if (state.view === "console") startConsole(session.user.role);
+    else void loadCases();
   }
   api.whenUnauthorized(() => void signOut(t("session_expired")));
   subscribe(() => void refreshEntries());
@@ -145,8 +157,13 @@ async function signIn(username: string, password: string): Promise<void> {
   state.session = session;
   api.setSession(session);
   await setSetting("session", session);
-  state.view = "cases";
+  state.view = landing(session);
   state.error = null;
+  if (state.view === "console") {
+    startConsole(session.user.role);
+    render();
+    return;
+  }
   await loadCases();
   void processQueue();
 }
@@ -154,6 +171,8 @@ async function signIn(username: string, password: string): Promise<void> {
 async function signOut(message: string | null = null): Promise<void> {
   state.session = null;
   api.setSession(null);
+  closeCredential();
+  stopConsole();
   await deleteSetting("session");
   state.view = "login";
   state.error = message;
@@ -179,13 +198,15 @@ function go(view: View): void {
 
 export function render(): void {
   const screen =
-    state.view === "login"
-      ? loginScreen()
-      : state.view === "cases"
-        ? casesScreen()
-        : state.view === "case"
-          ? caseScreen()
-          : queueScreen();
+    state.view === "console"
+      ? consoleElement()
+      : state.view === "login"
+        ? loginScreen()
+        : state.view === "cases"
+          ? casesScreen()
+          : state.view === "case"
+            ? caseScreen()
+            : queueScreen();
   const banners = [
     updateBanner,
     !navigator.onLine ? h("div", { class: "banner offline", role: "status" }, t("offline")) : null,
@@ -201,15 +222,31 @@ export function render(): void {
         )
       : null,
   ];
+  root.classList.toggle("wide", state.view === "console");
   root.replaceChildren(
     header(),
     ...banners.filter((b): b is HTMLElement => !!b),
     h("main", { class: "screen" }, screen),
-    state.session ? tabs() : "",
+    state.session && state.view !== "console" ? tabs() : "",
   );
 }
 
+/** A supervisor moves between the console and the capture app. */
+function switchMode(): void {
+  if (state.view === "console") {
+    stopConsole();
+    state.view = "cases";
+    void loadCases();
+  } else {
+    state.view = "console";
+    startConsole(state.session!.user.role);
+  }
+  state.error = null;
+  render();
+}
+
 function header(): HTMLElement {
+  const role = state.session?.user.role;
   return h(
     "header",
     { class: "top" },
@@ -224,10 +261,33 @@ function header(): HTMLElement {
           setLang(next);
           await setSetting("lang", next);
           render();
+          if (state.view === "console") routeConsole();
         },
       },
       t("language"),
     ),
+    role && CREDENTIAL_ROLES.includes(role)
+      ? h(
+          "button",
+          {
+            class: "btn small cred-button",
+            "data-testid": "btn-credential",
+            onclick: () => openCredential(),
+          },
+          t("credential"),
+        )
+      : "",
+    role === "supervisor"
+      ? h(
+          "button",
+          {
+            class: "btn small ghost",
+            "data-testid": state.view === "console" ? "switch-capture" : "switch-console",
+            onclick: () => switchMode(),
+          },
+          state.view === "console" ? t("switch_capture") : t("switch_console"),
+        )
+      : "",
     state.session
       ? h("button", { class: "btn small ghost", onclick: () => void signOut() }, t("logout"))
       : "",

@@ -2,21 +2,79 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Blueprint, Response, current_app, g, request
 
 from ..domain import MediaStatus
 from ..errors import DomainError, NotFound
 from ..extensions import db
-from ..models import Derivative, MediaItem
+from ..models import Derivative, MediaItem, PlaybackGrant, utcnow
 from ..runtime import runtime
 from ..schemas import CustodySchema, MediaItemSchema, ReattachSchema
-from ..services import audit
+from ..services import audit, playback
 from ..services.media import get_media, reattach
-from .common import client_addr, current_user, load_body, login_required
+from .common import bearer_token, client_addr, current_user, load_body, login_required
 
 bp = Blueprint("media", __name__)
 
-DERIVATIVES = ("thumbnail", "preview", "poster", "strip", "proxy", "waveform")
+DERIVATIVES = playback.DERIVATIVES
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def playback_or_login(what: str | None = None) -> Callable[[F], F]:
+    """A bearer token, or a playback token (``?pt=``) for exactly this item and file.
+
+    ``what`` names the file; None takes it from the route's ``name`` (the derivatives).
+    """
+
+    def decorator(view: F) -> F:
+        with_bearer = login_required()(view)
+
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            token = request.args.get("pt")
+            g.playback_grant = None
+            if token is None or bearer_token() is not None:
+                return with_bearer(*args, **kwargs)
+            user, _item, grant = playback.authorize(
+                db.session,
+                token,
+                item_id=kwargs["item_id"],
+                what=what or kwargs["name"],
+                now=utcnow(),
+                secret_key=current_app.config["SECRET_KEY"],
+            )
+            g.user, g.playback_grant = user, grant
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def playback_grant() -> PlaybackGrant | None:
+    """The grant of this request's playback token, or None for a bearer request."""
+    return g.get("playback_grant")
+
+
+def audit_access(
+    item: MediaItem, action: str, details: dict[str, Any], first_range: str | None
+) -> None:
+    """Custody entry for serving bytes: every bearer request, or a playback token's first."""
+    playback.record_access(
+        db.session,
+        user=current_user(),
+        item=item,
+        grant=playback_grant(),
+        action=action,
+        details=details,
+        first_range=first_range,
+        client_addr=client_addr(),
+        now=utcnow(),
+    )
 
 
 def _dump(item: MediaItem) -> dict:
@@ -67,14 +125,12 @@ def _serve(
         start, end = span[0], span[1] - 1
         status = 206
     download = request.args.get("download") == "1"
-    audit.record(
-        db.session,
-        actor=current_user(),
-        action="media.downloaded" if download else "media.played",
-        object_type="media",
-        object_id=item.id,
-        client_addr=client_addr(),
-        details={"what": what, "range": f"{start}-{end}" if status == 206 else None, "size": size},
+    byte_range = f"{start}-{end}" if status == 206 else None
+    audit_access(
+        item,
+        "media.downloaded" if download else "media.played",
+        {"what": what, "range": byte_range, "size": size},
+        byte_range,
     )
     storage = runtime().storage
     disposition = "attachment" if download else "inline"
@@ -98,7 +154,7 @@ def _serve(
 
 
 @bp.get("/media/<item_id>/original")
-@login_required()
+@playback_or_login("original")
 def original(item_id: str):
     item = get_media(db.session, current_user(), item_id)
     if item.status == MediaStatus.HASH_MISMATCH:
@@ -119,7 +175,7 @@ def original(item_id: str):
     )
 
 
-@login_required()
+@playback_or_login()
 def derivative(item_id: str, name: str):
     item = get_media(db.session, current_user(), item_id)
     row = next((d for d in item.derivatives if d.name == name), None)

@@ -9,6 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint
 
 from .. import schemas as s
+from ..domain import Activity, MediaKind, Stage
 
 bp = Blueprint("openapi", __name__)
 
@@ -25,6 +26,14 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"summary": summary, "responses": responses, "security": [{"bearer": []}], **extra}
+
+
+_PT = {
+    "name": "pt",
+    "in": "query",
+    "description": "playback token from POST /media/{item_id}/playback-url, instead of a bearer",
+    "schema": {"type": "string"},
+}
 
 
 def _id_param(name: str, kind: str = "string") -> dict[str, Any]:
@@ -74,6 +83,15 @@ def build_spec() -> dict[str, Any]:
         "CredentialList",
         "CredentialDisplay",
         "PublicCredentialCheck",
+        "ConsoleCaseList",
+        "ConsoleMediaList",
+        "Timeline",
+        "PlaybackUrlRequest",
+        "PlaybackUrl",
+        "BookmarkCreate",
+        "Bookmark",
+        "BookmarkList",
+        "KeyEvidence",
     ):
         if name not in spec.components.schemas:  # nested ones are registered on first use
             spec.components.schema(name, schema=getattr(s, f"{name}Schema"))
@@ -198,6 +216,7 @@ def build_spec() -> dict[str, Any]:
                         "in": "query",
                         "schema": {"type": "string", "enum": ["1"]},
                     },
+                    _PT,
                     {"name": "Range", "in": "header", "schema": {"type": "string"}},
                 ],
             )
@@ -233,6 +252,7 @@ def build_spec() -> dict[str, Any]:
                     },
                     parameters=[
                         _id_param("item_id"),
+                        _PT,
                         {"name": "Range", "in": "header", "schema": {"type": "string"}},
                     ],
                 )
@@ -326,6 +346,7 @@ def build_spec() -> dict[str, Any]:
         },
     )
     _credential_paths(spec)
+    _console_paths(spec)
     spec.path(
         "/api/v1/openapi.json",
         operations={
@@ -418,6 +439,118 @@ def _credential_paths(spec: APISpec) -> None:
             }
         },
     )
+
+
+def _console_paths(spec: APISpec) -> None:
+    """Supervisor console (docs/console-api.md)."""
+
+    def q(name: str, kind: str = "string", **schema: Any) -> dict[str, Any]:
+        return {"name": name, "in": "query", "schema": {"type": kind, **schema}}
+
+    filters = [
+        q("page", "integer", minimum=1),
+        q("per_page", "integer", minimum=1, maximum=200),
+        q("officer_id", "integer", minimum=1),
+        q("from", format="date"),
+        q("to", format="date"),
+        q("number"),
+        q("stage", enum=[st.value for st in Stage]),
+        q("activity", enum=[a.value for a in Activity]),
+        q("kind", enum=[k.value for k in MediaKind]),
+        q("flag", enum=list(s.CONSOLE_FLAGS)),
+        q("q"),
+    ]
+    spec.path(
+        "/api/v1/console/cases",
+        operations={
+            "get": _op(
+                "The unit's cases with officers, counts per stage and kind, and flags "
+                "(supervisor, legal reviewer)",
+                {"200": _json("ConsoleCaseList"), **_errors(401, 403, 422)},
+                parameters=filters,
+            )
+        },
+    )
+    spec.path(
+        "/api/v1/console/media",
+        operations={
+            "get": _op(
+                "The unit's media items, newest capture first (supervisor, legal reviewer)",
+                {"200": _json("ConsoleMediaList"), **_errors(401, 403, 404, 422)},
+                parameters=[*filters, q("case_id", "integer", minimum=1)],
+            )
+        },
+    )
+    spec.path(
+        "/api/v1/cases/{case_id}/timeline",
+        operations={
+            "get": _op(
+                "Stages in order with their media, unattached items, credential displays, gaps",
+                {"200": _json("Timeline"), **_errors(401, 404)},
+                parameters=[_id_param("case_id", "integer")],
+            )
+        },
+    )
+    item = [_id_param("item_id")]
+    spec.path(
+        "/api/v1/media/{item_id}/playback-url",
+        operations={
+            "post": _op(
+                "A 10-minute URL (?pt=) for <video>/<img>, which cannot send headers",
+                {"200": _json("PlaybackUrl"), **_errors(400, 401, 404, 409, 422)},
+                parameters=item,
+                requestBody=_body("PlaybackUrlRequest"),
+            )
+        },
+    )
+    spec.path(
+        "/api/v1/media/{item_id}/bookmarks",
+        operations={
+            "get": _op(
+                "Time-coded bookmarks of a recording",
+                {"200": _json("BookmarkList"), **_errors(401, 404)},
+                parameters=item,
+            ),
+            "post": _op(
+                "Add a bookmark (supervisor, legal reviewer); audited",
+                {"201": _json("Bookmark", "created"), **_errors(400, 401, 403, 404, 422)},
+                parameters=item,
+                requestBody=_body("BookmarkCreate"),
+            ),
+        },
+    )
+    spec.path(
+        "/api/v1/media/{item_id}/key-evidence",
+        operations={
+            "post": _op(
+                "Mark or unmark key evidence (重要) with a reason (supervisor); audited",
+                {"200": _json("MediaItem"), **_errors(400, 401, 403, 404, 409, 422)},
+                parameters=item,
+                requestBody=_body("KeyEvidence"),
+            )
+        },
+    )
+    for fmt, media_type in (("csv", "text/csv"), ("pdf", "application/pdf")):
+        spec.path(
+            f"/api/v1/media/{{item_id}}/custody.{fmt}",
+            operations={
+                "get": _op(
+                    f"The chain of custody as {fmt.upper()} (audited as custody.exported)",
+                    {
+                        "200": {
+                            "description": "the export",
+                            "content": {media_type: {"schema": {"type": "string"}}},
+                        },
+                        **_errors(401, 403, 404),
+                    },
+                    parameters=[
+                        *item,
+                        _PT,
+                        q("download", enum=["1"]),
+                    ],
+                )
+            },
+        )
 
 
 @bp.get("/openapi.json")

@@ -2,7 +2,70 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import pytest
 
 DIST = Path(__file__).resolve().parents[2] / "pwa" / "dist"
 CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
+DESKTOP = {"viewport": {"width": 1280, "height": 900}}
+
+
+def require_browser() -> object:
+    """Playwright's sync API, or skip the module when Chromium or the build is missing."""
+    api = pytest.importorskip("playwright.sync_api", reason="Python Playwright missing")
+    if not CHROMIUM.exists() or not shutil.which(str(CHROMIUM)):
+        pytest.skip("Debian chromium (/usr/bin/chromium) is not installed", allow_module_level=True)
+    if not (DIST / "index.html").exists():
+        pytest.skip(
+            "pwa/dist is missing: run `npm ci && npm run build` in pwa/", allow_module_level=True
+        )
+    return api
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    api = require_browser()
+    with api.sync_playwright() as p:  # type: ignore[attr-defined]
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(chromium, live_server) -> Iterator[Callable[..., object]]:
+    """open_page(**context options) → a page on the live server; fails on JavaScript errors."""
+    contexts: list[object] = []
+    errors: list[str] = []
+
+    def _open(**options: object):
+        context = chromium.new_context(base_url=live_server, locale="zh-CN", **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        return page
+
+    yield _open
+    for context in contexts:
+        context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def sign_in(page, username: str, password: str) -> None:
+    page.goto("/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")

@@ -140,8 +140,8 @@ class JobQueue:
         self.process_task(item_id)
 
     def sweep(self) -> dict[str, int]:
-        """Re-enqueue stuck verifications, expire uploads, sign the audit head."""
-        from server.services import audit
+        """Re-enqueue stuck work, expire uploads, run the daily chores, sign the audit head."""
+        from server.services import audit, housekeeping
         from server.services.uploads import expire_uploads
 
         with self.app.app_context():
@@ -175,12 +175,29 @@ class JobQueue:
                 for item_id in unprocessed:
                     self.enqueue_process(item_id)
                 expired = expire_uploads(db.session, runtime.storage, runtime.uploads)
+                db.session.commit()
+                upkeep: dict[str, int] = {}
+                try:
+                    upkeep = housekeeping.run(db.session, now)
+                    db.session.commit()
+                except Exception:  # one failing chore must not stop the sweep's other work
+                    db.session.rollback()
+                    log.exception("housekeeping failed; retried on the next sweep")
+                try:  # 执法统计年报: draft last year's on 1 January, remind daily until published
+                    from server.disclosure.report import run_due_drafts
+
+                    upkeep["report_reminders"] = len(run_due_drafts(db.session, now))
+                    db.session.commit()
+                except Exception:
+                    db.session.rollback()
+                    log.exception("yearly report drafting failed; retried on the next sweep")
                 audit.sign_head(db.session, runtime.signer)
                 db.session.commit()
                 return {
                     "requeued": len(stuck),
                     "reprocessed": len(unprocessed),
                     "expired": expired,
+                    **upkeep,
                 }
             finally:
                 db.session.remove()

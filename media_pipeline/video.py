@@ -210,7 +210,12 @@ def make_thumb_strip(
         raise MediaRejected(
             "probe_failed", "duration unknown; build the thumbnail strip from the web proxy"
         )
-    timestamps = [round(duration * (i + 0.5) / count, 3) for i in range(count)]
+    # Keep clear of the end: seeking into the last frame interval of a short clip decodes
+    # nothing, and one empty tile empties the whole sprite.
+    span = max(0.0, duration - 2.0 / float(probe.get("frame_rate") or 25))
+    if span < count * 0.002:  # a clip of a frame or two: one tile
+        count = 1
+    timestamps = [round(span * (i + 0.5) / count, 3) for i in range(count)]
     tiles = []
     for at in timestamps:
         source = ffmpeg.input(file_url(src), ss=at, **input_options(probe["demuxer"]))
@@ -224,6 +229,8 @@ def make_thumb_strip(
         tiles.append(tile)
     sprite = tiles[0] if count == 1 else ffmpeg.filter(tiles, "hstack", inputs=count)
     _write_jpeg(sprite, dst, limits=limits, what="thumbnail strip")
+    if not os.path.exists(dst):
+        raise MediaRejected("ffmpeg_failed", "a strip timestamp yielded no frame")
     try:
         streams = ffprobe_json(
             dst, demuxer="image2", limits=limits, entries=("-show_streams",)

@@ -196,6 +196,13 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         return 1
 
 
+def cmd_archive_verify(args: argparse.Namespace) -> int:
+    """Check a case archive offline, exactly as the ``verify.py`` bundled in it does."""
+    from .archive.verify import run
+
+    return run(args.file, args.public_key, as_json=args.json)
+
+
 def _split_categories(text: str) -> list[str]:
     for sep in ("，", "、", ";", "；"):
         text = text.replace(sep, ",")
@@ -311,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = user.add_parser("create", help="create a user")
     create.add_argument("--username", required=True)
     create.add_argument(
-        "--role", required=True, choices=["officer", "supervisor", "legal", "admin"]
+        "--role", required=True, choices=["officer", "supervisor", "legal", "leader", "admin"]
     )
     create.add_argument("--name", required=True)
     create.add_argument("--unit", default="DEFAULT", help="unit code (created if missing)")
@@ -324,6 +331,17 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_p.add_parser("verify", help="verify the hash chain and signed heads")
     verify.add_argument("--no-sign", action="store_true", help="do not sign the head afterwards")
     verify.set_defaults(func=cmd_audit_verify)
+
+    archive_p = sub.add_parser("archive", help="case archives (案卷)").add_subparsers(
+        dest="archive_cmd", required=True
+    )
+    archive_verify = archive_p.add_parser("verify", help="verify a case archive offline")
+    archive_verify.add_argument("file", metavar="FILE.zip")
+    archive_verify.add_argument(
+        "--public-key", metavar="HEX", help="the Ed25519 key the archive must be signed by"
+    )
+    archive_verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    archive_verify.set_defaults(func=cmd_archive_verify)
 
     cred = sub.add_parser("credential", help="enforcement credentials (执法证)").add_subparsers(
         dest="credential_cmd", required=True

@@ -68,6 +68,16 @@ class Config:
         # reportlab's built-in STSong-Light, which needs no font file.
         self.PDF_FONT = _env("PDF_FONT")
 
+        # Case workflow (issue #6): handover links, review deadlines, archive retention.
+        self.DOCUMENT_HANDOVER_MINUTES = _int("DOCUMENT_HANDOVER_MINUTES", 15)
+        self.LEGAL_REVIEW_DAYS = _int("LEGAL_REVIEW_DAYS", 10)
+        self.LEGAL_REVIEW_EXTENSION_DAYS = _int("LEGAL_REVIEW_EXTENSION_DAYS", 3)
+        self.LEGAL_MATERIALS_DAYS = _int("LEGAL_MATERIALS_DAYS", 3)
+        # Originals of an archived case are retained this many years; evidence used in the
+        # decision (key evidence, or linked from a document) for the longer period.
+        self.ARCHIVE_RETENTION_YEARS = _int("ARCHIVE_RETENTION_YEARS", 30)
+        self.ARCHIVE_KEY_EVIDENCE_YEARS = _int("ARCHIVE_KEY_EVIDENCE_YEARS", 100)
+
         # The built officer PWA, served on the API's origin when nothing else serves it.
         self.PWA_DIR = Path(
             _env("PWA_DIR", str(Path(__file__).resolve().parents[1] / "pwa" / "dist")) or ""

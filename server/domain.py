@@ -9,7 +9,25 @@ class Role(StrEnum):
     OFFICER = "officer"
     SUPERVISOR = "supervisor"
     LEGAL = "legal"
+    LEADER = "leader"
     ADMIN = "admin"
+
+
+# Roles that see every case of their unit (officers see the cases they are assigned to).
+UNIT_WIDE_ROLES: frozenset[str] = frozenset({"supervisor", "legal", "leader"})
+
+
+class Procedure(StrEnum):
+    """一般程序 (the full path) or 简易程序 (an on-the-spot decision)."""
+
+    GENERAL = "general"
+    SIMPLE = "simple"
+
+
+PROCEDURE_LABELS: dict[str, dict[str, str]] = {
+    "general": {"zh": "一般程序", "en": "General procedure"},
+    "simple": {"zh": "简易程序", "en": "Simple (on-the-spot) procedure"},
+}
 
 
 class Stage(StrEnum):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -56,6 +56,8 @@ class Unit(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(sa.String(64), unique=True)
     name: Mapped[str] = mapped_column(sa.String(200))
+    # The unit's short name in document numbers, e.g. "某市监" in 某市监罚〔2026〕12号.
+    short_name: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -149,6 +151,20 @@ class Case(db.Model):
     unattached_count: Mapped[int] = mapped_column(default=0, server_default="0")
     clock_skew_count: Mapped[int] = mapped_column(default=0, server_default="0")
     late_upload_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Case workflow (issue #6): procedure, the decision being prepared, service and archive.
+    procedure: Mapped[str] = mapped_column(
+        sa.String(16), default="general", server_default="general"
+    )
+    decision_draft: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    is_major: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    legal_review_status: Mapped[str | None] = mapped_column(sa.String(16))
+    review_overdue: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    override_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    service_date: Mapped[date | None] = mapped_column(sa.Date)
+    execution_records: Mapped[list[dict[str, Any]]] = mapped_column(
+        sa.JSON, default=list, server_default="[]"
+    )
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -172,6 +188,11 @@ class CaseStage(db.Model):
     stage: Mapped[str] = mapped_column(sa.String(32))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who opened the stage and why; a supervisor's override of missing records says why too.
+    opened_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
+    override_reason: Mapped[str | None] = mapped_column(sa.Text)
+    overridden_missing: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
 
     case: Mapped[Case] = relationship(back_populates="stages")
 
@@ -417,6 +438,143 @@ class AuditHead(db.Model):
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     public_key: Mapped[str] = mapped_column(sa.String(64))
     signature: Mapped[str] = mapped_column(sa.String(128))
+
+
+class Document(db.Model):
+    """One version of an enforcement document (执法文书); corrections are new versions.
+
+    Versions of one document share ``series_id`` (the first version's id) and, once issued,
+    its number. An issued version's PDF is stored WORM like media, with its SHA-256.
+    """
+
+    __tablename__ = "documents"
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=new_id)
+    series_id: Mapped[str] = mapped_column(sa.String(32), index=True)
+    version: Mapped[int] = mapped_column(default=1)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"))
+    doc_type: Mapped[str] = mapped_column(sa.String(48))
+    stage: Mapped[str] = mapped_column(sa.String(32))
+    fields: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # draft → issued; an issued version replaced by a correction becomes superseded.
+    status: Mapped[str] = mapped_column(sa.String(16), default="draft")
+    year: Mapped[int | None] = mapped_column()
+    seq: Mapped[int | None] = mapped_column()
+    number: Mapped[str | None] = mapped_column(sa.String(80))
+    bucket: Mapped[str | None] = mapped_column(sa.String(100))
+    object_key: Mapped[str | None] = mapped_column(sa.String(400))
+    object_version: Mapped[str | None] = mapped_column(sa.String(200))
+    sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    issued_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    signatures: Mapped[list[DocumentSignature]] = relationship(
+        back_populates="document", order_by="DocumentSignature.id"
+    )
+
+    __table_args__ = (
+        sa.UniqueConstraint("series_id", "version", name="uq_documents_series_version"),
+        sa.Index("ix_documents_case_type", "case_id", "doc_type"),
+    )
+
+
+class DocumentSignature(db.Model):
+    """A handwritten signature captured on screen, stored WORM as PNG with its hash."""
+
+    __tablename__ = "document_signatures"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[str] = mapped_column(sa.ForeignKey("documents.id"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    signer_name: Mapped[str] = mapped_column(sa.String(100))
+    user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    captured_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    bucket: Mapped[str] = mapped_column(sa.String(100))
+    object_key: Mapped[str] = mapped_column(sa.String(400))
+    object_version: Mapped[str | None] = mapped_column(sa.String(200))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    device_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    document: Mapped[Document] = relationship(back_populates="signatures")
+
+
+class DocumentCounter(db.Model):
+    """The last number given per unit, document type and year (gapless numbering)."""
+
+    __tablename__ = "document_counters"
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), primary_key=True)
+    doc_type: Mapped[str] = mapped_column(sa.String(48), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last_seq: Mapped[int] = mapped_column(default=0)
+
+
+class DocumentHandover(db.Model):
+    """A short-lived public link handing a document to the party (出具执法文书)."""
+
+    __tablename__ = "document_handovers"
+    id: Mapped[str] = mapped_column(sa.String(43), primary_key=True)
+    document_id: Mapped[str] = mapped_column(sa.ForeignKey("documents.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    open_count: Mapped[int] = mapped_column(default=0)
+
+
+class LegalReview(db.Model):
+    """One round of the legal review (法制审核) of a case's decision."""
+
+    __tablename__ = "legal_reviews"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), index=True)
+    round: Mapped[int] = mapped_column(default=1)
+    # submitted → agreed | returned | transfer
+    status: Mapped[str] = mapped_column(sa.String(16), default="submitted", index=True)
+    reasons: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    report: Mapped[str] = mapped_column(sa.Text, default="")
+    decision_draft: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    package: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    submitted_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_on: Mapped[date] = mapped_column(sa.Date)
+    extension: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    materials_requests: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    reviewer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    checklist: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
+    opinion: Mapped[str | None] = mapped_column(sa.Text)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opinion_document_id: Mapped[str | None] = mapped_column(sa.ForeignKey("documents.id"))
+    disagreement: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    overdue_flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (sa.UniqueConstraint("case_id", "round", name="uq_legal_reviews_round"),)
+
+
+class MajorDecisionItem(db.Model):
+    """An entry of the unit's list of major enforcement decisions (重大执法决定事项清单)."""
+
+    __tablename__ = "major_decision_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    penalty_kinds: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    min_fine: Mapped[float | None] = mapped_column(sa.Float)
+    case_types: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CalendarDay(db.Model):
+    """A day whose working status differs from Mon–Fri: a holiday or a make-up workday."""
+
+    __tablename__ = "calendar_days"
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column()
+    note: Mapped[str] = mapped_column(sa.String(100), default="")
 
 
 # --- denormalised console columns -----------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
-from .domain import Activity, Role, Stage
+from .domain import Activity, Procedure, Role, Stage
 
 _SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits (SHA-256)")
 
@@ -66,12 +66,18 @@ class CaseCreateSchema(Schema):
     location = fields.String(load_default="", validate=validate.Length(max=300))
     major_property = fields.Boolean(load_default=False)
     officer_ids = fields.List(fields.Integer(), load_default=list)
+    procedure = fields.String(
+        load_default="general", validate=validate.OneOf([p.value for p in Procedure])
+    )
 
 
 class CaseStageSchema(Schema):
     stage = fields.String()
     started_at = fields.AwareDateTime()
     ended_at = fields.AwareDateTime(allow_none=True)
+    opened_by_id = fields.Integer(allow_none=True)
+    reason = fields.String()
+    override_reason = fields.String(allow_none=True)
 
 
 class OfficerRefSchema(Schema):
@@ -95,6 +101,21 @@ class CaseSchema(Schema):
     stages = fields.List(fields.Nested(CaseStageSchema))
     gap_count = fields.Integer()
     media_counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    procedure = fields.String()
+    is_major = fields.Boolean()
+    decision_draft = fields.Dict(allow_none=True)
+    legal_review_status = fields.String(allow_none=True)
+    review_overdue = fields.Boolean()
+    override_count = fields.Integer()
+    service_date = fields.Date(allow_none=True)
+    remedy_windows = fields.Method("_remedy_windows", allow_none=True)
+    execution_records = fields.List(fields.Dict())
+    archived_at = fields.AwareDateTime(allow_none=True)
+
+    def _remedy_windows(self, case: Any) -> dict[str, str] | None:
+        from .services.documents import remedy_windows
+
+        return remedy_windows(case)
 
 
 class CaseListSchema(Schema):
@@ -107,6 +128,7 @@ class CaseListSchema(Schema):
 class StageAdvanceSchema(Schema):
     to_stage = fields.String(required=True, validate=validate.OneOf([s.value for s in Stage]))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    override_reason = fields.String(validate=validate.Length(min=5, max=2000))
 
 
 class PageQuerySchema(Schema):
@@ -388,7 +410,16 @@ class PublicCredentialCheckSchema(Schema):
 
 from .domain import MediaKind  # noqa: E402  (appended section, as above)
 
-CONSOLE_FLAGS = ("gap", "unverified", "hash_mismatch", "unattached", "clock_skew", "late_upload")
+CONSOLE_FLAGS = (
+    "gap",
+    "unverified",
+    "hash_mismatch",
+    "unattached",
+    "clock_skew",
+    "late_upload",
+    "review_overdue",
+    "override",
+)
 PLAYBACK_WHATS = (
     "original",
     "proxy",
@@ -570,3 +601,182 @@ class BookmarkListSchema(Schema):
 class KeyEvidenceSchema(Schema):
     key = fields.Boolean(required=True)
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+# --- case workflow (issue #6) ---------------------------------------------------------------
+
+PENALTY_KIND_VALUES = [
+    "warning",
+    "fine",
+    "confiscation",
+    "suspension",
+    "license_revocation",
+    "license_suspension",
+    "other",
+]
+
+
+class DraftPenaltySchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(PENALTY_KIND_VALUES))
+    amount = fields.Float(allow_none=True, validate=validate.Range(min=0))
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class DecisionDraftSchema(Schema):
+    penalties = fields.List(fields.Nested(DraftPenaltySchema), required=True)
+    summary = fields.String(load_default="", validate=validate.Length(max=5000))
+    legal_basis = fields.String(load_default="", validate=validate.Length(max=5000))
+    # Not published (事后公开) when the case involves one of these; the reason is recorded.
+    withhold_reason = fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=validate.OneOf(["minors", "state_secret", "trade_secret", "privacy"]),
+    )
+
+
+class ExecutionRecordSchema(Schema):
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(["payment", "compulsory_application", "performed", "other"]),
+    )
+    on = fields.Date(required=True)
+    amount = fields.Float(allow_none=True, validate=validate.Range(min=0))
+    reference = fields.String(load_default="", validate=validate.Length(max=200))
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class MajorDecisionItemSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    penalty_kinds = fields.List(
+        fields.String(validate=validate.OneOf(PENALTY_KIND_VALUES)), load_default=list
+    )
+    min_fine = fields.Float(allow_none=True, load_default=None)
+    case_types = fields.List(fields.String(), load_default=list)
+    active = fields.Boolean(load_default=True)
+
+
+class CalendarDaySchema(Schema):
+    day = fields.Date(required=True)
+    is_workday = fields.Boolean(required=True)
+    note = fields.String(load_default="", validate=validate.Length(max=100))
+
+
+class DocumentCreateSchema(Schema):
+    type = fields.String(required=True, validate=validate.Length(min=1, max=48))
+    fields_ = fields.Dict(required=True, data_key="fields")
+
+
+class DocumentFieldsSchema(Schema):
+    fields_ = fields.Dict(required=True, data_key="fields")
+
+
+class SignatureCreateSchema(Schema):
+    role = fields.String(
+        required=True,
+        validate=validate.OneOf(
+            ["officer", "party", "leader", "reviewer", "recipient", "approver"]
+        ),
+    )
+    signer_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    image = fields.String(required=True, validate=validate.Length(min=30, max=800_000))
+    device_signed_at = fields.AwareDateTime(allow_none=True, load_default=None)
+
+
+class SignatureSchema(Schema):
+    id = fields.Integer()
+    role = fields.String()
+    signer_name = fields.String()
+    sha256 = fields.String()
+    signed_at = fields.AwareDateTime()
+    device_signed_at = fields.AwareDateTime(allow_none=True)
+
+
+class DocumentSchema(Schema):
+    id = fields.String()
+    series_id = fields.String()
+    version = fields.Integer()
+    case_id = fields.Integer()
+    doc_type = fields.String(data_key="type")
+    title = fields.Method("_title")
+    stage = fields.String()
+    fields_ = fields.Dict(attribute="fields", data_key="fields")
+    status = fields.String()
+    number = fields.String(allow_none=True)
+    sha256 = fields.String(allow_none=True)
+    size = fields.Integer(allow_none=True)
+    created_by_id = fields.Integer()
+    created_at = fields.AwareDateTime()
+    issued_at = fields.AwareDateTime(allow_none=True)
+    signatures = fields.List(fields.Nested(SignatureSchema))
+    pdf_url = fields.Method("_pdf_url", allow_none=True)
+
+    def _title(self, doc: Any) -> dict[str, str]:
+        from .documents.registry import DOCUMENT_TYPES
+
+        return dict(DOCUMENT_TYPES[doc.doc_type].title)
+
+    def _pdf_url(self, doc: Any) -> str | None:
+        return f"/api/v1/documents/{doc.id}/pdf" if doc.object_key else None
+
+
+class ChecklistAnswerSchema(Schema):
+    item = fields.String(required=True)
+    passed = fields.Boolean(required=True)
+    note = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class LegalReviewSubmitSchema(Schema):
+    report = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+    decision_draft = fields.Nested(DecisionDraftSchema, required=True)
+
+
+class LegalOpinionSchema(Schema):
+    outcome = fields.String(
+        required=True, validate=validate.OneOf(["agree", "returned", "transfer"])
+    )
+    checklist = fields.List(fields.Nested(ChecklistAnswerSchema), required=True)
+    opinion = fields.String(required=True, validate=validate.Length(min=1, max=20000))
+    signature = fields.String(required=True, validate=validate.Length(min=30, max=800_000))
+
+
+class ReasonSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class NoteSchema(Schema):
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ResolutionSchema(Schema):
+    resolution = fields.String(
+        required=True, validate=validate.OneOf(["uphold_opinion", "accept_objection"])
+    )
+    note = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class LegalReviewSchema(Schema):
+    id = fields.Integer()
+    case_id = fields.Integer()
+    round = fields.Integer()
+    status = fields.String()
+    report = fields.String()
+    decision_draft = fields.Dict()
+    package = fields.Dict()
+    submitted_by_id = fields.Integer()
+    submitted_at = fields.AwareDateTime()
+    due_on = fields.Date()
+    overdue = fields.Method("_overdue")
+    extension = fields.Dict(allow_none=True)
+    materials_requests = fields.List(fields.Dict())
+    reviewer_id = fields.Integer(allow_none=True)
+    checklist = fields.List(fields.Dict(), allow_none=True)
+    opinion = fields.String(allow_none=True)
+    decided_at = fields.AwareDateTime(allow_none=True)
+    opinion_document_id = fields.String(allow_none=True)
+    disagreement = fields.Dict(allow_none=True)
+
+    def _overdue(self, review: Any) -> bool:
+        from .services.legal_review import today_local
+
+        return review.status == "submitted" and review.due_on < today_local()

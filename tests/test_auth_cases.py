@@ -95,16 +95,28 @@ def test_officer_of_another_unit_cannot_be_assigned(client, users):
 
 def test_stages_move_forward_only(client, users):
     officer = users.create("zheng")
+    sup = users.create("boss", role="supervisor")
     case = open_case(client, officer)
     url = f"/api/v1/cases/{case['id']}/stage"
-    moved = client.post(
+    skip = client.post(
         url, json={"to_stage": "evidence", "reason": "现场取证"}, headers=officer.headers
     )
-    assert moved.status_code == 200 and moved.json["current_stage"] == "evidence"
+    assert skip.status_code == 409 and skip.json["error"]["code"] == "transition_not_allowed"
+    assert skip.json["error"]["details"]["next_stage"] == "investigation"
+    moved = client.post(
+        url,
+        json={
+            "to_stage": "investigation",
+            "reason": "批准立案",
+            "override_reason": "先行调查，补办审批",
+        },
+        headers=sup.headers,
+    )
+    assert moved.status_code == 200 and moved.json["current_stage"] == "investigation"
     back = client.post(url, json={"to_stage": "filing", "reason": "x"}, headers=officer.headers)
     assert back.status_code == 409 and back.json["error"]["code"] == "stage_not_forward"
     stages = client.get(f"/api/v1/cases/{case['id']}", headers=officer.headers).json["stages"]
-    assert [s["stage"] for s in stages] == ["filing", "evidence"]
+    assert [s["stage"] for s in stages] == ["filing", "investigation"]
     assert stages[0]["ended_at"] is not None and stages[1]["ended_at"] is None
 
 

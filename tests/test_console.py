@@ -22,6 +22,7 @@ from server.services.auth import create_user
 from server.services.credentials import SHANGHAI
 from tests import tus_helpers as tus
 from tests.conftest import PASSWORD, Actor, open_case, sample_jpeg
+from tests.workflow_helpers import move_case_to
 
 API = "/api/v1"
 TODAY = datetime.now(SHANGHAI).date()  # list dates are days in Asia/Shanghai
@@ -94,12 +95,8 @@ def numbers(listing: dict) -> list[str]:
 
 
 def advance(client, actor: Actor, case_id: int, stage: str) -> None:
-    resp = client.post(
-        f"{API}/cases/{case_id}/stage",
-        json={"to_stage": stage, "reason": "推进"},
-        headers=actor.headers,
-    )
-    assert resp.status_code == 200, resp.json
+    """Set-up only: a supervisor moves the case on, overriding missing records."""
+    move_case_to(client, actor, case_id, stage)
 
 
 # --- roles ------------------------------------------------------------------------------------
@@ -183,7 +180,7 @@ def test_case_list_filters_flags_and_pagination(app, client, team, video):
     assert first["counts"] == {"filing": {"photo": 1, "video": 0, "audio": 0, "document": 0}}
     assert first["flags"] == {
         "gap": 2, "unverified": 0, "hash_mismatch": 0, "unattached": 0, "clock_skew": 0,
-        "late_upload": 0,
+        "late_upload": 0, "review_overdue": 0, "override": 0,
     }  # fmt: skip
     second = by_number["2026-A-002"]
     assert second["counts"]["filing"]["video"] == 1 and second["counts"]["unattached"]["photo"] == 1
@@ -193,6 +190,10 @@ def test_case_list_filters_flags_and_pagination(app, client, team, video):
     assert third["current_stage"] == "investigation"
     assert third["counts"]["investigation"]["photo"] == 1  # the mismatched upload is not counted
     assert third["flags"]["clock_skew"] == 1 and third["flags"]["hash_mismatch"] == 1
+    # Moved on over missing records (the set-up overrides): flagged for the supervisor.
+    assert third["flags"]["override"] == 1
+    assert numbers(console_cases(client, sup, flag="override")) == ["2026-B-001"]
+    assert numbers(console_cases(client, sup, flag="review_overdue")) == []
 
     assert numbers(console_cases(client, sup, number="2026-A")) == ["2026-A-001", "2026-A-002"]
     assert numbers(console_cases(client, sup, number="2026-A-002")) == ["2026-A-002"]
@@ -321,7 +322,7 @@ def test_timeline_stages_media_credentials_and_gaps(app, client, team, video):
         db.session.commit()
     assert client.get(f"{API}/me/credential", headers=li.headers).status_code == 200
     photo = upload(client, li, case["id"], sample_jpeg(), activity="evidence_collection")
-    advance(client, li, case["id"], "evidence")
+    advance(client, sup, case["id"], "evidence")
     clip = upload(
         client, li, case["id"], video, stage="evidence", content_type="video/mp4", filename="v.mp4"
     )
@@ -332,8 +333,8 @@ def test_timeline_stages_media_credentials_and_gaps(app, client, team, video):
     assert resp.status_code == 200, resp.json
     tl = resp.json
     assert tl["case"]["number"] == "T-1" and tl["case"]["media_counts"] == {"photo": 2, "video": 1}
-    assert [s["stage"] for s in tl["stages"]] == ["filing", "evidence"]
-    filing, evidence = tl["stages"]
+    assert [s["stage"] for s in tl["stages"]] == ["filing", "investigation", "evidence"]
+    filing, _investigation, evidence = tl["stages"]
     assert filing["ended_at"] is not None and evidence["ended_at"] is None
     assert [i["id"] for i in filing["items"]] == [photo]
     assert [i["id"] for i in evidence["items"]] == [clip]
@@ -348,8 +349,9 @@ def test_timeline_stages_media_credentials_and_gaps(app, client, team, video):
     assert {(g["code"], g["stage"]) for g in tl["gaps"]} == {
         ("activity_not_filmed", "filing"),
         ("major_property_no_video", "filing"),
+        ("major_property_no_video", "investigation"),
     }
-    assert tl["flags"]["gap"] == 2 and tl["flags"]["unattached"] == 1
+    assert tl["flags"]["gap"] == 3 and tl["flags"]["unattached"] == 1
     assert tl["counts"]["evidence"]["video"] == 1
     # The assigned officer sees it too; another unit's supervisor does not; viewing is audited.
     assert client.get(f"{API}/cases/{case['id']}/timeline", headers=li.headers).status_code == 200

@@ -476,3 +476,26 @@ def test_cli_issue_and_status(app, app_config, client, people, monkeypatch, caps
     assert entries[0].action == "credential.issued" and entries[0].actor == "system"
     assert entries[-2].action == "credential.status_changed"
     assert entries[-2].details["reason"] == "证件遗失"
+
+
+def test_display_while_working_on_a_case_enters_its_custody_trail(app, client, people, issued):
+    from tests.conftest import open_case
+
+    officer = people["officer"]
+    case = open_case(client, officer)
+    shown = client.get(f"/api/v1/me/credential?case_id={case['id']}", headers=officer.headers)
+    assert shown.status_code == 200 and shown.json["number"] == issued["number"]
+    with app.app_context():
+        [entry] = db.session.execute(
+            sa.select(AuditEntry).where(
+                AuditEntry.object_type == "case",
+                AuditEntry.object_id == str(case["id"]),
+                AuditEntry.action == "case.credential_displayed",
+            )
+        ).scalars()
+        assert entry.actor_id == officer.id and entry.details["number"] == issued["number"]
+    assert _actions(app, issued["id"])[-1].details["case_id"] == case["id"]
+    # A case the officer cannot see is not revealed, and nothing is displayed.
+    foreign = open_case(client, people["outsider"])
+    hidden = client.get(f"/api/v1/me/credential?case_id={foreign['id']}", headers=officer.headers)
+    assert hidden.status_code == 404

@@ -16,6 +16,7 @@ from server.extensions import db
 from server.models import MediaAttachment, MediaItem
 from tests import tus_helpers as tus
 from tests.conftest import open_case, sha256_hex
+from tests.workflow_helpers import move_case_to
 
 
 def _ffmpeg(out: Path, *args: str) -> bytes:
@@ -198,11 +199,7 @@ def test_attach_by_time_window_unattached_and_supervisor_move(app, client, users
     officer = users.create("li")
     sup = users.create("boss", role="supervisor")
     case = open_case(client, officer)
-    client.post(
-        f"/api/v1/cases/{case['id']}/stage",
-        json={"to_stage": "evidence", "reason": "取证"},
-        headers=officer.headers,
-    )
+    move_case_to(client, sup, case["id"], "evidence")
     # No stage chosen, captured now: the open stage (evidence) takes it.
     now_item = tus.upload(
         client,
@@ -293,11 +290,7 @@ def test_recording_gaps(client, users, samples):
         client.get(f"/api/v1/cases/{case['id']}/gaps", headers=officer.headers).json["gaps"] == []
     )
     # A new stage of a major-property case starts without video: a gap until it is filmed.
-    client.post(
-        f"/api/v1/cases/{case['id']}/stage",
-        json={"to_stage": "investigation", "reason": "调查"},
-        headers=officer.headers,
-    )
+    move_case_to(client, users.create("boss", role="supervisor"), case["id"], "investigation")
     listed = client.get("/api/v1/cases?has_gaps=1", headers=officer.headers).json
     assert [c["id"] for c in listed["items"]] == [case["id"]] and listed["items"][0][
         "gap_count"

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from server.extensions import db
 from server.models import MediaItem, UploadSession, utcnow
 from server.services.uploads import expire_uploads
-from server.storage import ObjectLocked, ObjectNotFound
+from server.storage import ObjectLocked, ObjectNotFound, StorageError
+from server.storage.s3 import sign_payloads
 from tests import tus_helpers as tus
 from tests.conftest import open_case, sample_jpeg, sha256_hex
 
@@ -343,3 +344,47 @@ def test_another_officers_upload_url_is_invisible(client, users, officer, case):
     thief = users.create("thief")
     assert client.head(location, headers={**tus.TUS, **thief.headers}).status_code == 404
     assert tus.patch(client, thief, location, 0, data).status_code == 404
+
+
+def test_failed_part_upload_keeps_the_parts_before_it(app, client, officer, case, monkeypatch):
+    """Parts upload in worker threads: a failure reaches the client, and resuming loses nothing."""
+    data = os.urandom(20 * 1024 * 1024 + 5)
+    meta = tus.metadata(case["id"], data, filename="clip.mp4", content_type="video/mp4")
+    location = tus.create(client, officer, len(data), meta).headers["Location"]
+    storage = _storage(app)
+    real_upload_part = storage.upload_part
+
+    def flaky(bucket, key, upload_id, number, body):
+        if number == 2:
+            raise StorageError("injected failure of part 2")
+        return real_upload_part(bucket, key, upload_id, number, body)
+
+    monkeypatch.setattr(storage, "upload_part", flaky)
+    resp = tus.patch(client, officer, location, 0, data)
+    assert resp.status_code == 503 and resp.json["error"]["code"] == "storage_unavailable"
+    head = client.head(location, headers={**tus.TUS, **officer.headers})
+    assert head.headers["Upload-Offset"] == str(8 * 1024 * 1024)  # part 1 was recorded
+
+    monkeypatch.undo()
+    resp = tus.patch(client, officer, location, 8 * 1024 * 1024, data[8 * 1024 * 1024 :])
+    assert resp.status_code == 204 and resp.headers["Upload-Offset"] == str(len(data))
+    item = client.get(
+        f"/api/v1/media/{resp.headers['Fieldtrace-Media-Id']}", headers=officer.headers
+    ).json
+    assert item["status"] == "verified" and item["server_sha256"] == sha256_hex(data)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "signed"),
+    [
+        ("http://127.0.0.1:8333", False),
+        ("http://localhost:8333", False),
+        ("http://[::1]:8333", False),
+        ("https://s3.example.org", False),
+        (None, False),
+        ("http://seaweedfs:8333", True),
+        ("http://10.1.2.3:8333", True),
+    ],
+)
+def test_payload_signing_only_where_bodies_can_be_changed_in_transit(endpoint, signed):
+    assert sign_payloads(endpoint) is signed

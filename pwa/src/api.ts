@@ -50,6 +50,8 @@ export class ApiError extends Error {
     message: string,
     readonly status: number,
     readonly code: string,
+    /** The server's `error.details` (422 `fields`, 409 `missing`, …); `{}` when there are none. */
+    readonly details: Record<string, unknown> = {},
   ) {
     super(message);
     this.name = "ApiError";
@@ -113,6 +115,7 @@ export async function request<T>(
       err?.message || `${resp.status} ${resp.statusText}`,
       resp.status,
       err?.code ?? "http_error",
+      err?.details && typeof err.details === "object" ? err.details : {},
     );
   }
   return data as T;
@@ -146,4 +149,196 @@ export async function caseMediaBySha(caseId: number, sha256: string): Promise<Me
     `/cases/${caseId}/media?sha256=${sha256}`,
   );
   return data.items;
+}
+
+// --- case workflow: enforcement documents (执法文书), completeness, stages ------------------------
+
+export interface Label {
+  zh: string;
+  en: string;
+}
+
+export type FieldType =
+  | "datetime"
+  | "date"
+  | "string"
+  | "text"
+  | "integer"
+  | "decimal"
+  | "choice"
+  | "boolean"
+  | "list"
+  | "object";
+
+/** One form field as `GET /document-types` describes it. */
+export interface DocField {
+  name: string;
+  label: Label;
+  type: FieldType;
+  required: boolean;
+  choices?: { value: string; label: Label }[];
+  /** The fields of an object, or of each row of a list of objects. */
+  fields?: DocField[];
+  /** The type of each row of a list of plain values. */
+  item_type?: FieldType;
+  min?: number;
+  max?: number;
+  min_items?: number;
+}
+
+export type SignerRole = "officer" | "party" | "leader" | "reviewer" | "recipient" | "approver";
+
+export interface DocType {
+  code: string;
+  title: Label;
+  stage: string;
+  abbr: string;
+  signatures: SignerRole[];
+  recording: string | null;
+  fields: DocField[];
+}
+
+export interface DocSignature {
+  id: number;
+  role: SignerRole;
+  signer_name: string;
+  sha256: string;
+  signed_at: string;
+  device_signed_at: string | null;
+}
+
+export interface DocVersion {
+  id: string;
+  version: number;
+  status: string;
+  number: string | null;
+  sha256: string | null;
+  issued_at: string | null;
+  created_at: string;
+}
+
+export interface EnforcementDocument {
+  id: string;
+  series_id: string;
+  version: number;
+  case_id: number;
+  type: string;
+  title: Label;
+  stage: string;
+  fields: Record<string, unknown>;
+  status: "draft" | "issued" | "superseded" | string;
+  number: string | null;
+  sha256: string | null;
+  created_at: string;
+  issued_at: string | null;
+  signatures: DocSignature[];
+  pdf_url: string | null;
+  versions?: DocVersion[];
+}
+
+export interface SignatureInput {
+  role: SignerRole;
+  signer_name: string;
+  /** `data:image/png;base64,…` from the on-screen pad. */
+  image: string;
+  /** When it was signed, by the phone's clock (ISO 8601 with offset). */
+  device_signed_at: string;
+}
+
+export interface Handover {
+  url: string;
+  expires_at: string;
+  qr_svg: string;
+}
+
+export interface Requirement {
+  code: string;
+  kind: string;
+  met: boolean;
+  message: string;
+  message_en?: string;
+  overridable?: boolean;
+}
+
+export interface StageCompleteness {
+  stage: string;
+  label: Label;
+  reached: boolean;
+  current?: boolean;
+  requirements: Requirement[];
+  missing: string[];
+}
+
+export interface Completeness {
+  case_id: number;
+  procedure: string;
+  procedure_label?: Label;
+  current_stage: string;
+  next_stage: string | null;
+  next_stage_roles?: string[];
+  can_advance: boolean;
+  stages: StageCompleteness[];
+}
+
+export async function documentTypes(): Promise<DocType[]> {
+  return (await request<{ items: DocType[] }>("GET", "/document-types")).items;
+}
+
+export async function caseDocuments(caseId: number): Promise<EnforcementDocument[]> {
+  return (await request<{ items: EnforcementDocument[] }>("GET", `/cases/${caseId}/documents`))
+    .items;
+}
+
+export function getDocument(id: string): Promise<EnforcementDocument> {
+  return request<EnforcementDocument>("GET", `/documents/${id}`);
+}
+
+export function createDocument(
+  caseId: number,
+  type: string,
+  fields: Record<string, unknown>,
+): Promise<EnforcementDocument> {
+  return request<EnforcementDocument>("POST", `/cases/${caseId}/documents`, { type, fields });
+}
+
+/** Edit a draft in place (an issued document is corrected with `correctDocument`). */
+export function updateDocument(
+  id: string,
+  fields: Record<string, unknown>,
+): Promise<EnforcementDocument> {
+  return request<EnforcementDocument>("PUT", `/documents/${id}`, { fields });
+}
+
+export function correctDocument(
+  id: string,
+  fields: Record<string, unknown>,
+): Promise<EnforcementDocument> {
+  return request<EnforcementDocument>("POST", `/documents/${id}/versions`, { fields });
+}
+
+export function signDocument(id: string, body: SignatureInput): Promise<EnforcementDocument> {
+  return request<EnforcementDocument>("POST", `/documents/${id}/signatures`, body);
+}
+
+export function issueDocument(id: string): Promise<EnforcementDocument> {
+  return request<EnforcementDocument>("POST", `/documents/${id}/issue`);
+}
+
+export function handoverDocument(id: string): Promise<Handover> {
+  return request<Handover>("POST", `/documents/${id}/handover`);
+}
+
+export function caseCompleteness(caseId: number): Promise<Completeness> {
+  return request<Completeness>("GET", `/cases/${caseId}/completeness`);
+}
+
+export function advanceStage(
+  caseId: number,
+  toStage: string,
+  reason: string,
+  overrideReason?: string,
+): Promise<Case> {
+  const body: Record<string, string> = { to_stage: toStage, reason };
+  if (overrideReason) body.override_reason = overrideReason;
+  return request<Case>("POST", `/cases/${caseId}/stage`, body);
 }

@@ -1,5 +1,6 @@
 /** The supervisor console's calls (docs/console-api.md), on top of api.request. */
 import { request } from "./api";
+import type { Completeness } from "./api";
 
 export interface PersonRef {
   id: number;
@@ -7,7 +8,14 @@ export interface PersonRef {
 }
 
 export type FlagName =
-  "gap" | "unverified" | "hash_mismatch" | "unattached" | "clock_skew" | "late_upload";
+  | "gap"
+  | "unverified"
+  | "hash_mismatch"
+  | "unattached"
+  | "clock_skew"
+  | "late_upload"
+  | "review_overdue"
+  | "override";
 
 export const FLAG_NAMES: FlagName[] = [
   "gap",
@@ -16,7 +24,12 @@ export const FLAG_NAMES: FlagName[] = [
   "unattached",
   "clock_skew",
   "late_upload",
+  "review_overdue",
+  "override",
 ];
+
+/** Flags that are a state of the case (yes/no) rather than a number of items. */
+export const BOOLEAN_FLAGS: FlagName[] = ["review_overdue"];
 
 export interface ConsoleCase {
   id: number;
@@ -234,4 +247,189 @@ export function stripTimes(durationS: number, count: number): number[] {
     { length: count },
     (_, i) => Math.round(((durationS * (i + 0.5)) / count) * 1000) / 1000,
   );
+}
+
+// --- legal review (法制审核), docs/case-workflow.md ---------------------------------------------
+
+export type ReviewStatus = "submitted" | "agreed" | "returned" | "transfer";
+export type ReviewOutcome = "agree" | "returned" | "transfer";
+
+export interface ChecklistAnswer {
+  item: string;
+  passed: boolean;
+  note: string;
+}
+
+export interface PackageDocument {
+  id: string;
+  type: string;
+  number: string | null;
+  version: number;
+  status: string;
+  sha256: string | null;
+}
+
+export interface PackageMedia {
+  id: string;
+  kind: string;
+  stage: string | null;
+  activity: string | null;
+  sha256: string | null;
+  status: string;
+}
+
+export interface CredentialDisplay {
+  at: string;
+  officer: string;
+  officer_id?: number;
+  credential_id?: number;
+  number?: string;
+  action?: string;
+}
+
+/** What was frozen when the round was submitted. */
+export interface ReviewPackage {
+  report: string;
+  decision_draft: DecisionDraft;
+  documents: PackageDocument[];
+  media?: PackageMedia[];
+  completeness: Completeness;
+  credential_displays: CredentialDisplay[];
+  major_items: string[];
+}
+
+export interface DecisionDraft {
+  penalties?: { kind: string; amount?: number | null; description?: string }[];
+  summary?: string;
+  legal_basis?: string;
+  withhold_reason?: string | null;
+}
+
+export interface Extension {
+  reason: string;
+  requested_by: number;
+  requested_at: string;
+  approved: boolean;
+  approved_by?: number;
+  approved_at?: string;
+}
+
+export interface Disagreement {
+  reason: string;
+  by: number;
+  at: string;
+  resolution?: "uphold_opinion" | "accept_objection";
+  note?: string;
+  resolved_by?: number;
+  resolved_at?: string;
+}
+
+export interface MaterialsRequest {
+  note: string;
+  requested_at: string;
+  due_on: string;
+  by: number;
+}
+
+export interface LegalReview {
+  id: number;
+  case_id: number;
+  round: number;
+  status: ReviewStatus | string;
+  report: string;
+  decision_draft: DecisionDraft;
+  /** Left out of the queue (`GET /legal-reviews`). */
+  package?: ReviewPackage;
+  submitted_by_id: number;
+  submitted_at: string;
+  due_on: string;
+  overdue: boolean;
+  extension: Extension | null;
+  materials_requests: MaterialsRequest[];
+  reviewer_id: number | null;
+  checklist: (ChecklistAnswer & { label?: string })[] | null;
+  opinion: string | null;
+  decided_at: string | null;
+  opinion_document_id: string | null;
+  disagreement: Disagreement | null;
+}
+
+export interface OpinionBody {
+  outcome: ReviewOutcome;
+  checklist: ChecklistAnswer[];
+  opinion: string;
+  /** `data:image/png;base64,…` from the on-screen pad. */
+  signature: string;
+}
+
+/** `GET /legal-reviews?status=&overdue=1` (legal, supervisor, leader): the unit's rounds. */
+export async function reviewQueue(
+  filters: { status?: string; overdue?: boolean } = {},
+): Promise<LegalReview[]> {
+  const params = new URLSearchParams();
+  if (filters.status) params.set("status", filters.status);
+  if (filters.overdue) params.set("overdue", "1");
+  const query = params.toString();
+  const data = await request<{ items: LegalReview[] }>(
+    "GET",
+    `/legal-reviews${query ? `?${query}` : ""}`,
+  );
+  return data.items;
+}
+
+export async function caseReviews(caseId: number): Promise<LegalReview[]> {
+  return (await request<{ items: LegalReview[] }>("GET", `/cases/${caseId}/legal-reviews`)).items;
+}
+
+export function review(id: number) {
+  return request<LegalReview>("GET", `/legal-reviews/${id}`);
+}
+
+export function giveOpinion(id: number, body: OpinionBody) {
+  return request<LegalReview>("POST", `/legal-reviews/${id}/opinion`, body);
+}
+
+export function requestMaterials(id: number, note: string) {
+  return request<LegalReview>("POST", `/legal-reviews/${id}/materials`, { note });
+}
+
+export function requestExtension(id: number, reason: string) {
+  return request<LegalReview>("POST", `/legal-reviews/${id}/extension`, { reason });
+}
+
+export function approveExtension(id: number) {
+  return request<LegalReview>("POST", `/legal-reviews/${id}/extension/approve`);
+}
+
+export function disagree(id: number, reason: string) {
+  return request<LegalReview>("POST", `/legal-reviews/${id}/disagreement`, { reason });
+}
+
+export function resolveDisagreement(
+  id: number,
+  resolution: "uphold_opinion" | "accept_objection",
+  note: string,
+) {
+  return request<LegalReview>("POST", `/legal-reviews/${id}/disagreement/resolve`, {
+    resolution,
+    note,
+  });
+}
+
+/** Rounds by due date (overdue ones come first that way), then by id. */
+export function byDueDate<T extends Pick<LegalReview, "due_on" | "id">>(items: T[]): T[] {
+  return [...items].sort((a, b) => a.due_on.localeCompare(b.due_on) || a.id - b.id);
+}
+
+/** Number and title of the unit's cases by id, for lists that carry only `case_id`. */
+export async function caseIndex(
+  filters: CaseFilters = {},
+): Promise<Map<number, Pick<ConsoleCase, "id" | "number" | "title" | "current_stage">>> {
+  const page = await listCases(filters, 1, 200);
+  return new Map(page.items.map((c) => [c.id, c]));
+}
+
+/** `GET /cases/<id>` (audited as a view of the case). */
+export function getCase(id: number) {
+  return request<ConsoleCase & Record<string, unknown>>("GET", `/cases/${id}`);
 }

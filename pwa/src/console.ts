@@ -1,18 +1,25 @@
 /**
- * Supervisor console (监督台): case list with filters, case timeline, item review.
+ * Supervisor console (监督台): case list with filters, case timeline and workflow, item review;
+ * the legal reviewer's queue and the leader's inbox (legal.ts).
  *
- * Lives in the same build as the officer app; supervisors and legal reviewers land here.
- * Routes are in the location hash (#/console, #/console/case/<id>, #/console/media/<id>) so the
- * browser's back button and bookmarks work. The console keeps its own DOM node: the app's
- * re-renders (online/offline, notices) never rebuild a playing <video>.
+ * Lives in the same build as the officer app; supervisors, legal reviewers and leaders land
+ * here. Routes are in the location hash (#/console, #/console/case/<id>, #/console/media/<id>,
+ * #/console/reviews, #/console/review/<id>, #/console/inbox) so the browser's back button and
+ * bookmarks work. The console keeps its own DOM node: the app's re-renders (online/offline,
+ * notices) never rebuild a playing <video>.
  */
-import { ApiError } from "./api";
+import type { User } from "./api";
+import { workflowPanel, type WorkflowCase } from "./case-workflow";
 import * as capi from "./console-api";
 import type { CaseFilters, ConsoleCase, MediaDetail, MediaSummary } from "./console-api";
 import { ACTIVITIES, STAGES } from "./cases";
 import { h } from "./dom";
-import { getLang, t, type Key } from "./i18n";
+import { t, type Key } from "./i18n";
 import { formatBytes } from "./time";
+import { backLink, errorBox, explain, fmtTime, label } from "./console-ui";
+import { inboxPage, queuePage, reviewPage } from "./legal";
+
+export { explain };
 
 const PER_PAGE = 25;
 const KINDS = ["photo", "video", "audio", "document"];
@@ -27,8 +34,16 @@ interface ListState {
 
 const list: ListState = { filters: {}, page: 1, officers: new Map() };
 let container: HTMLElement | null = null;
+let user: User | null = null;
 let role = "supervisor";
 let routeSeq = 0;
+
+/** Where each role starts: reviewers at their queue, the leader at the inbox. */
+function home(userRole: string): string {
+  if (userRole === "legal") return "#/console/reviews";
+  if (userRole === "leader") return "#/console/inbox";
+  return "#/console";
+}
 
 /** The console's persistent node; `start` routes it from the hash. */
 export function consoleElement(): HTMLElement {
@@ -36,11 +51,12 @@ export function consoleElement(): HTMLElement {
   return container;
 }
 
-export function startConsole(userRole: string): void {
-  role = userRole;
+export function startConsole(who: User): void {
+  user = who;
+  role = who.role;
   window.removeEventListener("hashchange", route);
   window.addEventListener("hashchange", route);
-  if (!location.hash.startsWith("#/console")) history.replaceState(null, "", "#/console");
+  if (!location.hash.startsWith("#/console")) history.replaceState(null, "", home(role));
   route();
 }
 
@@ -50,6 +66,7 @@ export function stopConsole(): void {
   list.filters = {};
   list.page = 1;
   list.officers.clear();
+  user = null;
   if (location.hash.startsWith("#/console")) history.replaceState(null, "", location.pathname);
 }
 
@@ -60,41 +77,58 @@ export function route(): void {
   const hash = location.hash.replace(/^#/, "");
   const caseMatch = /^\/console\/case\/(\d+)$/.exec(hash);
   const mediaMatch = /^\/console\/media\/([^/]+)$/.exec(hash);
+  const reviewMatch = /^\/console\/review\/(\d+)$/.exec(hash);
   document.querySelectorAll("video, audio").forEach((m) => (m as HTMLMediaElement).pause());
-  if (caseMatch) void casePage(el, Number(caseMatch[1]), seq);
-  else if (mediaMatch) void itemPage(el, decodeURIComponent(mediaMatch[1]), seq);
-  else void listPage(el, seq);
+  const page = h("div", { class: "console-page" });
+  el.replaceChildren(nav(hash), page);
+  const current = () => seq === routeSeq;
+  if (caseMatch) void casePage(page, Number(caseMatch[1]), seq);
+  else if (mediaMatch) void itemPage(page, decodeURIComponent(mediaMatch[1]), seq);
+  else if (reviewMatch) void reviewPage(page, Number(reviewMatch[1]), role, current);
+  else if (hash === "/console/reviews") void queuePage(page, current);
+  else if (hash === "/console/inbox" && role === "leader") void inboxPage(page, current);
+  else void listPage(page, seq);
+}
+
+/** The console's own menu: what this role works from. */
+function nav(hash: string): HTMLElement {
+  const entries: [string, string, string][] = [];
+  if (role === "leader") entries.push(["inbox", "#/console/inbox", t("leader_inbox")]);
+  if (role === "legal" || role === "leader" || role === "supervisor") {
+    entries.push(["reviews", "#/console/reviews", t("review_queue")]);
+  }
+  entries.push(["cases", "#/console", t("console_cases")]);
+  const active = (target: string) =>
+    target === "#/console"
+      ? !/^\/console\/(inbox|reviews|review\/)/.test(hash)
+      : hash.startsWith(target.slice(1));
+  return h(
+    "nav",
+    { class: "console-nav row", "data-testid": "console-nav" },
+    entries.map(([name, target, text]) =>
+      h(
+        "a",
+        {
+          href: target,
+          class: `btn small ${active(target) ? "primary" : "ghost"}`,
+          "data-testid": `console-nav-${name}`,
+          "aria-current": active(target) ? "page" : null,
+          // The page one is on: a click loads it afresh (no hashchange would).
+          onclick: (event: Event) => {
+            if (location.hash === target) {
+              event.preventDefault();
+              route();
+            }
+          },
+        },
+        text,
+      ),
+    ),
+  );
 }
 
 function go(hash: string): void {
   location.hash = hash;
-}
-
-/** A sentence for a failed call; 404/501 from a missing endpoint says so plainly. */
-export function explain(err: unknown, what: string): string {
-  if (err instanceof ApiError) {
-    if (
-      err.status === 501 ||
-      err.status === 405 ||
-      (err.status === 404 && /not[_ ]found|http_error/.test(err.code))
-    ) {
-      return t("endpoint_missing", { what, status: err.status, msg: err.message });
-    }
-    return `${what}${t("colon")}${err.message}`;
-  }
-  return `${what}${t("colon")}${(err as Error).message}`;
-}
-
-function errorBox(message: string): HTMLElement {
-  return h("p", { class: "error", role: "alert", "data-testid": "console-error" }, message);
-}
-
-function fmtTime(iso: string | null | undefined): string {
-  if (!iso) return "—";
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime())
-    ? iso
-    : d.toLocaleString(getLang(), { hour12: false, timeZone: "Asia/Shanghai" });
 }
 
 function fmtDuration(s: number | null | undefined): string {
@@ -114,12 +148,6 @@ function fmtGps(m: {
   if (m.latitude === null || m.longitude === null) return t("gps_none");
   const acc = m.accuracy_m === null ? "" : ` ±${Math.round(m.accuracy_m)} m`;
   return `${m.latitude.toFixed(5)}, ${m.longitude.toFixed(5)}${acc}`;
-}
-
-function label(prefix: string, value: string | null | undefined): string {
-  if (!value) return "—";
-  const text = t(`${prefix}_${value}` as Key);
-  return text === `${prefix}_${value}` ? value : text;
 }
 
 function actionLabel(action: string): string {
@@ -275,7 +303,9 @@ function flagChips(flags: ConsoleCase["flags"]): HTMLElement {
     h(
       "span",
       { class: `chip flag-${k}`, "data-testid": `flag-${k}`, "data-flag": k },
-      `${t(`flag_${k}` as Key)} ${flags[k]}`,
+      capi.BOOLEAN_FLAGS.includes(k)
+        ? t(`flag_${k}` as Key)
+        : `${t(`flag_${k}` as Key)} ${flags[k]}`,
     ),
   );
   return h("div", { class: "chips" }, chips.length ? chips : h("span", { class: "ok" }, "✓"));
@@ -389,6 +419,7 @@ async function casePage(el: HTMLElement, caseId: number, seq: number): Promise<v
       { class: "hint" },
       `${t("current_stage")}${t("colon")}${label("stage", c.current_stage)}`,
     ),
+    user ? workflowPanel(c as unknown as WorkflowCase, user, () => route()) : "",
     tl.gaps.length
       ? h(
           "section",
@@ -457,14 +488,6 @@ async function casePage(el: HTMLElement, caseId: number, seq: number): Promise<v
           h("div", { class: "tiles" }, tl.unattached.map(mediaCard)),
         )
       : "",
-  );
-}
-
-function backLink(hash: string, text: string): HTMLElement {
-  return h(
-    "a",
-    { class: "btn small ghost back", href: hash, "data-testid": "console-back" },
-    `‹ ${text}`,
   );
 }
 

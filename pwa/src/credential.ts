@@ -33,8 +33,10 @@ export const REFRESH_EVERY_S = 90;
 /** Refresh early anyway when the token has less than this left (e.g. after the tab slept). */
 export const REFRESH_MARGIN_S = 30;
 
-export function fetchCredential(): Promise<CredentialDisplay> {
-  return api.request<CredentialDisplay>("GET", "/me/credential");
+/** 亮证; with the case being worked on, the display also enters that case's custody trail. */
+export function fetchCredential(caseId?: number | null): Promise<CredentialDisplay> {
+  const query = caseId ? `?case_id=${encodeURIComponent(String(caseId))}` : "";
+  return api.request<CredentialDisplay>("GET", `/me/credential${query}`);
 }
 
 /** Whole seconds until `expiresAt`, never negative. */
@@ -91,7 +93,7 @@ export function isCredentialOpen(): boolean {
 }
 
 /** Open the full-screen credential; resolves at once, closes with its own button. */
-export function openCredential(): void {
+export function openCredential(caseId?: number | null): void {
   if (overlay) return;
   let current: Cached | null = null;
   let offline = false;
@@ -209,7 +211,7 @@ export function openCredential(): void {
     lastAttempt = Date.now();
     refresh.disabled = true;
     try {
-      const data = await fetchCredential();
+      const data = await fetchCredential(caseId);
       current = { data, fetchedAt: Date.now() };
       offline = false;
       problem = null;

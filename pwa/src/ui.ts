@@ -29,16 +29,30 @@ import {
 import { formatBytes, formatElapsed } from "./time";
 import { closeCredential, openCredential } from "./credential";
 import { consoleElement, route as routeConsole, startConsole, stopConsole } from "./console";
+import { closeSheets, openCompleteness } from "./completeness";
+import { openDocuments } from "./documents";
+import { adminElement, routeAdmin, startAdmin, stopAdmin } from "./admin";
 
-type View = "login" | "cases" | "case" | "queue" | "console";
+type View = "login" | "cases" | "case" | "queue" | "console" | "admin";
 
-/** Supervisors and legal reviewers land on the console; officers on their capture app. */
-const CONSOLE_ROLES = ["supervisor", "legal"];
+/**
+ * Supervisors, legal reviewers and leaders land on the console; officers on the capture app;
+ * admins (accounts and configuration, no evidence) on their own pages.
+ */
+const CONSOLE_ROLES = ["supervisor", "legal", "leader"];
 /** Who holds a 执法证 to show (GET /me/credential). */
 const CREDENTIAL_ROLES = ["officer", "supervisor"];
 
 function landing(session: Session): View {
+  if (session.user.role === "admin") return "admin";
   return CONSOLE_ROLES.includes(session.user.role) ? "console" : "cases";
+}
+
+/** Start the landing view's own machinery (the console and admin pages route themselves). */
+function startLanding(session: Session): void {
+  if (state.view === "console") startConsole(session.user);
+  else if (state.view === "admin") startAdmin(session.user);
+  else void loadCases();
 }
 
 interface State {
@@ -85,8 +99,7 @@ export async function mountApp(el: HTMLElement): Promise<void> {
     state.session = session;
     api.setSession(session);
     state.view = landing(session);
-    if (state.view === "console") startConsole(session.user.role);
-    else void loadCases();
+    startLanding(session);
   }
   api.whenUnauthorized(() => void signOut(t("session_expired")));
   subscribe(() => void refreshEntries());
@@ -159,8 +172,8 @@ async function signIn(username: string, password: string): Promise<void> {
   await setSetting("session", session);
   state.view = landing(session);
   state.error = null;
-  if (state.view === "console") {
-    startConsole(session.user.role);
+  if (state.view === "console" || state.view === "admin") {
+    startLanding(session);
     render();
     return;
   }
@@ -172,7 +185,9 @@ async function signOut(message: string | null = null): Promise<void> {
   state.session = null;
   api.setSession(null);
   closeCredential();
+  closeSheets();
   stopConsole();
+  stopAdmin();
   await deleteSetting("session");
   state.view = "login";
   state.error = message;
@@ -200,13 +215,15 @@ export function render(): void {
   const screen =
     state.view === "console"
       ? consoleElement()
-      : state.view === "login"
-        ? loginScreen()
-        : state.view === "cases"
-          ? casesScreen()
-          : state.view === "case"
-            ? caseScreen()
-            : queueScreen();
+      : state.view === "admin"
+        ? adminElement()
+        : state.view === "login"
+          ? loginScreen()
+          : state.view === "cases"
+            ? casesScreen()
+            : state.view === "case"
+              ? caseScreen()
+              : queueScreen();
   const banners = [
     updateBanner,
     !navigator.onLine ? h("div", { class: "banner offline", role: "status" }, t("offline")) : null,
@@ -222,12 +239,13 @@ export function render(): void {
         )
       : null,
   ];
-  root.classList.toggle("wide", state.view === "console");
+  const wide = state.view === "console" || state.view === "admin";
+  root.classList.toggle("wide", wide);
   root.replaceChildren(
     header(),
     ...banners.filter((b): b is HTMLElement => !!b),
     h("main", { class: "screen" }, screen),
-    state.session && state.view !== "console" ? tabs() : "",
+    state.session && !wide ? tabs() : "",
   );
 }
 
@@ -239,7 +257,7 @@ function switchMode(): void {
     void loadCases();
   } else {
     state.view = "console";
-    startConsole(state.session!.user.role);
+    startConsole(state.session!.user);
   }
   state.error = null;
   render();
@@ -262,6 +280,7 @@ function header(): HTMLElement {
           await setSetting("lang", next);
           render();
           if (state.view === "console") routeConsole();
+          if (state.view === "admin") routeAdmin();
         },
       },
       t("language"),
@@ -272,7 +291,7 @@ function header(): HTMLElement {
           {
             class: "btn small cred-button",
             "data-testid": "btn-credential",
-            onclick: () => openCredential(),
+            onclick: () => openCredential(state.current?.id),
           },
           t("credential"),
         )
@@ -490,6 +509,7 @@ function caseScreen(): HTMLElement {
     { class: "stack" },
     h("button", { class: "btn small ghost back", onclick: () => go("cases") }, `‹ ${t("back")}`),
     h("h2", { class: "case-head" }, h("span", { class: "case-number" }, c.number), c.title),
+    caseLinks(c),
     h(
       "div",
       { class: "pickers" },
@@ -514,6 +534,39 @@ function caseScreen(): HTMLElement {
       t("pick_file"),
     ),
     fileInput,
+  );
+}
+
+/** The case's paperwork: 文书 (documents, signatures, handover) and 完整性 (what is missing). */
+function caseLinks(c: Case): HTMLElement {
+  const user = state.session!.user;
+  const advanced = (updated: Case) => {
+    state.current = { ...c, ...updated };
+    state.stage = updated.current_stage;
+    state.cases = state.cases.map((x) => (x.id === updated.id ? { ...x, ...updated } : x));
+    render();
+  };
+  return h(
+    "div",
+    { class: "case-links" },
+    h(
+      "button",
+      {
+        class: "btn",
+        "data-testid": "btn-documents",
+        onclick: () => openDocuments(state.current ?? c, user, advanced),
+      },
+      t("documents"),
+    ),
+    h(
+      "button",
+      {
+        class: "btn",
+        "data-testid": "btn-completeness",
+        onclick: () => openCompleteness(state.current ?? c, user, advanced),
+      },
+      t("completeness"),
+    ),
   );
 }
 

@@ -26,9 +26,34 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
 
 def register_api(app: Flask) -> None:
     from .. import public
-    from . import auth, cases, console, credentials, health, media, openapi, uploads
+    from . import (
+        auth,
+        cases,
+        console,
+        credentials,
+        disclosure,
+        documents,
+        health,
+        media,
+        openapi,
+        reports,
+        uploads,
+        workflow,
+    )
 
-    for module in (auth, cases, uploads, media, credentials, console, openapi):
+    for module in (
+        auth,
+        cases,
+        uploads,
+        media,
+        credentials,
+        console,
+        documents,
+        workflow,
+        openapi,
+        disclosure,
+        reports,
+    ):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
     app.register_blueprint(health.bp)
     app.register_blueprint(public.bp)

@@ -15,7 +15,7 @@ from ..schemas import (
     PageQuerySchema,
     StageAdvanceSchema,
 )
-from ..services import audit
+from ..services import audit, workflow
 from ..services import cases as case_service
 from ..services.rules import refresh_gaps
 from .common import client_addr, current_user, load_body, login_required
@@ -85,13 +85,19 @@ def get_case(case_id: int):
 
 
 @bp.post("/cases/<int:case_id>/stage")
-@login_required("officer", "supervisor")
+@login_required("officer", "supervisor", "leader")
 def advance_stage(case_id: int):
     body = load_body(StageAdvanceSchema())
     user = current_user()
     case = case_service.get_case(db.session, user, case_id)
-    case_service.advance_stage(
-        db.session, user, case, body["to_stage"], body["reason"], client_addr=client_addr()
+    workflow.advance_stage(
+        db.session,
+        user,
+        case,
+        body["to_stage"],
+        body["reason"],
+        override_reason=body.get("override_reason"),
+        client_addr=client_addr(),
     )
     db.session.commit()
     return _dump_case(case, case_service.media_counts(db.session, [case.id])[case.id])

@@ -17,6 +17,7 @@ from ..schemas import (
     CredentialSchema,
     CredentialStatusChangeSchema,
 )
+from ..services import cases as case_service
 from ..services import credentials as credential_service
 from .common import client_addr, current_user, load_body, login_required
 
@@ -71,8 +72,11 @@ def qr_svg(data: str) -> str:
 @login_required("officer", "supervisor")
 def my_credential():
     user = current_user()
+    case = None
+    if case_id := request.args.get("case_id", type=int):
+        case = case_service.get_case(db.session, user, case_id)  # 404 unless visible
     shown = credential_service.display(
-        db.session, user, utcnow(), secret_key=_secret(), client_addr=client_addr()
+        db.session, user, utcnow(), secret_key=_secret(), client_addr=client_addr(), case=case
     )
     db.session.commit()
     credential = shown.credential

@@ -347,6 +347,10 @@ def build_spec() -> dict[str, Any]:
     )
     _credential_paths(spec)
     _console_paths(spec)
+    from .openapi_workflow import ROWS, add_paths
+    from .reports import OPENAPI_ROWS
+
+    add_paths(spec, ROWS + OPENAPI_ROWS)
     spec.path(
         "/api/v1/openapi.json",
         operations={
@@ -408,6 +412,15 @@ def _credential_paths(spec: APISpec) -> None:
                 "亮证: the holder's active credential with a fresh 2-minute QR token, "
                 "its public verification URL and the QR code as SVG",
                 {"200": _json("CredentialDisplay"), **_errors(401, 403, 404)},
+                parameters=[
+                    {
+                        "name": "case_id",
+                        "in": "query",
+                        "description": "the case being worked on: the display is written to "
+                        "its custody trail too",
+                        "schema": {"type": "integer"},
+                    }
+                ],
             )
         },
     )

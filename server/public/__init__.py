@@ -6,4 +6,5 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__, url_prefix="/public", template_folder="templates")
 
-from . import credentials  # noqa: E402, F401  (registers the routes on bp)
+# Registers the routes on bp.
+from . import credentials, disclosure, documents, reports  # noqa: E402, F401

@@ -68,6 +68,11 @@ def _hash_of(entry: AuditEntry) -> str:
     )
 
 
+def lock_chain(session: Session) -> None:
+    """Serialise appends to the chain until the transaction ends (taken by ``record``)."""
+    _lock_chain(session)
+
+
 def _lock_chain(session: Session) -> None:
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..domain import Role, Stage
+from ..domain import UNIT_WIDE_ROLES, Role, Stage
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..models import Case, CaseStage, MediaItem, User, case_officers, utcnow
 from . import audit
@@ -22,7 +22,7 @@ def visible_cases(user: User) -> sa.Select[tuple[Case]]:
     if user.role == Role.OFFICER:
         assigned = sa.select(case_officers.c.case_id).where(case_officers.c.user_id == user.id)
         return query.where(Case.id.in_(assigned))
-    if user.role in (Role.SUPERVISOR, Role.LEGAL):
+    if user.role in UNIT_WIDE_ROLES:
         return query.where(Case.unit_id == user.unit_id)
     return query.where(sa.false())
 
@@ -36,7 +36,9 @@ def get_case(session: Session, user: User, case_id: int) -> Case:
 
 
 def can_record(user: User, case: Case) -> bool:
-    """Assigned officers and the unit's supervisors may add evidence to a case."""
+    """Assigned officers and the unit's supervisors may add evidence to an open case."""
+    if case.archived_at is not None:
+        return False
     if user.role == Role.OFFICER:
         return any(o.id == user.id for o in case.officers)
     return user.role == Role.SUPERVISOR and case.unit_id == user.unit_id
@@ -90,6 +92,7 @@ def create_case(
         parties=data.get("parties", []),
         location=data.get("location", ""),
         major_property=bool(data.get("major_property", False)),
+        procedure=data.get("procedure", "general"),
         current_stage=Stage.FILING.value,
         created_by_id=user.id,
         created_at=now,
@@ -97,7 +100,15 @@ def create_case(
     )
     session.add(case)
     session.flush()
-    session.add(CaseStage(case_id=case.id, stage=Stage.FILING.value, started_at=now))
+    session.add(
+        CaseStage(
+            case_id=case.id,
+            stage=Stage.FILING.value,
+            started_at=now,
+            opened_by_id=user.id,
+            reason="立案",
+        )
+    )
     audit.record(
         session,
         actor=user,
@@ -105,47 +116,12 @@ def create_case(
         object_type="case",
         object_id=case.id,
         client_addr=client_addr,
-        details={"number": number, "title": case.title, "officers": sorted(officer_ids)},
-    )
-    return case
-
-
-def advance_stage(
-    session: Session, user: User, case: Case, to_stage: str, reason: str, *, client_addr: str = ""
-) -> Case:
-    """Move the case forward to a later stage (the full workflow rules come with issue #6)."""
-    if not can_record(user, case):
-        raise Forbidden("you may not change this case", code="not_assigned")
-    try:
-        target = Stage(to_stage)
-    except ValueError:
-        raise Invalid(f"unknown stage {to_stage!r}", code="invalid_stage") from None
-    current = Stage(case.current_stage)
-    if target.order <= current.order:
-        raise Conflict(
-            f"the case is already at {current.value}; stages only move forward",
-            code="stage_not_forward",
-        )
-    now = utcnow()
-    open_stage = session.execute(
-        sa.select(CaseStage).where(CaseStage.case_id == case.id, CaseStage.ended_at.is_(None))
-    ).scalar_one_or_none()
-    if open_stage:
-        open_stage.ended_at = now
-    session.add(CaseStage(case_id=case.id, stage=target.value, started_at=now))
-    case.current_stage = target.value
-    session.flush()
-    from .rules import refresh_gaps
-
-    refresh_gaps(session, case)
-    audit.record(
-        session,
-        actor=user,
-        action="case.stage_advanced",
-        object_type="case",
-        object_id=case.id,
-        client_addr=client_addr,
-        details={"from": current.value, "to": target.value, "reason": reason},
+        details={
+            "number": number,
+            "title": case.title,
+            "officers": sorted(officer_ids),
+            "procedure": case.procedure,
+        },
     )
     return case
 

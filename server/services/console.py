@@ -34,7 +34,7 @@ from . import audit
 from .cases import get_case, visible_cases
 from .credentials import day_start
 
-CONSOLE_ROLES = frozenset({Role.SUPERVISOR.value, Role.LEGAL.value})
+CONSOLE_ROLES = frozenset({Role.SUPERVISOR.value, Role.LEGAL.value, Role.LEADER.value})
 BOOKMARK_ROLES = CONSOLE_ROLES
 CASE_FLAGS = ("gap", "unverified", "hash_mismatch", "unattached", "clock_skew", "late_upload")
 UNATTACHED = "unattached"
@@ -53,6 +53,19 @@ _CASE_FLAG_COLUMNS = {
     "unattached": Case.unattached_count,
     "clock_skew": Case.clock_skew_count,
     "late_upload": Case.late_upload_count,
+    # Case workflow: a legal review past its deadline; stages advanced over missing records.
+    "review_overdue": sa.cast(Case.review_overdue, sa.Integer),
+    "override": Case.override_count,
+}
+_CASE_FLAG_ATTRS = {
+    "gap": "gap_count",
+    "unverified": "unverified_count",
+    "hash_mismatch": "hash_mismatch_count",
+    "unattached": "unattached_count",
+    "clock_skew": "clock_skew_count",
+    "late_upload": "late_upload_count",
+    "review_overdue": "review_overdue",
+    "override": "override_count",
 }
 
 
@@ -168,9 +181,7 @@ class CaseRow:
 
 
 def case_flags(case: Case) -> dict[str, int]:
-    return {
-        name: int(getattr(case, column.key) or 0) for name, column in _CASE_FLAG_COLUMNS.items()
-    }
+    return {name: int(getattr(case, attr) or 0) for name, attr in _CASE_FLAG_ATTRS.items()}
 
 
 def stage_counts(session: Session, case_ids: list[int]) -> dict[int, dict[str, dict[str, int]]]:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from ..domain import CredentialStatus, Role
 from ..errors import Conflict, Forbidden, Invalid, NotFound
-from ..models import Credential, User
+from ..models import Case, Credential, User
 from . import audit
 
 # Mainland China has kept UTC+8 without daylight saving since 1991; a fixed offset needs no
@@ -359,11 +359,24 @@ class Display:
 
 
 def display(
-    session: Session, user: User, now: datetime, *, secret_key: str | bytes, client_addr: str = ""
+    session: Session,
+    user: User,
+    now: datetime,
+    *,
+    secret_key: str | bytes,
+    client_addr: str = "",
+    case: Case | None = None,
 ) -> Display:
-    """亮证: the holder's current credential and a fresh token for its QR code (audited)."""
+    """亮证: the holder's current credential and a fresh token for its QR code (audited).
+
+    Shown while working on a case, it is also written to that case's custody trail, so the
+    case file (and its legal review) carries the 亮证 of its officers.
+    """
     credential = current_for(session, user, now)
     token, expires_at = display_token(credential, now, secret_key=secret_key)
+    details: dict[str, Any] = {"number": credential.number, "expires_at": expires_at.isoformat()}
+    if case is not None:
+        details |= {"case_id": case.id, "case_number": case.number}
     audit.record(
         session,
         actor=user,
@@ -371,8 +384,18 @@ def display(
         object_type="credential",
         object_id=credential.id,
         client_addr=client_addr,
-        details={"number": credential.number, "expires_at": expires_at.isoformat()},
+        details=details,
     )
+    if case is not None:
+        audit.record(
+            session,
+            actor=user,
+            action="case.credential_displayed",
+            object_type="case",
+            object_id=case.id,
+            client_addr=client_addr,
+            details={"credential_id": credential.id, "number": credential.number},
+        )
     return Display(credential=credential, token=token, expires_at=expires_at)
 
 

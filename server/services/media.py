@@ -30,6 +30,8 @@ def reattach(
     """Move an item to a stage the case has reached; the earlier placements stay on record."""
     if user.role != Role.SUPERVISOR:
         raise Forbidden("only a supervisor may move evidence between stages", code="role_forbidden")
+    if item.case.archived_at is not None:
+        raise Conflict("the case is archived and read-only", code="case_archived")
     reached = set(
         session.execute(
             sa.select(CaseStage.stage).where(CaseStage.case_id == item.case_id)

@@ -14,6 +14,7 @@ import hashlib
 import math
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ from .cases import can_record, get_case, stage_reached
 
 MAX_PARTS = 10_000
 READ_SIZE = 1024 * 1024
+# Parts of one request uploading at once, while the next part is read from the client.
+UPLOADS_IN_FLIGHT = 2
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,8 @@ def create_upload(
             status=415,
         )
     case = get_case(session, user, meta["case_id"])
+    if case.archived_at is not None:
+        raise Conflict(f"case {case.number} is archived and read-only", code="case_archived")
     if not can_record(user, case):
         raise Forbidden("you are not assigned to this case", code="not_assigned")
     if meta.get("stage") and not stage_reached(case, meta["stage"]):
@@ -449,34 +454,35 @@ def _stream_into_parts(
     stream: IO[bytes],
     disconnect_errors: tuple[type[BaseException], ...],
 ) -> WriteResult:
+    """Stream the body into S3 parts, recording every stored part before going on.
+
+    A pipeline: the body is read straight into a preallocated part buffer (the only copy of
+    each byte here) while up to ``UPLOADS_IN_FLIGHT`` full parts upload in worker threads.
+    Parts are recorded (``lease.save``) strictly in order as they finish, so the row only ever
+    names a prefix of stored parts: a killed process loses just the parts in flight and the
+    bytes not yet in a part, and the client resumes from the row's offset. Buffers are reused
+    once their part is recorded, so a request holds at most ``UPLOADS_IN_FLIGHT + 1`` parts'
+    worth of memory. When the client goes away, the parts in flight are awaited and recorded
+    and what arrived since is kept as a new tail object. A failed part upload is raised here.
+    """
     part_size = state.part_size
     parts = list(state.parts)
     committed = sum(p.size for p in parts)
-    buffer = bytearray()
-    if state.tail_size:
-        assert state.tail_key is not None
-        buffer += b"".join(
-            storage.iter_object(
-                settings.staging_bucket, state.tail_key, start=0, end=state.tail_size - 1
-            )
-        )
-        if len(buffer) != state.tail_size:
-            raise DomainError(
-                "the stored tail of this upload is incomplete", code="tail_corrupt", status=500
-            )
     multipart_id = state.multipart_id
     remaining = state.length - state.offset
+    # Small uploads need no whole part-sized buffer.
+    buf = bytearray(min(part_size, state.tail_size + remaining))
+    filled = _load_tail(storage, settings, state, buf)
+    free: list[bytearray] = []  # buffers of recorded parts, for the next parts
+    in_flight: deque[tuple[Future[Part], bytearray]] = deque()
+    pool = ThreadPoolExecutor(max_workers=UPLOADS_IN_FLIGHT, thread_name_prefix="upload-part")
     cut = False
-    # One part uploads in the background while the next one is read from the client.
-    pool = ThreadPoolExecutor(max_workers=1)
-    pending: Future[Part] | None = None
 
-    def settle() -> None:
-        nonlocal pending, committed
-        if pending is None:
-            return
-        part = pending.result()
-        pending = None
+    def record_oldest() -> None:
+        nonlocal committed
+        future, used = in_flight.popleft()
+        part = future.result()  # waits; re-raises the worker's StorageError
+        free.append(used)
         parts.append(part)
         committed += part.size
         # The old tail is now inside a part: the state says "no tail" until a new one is put.
@@ -490,41 +496,45 @@ def _stream_into_parts(
     try:
         while remaining > 0:
             session.commit()  # a no-op unless something opened a transaction
+            size = min(READ_SIZE, remaining, len(buf) - filled)
             try:
-                chunk = stream.read(min(READ_SIZE, remaining))
+                count = _read_into(stream, memoryview(buf)[filled : filled + size])
             except disconnect_errors:
                 cut = True
                 break
-            if not chunk:
+            if not count:
                 cut = True
                 break
-            buffer += chunk
-            remaining -= len(chunk)
-            while len(buffer) >= part_size and (remaining > 0 or len(buffer) > part_size):
+            filled += count
+            remaining -= count
+            while in_flight and in_flight[0][0].done():
+                record_oldest()
+            # A full part goes to a worker, unless it is the last one (_finish_object's).
+            if filled == part_size and remaining > 0:
                 if multipart_id is None:
                     multipart_id = storage.create_multipart(
                         state.bucket, state.object_key, content_type=state.content_type
                     )
                     lease.save(multipart_id=multipart_id)
-                settle()
-                data = bytes(buffer[:part_size])
-                del buffer[:part_size]
-                pending = pool.submit(
-                    storage.upload_part,
-                    state.bucket,
-                    state.object_key,
-                    multipart_id,
-                    len(parts) + 1,
-                    data,
+                if len(in_flight) == UPLOADS_IN_FLIGHT:
+                    record_oldest()
+                number = len(parts) + len(in_flight) + 1
+                future = pool.submit(
+                    storage.upload_part, state.bucket, state.object_key, multipart_id, number, buf
                 )
+                in_flight.append((future, buf))
+                buf = free.pop() if free else bytearray(part_size)
+                filled = 0
             lease.renew_if_due()
-        settle()
+        while in_flight:
+            record_oldest()
     finally:
-        pool.shutdown(wait=True)
+        pool.shutdown(wait=True)  # after an error too: no thread may outlive the request
 
+    rest = buf if filled == len(buf) else buf[:filled]
     if remaining == 0:
         lease.renew_if_due(force=True)  # still ours? (raises if another request took over)
-        version_id = _finish_object(storage, state, multipart_id, parts, bytes(buffer))
+        version_id = _finish_object(storage, state, multipart_id, parts, rest)
         meta = {k: v for k, v in state.meta.items() if k != "tail_key"}
         lease.save(
             offset=state.length,
@@ -541,13 +551,13 @@ def _stream_into_parts(
     # Each PATCH writes its tail under its own name and only then points the row at it, so a
     # request that lost its lease can never overwrite the tail another request relies on.
     new_tail_key = None
-    if buffer:
+    if rest:
         new_tail_key = upload_tail_key(state.id, lease.token)
-        storage.put(settings.staging_bucket, new_tail_key, bytes(buffer))
-    new_offset = committed + len(buffer)
+        storage.put(settings.staging_bucket, new_tail_key, rest)
+    new_offset = committed + len(rest)
     lease.save(
         offset=new_offset,
-        tail_size=len(buffer),
+        tail_size=len(rest),
         expires_at=utcnow() + settings.expiry,
         multipart_id=multipart_id,
         meta={**state.meta, "tail_key": new_tail_key},
@@ -557,17 +567,45 @@ def _stream_into_parts(
     return WriteResult(offset=new_offset, completed=False, cut=cut, media_item_id=None)
 
 
+def _load_tail(storage: Storage, settings: UploadSettings, state: _State, buf: bytearray) -> int:
+    """Copy the stored tail (bytes of an unfinished part) to the front of ``buf``."""
+    if not state.tail_size:
+        return 0
+    assert state.tail_key is not None
+    filled = 0
+    for chunk in storage.iter_object(
+        settings.staging_bucket, state.tail_key, start=0, end=state.tail_size - 1
+    ):
+        if filled + len(chunk) > len(buf):  # never: a tail is shorter than a part
+            break
+        buf[filled : filled + len(chunk)] = chunk
+        filled += len(chunk)
+    if filled != state.tail_size:
+        raise DomainError(
+            "the stored tail of this upload is incomplete", code="tail_corrupt", status=500
+        )
+    return filled
+
+
+def _read_into(stream: IO[bytes], window: memoryview) -> int:
+    """Read up to ``len(window)`` bytes into ``window``; 0 at the end of the body."""
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:
+        return readinto(window) or 0
+    chunk = stream.read(len(window))
+    window[: len(chunk)] = chunk
+    return len(chunk)
+
+
 def _finish_object(
     storage: Storage,
-    upload: UploadSession,
+    upload: _State,
     multipart_id: str | None,
     parts: list[Part],
-    last: bytes,
+    last: bytes | bytearray,
 ) -> str | None:
     if multipart_id is None:
-        return storage.put(
-            upload.bucket, upload.object_key, last, content_type=upload.meta.get("content_type")
-        )
+        return storage.put(upload.bucket, upload.object_key, last, content_type=upload.content_type)
     if last:
         parts.append(
             storage.upload_part(

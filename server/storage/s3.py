@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Iterator
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -31,6 +33,30 @@ def _translate(exc: Exception, what: str) -> StorageError:
     return StorageError(f"{what}: {exc}")
 
 
+def sign_payloads(endpoint_url: str | None) -> bool:
+    """Whether SigV4 must cover each request body's SHA-256 for this endpoint.
+
+    botocore hashes every body over plain HTTP, and over HTTPS too when no checksum header is
+    sent (our case: SeaweedFS needs ``request_checksum_calculation="when_required"``). That is
+    a second full pass over every byte uploaded. ``UNSIGNED-PAYLOAD`` is safe where the body
+    cannot be changed in transit: over TLS (AWS's own default for streamed uploads) and over
+    the loopback interface. Plain HTTP to another host keeps signing. Either way the verify
+    job hashes each stored original again and compares it with the device's SHA-256.
+    """
+    if endpoint_url is None:
+        return False  # AWS: https
+    parts = urlsplit(endpoint_url)
+    if parts.scheme == "https":
+        return False
+    host = parts.hostname or ""
+    if host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True
+
+
 class S3Storage:
     """Object storage on any S3 endpoint.
 
@@ -48,7 +74,11 @@ class S3Storage:
         originals_bucket: str,
         other_buckets: list[str],
         addressing_style: str = "path",
+        sign_payload: bool | None = None,
     ) -> None:
+        """``sign_payload``: None decides by the endpoint (see ``sign_payloads``)."""
+        if sign_payload is None:
+            sign_payload = sign_payloads(endpoint_url)
         self.originals_bucket = originals_bucket
         self.other_buckets = other_buckets
         self._client = boto3.client(
@@ -58,7 +88,7 @@ class S3Storage:
             aws_secret_access_key=secret_key,
             region_name=region,
             config=BotoConfig(
-                s3={"addressing_style": addressing_style},
+                s3={"addressing_style": addressing_style, "payload_signing_enabled": sign_payload},
                 retries={"max_attempts": 3, "mode": "standard"},
                 connect_timeout=5,
                 read_timeout=120,

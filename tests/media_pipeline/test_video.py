@@ -130,7 +130,8 @@ def test_poster_past_the_end_falls_back_to_first_frame(h264_mp4: Path, tmp_path:
 def test_thumb_strip(h264_mp4: Path, tmp_path: Path) -> None:
     dst = tmp_path / "strip.jpg"
     strip = make_thumb_strip(h264_mp4, dst, count=4, height=60)
-    assert strip == {"timestamps": [0.25, 0.75, 1.25, 1.75], "tile_width": 80, "tile_height": 60}
+    # Evenly spaced over the clip short of its last two frame intervals (2 s at 15 fps).
+    assert strip == {"timestamps": [0.233, 0.7, 1.167, 1.633], "tile_width": 80, "tile_height": 60}
     with Image.open(dst) as sprite:
         assert sprite.format == "JPEG"
         assert sprite.size == (4 * 80, 60)
@@ -144,3 +145,31 @@ def test_thumb_strip_needs_a_duration(streamed_webm: Path, tmp_path: Path) -> No
         make_thumb_strip(streamed_webm, tmp_path / "strip.jpg")
     assert caught.value.code == "probe_failed"
     assert "web proxy" in caught.value.message
+
+
+def test_thumb_strip_of_a_one_second_clip(tmp_path: Path) -> None:
+    """Seeking into the last frame interval decoded nothing and emptied the whole sprite."""
+    import subprocess
+
+    clip = tmp_path / "short.mp4"
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=160x120:rate=10:duration=1",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            str(clip),
+        ],
+        check=True,
+    )
+    strip = make_thumb_strip(clip, tmp_path / "strip.jpg", count=10, height=40)
+    assert len(strip["timestamps"]) == 10 and max(strip["timestamps"]) < 0.8
+    with Image.open(tmp_path / "strip.jpg") as sprite:
+        assert sprite.size[0] == 10 * strip["tile_width"]

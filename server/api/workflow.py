@@ -1,0 +1,415 @@
+"""Case workflow: completeness, decision draft, execution, legal review, archive export,
+and the unit's configuration (major-decision list, working-day calendar)."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, request, send_file
+
+from ..errors import Conflict, Forbidden, NotFound
+from ..extensions import db
+from ..models import CalendarDay, LegalReview, MajorDecisionItem, User, utcnow
+from ..runtime import runtime
+from ..schemas import (
+    CalendarDaySchema,
+    DecisionDraftSchema,
+    ExecutionRecordSchema,
+    LegalOpinionSchema,
+    LegalReviewSchema,
+    LegalReviewSubmitSchema,
+    MajorDecisionItemSchema,
+    NoteSchema,
+    ReasonSchema,
+    ResolutionSchema,
+)
+from ..services import archive as archive_service
+from ..services import audit, documents, workflow
+from ..services import cases as case_service
+from ..services import legal_review as review_service
+from .common import client_addr, current_user, load_body, login_required
+
+bp = Blueprint("workflow", __name__)
+
+
+@bp.get("/cases/<int:case_id>/completeness")
+@login_required()
+def completeness(case_id: int):
+    case = case_service.get_case(db.session, current_user(), case_id)
+    return workflow.completeness(db.session, case)
+
+
+@bp.put("/cases/<int:case_id>/decision-draft")
+@login_required("officer", "supervisor")
+def decision_draft(case_id: int):
+    body = load_body(DecisionDraftSchema())
+    user = current_user()
+    case = case_service.get_case(db.session, user, case_id)
+    workflow.ensure_open(case)
+    review_service.set_decision_draft(db.session, case, body)
+    audit.record(
+        db.session,
+        actor=user,
+        action="case.decision_drafted",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr(),
+        details={"draft": body, "major": case.is_major},
+    )
+    db.session.commit()
+    return {
+        "decision_draft": case.decision_draft,
+        "is_major": case.is_major,
+        "legal_review_required": workflow.needs_legal_review(case),
+        "major_items": [m.title for m in workflow.matching_major_items(db.session, case)],
+    }
+
+
+@bp.post("/cases/<int:case_id>/execution")
+@login_required("officer", "supervisor")
+def add_execution(case_id: int):
+    body = load_body(ExecutionRecordSchema())
+    user = current_user()
+    case = case_service.get_case(db.session, user, case_id)
+    workflow.ensure_open(case)
+    if case.current_stage != "execution":
+        raise Conflict(
+            "执行情况在执行阶段登记 / record execution in the execution stage",
+            code="not_in_execution_stage",
+        )
+    record = {**body, "on": body["on"].isoformat(), "by": user.id, "at": utcnow().isoformat()}
+    case.execution_records = [*(case.execution_records or []), record]
+    audit.record(
+        db.session,
+        actor=user,
+        action="case.execution_recorded",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr(),
+        details=record,
+    )
+    db.session.commit()
+    return {"execution_records": case.execution_records}, 201
+
+
+# --- legal review --------------------------------------------------------------------------
+
+
+def _dump_review(review: LegalReview) -> dict:
+    return LegalReviewSchema().dump(review)
+
+
+@bp.post("/cases/<int:case_id>/legal-reviews")
+@login_required("officer", "supervisor")
+def submit_review(case_id: int):
+    body = load_body(LegalReviewSubmitSchema())
+    user = current_user()
+    case = case_service.get_case(db.session, user, case_id)
+    review = review_service.submit(
+        db.session,
+        user,
+        case,
+        report=body["report"],
+        decision_draft=body["decision_draft"],
+        days=int(runtime().config["LEGAL_REVIEW_DAYS"]),
+        client_addr=client_addr(),
+    )
+    db.session.commit()
+    return _dump_review(review), 201
+
+
+@bp.get("/cases/<int:case_id>/legal-reviews")
+@login_required()
+def case_reviews(case_id: int):
+    case = case_service.get_case(db.session, current_user(), case_id)
+    rows = db.session.execute(
+        sa.select(LegalReview).where(LegalReview.case_id == case.id).order_by(LegalReview.round)
+    ).scalars()
+    return {"items": LegalReviewSchema().dump(list(rows), many=True)}
+
+
+@bp.get("/legal-reviews")
+@login_required("legal", "supervisor", "leader")
+def review_queue():
+    user = current_user()
+    query = sa.select(LegalReview).where(LegalReview.unit_id == user.unit_id)
+    if status := request.args.get("status"):
+        query = query.where(LegalReview.status == status)
+    if request.args.get("overdue") == "1":
+        query = query.where(review_service.overdue_filter(review_service.today_local()))
+    rows = list(db.session.execute(query.order_by(LegalReview.due_on, LegalReview.id)).scalars())
+    return {"items": LegalReviewSchema(exclude=("package",)).dump(rows, many=True)}
+
+
+@bp.get("/legal-reviews/<int:review_id>")
+@login_required()
+def show_review(review_id: int):
+    review, _case = review_service.get_review(db.session, current_user(), review_id)
+    return _dump_review(review)
+
+
+@bp.post("/legal-reviews/<int:review_id>/opinion")
+@login_required("legal")
+def give_opinion(review_id: int):
+    body = load_body(LegalOpinionSchema())
+    user = current_user()
+    review, case = review_service.get_review(db.session, user, review_id)
+    review_service.give_opinion(
+        db.session,
+        user,
+        review,
+        case,
+        outcome=body["outcome"],
+        checklist=body["checklist"],
+        opinion=body["opinion"],
+        client_addr=client_addr(),
+    )
+    # The written opinion: 法制审核意见书, signed by the reviewer on screen and issued.
+    fields = review_service.opinion_fields(review, user)
+    fields["reviewed_on"] = review_service.today_local().isoformat()
+    doc = documents.create_document(
+        db.session, user, case, "legal_review_opinion", fields, client_addr=client_addr()
+    )
+    rt = runtime()
+    bucket = rt.config["S3_BUCKET_ORIGINALS"]
+    until = utcnow() + timedelta(days=int(rt.config["RETENTION_DAYS"]))
+    documents.add_signature(
+        db.session,
+        rt.storage,
+        bucket,
+        user,
+        doc,
+        case,
+        role="reviewer",
+        signer_name=user.name,
+        image=body["signature"],
+        retain_until=until,
+        client_addr=client_addr(),
+    )
+    documents.issue_document(
+        db.session,
+        rt.storage,
+        bucket,
+        user,
+        doc,
+        case,
+        retain_until=until,
+        client_addr=client_addr(),
+    )
+    review.opinion_document_id = doc.id
+    db.session.commit()
+    return _dump_review(review)
+
+
+def _review_action(review_id: int):
+    user = current_user()
+    review, case = review_service.get_review(db.session, user, review_id)
+    return user, review, case
+
+
+@bp.post("/legal-reviews/<int:review_id>/materials")
+@login_required("legal")
+def request_materials(review_id: int):
+    body = load_body(NoteSchema())
+    user, review, case = _review_action(review_id)
+    review_service.request_materials(
+        db.session,
+        user,
+        review,
+        case,
+        note=body["note"],
+        days=int(runtime().config["LEGAL_MATERIALS_DAYS"]),
+        client_addr=client_addr(),
+    )
+    db.session.commit()
+    return _dump_review(review)
+
+
+@bp.post("/legal-reviews/<int:review_id>/extension")
+@login_required("legal")
+def request_extension(review_id: int):
+    body = load_body(ReasonSchema())
+    user, review, case = _review_action(review_id)
+    review_service.request_extension(
+        db.session, user, review, case, reason=body["reason"], client_addr=client_addr()
+    )
+    db.session.commit()
+    return _dump_review(review)
+
+
+@bp.post("/legal-reviews/<int:review_id>/extension/approve")
+@login_required("leader")
+def approve_extension(review_id: int):
+    user, review, case = _review_action(review_id)
+    review_service.approve_extension(
+        db.session,
+        user,
+        review,
+        case,
+        days=int(runtime().config["LEGAL_REVIEW_EXTENSION_DAYS"]),
+        client_addr=client_addr(),
+    )
+    db.session.commit()
+    return _dump_review(review)
+
+
+@bp.post("/legal-reviews/<int:review_id>/disagreement")
+@login_required("officer", "supervisor")
+def disagree(review_id: int):
+    body = load_body(ReasonSchema())
+    user, review, case = _review_action(review_id)
+    review_service.record_disagreement(
+        db.session, user, review, case, reason=body["reason"], client_addr=client_addr()
+    )
+    db.session.commit()
+    return _dump_review(review)
+
+
+@bp.post("/legal-reviews/<int:review_id>/disagreement/resolve")
+@login_required("leader")
+def resolve(review_id: int):
+    body = load_body(ResolutionSchema())
+    user, review, case = _review_action(review_id)
+    review_service.resolve_disagreement(
+        db.session,
+        user,
+        review,
+        case,
+        resolution=body["resolution"],
+        note=body["note"],
+        client_addr=client_addr(),
+    )
+    db.session.commit()
+    return _dump_review(review)
+
+
+# --- archive --------------------------------------------------------------------------------
+
+
+@bp.get("/cases/<int:case_id>/archive.zip")
+@login_required("supervisor", "legal", "leader")
+def export_archive(case_id: int):
+    user = current_user()
+    case = case_service.get_case(db.session, user, case_id)
+    originals = request.args.get("originals") == "1"
+    rt = runtime()
+    # Closed by the response once sent (send_file wraps it); large archives spill to disk.
+    out = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)  # noqa: SIM115
+    manifest = archive_service.export_archive(
+        db.session, rt.storage, rt.signer, case, out, include_originals=originals
+    )
+    audit.record(
+        db.session,
+        actor=user,
+        action="case.archive_exported",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr(),
+        details={"originals": originals, "files": len(manifest["files"])},
+    )
+    db.session.commit()
+    out.seek(0)
+    return send_file(
+        out,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=archive_service.archive_filename(case),
+    )
+
+
+# --- unit configuration: major-decision list and working-day calendar ------------------------
+
+
+def _config_admin() -> User:
+    user = current_user()
+    if user.role not in ("admin", "leader"):
+        raise Forbidden("only an admin or the leader configures this", code="role_forbidden")
+    return user
+
+
+@bp.get("/major-decisions")
+@login_required()
+def list_major():
+    user = current_user()
+    rows = db.session.execute(
+        sa.select(MajorDecisionItem)
+        .where(MajorDecisionItem.unit_id == user.unit_id)
+        .order_by(MajorDecisionItem.id)
+    ).scalars()
+    return {"items": MajorDecisionItemSchema().dump(list(rows), many=True)}
+
+
+@bp.post("/major-decisions")
+@login_required("admin", "leader")
+def add_major():
+    body = load_body(MajorDecisionItemSchema())
+    user = _config_admin()
+    item = MajorDecisionItem(unit_id=user.unit_id, **body)
+    db.session.add(item)
+    db.session.flush()
+    audit.record(
+        db.session,
+        actor=user,
+        action="config.major_decision_added",
+        object_type="unit",
+        object_id=user.unit_id,
+        client_addr=client_addr(),
+        details={"id": item.id, **body},
+    )
+    db.session.commit()
+    return MajorDecisionItemSchema().dump(item), 201
+
+
+@bp.put("/major-decisions/<int:item_id>")
+@login_required("admin", "leader")
+def edit_major(item_id: int):
+    body = load_body(MajorDecisionItemSchema())
+    user = _config_admin()
+    item = db.session.get(MajorDecisionItem, item_id)
+    if item is None or item.unit_id != user.unit_id:
+        raise NotFound("no such entry", code="not_found")
+    for key, value in body.items():
+        setattr(item, key, value)
+    audit.record(
+        db.session,
+        actor=user,
+        action="config.major_decision_changed",
+        object_type="unit",
+        object_id=user.unit_id,
+        client_addr=client_addr(),
+        details={"id": item.id, **body},
+    )
+    db.session.commit()
+    return MajorDecisionItemSchema().dump(item)
+
+
+@bp.get("/calendar")
+@login_required()
+def list_calendar():
+    rows = db.session.execute(sa.select(CalendarDay).order_by(CalendarDay.day)).scalars()
+    return {"items": CalendarDaySchema().dump(list(rows), many=True)}
+
+
+@bp.put("/calendar")
+@login_required("admin")
+def set_calendar():
+    body = request.get_json(silent=True) or {}
+    days = CalendarDaySchema(many=True).load(body.get("items", []))
+    user = _config_admin()
+    for day in days:
+        row = db.session.get(CalendarDay, day["day"]) or CalendarDay(day=day["day"])
+        row.is_workday, row.note = day["is_workday"], day["note"]
+        db.session.add(row)
+    audit.record(
+        db.session,
+        actor=user,
+        action="config.calendar_changed",
+        object_type="unit",
+        object_id=user.unit_id,
+        client_addr=client_addr(),
+        details={"days": [d["day"].isoformat() for d in days]},
+    )
+    db.session.commit()
+    return {"items": CalendarDaySchema().dump(days, many=True)}

@@ -1,0 +1,1 @@
+"""The case archive (案卷): its format and its offline verifier."""

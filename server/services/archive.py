@@ -1,0 +1,505 @@
+"""Archiving a case (归档) and exporting its self-verifying case file (案卷) as a zip.
+
+The zip format is specified in ``server/archive/verify.py``, which is copied into every
+archive so an auditor can check it offline with the Python standard library alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..domain import ACTIVITY_LABELS, PROCEDURE_LABELS, STAGE_LABELS
+from ..models import (
+    AuditEntry,
+    AuditHead,
+    Case,
+    CaseStage,
+    Derivative,
+    Document,
+    MediaItem,
+    Unit,
+    User,
+    utcnow,
+)
+from ..storage import Storage
+from . import audit
+from .custody_export import local_time, pdf_font
+from .signing import Signer
+
+FORMAT = "fieldtrace-case-archive/1"
+VERIFY_SOURCE = Path(__file__).resolve().parent.parent / "archive" / "verify.py"
+README = """Fieldtrace 案卷 / case archive
+
+manifest.json   每个文件的 SHA-256、案件信息、证据条目与文书 / every file's SHA-256
+signature.json  服务器对 manifest 的 Ed25519 签名 / the server's signature of the manifest
+custody.json    本案的监管链条目（含链式哈希）/ the case's custody entries with chain hashes
+verify.py       离线校验（仅需 Python 3 标准库）/ offline check, Python 3 standard library only
+
+    python3 verify.py this-archive.zip [--public-key HEX]
+
+退出码 0 表示完整；否则列出被改动的文件或条目。
+Exit code 0 means intact; otherwise it names the altered file or entry.
+"""
+
+
+def retention_years(item: MediaItem, linked: set[str], config: dict[str, Any]) -> int:
+    """Evidence used in the decision is kept for the long period, the rest for the normal."""
+    if item.key_evidence or item.id in linked:
+        return int(config["ARCHIVE_KEY_EVIDENCE_YEARS"])
+    return int(config["ARCHIVE_RETENTION_YEARS"])
+
+
+def _linked_media(docs: list[Document]) -> set[str]:
+    """Media ids named in any document field (e.g. the service recording)."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                if key.endswith("media_id") and isinstance(inner, str):
+                    found.add(inner)
+                walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+
+    for doc in docs:
+        walk(doc.fields)
+    return found
+
+
+def issued_documents(session: Session, case_id: int) -> list[Document]:
+    return list(
+        session.execute(
+            sa.select(Document)
+            .where(Document.case_id == case_id, Document.status.in_(("issued", "superseded")))
+            .order_by(Document.issued_at, Document.version)
+        ).scalars()
+    )
+
+
+def catalogue_fields(docs: list[Document]) -> dict[str, Any]:
+    from ..documents.registry import DOCUMENT_TYPES
+
+    return {
+        "entries": [
+            {
+                "seq": n,
+                "title": DOCUMENT_TYPES[d.doc_type].title["zh"]
+                + (f"（第{d.version}版）" if d.version > 1 else ""),
+                "number": d.number or "",
+                "date": local_time(d.issued_at)[:10],
+                "pages": 1,
+            }
+            for n, d in enumerate(docs, start=1)
+        ]
+    }
+
+
+def archive_case(
+    session: Session,
+    user: User,
+    case: Case,
+    *,
+    storage: Storage | None = None,
+    config: dict[str, Any] | None = None,
+    client_addr: str = "",
+) -> Case:
+    """Close the case: issue the catalogue, extend retention of its originals, make it read-only."""
+    from ..runtime import runtime
+    from .documents import create_document, issue_document
+
+    rt = runtime()
+    storage = storage or rt.storage
+    config = config or rt.config
+    now = utcnow()
+    long_until = now + timedelta(days=365 * int(config["ARCHIVE_KEY_EVIDENCE_YEARS"]))
+    docs = [d for d in issued_documents(session, case.id) if d.status == "issued"]
+    catalogue = create_document(
+        session, user, case, "case_catalogue", catalogue_fields(docs), client_addr=client_addr
+    )
+    issue_document(
+        session,
+        storage,
+        config["S3_BUCKET_ORIGINALS"],
+        user,
+        catalogue,
+        case,
+        retain_until=long_until,
+        client_addr=client_addr,
+    )
+    linked = _linked_media(docs)
+    extended = 0
+    items = session.execute(
+        sa.select(MediaItem).where(MediaItem.case_id == case.id, MediaItem.status == "verified")
+    ).scalars()
+    for item in items:
+        until = now + timedelta(days=365 * retention_years(item, linked, config))
+        if item.locked_until is None or item.locked_until < until:
+            storage.lock(item.bucket, item.object_key, version_id=item.object_version, until=until)
+            item.locked_until = until
+            extended += 1
+    for doc in issued_documents(session, case.id):
+        if doc.object_key:
+            storage.lock(
+                doc.bucket or "", doc.object_key, version_id=doc.object_version, until=long_until
+            )
+        for sig in doc.signatures:  # the handwritten signatures are evidence too
+            storage.lock(
+                sig.bucket, sig.object_key, version_id=sig.object_version, until=long_until
+            )
+    case.archived_at = now
+    audit.record(
+        session,
+        actor=user,
+        action="case.archived",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={"catalogue": catalogue.number, "retention_extended": extended},
+    )
+    return case
+
+
+# --- export ------------------------------------------------------------------------------------
+
+
+def custody_entries(session: Session, case: Case, item_ids: list[str]) -> list[AuditEntry]:
+    """Every audit entry about the case or one of its items, in chain order."""
+    conditions = [sa.and_(AuditEntry.object_type == "case", AuditEntry.object_id == str(case.id))]
+    if item_ids:
+        conditions.append(
+            sa.and_(AuditEntry.object_type == "media", AuditEntry.object_id.in_(item_ids))
+        )
+    return list(
+        session.execute(
+            sa.select(AuditEntry).where(sa.or_(*conditions)).order_by(AuditEntry.seq)
+        ).scalars()
+    )
+
+
+def _entry_json(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "at": entry.at.isoformat(timespec="microseconds"),
+        "actor_id": entry.actor_id,
+        "actor": entry.actor,
+        "action": entry.action,
+        "object_type": entry.object_type,
+        "object_id": entry.object_id,
+        "client_addr": entry.client_addr,
+        "details": entry.details or {},
+        "prev_hash": entry.prev_hash,
+        "entry_hash": entry.entry_hash,
+    }
+
+
+def cover_pdf(case: Case, unit: Unit, stages: list[CaseStage], counts: dict[str, int]) -> bytes:
+    """The case file's cover (案卷封面)."""
+    from xml.sax.saxutils import escape
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table
+
+    font = pdf_font()
+    title = ParagraphStyle("t", fontName=font, fontSize=26, leading=34, alignment=1)
+    body = ParagraphStyle("b", fontName=font, fontSize=12, leading=20)
+    parties = "、".join(p.get("name", "") for p in case.parties or [])
+    rows = [
+        ("案号", case.number),
+        ("案由", case.title),
+        ("执法单位", unit.name),
+        ("程序", PROCEDURE_LABELS[case.procedure]["zh"]),
+        ("当事人", parties),
+        ("立案日期", local_time(case.created_at)[:10]),
+        ("归档日期", local_time(case.archived_at)[:10] if case.archived_at else "（未归档）"),
+        ("环节", " → ".join(STAGE_LABELS[s.stage]["zh"] for s in stages)),
+        ("音像资料", "，".join(f"{k} {v}" for k, v in sorted(counts.items())) or "无"),
+    ]
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=25 * mm, rightMargin=25 * mm)
+    table = Table(
+        [[Paragraph(escape(k), body), Paragraph(escape(v), body)] for k, v in rows],
+        colWidths=[35 * mm, 120 * mm],
+    )
+    doc.build([Spacer(1, 40 * mm), Paragraph("行政执法案卷", title), Spacer(1, 20 * mm), table])
+    return out.getvalue()
+
+
+class _ZipWriter:
+    """Adds members to the zip while recording their size and SHA-256 for the manifest."""
+
+    def __init__(self, fileobj: IO[bytes]) -> None:
+        self.zip = zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED)
+        self.files: list[dict[str, Any]] = []
+
+    def add(self, path: str, data: bytes, kind: str, **ref: Any) -> dict[str, Any]:
+        self.zip.writestr(path, data)
+        entry = {
+            "path": path,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+            "kind": kind,
+            **ref,
+        }
+        self.files.append(entry)
+        return entry
+
+    def add_stream(self, path: str, chunks: Any, kind: str, **ref: Any) -> dict[str, Any]:
+        digest, size = hashlib.sha256(), 0
+        with self.zip.open(path, "w", force_zip64=True) as out:
+            for chunk in chunks:
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+        entry = {"path": path, "sha256": digest.hexdigest(), "size": size, "kind": kind, **ref}
+        self.files.append(entry)
+        return entry
+
+
+def _ext(name: str, content_type: str) -> str:
+    if "." in name[-6:]:
+        return name.rsplit(".", 1)[1][:5]
+    return {
+        "image/jpeg": "jpg",
+        "image/png": "png",
+        "image/webp": "webp",
+        "video/mp4": "mp4",
+        "audio/mp4": "m4a",
+        "application/json": "json",
+    }.get(content_type, "bin")
+
+
+def export_archive(
+    session: Session,
+    storage: Storage,
+    signer: Signer,
+    case: Case,
+    out: IO[bytes],
+    *,
+    include_originals: bool = False,
+) -> dict[str, Any]:
+    """Write the case file to ``out``; returns the manifest."""
+    from ..documents.registry import DOCUMENT_TYPES
+    from ..documents.render import RenderInput, render_pdf
+
+    unit = session.get(Unit, case.unit_id)
+    assert unit is not None
+    stages = list(
+        session.execute(
+            sa.select(CaseStage).where(CaseStage.case_id == case.id).order_by(CaseStage.started_at)
+        ).scalars()
+    )
+    items = list(
+        session.execute(
+            sa.select(MediaItem).where(MediaItem.case_id == case.id).order_by(MediaItem.captured_at)
+        ).scalars()
+    )
+    docs = issued_documents(session, case.id)
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.kind] = counts.get(item.kind, 0) + 1
+    writer = _ZipWriter(out)
+    writer.add("cover.pdf", cover_pdf(case, unit, stages, counts), "cover")
+    catalogue = next((d for d in reversed(docs) if d.doc_type == "case_catalogue"), None)
+    if catalogue is None:  # not archived yet: a draft catalogue of what is issued so far
+        pdf = render_pdf(
+            RenderInput(
+                doc_type=DOCUMENT_TYPES["case_catalogue"],
+                unit_name=unit.name,
+                number=None,
+                case_number=case.number,
+                case_title=case.title,
+                fields=catalogue_fields(docs),
+                signatures=[],
+                version=1,
+                issued_at=None,
+                content_sha256_note=None,
+            )
+        )
+        writer.add("catalogue.pdf", pdf, "catalogue")
+    documents = []
+    for doc in docs:
+        path = f"documents/{doc.doc_type}-{doc.seq or doc.id[:8]}-v{doc.version}.pdf"
+        data = storage.get_bytes(
+            doc.bucket or "", doc.object_key or "", version_id=doc.object_version
+        )
+        writer.add(
+            path,
+            data,
+            "catalogue" if doc.doc_type == "case_catalogue" else "document",
+            document_id=doc.id,
+        )
+        documents.append(
+            {
+                "id": doc.id,
+                "series_id": doc.series_id,
+                "type": doc.doc_type,
+                "title": DOCUMENT_TYPES[doc.doc_type].title["zh"],
+                "number": doc.number,
+                "version": doc.version,
+                "status": doc.status,
+                "stage": doc.stage,
+                "issued_at": doc.issued_at.isoformat() if doc.issued_at else None,
+                "sha256": doc.sha256,
+                "path": path,
+                "fields": doc.fields,
+                "signatures": [
+                    {
+                        "role": s.role,
+                        "signer_name": s.signer_name,
+                        "sha256": s.sha256,
+                        "signed_at": s.signed_at.isoformat(),
+                    }
+                    for s in doc.signatures
+                ],
+            }
+        )
+        for n, sig in enumerate(doc.signatures, start=1):
+            png = storage.get_bytes(sig.bucket, sig.object_key, version_id=sig.object_version)
+            writer.add(
+                f"signatures/{doc.id}/{n}-{sig.role}.png", png, "signature", document_id=doc.id
+            )
+    item_rows = []
+    derivatives = session.execute(
+        sa.select(Derivative).where(Derivative.media_item_id.in_([i.id for i in items]))
+    ).scalars()
+    by_item: dict[str, list[Derivative]] = {}
+    for d in derivatives:
+        by_item.setdefault(d.media_item_id, []).append(d)
+    for item in items:
+        row = {
+            "id": item.id,
+            "kind": item.kind,
+            "activity": item.activity,
+            "activity_label": ACTIVITY_LABELS.get(item.activity, {}).get("zh"),
+            "chosen_stage": item.stage,
+            "attached_stage": item.attached_stage,
+            "filename": item.filename,
+            "size": item.size,
+            "status": item.status,
+            "device_sha256": item.device_sha256,
+            "server_sha256": item.server_sha256,
+            "captured_at": item.captured_at.isoformat(),
+            "received_at": item.received_at.isoformat(),
+            "verified_at": item.verified_at.isoformat() if item.verified_at else None,
+            "device_id": item.device_id,
+            "uploader_id": item.uploader_id,
+            "latitude": item.latitude,
+            "longitude": item.longitude,
+            "key_evidence": item.key_evidence,
+            "flags": item.flags or [],
+            "locked_until": item.locked_until.isoformat() if item.locked_until else None,
+            "derivatives": [],
+            "original_path": None,
+        }
+        for d in by_item.get(item.id, []):
+            path = f"derivatives/{item.id}/{d.name}.{_ext(d.object_key, d.content_type)}"
+            writer.add_stream(
+                path, storage.iter_object(d.bucket, d.object_key), "derivative", media_id=item.id
+            )
+            row["derivatives"].append(
+                {"name": d.name, "path": path, "sha256": d.sha256, "source_sha256": d.source_sha256}
+            )
+        if include_originals and item.status == "verified":
+            path = f"originals/{item.id}.{_ext(item.filename, item.claimed_content_type)}"
+            writer.add_stream(
+                path,
+                storage.iter_object(item.bucket, item.object_key, version_id=item.object_version),
+                "original",
+                media_id=item.id,
+            )
+            row["original_path"] = path
+        item_rows.append(row)
+    entries = custody_entries(session, case, [i.id for i in items])
+    custody = json.dumps(
+        {"entries": [_entry_json(e) for e in entries]}, ensure_ascii=False, indent=1
+    ).encode()
+    writer.add("custody.json", custody, "custody")
+    writer.add("verify.py", VERIFY_SOURCE.read_bytes(), "verifier")
+    writer.add("README.txt", README.encode(), "readme")
+    head = session.execute(
+        sa.select(AuditHead).order_by(AuditHead.seq.desc(), AuditHead.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    manifest = {
+        "format": FORMAT,
+        "generated_at": utcnow().isoformat(),
+        "case": {
+            "id": case.id,
+            "number": case.number,
+            "title": case.title,
+            "unit": unit.name,
+            "unit_code": unit.code,
+            "procedure": case.procedure,
+            "case_type": case.case_type,
+            "major_property": case.major_property,
+            "is_major": case.is_major,
+            "current_stage": case.current_stage,
+            "created_at": case.created_at.isoformat(),
+            "archived_at": case.archived_at.isoformat() if case.archived_at else None,
+            "service_date": case.service_date.isoformat() if case.service_date else None,
+            "stages": [
+                {
+                    "stage": s.stage,
+                    "started_at": s.started_at.isoformat(),
+                    "ended_at": s.ended_at.isoformat() if s.ended_at else None,
+                    "reason": s.reason,
+                    "override_reason": s.override_reason,
+                }
+                for s in stages
+            ],
+            "execution_records": case.execution_records or [],
+        },
+        "files": writer.files,
+        "items": item_rows,
+        "documents": documents,
+        "custody": {
+            "path": "custody.json",
+            "count": len(entries),
+            "first_seq": entries[0].seq if entries else None,
+            "last_seq": entries[-1].seq if entries else None,
+        },
+        "audit_head": {
+            "seq": head.seq,
+            "entry_hash": head.entry_hash,
+            "signed_at": head.signed_at.isoformat(timespec="microseconds"),
+            "public_key": head.public_key,
+            "signature": head.signature,
+        }
+        if head
+        else None,
+    }
+    manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=1, default=str).encode()
+    digest = hashlib.sha256(manifest_bytes).hexdigest()
+    writer.zip.writestr("manifest.json", manifest_bytes)
+    writer.zip.writestr(
+        "signature.json",
+        json.dumps(
+            {
+                "algorithm": "Ed25519",
+                "public_key": signer.public_key_hex,
+                "manifest_sha256": digest,
+                "signature": signer.sign(f"{FORMAT}\n{digest}".encode()),
+            },
+            indent=1,
+        ),
+    )
+    writer.zip.close()
+    return manifest
+
+
+def archive_filename(case: Case, at: datetime | None = None) -> str:
+    stamp = (at or utcnow()).strftime("%Y%m%d")
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in case.number)
+    return f"case-{safe}-{stamp}.zip"

@@ -1,0 +1,633 @@
+"""Enforcement documents (执法文书): drafts, on-screen signatures, issue, corrections, handover.
+
+An issued version is numbered (per unit, type and year, gapless), rendered to PDF, stored
+WORM in the originals bucket with its SHA-256 and attached to its stage. A correction is a
+new version of the same series; earlier versions stay and are listed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import secrets
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from marshmallow import ValidationError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ..documents.registry import DOCUMENT_TYPES, dump_fields, validate_fields
+from ..documents.render import RenderInput, SignatureImage, render_pdf, render_signature_check
+from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..models import (
+    Case,
+    Document,
+    DocumentCounter,
+    DocumentHandover,
+    DocumentSignature,
+    Unit,
+    User,
+    utcnow,
+)
+from ..storage import Storage
+from . import audit
+from .cases import get_case
+from .credentials import SHANGHAI
+from .workflow import ensure_open, latest_review, needs_legal_review
+
+# Documents whose issue (and leader signature) is gated by the legal review.
+DECISION_TYPES = frozenset({"penalty_decision"})
+
+
+def doc_key(case_id: int, doc_id: str, name: str) -> str:
+    return f"documents/{case_id}/{doc_id}/{name}"
+
+
+def get_document(session: Session, user: User, doc_id: str) -> tuple[Document, Case]:
+    """The document and its case if the user may see the case (404 otherwise)."""
+    doc = session.get(Document, doc_id)
+    if doc is None:
+        raise NotFound(f"document {doc_id} not found", code="document_not_found")
+    try:
+        case = get_case(session, user, doc.case_id)
+    except NotFound:
+        raise NotFound(f"document {doc_id} not found", code="document_not_found") from None
+    return doc, case
+
+
+def _ensure_may_write(user: User, case: Case) -> None:
+    ensure_open(case)
+    if user.role == "officer" and not any(o.id == user.id for o in case.officers):
+        raise Forbidden("you are not assigned to this case", code="not_assigned")
+    if user.role == "admin":
+        raise Forbidden("admins do not handle case documents", code="role_forbidden")
+
+
+def _validated(doc_type: str, data: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return dump_fields(doc_type, validate_fields(doc_type, data))
+    except ValidationError as exc:
+        raise Invalid(
+            "文书内容不完整或有误 / the document fields are invalid",
+            code="invalid_document_fields",
+            details={"fields": exc.messages_dict},
+        ) from None
+
+
+def create_document(
+    session: Session,
+    user: User,
+    case: Case,
+    doc_type: str,
+    data: dict[str, Any],
+    *,
+    client_addr: str = "",
+) -> Document:
+    _ensure_may_write(user, case)
+    if doc_type not in DOCUMENT_TYPES:
+        raise Invalid(f"unknown document type {doc_type!r}", code="unknown_document_type")
+    fields = _validated(doc_type, data)
+    doc_id = secrets.token_hex(16)
+    doc = Document(
+        id=doc_id,
+        series_id=doc_id,
+        version=1,
+        case_id=case.id,
+        unit_id=case.unit_id,
+        doc_type=doc_type,
+        stage=DOCUMENT_TYPES[doc_type].stage,
+        fields=fields,
+        status="draft",
+        created_by_id=user.id,
+        created_at=utcnow(),
+    )
+    session.add(doc)
+    session.flush()
+    audit.record(
+        session,
+        actor=user,
+        action="document.created",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={"document_id": doc.id, "type": doc_type, "version": 1},
+    )
+    return doc
+
+
+def new_version(
+    session: Session,
+    user: User,
+    doc: Document,
+    case: Case,
+    data: dict[str, Any],
+    *,
+    client_addr: str = "",
+) -> Document:
+    """A correction: a new draft version of the series; earlier versions stay."""
+    _ensure_may_write(user, case)
+    latest = session.execute(
+        sa.select(Document)
+        .where(Document.series_id == doc.series_id)
+        .order_by(Document.version.desc())
+        .limit(1)
+    ).scalar_one()
+    if latest.status == "draft":
+        raise Conflict(
+            "the latest version is still a draft; edit or issue it first",
+            code="draft_exists",
+            details={"document_id": latest.id},
+        )
+    fields = _validated(doc.doc_type, data)
+    corrected = Document(
+        id=secrets.token_hex(16),
+        series_id=doc.series_id,
+        version=latest.version + 1,
+        case_id=case.id,
+        unit_id=case.unit_id,
+        doc_type=doc.doc_type,
+        stage=doc.stage,
+        fields=fields,
+        status="draft",
+        year=latest.year,
+        seq=latest.seq,
+        number=latest.number,
+        created_by_id=user.id,
+        created_at=utcnow(),
+    )
+    session.add(corrected)
+    session.flush()
+    audit.record(
+        session,
+        actor=user,
+        action="document.corrected",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={
+            "document_id": corrected.id,
+            "series_id": doc.series_id,
+            "version": corrected.version,
+            "number": corrected.number,
+        },
+    )
+    return corrected
+
+
+def update_draft(
+    session: Session,
+    user: User,
+    doc: Document,
+    case: Case,
+    data: dict[str, Any],
+    *,
+    client_addr: str = "",
+) -> Document:
+    _ensure_may_write(user, case)
+    if doc.status != "draft":
+        raise Conflict("an issued document is corrected by a new version", code="not_draft")
+    doc.fields = _validated(doc.doc_type, data)
+    audit.record(
+        session,
+        actor=user,
+        action="document.edited",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={"document_id": doc.id, "version": doc.version},
+    )
+    return doc
+
+
+# --- signatures -------------------------------------------------------------------------------
+
+
+def _png_from_data_url(image: str) -> bytes:
+    prefix = "data:image/png;base64,"
+    if not image.startswith(prefix):
+        raise Invalid(
+            "签名须为 PNG 图像 / the signature must be a PNG data URL", code="invalid_signature"
+        )
+    try:
+        return base64.b64decode(image[len(prefix) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise Invalid(
+            "签名图像损坏 / the signature image is corrupt", code="invalid_signature"
+        ) from None
+
+
+def _legal_gate(session: Session, case: Case, doc_type: str) -> None:
+    """No decision document before an agreed review; a major one also needs the discussion."""
+    if doc_type not in DECISION_TYPES:
+        return
+    if needs_legal_review(case):
+        review = latest_review(session, case.id)
+        if review is None or review.status != "agreed":
+            raise Conflict(
+                "重大执法决定须先经法制审核同意，才能作出并签发《行政处罚决定书》"
+                " / an agreed legal review is required first",
+                code="legal_review_required",
+                details={"review_status": review.status if review else None},
+            )
+    if case.is_major:
+        discussed = session.execute(
+            sa.select(Document.id).where(
+                Document.case_id == case.id,
+                Document.doc_type == "collective_discussion_record",
+                Document.status == "issued",
+            )
+        ).first()
+        if not discussed:
+            raise Conflict(
+                "重大执法决定须经集体讨论：缺少已出具的《案件集体讨论笔录》"
+                " / a major decision needs the collective discussion record",
+                code="collective_discussion_required",
+            )
+
+
+def add_signature(
+    session: Session,
+    storage: Storage,
+    bucket: str,
+    user: User,
+    doc: Document,
+    case: Case,
+    *,
+    role: str,
+    signer_name: str,
+    image: str,
+    device_signed_at: datetime | None = None,
+    retain_until: datetime,
+    client_addr: str = "",
+) -> DocumentSignature:
+    _ensure_may_write(user, case)
+    if doc.status != "draft":
+        raise Conflict(
+            "an issued document cannot be signed again; correct it with a new version",
+            code="not_draft",
+        )
+    needed = DOCUMENT_TYPES[doc.doc_type].signatures
+    if role not in needed:
+        raise Invalid(
+            f"{doc.doc_type} takes no {role!r} signature (needs {list(needed)})",
+            code="signature_role_invalid",
+        )
+    own_roles = {"leader": {"leader"}, "reviewer": {"legal"}, "approver": {"supervisor", "leader"}}
+    if role in own_roles and user.role not in own_roles[role]:
+        raise Forbidden(
+            f"only {'/'.join(sorted(own_roles[role]))} signs as {role}", code="role_forbidden"
+        )
+    if role == "officer" and user.role not in ("officer", "supervisor"):
+        raise Forbidden("only enforcement officers sign as officer", code="role_forbidden")
+    if role == "leader":
+        _legal_gate(session, case, doc.doc_type)
+    png = _png_from_data_url(image)
+    try:
+        render_signature_check(png)
+    except ValueError as exc:
+        raise Invalid(str(exc), code="invalid_signature") from None
+    count = len(doc.signatures)
+    key = doc_key(case.id, doc.id, f"signature-{count + 1}-{role}.png")
+    version = storage.put(bucket, key, png, content_type="image/png")
+    storage.lock(bucket, key, version_id=version, until=retain_until)
+    signature = DocumentSignature(
+        document_id=doc.id,
+        role=role,
+        signer_name=signer_name,
+        user_id=user.id if role in ("officer", "leader", "reviewer", "approver") else None,
+        captured_by_id=user.id,
+        bucket=bucket,
+        object_key=key,
+        object_version=version,
+        sha256=hashlib.sha256(png).hexdigest(),
+        signed_at=utcnow(),
+        device_signed_at=device_signed_at,
+    )
+    session.add(signature)
+    session.flush()
+    session.refresh(doc, ["signatures"])
+    audit.record(
+        session,
+        actor=user,
+        action="document.signed",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={
+            "document_id": doc.id,
+            "role": role,
+            "signer": signer_name,
+            "sha256": signature.sha256,
+        },
+    )
+    return signature
+
+
+# --- numbering and issue ----------------------------------------------------------------------
+
+
+def next_seq(session: Session, unit_id: int, doc_type: str, year: int) -> int:
+    """The next number in the unit's series for this type and year.
+
+    The counter row is created if missing and incremented with UPDATE … RETURNING, which locks
+    it until the caller's transaction ends: numbers are gapless (a rolled-back issue gives its
+    number back) and two concurrent issues never get the same one.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(DocumentCounter)
+        .values(unit_id=unit_id, doc_type=doc_type, year=year, last_seq=0)
+        .on_conflict_do_nothing()
+    )
+    return session.execute(
+        sa.update(DocumentCounter)
+        .where(
+            DocumentCounter.unit_id == unit_id,
+            DocumentCounter.doc_type == doc_type,
+            DocumentCounter.year == year,
+        )
+        .values(last_seq=DocumentCounter.last_seq + 1)
+        .returning(DocumentCounter.last_seq)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+
+
+def format_number(unit: Unit, abbr: str, year: int, seq: int) -> str:
+    return f"{unit.short_name or unit.name}{abbr}〔{year}〕{seq}号"
+
+
+def issue_document(
+    session: Session,
+    storage: Storage,
+    bucket: str,
+    user: User,
+    doc: Document,
+    case: Case,
+    *,
+    retain_until: datetime,
+    client_addr: str = "",
+) -> Document:
+    _ensure_may_write(user, case)
+    if doc.status != "draft":
+        raise Conflict("this version is already issued", code="already_issued")
+    doc_type = DOCUMENT_TYPES[doc.doc_type]
+    have = {s.role for s in doc.signatures}
+    missing = [r for r in doc_type.signatures if r not in have]
+    if missing:
+        labels = {
+            "officer": "执法人员",
+            "party": "当事人",
+            "leader": "负责人",
+            "approver": "审批人",
+            "reviewer": "法制审核人员",
+            "recipient": "受送达人",
+        }
+        raise Conflict(
+            "缺少签名：" + "、".join(labels.get(r, r) for r in missing),
+            code="signatures_missing",
+            details={"missing": missing},
+        )
+    _legal_gate(session, case, doc.doc_type)
+    now = utcnow()
+    if doc.number is None:
+        # Lock order: the audit chain first, then the counter row (every audited write takes
+        # the chain lock, so taking the counter first could deadlock with such a writer).
+        audit.lock_chain(session)
+        year = now.astimezone(SHANGHAI).year
+        unit = session.get(Unit, case.unit_id)
+        assert unit is not None
+        seq = next_seq(session, case.unit_id, doc.doc_type, year)
+        doc.year, doc.seq, doc.number = year, seq, format_number(unit, doc_type.abbr, year, seq)
+    unit_name = session.execute(sa.select(Unit.name).where(Unit.id == case.unit_id)).scalar_one()
+    signatures = [
+        SignatureImage(
+            role=s.role,
+            signer_name=s.signer_name,
+            png=storage.get_bytes(s.bucket, s.object_key, version_id=s.object_version),
+            signed_at=s.signed_at,
+        )
+        for s in doc.signatures
+    ]
+    pdf = render_pdf(
+        RenderInput(
+            doc_type=doc_type,
+            unit_name=unit_name,
+            number=doc.number,
+            case_number=case.number,
+            case_title=case.title,
+            fields=doc.fields,
+            signatures=signatures,
+            version=doc.version,
+            issued_at=now,
+            content_sha256_note=None,
+        )
+    )
+    key = doc_key(case.id, doc.id, f"v{doc.version}.pdf")
+    version = storage.put(bucket, key, pdf, content_type="application/pdf")
+    storage.lock(bucket, key, version_id=version, until=retain_until)
+    doc.bucket, doc.object_key, doc.object_version = bucket, key, version
+    doc.sha256, doc.size = hashlib.sha256(pdf).hexdigest(), len(pdf)
+    doc.status, doc.issued_at, doc.issued_by_id = "issued", now, user.id
+    for earlier in session.execute(
+        sa.select(Document).where(
+            Document.series_id == doc.series_id,
+            Document.id != doc.id,
+            Document.status == "issued",
+        )
+    ).scalars():
+        earlier.status = "superseded"
+    _apply_effects(case, doc)
+    session.flush()
+    if doc.doc_type in PUBLISHED_TYPES and doc.version == 1:
+        _prepare_publication(session, case, doc, user)
+    audit.record(
+        session,
+        actor=user,
+        action="document.issued",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={
+            "document_id": doc.id,
+            "type": doc.doc_type,
+            "number": doc.number,
+            "version": doc.version,
+            "sha256": doc.sha256,
+            "size": doc.size,
+        },
+    )
+    return doc
+
+
+# Decisions published after the fact (事后公开); a correction is handled by the admin there.
+PUBLISHED_TYPES = frozenset({"penalty_decision", "onsite_penalty_decision"})
+PUBLISH_WITHIN_WORKING_DAYS = 7
+
+
+def _prepare_publication(session: Session, case: Case, doc: Document, user: User) -> None:
+    """Queue the decision for publication within 7 working days, redacted and scanned."""
+    from ..disclosure.service import DecisionSource, prepare_publication
+    from .legal_review import calendar, today_local
+
+    party = doc.fields.get("party") or {}
+    natural = party.get("type") == "natural"
+    decided = today_local(doc.issued_at)
+    others = [party["legal_representative"]] if party.get("legal_representative") else []
+    source = DecisionSource(
+        unit_id=case.unit_id,
+        case_id=case.id,
+        document_id=doc.id,
+        number=doc.number or "",
+        title=f"{DOCUMENT_TYPES[doc.doc_type].title['zh']}（{case.title}）",
+        decided_at=decided,
+        party_kind="natural" if natural else "legal",
+        party_name=party.get("name", ""),
+        other_names=others,
+        facts=str(doc.fields.get("facts", "")),
+        legal_basis=str(doc.fields.get("legal_basis", "")),
+        penalties=[
+            {"kind": p.get("kind"), "amount": p.get("amount")}
+            for p in doc.fields.get("penalties") or []
+        ],
+        sensitive=(case.decision_draft or {}).get("withhold_reason"),
+    )
+    due = calendar(session).add_working_days(decided, PUBLISH_WITHIN_WORKING_DAYS)
+    prepare_publication(session, source, due_by=due, actor=user)
+
+
+def _apply_effects(case: Case, doc: Document) -> None:
+    """What an issued document changes on the case."""
+    if doc.doc_type == "service_receipt" and doc.fields.get("served_at"):
+        served = doc.fields["served_at"]
+        case.service_date = date.fromisoformat(str(served)[:10])
+    if doc.doc_type in ("penalty_decision", "onsite_penalty_decision"):
+        penalties = doc.fields.get("penalties") or []
+        draft = dict(case.decision_draft or {})
+        draft["penalties"] = [{"kind": p.get("kind"), "amount": p.get("amount")} for p in penalties]
+        case.decision_draft = draft
+
+
+def remedy_windows(case: Case) -> dict[str, str] | None:
+    """From the date of service: reconsideration within 60 days, litigation within 6 months."""
+    if case.service_date is None:
+        return None
+    served = case.service_date
+    month = served.month + 6
+    year = served.year + (month - 1) // 12
+    month = (month - 1) % 12 + 1
+    day = min(
+        served.day,
+        [
+            31,
+            29 if year % 4 == 0 and (year % 100 or year % 400 == 0) else 28,
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ][month - 1],
+    )
+    return {
+        "served_on": served.isoformat(),
+        "reconsideration_until": (served + timedelta(days=60)).isoformat(),
+        "litigation_until": date(year, month, day).isoformat(),
+    }
+
+
+# --- handover to the party --------------------------------------------------------------------
+
+
+def create_handover(
+    session: Session,
+    user: User,
+    doc: Document,
+    case: Case,
+    *,
+    minutes: int,
+    client_addr: str = "",
+) -> DocumentHandover:
+    if doc.status not in ("issued", "superseded"):
+        raise Conflict("only an issued document can be handed over", code="not_issued")
+    token = secrets.token_urlsafe(32)
+    handover = DocumentHandover(
+        id=token,
+        document_id=doc.id,
+        created_by_id=user.id,
+        created_at=utcnow(),
+        expires_at=utcnow() + timedelta(minutes=minutes),
+    )
+    session.add(handover)
+    audit.record(
+        session,
+        actor=user,
+        action="document.handover_offered",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={
+            "document_id": doc.id,
+            "number": doc.number,
+            "expires_at": handover.expires_at.isoformat(),
+        },
+    )
+    return handover
+
+
+def open_handover(session: Session, token: str, *, client_addr: str = "") -> Document:
+    """The party opens the link: the document is handed over (事中公示: 出具执法文书)."""
+    handover = session.get(DocumentHandover, token)
+    now = utcnow()
+    if handover is None or handover.expires_at <= now:
+        raise NotFound(
+            "链接无效或已过期 / the link is invalid or has expired", code="handover_expired"
+        )
+    doc = session.get(Document, handover.document_id)
+    assert doc is not None
+    first = handover.first_opened_at is None
+    handover.open_count += 1
+    if first:
+        handover.first_opened_at = now
+    audit.record(
+        session,
+        actor=None,
+        action="document.handed_over" if first else "document.reopened",
+        object_type="case",
+        object_id=doc.case_id,
+        client_addr=client_addr,
+        details={
+            "document_id": doc.id,
+            "number": doc.number,
+            "sha256": doc.sha256,
+            "offered_by": handover.created_by_id,
+        },
+    )
+    return doc
+
+
+def series_versions(session: Session, doc: Document) -> list[Document]:
+    return list(
+        session.execute(
+            sa.select(Document)
+            .where(Document.series_id == doc.series_id)
+            .order_by(Document.version)
+        ).scalars()
+    )
+
+
+def case_documents(session: Session, case: Case) -> list[Document]:
+    return list(
+        session.execute(
+            sa.select(Document)
+            .where(Document.case_id == case.id)
+            .order_by(Document.created_at, Document.version)
+        ).scalars()
+    )

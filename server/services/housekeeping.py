@@ -1,0 +1,34 @@
+"""Scheduled upkeep run by the queue's periodic sweep: deadlines, publication, expiry."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..models import DocumentHandover, PlaybackGrant
+from . import legal_review
+
+log = logging.getLogger(__name__)
+
+
+def run(session: Session, now: datetime) -> dict[str, int]:
+    """Flag overdue legal reviews, publish decisions that are due, take expired ones offline,
+    and delete expired playback grants and handover links. The caller commits."""
+    from ..disclosure import service as disclosure
+
+    today = legal_review.today_local(now)
+    counts = {
+        "reviews_overdue": len(legal_review.flag_overdue(session, today)),
+        "decisions_published": len(disclosure.publish_due(session, today)),
+        "decisions_expired": len(disclosure.expire(session, today)),
+    }
+    counts["grants_deleted"] = session.execute(
+        sa.delete(PlaybackGrant).where(PlaybackGrant.expires_at < now)
+    ).rowcount
+    counts["handovers_deleted"] = session.execute(
+        sa.delete(DocumentHandover).where(DocumentHandover.expires_at < now)
+    ).rowcount
+    return counts

@@ -1,0 +1,470 @@
+"""Legal review of major enforcement decisions (重大执法决定法制审核).
+
+A round is submitted with its package frozen (documents with hashes, completeness report,
+the officers' credential displays, the draft decision). The reviewer works through the
+checklist and agrees, returns it for correction (a new round follows) or proposes transfer
+to the judicial organs; the opinion is issued as the 法制审核意见书. Deadlines count working
+days on the unit's calendar.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..models import CalendarDay, Case, LegalReview, MediaItem, User, utcnow
+from ..workcal import WorkCalendar
+from . import audit
+from .console import credential_events
+from .credentials import SHANGHAI
+from .workflow import completeness, ensure_open, matching_major_items
+
+CHECKLIST: tuple[tuple[str, str], ...] = (
+    ("authority", "执法主体合法，具有管辖权"),
+    ("credentials", "执法人员具备执法资格，已出示执法证件"),
+    ("facts", "案件事实清楚"),
+    ("evidence", "证据合法、充分"),
+    ("law_applied", "适用法律正确，裁量符合裁量基准"),
+    ("procedure", "程序合法"),
+    ("documents", "执法文书完备、规范"),
+    ("within_power", "未超越本机关法定职权"),
+    ("no_crime", "未涉嫌犯罪，无需移送司法机关"),
+)
+CHECKLIST_CODES = [code for code, _ in CHECKLIST]
+OUTCOME_LABELS = {"agree": "同意", "returned": "存在问题，退回补正", "transfer": "建议移送司法机关"}
+_STATUS_OF_OUTCOME = {"agree": "agreed", "returned": "returned", "transfer": "transfer"}
+
+
+def calendar(session: Session) -> WorkCalendar:
+    rows = session.execute(sa.select(CalendarDay.day, CalendarDay.is_workday)).all()
+    return WorkCalendar({day: workday for day, workday in rows})
+
+
+def today_local(now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(SHANGHAI).date()
+
+
+def get_review(session: Session, user: User, review_id: int) -> tuple[LegalReview, Case]:
+    from .cases import get_case
+
+    review = session.get(LegalReview, review_id)
+    if review is None:
+        raise NotFound(f"legal review {review_id} not found", code="review_not_found")
+    try:
+        case = get_case(session, user, review.case_id)
+    except NotFound:
+        raise NotFound(f"legal review {review_id} not found", code="review_not_found") from None
+    return review, case
+
+
+def _package(session: Session, case: Case, report: str, draft: dict[str, Any]) -> dict[str, Any]:
+    from .documents import case_documents
+
+    items = list(
+        session.execute(sa.select(MediaItem).where(MediaItem.case_id == case.id)).scalars()
+    )
+    return {
+        "report": report,
+        "decision_draft": draft,
+        "documents": [
+            {
+                "id": d.id,
+                "type": d.doc_type,
+                "number": d.number,
+                "version": d.version,
+                "status": d.status,
+                "sha256": d.sha256,
+            }
+            for d in case_documents(session, case)
+        ],
+        "media": [
+            {
+                "id": i.id,
+                "kind": i.kind,
+                "stage": i.attached_stage or i.stage,
+                "activity": i.activity,
+                "sha256": i.server_sha256 or i.device_sha256,
+                "status": i.status,
+            }
+            for i in items
+        ],
+        "completeness": completeness(session, case),
+        "credential_displays": [
+            {**e, "at": e["at"].isoformat()} for e in credential_events(session, case, items)
+        ],
+        "major_items": [m.title for m in matching_major_items(session, case)],
+    }
+
+
+def set_decision_draft(session: Session, case: Case, draft: dict[str, Any]) -> None:
+    case.decision_draft = draft
+    case.is_major = bool(matching_major_items(session, case))
+
+
+def submit(
+    session: Session,
+    user: User,
+    case: Case,
+    *,
+    report: str,
+    decision_draft: dict[str, Any],
+    days: int,
+    client_addr: str = "",
+) -> LegalReview:
+    ensure_open(case)
+    if user.role not in ("officer", "supervisor"):
+        raise Forbidden("the undertaking officers submit for legal review", code="role_forbidden")
+    if user.role == "officer" and not any(o.id == user.id for o in case.officers):
+        raise Forbidden("you are not assigned to this case", code="not_assigned")
+    if case.current_stage != "review":
+        raise Conflict(
+            "案件须处于审查阶段才能提交法制审核 / submit in the review stage",
+            code="not_in_review_stage",
+        )
+    last = session.execute(
+        sa.select(LegalReview)
+        .where(LegalReview.case_id == case.id)
+        .order_by(LegalReview.round.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if last is not None and last.status in ("submitted", "agreed"):
+        raise Conflict(
+            f"第{last.round}轮法制审核{'尚在进行' if last.status == 'submitted' else '已同意'}",
+            code="review_in_progress" if last.status == "submitted" else "review_agreed",
+        )
+    set_decision_draft(session, case, decision_draft)
+    now = utcnow()
+    review = LegalReview(
+        case_id=case.id,
+        unit_id=case.unit_id,
+        round=(last.round + 1) if last else 1,
+        status="submitted",
+        report=report,
+        decision_draft=decision_draft,
+        package=_package(session, case, report, decision_draft),
+        submitted_by_id=user.id,
+        submitted_at=now,
+        due_on=calendar(session).add_working_days(today_local(now), days),
+        materials_requests=[],
+    )
+    session.add(review)
+    case.legal_review_status = "submitted"
+    case.review_overdue = False
+    session.flush()
+    audit.record(
+        session,
+        actor=user,
+        action="legal_review.submitted",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={
+            "review_id": review.id,
+            "round": review.round,
+            "due_on": review.due_on.isoformat(),
+            "major": case.is_major,
+        },
+    )
+    return review
+
+
+def _require_reviewer(user: User, review: LegalReview) -> None:
+    if user.role != "legal":
+        raise Forbidden("only the legal section reviews", code="role_forbidden")
+    if review.status != "submitted":
+        raise Conflict(f"this round is already {review.status}", code="review_closed")
+
+
+def _checked_list(checklist: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    given = {c["item"]: c for c in checklist}
+    unknown = set(given) - set(CHECKLIST_CODES)
+    missing = [code for code in CHECKLIST_CODES if code not in given]
+    if unknown or missing:
+        raise Invalid(
+            "审核清单须逐项填写 / answer every checklist item",
+            code="checklist_incomplete",
+            details={"missing": missing, "unknown": sorted(unknown)},
+        )
+    labels = dict(CHECKLIST)
+    return [
+        {
+            "item": code,
+            "label": labels[code],
+            "passed": bool(given[code]["passed"]),
+            "note": given[code].get("note", ""),
+        }
+        for code in CHECKLIST_CODES
+    ]
+
+
+def give_opinion(
+    session: Session,
+    user: User,
+    review: LegalReview,
+    case: Case,
+    *,
+    outcome: str,
+    checklist: list[dict[str, Any]],
+    opinion: str,
+    client_addr: str = "",
+) -> LegalReview:
+    """Record the reviewer's outcome; the caller issues the opinion document."""
+    _require_reviewer(user, review)
+    ensure_open(case)
+    items = _checked_list(checklist)
+    raised = [c for c in items if not c["passed"]]
+    if outcome == "agree" and raised:
+        raise Conflict(
+            "存在未通过的审核事项，不能同意：" + "、".join(c["label"] for c in raised),
+            code="checklist_not_passed",
+            details={"raised": [c["item"] for c in raised]},
+        )
+    if outcome == "returned" and not raised:
+        raise Invalid(
+            "退回补正须指出存在问题的审核事项 / mark the items with problems", code="nothing_raised"
+        )
+    if outcome == "transfer" and all(c["item"] != "no_crime" for c in raised):
+        raise Invalid(
+            "建议移送须在“涉嫌犯罪”一项说明 / raise the suspected-crime item",
+            code="transfer_without_crime",
+        )
+    for raised_item in raised:
+        if not raised_item["note"]:
+            raise Invalid(f"请说明问题：{raised_item['label']}", code="note_required")
+    review.status = _STATUS_OF_OUTCOME[outcome]
+    review.checklist = items
+    review.opinion = opinion
+    review.reviewer_id = user.id
+    review.decided_at = utcnow()
+    case.legal_review_status = review.status
+    case.review_overdue = False
+    audit.record(
+        session,
+        actor=user,
+        action="legal_review.decided",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={
+            "review_id": review.id,
+            "round": review.round,
+            "outcome": outcome,
+            "raised": [c["item"] for c in raised],
+        },
+    )
+    return review
+
+
+def opinion_fields(review: LegalReview, reviewer: User) -> dict[str, Any]:
+    """The 法制审核意见书's fields from a decided round."""
+    outcome = next(k for k, v in _STATUS_OF_OUTCOME.items() if v == review.status)
+    return {
+        "checklist": [
+            {"item": c["label"], "passed": c["passed"], "note": c["note"]}
+            for c in review.checklist or []
+        ],
+        "opinion": review.opinion or "",
+        "outcome": outcome,
+        "reviewer": reviewer.name,
+    }
+
+
+def request_materials(
+    session: Session,
+    user: User,
+    review: LegalReview,
+    case: Case,
+    *,
+    note: str,
+    days: int,
+    client_addr: str = "",
+) -> LegalReview:
+    _require_reviewer(user, review)
+    due = calendar(session).add_working_days(today_local(), days)
+    review.materials_requests = [
+        *review.materials_requests,
+        {
+            "note": note,
+            "requested_at": utcnow().isoformat(),
+            "due_on": due.isoformat(),
+            "by": user.id,
+        },
+    ]
+    audit.record(
+        session,
+        actor=user,
+        action="legal_review.materials_requested",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={"review_id": review.id, "note": note, "due_on": due.isoformat()},
+    )
+    return review
+
+
+def request_extension(
+    session: Session,
+    user: User,
+    review: LegalReview,
+    case: Case,
+    *,
+    reason: str,
+    client_addr: str = "",
+) -> LegalReview:
+    _require_reviewer(user, review)
+    if review.extension:
+        raise Conflict("an extension was already requested for this round", code="extension_exists")
+    review.extension = {
+        "reason": reason,
+        "requested_by": user.id,
+        "requested_at": utcnow().isoformat(),
+        "approved": False,
+    }
+    audit.record(
+        session,
+        actor=user,
+        action="legal_review.extension_requested",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={"review_id": review.id, "reason": reason},
+    )
+    return review
+
+
+def approve_extension(
+    session: Session,
+    user: User,
+    review: LegalReview,
+    case: Case,
+    *,
+    days: int,
+    client_addr: str = "",
+) -> LegalReview:
+    if user.role != "leader":
+        raise Forbidden("the leader approves an extension", code="role_forbidden")
+    if not review.extension or review.extension.get("approved"):
+        raise Conflict("no pending extension request", code="no_extension_request")
+    review.due_on = calendar(session).add_working_days(review.due_on, days)
+    review.extension = {
+        **review.extension,
+        "approved": True,
+        "approved_by": user.id,
+        "approved_at": utcnow().isoformat(),
+    }
+    if today_local() <= review.due_on:
+        case.review_overdue = False
+    audit.record(
+        session,
+        actor=user,
+        action="legal_review.extension_approved",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={"review_id": review.id, "due_on": review.due_on.isoformat()},
+    )
+    return review
+
+
+def record_disagreement(
+    session: Session,
+    user: User,
+    review: LegalReview,
+    case: Case,
+    *,
+    reason: str,
+    client_addr: str = "",
+) -> LegalReview:
+    ensure_open(case)
+    if user.role not in ("officer", "supervisor"):
+        raise Forbidden("the undertaking side records a disagreement", code="role_forbidden")
+    if review.status not in ("returned", "transfer"):
+        raise Conflict(
+            "only a returned or transfer opinion can be disputed", code="nothing_to_dispute"
+        )
+    if review.disagreement and not review.disagreement.get("resolution"):
+        raise Conflict(
+            "a disagreement is already waiting for the leader", code="disagreement_pending"
+        )
+    review.disagreement = {"reason": reason, "by": user.id, "at": utcnow().isoformat()}
+    audit.record(
+        session,
+        actor=user,
+        action="legal_review.disagreement",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={"review_id": review.id, "reason": reason},
+    )
+    return review
+
+
+def resolve_disagreement(
+    session: Session,
+    user: User,
+    review: LegalReview,
+    case: Case,
+    *,
+    resolution: str,
+    note: str,
+    client_addr: str = "",
+) -> LegalReview:
+    """The leader decides: uphold the opinion, or accept the objection (the round agrees)."""
+    if user.role != "leader":
+        raise Forbidden("the leader resolves a disagreement", code="role_forbidden")
+    if not review.disagreement or review.disagreement.get("resolution"):
+        raise Conflict("no open disagreement", code="no_disagreement")
+    review.disagreement = {
+        **review.disagreement,
+        "resolution": resolution,
+        "note": note,
+        "resolved_by": user.id,
+        "resolved_at": utcnow().isoformat(),
+    }
+    if resolution == "accept_objection":
+        review.status = "agreed"
+        case.legal_review_status = "agreed"
+    audit.record(
+        session,
+        actor=user,
+        action="legal_review.disagreement_resolved",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={"review_id": review.id, "resolution": resolution, "note": note},
+    )
+    return review
+
+
+def overdue_filter(today: date) -> sa.ColumnElement[bool]:
+    return sa.and_(LegalReview.status == "submitted", LegalReview.due_on < today)
+
+
+def flag_overdue(session: Session, today: date | None = None) -> list[LegalReview]:
+    """Mark reviews past their due date (once each) and flag their cases for supervisors."""
+    today = today or today_local()
+    late = list(
+        session.execute(
+            sa.select(LegalReview).where(
+                overdue_filter(today), LegalReview.overdue_flagged_at.is_(None)
+            )
+        ).scalars()
+    )
+    for review in late:
+        review.overdue_flagged_at = utcnow()
+        case = session.get(Case, review.case_id)
+        if case is not None:
+            case.review_overdue = True
+        audit.record(
+            session,
+            actor=None,
+            action="legal_review.overdue",
+            object_type="case",
+            object_id=review.case_id,
+            details={"review_id": review.id, "due_on": review.due_on.isoformat()},
+        )
+    return late

@@ -1,0 +1,474 @@
+"""The offline case-archive verifier: synthetic archives, intact and tampered with."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from server import cli
+from server.archive import verify
+from server.services.audit import GENESIS_HASH, compute_entry_hash, head_message
+
+VERIFY_SOURCE = Path(verify.__file__).read_bytes()
+T0 = datetime(2026, 3, 2, 1, 30, 0, 123456, tzinfo=UTC)
+
+
+def custody_entries(seqs: list[int], *, prev_of_first: str | None = None) -> list[dict[str, Any]]:
+    """Audit entries as the exporter writes them, hashed by the server's own function."""
+    entries: list[dict[str, Any]] = []
+    for i, seq in enumerate(seqs):
+        if entries and entries[-1]["seq"] == seq - 1:
+            prev_hash = entries[-1]["entry_hash"]
+        elif seq == 1:
+            prev_hash = GENESIS_HASH
+        else:
+            prev_hash = prev_of_first or hashlib.sha256(f"entry {seq - 1}".encode()).hexdigest()
+        at = T0 + timedelta(minutes=i)
+        fields: dict[str, Any] = {
+            "seq": seq,
+            "at": at,
+            "actor_id": 3,
+            "actor": "wang.officer",
+            "action": "media.uploaded" if i == 0 else "document.issued",
+            "object_type": "media",
+            "object_id": f"m{seq}",
+            "client_addr": "10.0.0.7",
+            "details": {"sha256": "ab" * 32, "note": f"现场检查 第{i}条"},
+            "prev_hash": prev_hash,
+        }
+        digest = compute_entry_hash(**fields)
+        entries.append(
+            {**fields, "at": at.isoformat(timespec="microseconds"), "entry_hash": digest}
+        )
+    return entries
+
+
+@dataclass
+class Parts:
+    """The pieces of one archive; tests tamper with them after signing, then write the zip."""
+
+    key: Ed25519PrivateKey
+    files: dict[str, bytes]
+    manifest: dict[str, Any]
+    manifest_bytes: bytes = b""
+    signature: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, bytes] = field(default_factory=dict)
+    omit: set[str] = field(default_factory=set)
+
+    @property
+    def public_key_hex(self) -> str:
+        return self.key.public_key().public_bytes_raw().hex()
+
+    def sign(self) -> Parts:
+        self.manifest["files"] = [
+            {
+                "path": path,
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+                "kind": path.split("/")[0] if "/" in path else "meta",
+            }
+            for path, data in self.files.items()
+        ]
+        self.manifest_bytes = json.dumps(self.manifest, ensure_ascii=False, indent=1).encode()
+        manifest_sha = hashlib.sha256(self.manifest_bytes).hexdigest()
+        signature = self.key.sign(b"fieldtrace-case-archive/1\n" + manifest_sha.encode())
+        self.signature = {
+            "algorithm": "Ed25519",
+            "public_key": self.public_key_hex,
+            "manifest_sha256": manifest_sha,
+            "signature": signature.hex(),
+        }
+        return self
+
+    def write(self, path: Path) -> Path:
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("manifest.json", self.manifest_bytes)
+            zf.writestr("signature.json", json.dumps(self.signature))
+            for name, data in {**self.files, **self.extra}.items():
+                if name not in self.omit:
+                    zf.writestr(name, data)
+        return path
+
+
+def make_parts(*, entries: list[dict[str, Any]] | None = None, head_seq: int | None = 12) -> Parts:
+    key = Ed25519PrivateKey.generate()
+    entries = custody_entries([3, 4, 9, 10, 11]) if entries is None else entries
+    files = {
+        "verify.py": VERIFY_SOURCE,
+        "README.txt": "案卷说明 / how to verify: python3 verify.py case.zip\n".encode(),
+        "cover.pdf": b"%PDF-1.7 cover",
+        "catalogue.pdf": b"%PDF-1.7 catalogue",
+        "documents/onsite_inspection_record-v1.pdf": b"%PDF-1.7 " + os.urandom(3000),
+        "derivatives/m3/preview.jpg": os.urandom(500),
+        "originals/m3/IMG_0001.MOV": os.urandom(3 * 1024 * 1024 + 17),  # several read chunks
+        "custody.json": json.dumps({"entries": entries}, ensure_ascii=False).encode(),
+    }
+    manifest: dict[str, Any] = {
+        "format": "fieldtrace-case-archive/1",
+        "generated_at": "2026-03-09T02:00:00.000000+00:00",
+        "case": {"id": "c1", "number": "某市监立〔2026〕7号", "title": "某超市销售过期食品案"},
+        "items": [{"id": "m3"}],
+        "documents": [{"id": "d1"}],
+        "custody": {
+            "path": "custody.json",
+            "count": len(entries),
+            "first_seq": entries[0]["seq"] if entries else None,
+            "last_seq": entries[-1]["seq"] if entries else None,
+        },
+        "audit_head": None,
+    }
+    if head_seq is not None:
+        signed_at = T0 + timedelta(days=1)
+        head_hash = next((e["entry_hash"] for e in entries if e["seq"] == head_seq), "cd" * 32)
+        manifest["audit_head"] = {
+            "seq": head_seq,
+            "entry_hash": head_hash,
+            "signed_at": signed_at.isoformat(timespec="microseconds"),
+            "public_key": key.public_key().public_bytes_raw().hex(),
+            "signature": key.sign(head_message(head_seq, head_hash, signed_at)).hex(),
+        }
+    return Parts(key=key, files=files, manifest=manifest).sign()
+
+
+def problems_of(parts: Parts, tmp_path: Path, **kwargs: Any) -> list[str]:
+    report = verify.verify_archive(parts.write(tmp_path / "case.zip"), **kwargs)
+    return report.problems
+
+
+def run_standalone(archive: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the verify.py bundled in the archive, alone, with only the standard library."""
+    workdir = archive.parent / "auditor"
+    workdir.mkdir(exist_ok=True)
+    with zipfile.ZipFile(archive) as zf:
+        (workdir / "verify.py").write_bytes(zf.read("verify.py"))
+    return subprocess.run(
+        [sys.executable, "-I", "-S", "verify.py", str(archive), *args],
+        cwd=workdir,
+        env={},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# --- intact ----------------------------------------------------------------------------
+
+
+def test_intact_archive_verifies(tmp_path: Path) -> None:
+    parts = make_parts()
+    archive = parts.write(tmp_path / "case.zip")
+
+    report = verify.verify_archive(archive, parts.public_key_hex)
+    assert report.ok, report.problems
+    assert report.public_key == parts.public_key_hex
+    assert report.summary["files"] == 8
+    assert report.summary["custody_entries"] == 5
+    assert report.summary["audit_head_seq"] == 12
+    assert report.notes == []
+    with archive.open("rb") as fh:
+        assert verify.verify_archive(fh).ok  # a file object works too
+
+    assert verify.main([str(archive), "--public-key", parts.public_key_hex]) == 0
+
+
+def test_bundled_verify_py_runs_alone_with_the_standard_library(tmp_path: Path) -> None:
+    parts = make_parts()
+    archive = parts.write(tmp_path / "case.zip")
+
+    result = run_standalone(archive, "--public-key", parts.public_key_hex)
+    assert result.returncode == 0, result.stderr
+    assert "archive intact" in result.stdout
+
+    result = run_standalone(archive, "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["ok"] is True and out["problems"] == []
+    assert out["summary"]["case"]["number"] == "某市监立〔2026〕7号"
+
+
+def test_head_signed_at_without_microseconds_is_accepted(tmp_path: Path) -> None:
+    parts = make_parts()
+    head = parts.manifest["audit_head"]
+    signed_at = datetime(2026, 3, 3, 8, 0, 0, tzinfo=UTC)
+    head["signed_at"] = signed_at.isoformat()  # "...T08:00:00+00:00"
+    head["signature"] = parts.key.sign(
+        head_message(head["seq"], head["entry_hash"], signed_at)
+    ).hex()
+    parts.sign()
+    assert problems_of(parts, tmp_path) == []
+
+
+def test_custody_beyond_the_signed_head_is_a_note_not_a_failure(tmp_path: Path) -> None:
+    parts = make_parts(head_seq=9)
+    report = verify.verify_archive(parts.write(tmp_path / "case.zip"))
+    assert report.ok, report.problems
+    assert any("last seq=11 > head seq=9" in note for note in report.notes)
+
+
+# --- tampered ---------------------------------------------------------------------------
+
+
+def test_one_changed_byte_in_a_document_names_the_document(tmp_path: Path) -> None:
+    parts = make_parts()
+    path = "documents/onsite_inspection_record-v1.pdf"
+    data = bytearray(parts.files[path])
+    data[1000] ^= 0x01
+    parts.files[path] = bytes(data)
+    archive = parts.write(tmp_path / "case.zip")
+
+    assert verify.verify_archive(archive).problems == [
+        f"文件被改动 / file altered: {path} (sha256 mismatch)"
+    ]
+    result = run_standalone(archive)
+    assert result.returncode == 1
+    assert path in result.stderr and "sha256 mismatch" in result.stderr
+
+
+def test_a_changed_original_is_found(tmp_path: Path) -> None:
+    parts = make_parts()
+    path = "originals/m3/IMG_0001.MOV"
+    parts.files[path] = parts.files[path][:-1]
+    assert problems_of(parts, tmp_path) == [
+        f"文件被改动 / file altered: {path} (size {3 * 1024 * 1024 + 16}, manifest says {3 * 1024 * 1024 + 17})",
+        f"文件被改动 / file altered: {path} (sha256 mismatch)",
+    ]
+
+
+def test_changed_manifest(tmp_path: Path) -> None:
+    parts = make_parts()
+    parts.manifest_bytes = parts.manifest_bytes.replace(
+        "某超市销售过期食品案".encode(), "某超市案".encode()
+    )
+    problems = problems_of(parts, tmp_path)
+    assert problems == [
+        "清单被改动 / manifest altered: manifest.json (sha256 does not match signature.json)"
+    ]
+
+
+def test_wrong_signature(tmp_path: Path) -> None:
+    parts = make_parts()
+    signature = bytearray.fromhex(parts.signature["signature"])
+    signature[5] ^= 0x20
+    parts.signature["signature"] = signature.hex()
+    assert problems_of(parts, tmp_path) == ["签名无效 / invalid signature: signature.json"]
+
+
+def test_manifest_re_signed_with_another_key_fails_the_pinned_key(tmp_path: Path) -> None:
+    parts = make_parts()
+    genuine_key = parts.public_key_hex
+    parts.key = Ed25519PrivateKey.generate()
+    parts.sign()
+    assert problems_of(parts, tmp_path) == []  # self-consistent, so only pinning catches it
+    problems = problems_of(parts, tmp_path, public_key_hex=genuine_key)
+    assert len(problems) == 1
+    assert problems[0].startswith("签名公钥不符 / signed by another key: signature.json")
+    assert verify.main([str(tmp_path / "case.zip"), "--public-key", genuine_key]) == 1
+
+
+def test_unlisted_member(tmp_path: Path) -> None:
+    parts = make_parts()
+    parts.extra["documents/planted.pdf"] = b"%PDF-1.7 planted"
+    assert problems_of(parts, tmp_path) == ["未登记的文件 / unlisted file: documents/planted.pdf"]
+
+
+def test_missing_member(tmp_path: Path) -> None:
+    parts = make_parts()
+    parts.omit.add("derivatives/m3/preview.jpg")
+    assert problems_of(parts, tmp_path) == ["缺少文件 / missing file: derivatives/m3/preview.jpg"]
+
+
+def test_missing_signature_file(tmp_path: Path) -> None:
+    parts = make_parts()
+    archive = tmp_path / "case.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("manifest.json", parts.manifest_bytes)
+        for name, data in parts.files.items():
+            zf.writestr(name, data)
+    assert verify.verify_archive(archive).problems == ["缺少文件 / missing file: signature.json"]
+
+
+def test_edited_custody_entry_names_its_seq_even_when_re_signed(tmp_path: Path) -> None:
+    entries = custody_entries([3, 4, 9, 10, 11])
+    entries[2]["details"]["note"] = "改过的 edited"
+    # The manifest is rebuilt and signed over the edited log: only the entry hash shows it.
+    parts = make_parts(entries=entries)
+    assert problems_of(parts, tmp_path) == [
+        "监管链记录被改动 / custody entry altered: custody.json seq=9 (entry_hash mismatch)"
+    ]
+
+
+def test_edited_custody_file_alone_fails_twice(tmp_path: Path) -> None:
+    parts = make_parts()
+    log = json.loads(parts.files["custody.json"])
+    log["entries"][0]["actor"] = "someone.else"
+    parts.files["custody.json"] = json.dumps(log, ensure_ascii=False).encode()
+    problems = problems_of(parts, tmp_path)
+    assert "文件被改动 / file altered: custody.json (sha256 mismatch)" in problems
+    assert any("custody entry altered: custody.json seq=3" in p for p in problems)
+
+
+def test_broken_link_between_consecutive_entries(tmp_path: Path) -> None:
+    entries = custody_entries([3, 4, 5])
+    # seq 4 replaced by a self-consistent entry that links elsewhere: both links around it break.
+    entries[1] = custody_entries([4], prev_of_first="ee" * 32)[0]
+    assert problems_of(make_parts(entries=entries), tmp_path) == [
+        "监管链断裂 / custody chain broken: custody.json seq=4 "
+        "(prev_hash does not match the entry before it)",
+        "监管链断裂 / custody chain broken: custody.json seq=5 "
+        "(prev_hash does not match the entry before it)",
+    ]
+
+
+def test_custody_out_of_order_and_counts(tmp_path: Path) -> None:
+    entries = custody_entries([3, 9, 4])
+    parts = make_parts(entries=entries, head_seq=None)
+    parts.manifest["custody"]["count"] = 4
+    parts.sign()
+    problems = problems_of(parts, tmp_path)
+    assert any("out of order: custody.json seq=4 after seq=9" in p for p in problems)
+    assert any("count is 3, manifest says 4" in p for p in problems)
+
+
+def test_audit_head_with_bad_signature_or_other_hash(tmp_path: Path) -> None:
+    parts = make_parts(head_seq=11)
+    head = parts.manifest["audit_head"]
+    head["entry_hash"] = "ab" * 32
+    parts.sign()
+    problems = problems_of(parts, tmp_path)
+    assert any("invalid audit head signature" in p and "seq=11" in p for p in problems)
+    assert any("custody entry differs from the signed audit head: seq=11" in p for p in problems)
+
+
+def test_not_a_zip_and_usage_errors(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.zip"
+    junk.write_bytes(b"not a zip")
+    assert not verify.verify_archive(junk).ok
+    assert verify.main([str(junk)]) == 1
+    assert verify.main([]) == 2
+    assert verify.main([str(tmp_path / "absent.zip")]) == 2
+    assert verify.main([str(junk), "--public-key", "xyz"]) == 2
+
+
+# --- the fieldtrace command -------------------------------------------------------------
+
+
+def test_fieldtrace_archive_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parts = make_parts()
+    archive = parts.write(tmp_path / "case.zip")
+    assert cli.main(["archive", "verify", str(archive), "--public-key", parts.public_key_hex]) == 0
+    assert "archive intact" in capsys.readouterr().out
+
+    parts.extra["x.bin"] = b"x"
+    tampered = parts.write(tmp_path / "tampered.zip")
+    assert cli.main(["archive", "verify", str(tampered)]) == 1
+    assert "unlisted file: x.bin" in capsys.readouterr().err
+
+    command = Path(sys.executable).with_name("fieldtrace")
+    ok = subprocess.run([command, "archive", "verify", archive], capture_output=True, timeout=120)
+    bad = subprocess.run([command, "archive", "verify", tampered], capture_output=True, timeout=120)
+    assert (ok.returncode, bad.returncode) == (0, 1), bad.stderr
+
+
+# --- Ed25519 ----------------------------------------------------------------------------
+
+RFC8032_VECTORS = [
+    (
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+        "",
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555"
+        "fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+    ),
+    (
+        "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+        "72",
+        "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+        "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+    ),
+    (
+        "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+        "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+        "af82",
+        "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac"
+        "18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a",
+    ),
+]
+
+
+@pytest.mark.parametrize(("secret", "public", "message", "signature"), RFC8032_VECTORS)
+def test_ed25519_rfc8032_vectors(secret: str, public: str, message: str, signature: str) -> None:
+    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(secret))
+    assert key.public_key().public_bytes_raw().hex() == public
+    assert key.sign(bytes.fromhex(message)).hex() == signature
+    pk, msg, sig = bytes.fromhex(public), bytes.fromhex(message), bytes.fromhex(signature)
+    assert verify.ed25519_verify(pk, msg, sig)
+    assert not verify.ed25519_verify(pk, msg + b"\x00", sig)
+
+
+def _reference_verdict(public: bytes, message: bytes, signature: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _flip(data: bytes, rng: random.Random) -> bytes:
+    out = bytearray(data)
+    bit = rng.randrange(len(out) * 8)
+    out[bit // 8] ^= 1 << (bit % 8)
+    return bytes(out)
+
+
+def test_ed25519_agrees_with_cryptography_on_random_keys() -> None:
+    rng = random.Random(8032)
+    for _ in range(50):
+        key = Ed25519PrivateKey.from_private_bytes(rng.randbytes(32))
+        public = key.public_key().public_bytes_raw()
+        message = rng.randbytes(rng.randrange(0, 200))
+        signature = key.sign(message)
+        assert verify.ed25519_verify(public, message, signature)
+        for forged in (
+            (public, message, _flip(signature, rng)),
+            (public, message, _flip(signature[:32], rng) + signature[32:]),
+            (public, _flip(message, rng) if message else b"x", signature),
+            (_flip(public, rng), message, signature),
+        ):
+            assert verify.ed25519_verify(*forged) is _reference_verdict(*forged) is False
+
+
+def test_ed25519_rejects_non_canonical_encodings() -> None:
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    public, message = key.public_key().public_bytes_raw(), b"fieldtrace"
+    signature = key.sign(message)
+    s = int.from_bytes(signature[32:], "little")
+    malleable = signature[:32] + (s + verify._L).to_bytes(32, "little")
+    assert not verify.ed25519_verify(public, message, malleable)
+    assert not _reference_verdict(public, message, malleable)
+    # y = p + 1 encodes the neutral point non-canonically; x = 0 with the sign bit set too.
+    assert verify._point_decompress((verify._P + 1).to_bytes(32, "little")) is None
+    assert verify._point_decompress((1 | 1 << 255).to_bytes(32, "little")) is None
+    assert verify._point_decompress((1).to_bytes(32, "little")) is not None
+    assert not verify.ed25519_verify(public[:31], message, signature)
+    assert not verify.ed25519_verify(public, message, signature[:63])
+
+
+def test_report_as_dict_round_trips_through_json(tmp_path: Path) -> None:
+    report = verify.verify_archive(io.BytesIO(b"PK"))
+    data = json.loads(json.dumps(report.as_dict(), ensure_ascii=False))
+    assert data["ok"] is False and data["problems"]

@@ -4,10 +4,15 @@ Untrusted images are opened with only the plugin their magic bytes call for (so 
 file can never reach Pillow's EPS/Ghostscript or other exotic decoders), their declared size is
 checked against :class:`MediaLimits` before any pixel is decoded, and every derivative is a
 fresh sRGB JPEG without EXIF, GPS, XMP, ICC profile or comments.
+
+HEIC/HEIF (what iPhones send) is decoded by libheif through pillow-heif's Pillow plugin,
+registered on the first HEIF photo; AVIF by Pillow's own plugin. The original is never
+converted: only the derivatives are JPEG.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -19,17 +24,32 @@ from contextlib import contextmanager, suppress
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypedDict
 
-from PIL import ExifTags, Image, ImageCms, ImageFile, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageCms, ImageFile, UnidentifiedImageError, features
 
 from media_pipeline.limits import DEFAULT_LIMITS, GeoPoint, MediaLimits, MediaRejected
-from media_pipeline.sniff import DetectedType, detect_type, trailing_bytes
+from media_pipeline.sniff import DetectedType, detect_type, heif_image_sizes, trailing_bytes
 
-# Pillow plugin for each photo container we decode. HEIF/AVIF need a decoder this worker
-# does not have (pillow-heif); they are rejected as unsupported, the original is still kept.
-_PILLOW_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+# Pillow plugin for each photo type we decode, by detected MIME type: HEIF, HEIC and AVIF share
+# one container, and the coded brand decides between libheif (HEVC) and libavif (AV1).
+_PILLOW_FORMAT = {
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/webp": "WEBP",
+    "image/heic": "HEIF",
+    "image/heif": "HEIF",
+    "image/avif": "AVIF",
+}
 
-# What Pillow raises on malformed input, from its own checks or its C decoders.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError)
+# What Pillow raises on malformed input, from its own checks or its C decoders; libheif's
+# errors come through pillow-heif as ValueError or RuntimeError.
+_DECODE_ERRORS = (
+    OSError, SyntaxError, ValueError, EOFError, RuntimeError, struct.error, IndexError, KeyError,
+)  # fmt: skip
+
+# pillow-heif and Pillow's AVIF plugin read the whole file into memory before parsing it. No
+# encoded photo within the pixel limit needs more than this many bytes per pixel (lossless
+# 8-bit RGBA would be 4), so a larger file is refused before it is read.
+_HEIF_MAX_BYTES_PER_PIXEL = 4
 
 # EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose).
 _UPRIGHT = {
@@ -49,11 +69,11 @@ _JPEG_QUALITY = 85
 class ImageProbe(TypedDict):
     """What :func:`probe_image` learned about a photo (JSON-serialisable)."""
 
-    format: str  # Pillow's name: JPEG, PNG, WEBP
+    format: str  # Pillow's name: JPEG, PNG, WEBP, HEIF, AVIF
     mime: str
     width: int  # as stored
     height: int
-    orientation: int  # EXIF orientation 1..8 (1 when absent or invalid)
+    orientation: int  # EXIF orientation 1..8 (1 when absent or invalid); see probe_image
     display_width: int  # after applying the orientation
     display_height: int
     capture_time: str | None  # ISO 8601 from EXIF DateTimeOriginal (+ OffsetTimeOriginal)
@@ -75,14 +95,25 @@ def probe_image(
     ``decompression_bomb`` or ``probe_failed``. Broken EXIF is ignored, not fatal: the pixels
     are the evidence.
 
+    For HEIF the container's own rotation and mirroring (``irot``/``imir``, which the HEIF
+    standard makes normative; EXIF orientation there is informative) are applied by libheif
+    while decoding. ``display_width``/``display_height`` are then the decoded size, and
+    ``orientation`` is what the EXIF said, which iPhones keep equal to the container's.
+
     >>> probe_image("photo.jpg")["display_width"]  # doctest: +SKIP
     3024
     """
     with _decoding(path, limits) as (img, detected):
         trailing = trailing_bytes(path, detected)
         exif = _read_exif(img)
-        orientation = _orientation(exif)
-        width, height = img.size
+        if img.format == "HEIF":
+            orientation = _valid_orientation(img.info.get("original_orientation"))
+            display_width, display_height = img.size
+            width, height = img.size[::-1] if orientation >= 5 else img.size
+        else:
+            orientation = _orientation(exif)
+            width, height = img.size
+            display_width, display_height = (height, width) if orientation >= 5 else img.size
         if img.format == "JPEG":
             img.draft(None, (64, 64))  # decoding at 1/8 scale still reads every byte
         img.load()
@@ -92,8 +123,8 @@ def probe_image(
             width=width,
             height=height,
             orientation=orientation,
-            display_width=height if orientation >= 5 else width,
-            display_height=width if orientation >= 5 else height,
+            display_width=display_width,
+            display_height=display_height,
             capture_time=_capture_time(exif),
             gps=_gps(exif),
             trailing_bytes=trailing,
@@ -126,11 +157,16 @@ def _make_derivative(
     src: str | os.PathLike[str], dst: str | os.PathLike[str], *, size: int, limits: MediaLimits
 ) -> ImageDerivative:
     with _decoding(src, limits) as (img, _detected):
+        # 1 for HEIF: libheif has applied the container's rotation, pillow-heif reset the tag.
         orientation = _orientation(_read_exif(img))
         if img.format == "JPEG":
             # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: a 48 MP photo becomes a thumbnail
             # without ever holding 48 MP in memory. The box is square, so rotation is moot.
             img.draft(None, (size, size))
+        else:
+            # Decode the image itself now, so thumbnail()'s draft() cannot swap in a HEIF's
+            # embedded thumbnail, whose pixels a crafted file could make differ from the photo.
+            img.load()
         img.thumbnail((size, size), Image.Resampling.LANCZOS)
         upright = img.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else img
         out = _to_srgb(upright)
@@ -159,11 +195,13 @@ def _decoding(
     detected = detect_type(path)
     if detected.kind != "photo":
         raise MediaRejected("unsupported_type", f"not a photo: the content is {detected.mime}")
-    pillow_format = _PILLOW_FORMAT.get(detected.container)
-    if pillow_format is None:
+    pillow_format = _PILLOW_FORMAT.get(detected.mime)
+    if pillow_format is None or not _plugin_available(pillow_format):
         raise MediaRejected(
             "unsupported_type", f"{detected.mime} photos cannot be decoded on this worker"
         )
+    if detected.container == "heif":
+        _check_heif_container(path, limits)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -194,6 +232,54 @@ def _decoding(
             ) from exc
 
 
+def _plugin_available(pillow_format: str) -> bool:
+    if pillow_format == "HEIF":
+        return _heif_plugin_registered()
+    if pillow_format == "AVIF":
+        return bool(features.check_module("avif"))
+    return True
+
+
+@functools.cache
+def _heif_plugin_registered() -> bool:
+    """Register pillow-heif's HEIF plugin with Pillow, once, on the first HEIF photo.
+
+    Embedded thumbnails, depth maps and auxiliary images are never read: derivatives come from
+    the primary image alone. Registering twice (two threads at once) is harmless.
+    """
+    try:
+        import pillow_heif
+    except ImportError:  # a worker installed without it still handles every other photo
+        return False
+    pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+    return True
+
+
+def _check_heif_container(path: str | os.PathLike[str], limits: MediaLimits) -> None:
+    """Refuse a HEIF/AVIF file from its boxes alone, before a decoder reads any of it.
+
+    The decoders' reported size is the primary image after cropping, so every ``ispe`` (grid,
+    tile, thumbnail) is held to the pixel limit: a ``clap`` crop must not hide a huge decode.
+    """
+    size = os.path.getsize(path)
+    max_bytes = limits.max_image_pixels * _HEIF_MAX_BYTES_PER_PIXEL
+    if size > max_bytes:
+        raise MediaRejected(
+            "probe_failed",
+            f"{size} bytes is more than a photo within the pixel limit needs ({max_bytes})",
+        )
+    sizes = heif_image_sizes(path)  # also raises "truncated" when a box runs past the end
+    if not sizes:
+        raise MediaRejected("probe_failed", "the HEIF file holds no still image (no ispe)")
+    for width, height in sizes:
+        if width * height > limits.max_image_pixels:
+            raise MediaRejected(
+                "decompression_bomb",
+                f"the container declares {width}x{height}, {width * height} pixels, "
+                f"over the limit of {limits.max_image_pixels}",
+            )
+
+
 def _to_srgb(img: Image.Image) -> Image.Image:
     """An RGB image in sRGB: colour-managed when the source has an ICC profile, and
     transparent areas laid on white (JPEG has no alpha; black would hide dark details)."""
@@ -219,7 +305,10 @@ def _read_exif(img: Image.Image) -> Image.Exif | None:
 
 
 def _orientation(exif: Image.Exif | None) -> int:
-    value = exif.get(ExifTags.Base.Orientation) if exif is not None else None
+    return _valid_orientation(exif.get(ExifTags.Base.Orientation) if exif is not None else None)
+
+
+def _valid_orientation(value: Any) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 

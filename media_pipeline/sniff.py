@@ -41,8 +41,10 @@ class DetectedType:
 
 UNKNOWN = DetectedType("unknown", "application/octet-stream", "")
 
-# ISO BMFF (ftyp) brands. HEIF images share the box format with MP4, so the brand decides.
-_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"}
+# ISO BMFF (ftyp) brands. HEIF images share the box format with MP4, so the brand decides:
+# HEVC-coded images and image sequences (ISO/IEC 23008-12 annex B), then AV1 (AVIF), then the
+# codec-neutral image/sequence brands, which decide only when no coded brand is listed.
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
 _AVIF_BRANDS = {b"avif", b"avis"}
 _HEIF_GENERIC_BRANDS = {b"mif1", b"msf1", b"mif2"}
 _M4A_BRANDS = {b"M4A ", b"M4B ", b"M4P "}
@@ -338,6 +340,69 @@ def top_level_boxes(path: str | os.PathLike[str]) -> list[Box]:
             boxes.append(Box(raw_type.decode("ascii"), at, size))
             at += size
     return boxes
+
+
+# A HEIF meta box lists one property per image, tile and thumbnail (an iPhone photo: ~100); a
+# file with far more is built to make the walk slow, not to be displayed.
+_MAX_HEIF_PROPERTIES = 10_000
+
+
+def heif_image_sizes(path: str | os.PathLike[str]) -> list[tuple[int, int]]:
+    """Width and height of every image in a HEIF/AVIF file, from its ``ispe`` properties.
+
+    Read from the container alone, before any decoder sees the file: a grid's size (the whole
+    photo) as well as each tile's and thumbnail's, as stored (before ``irot`` rotation and
+    ``clap`` cropping, so a crop cannot hide how many pixels the decoder would produce).
+    Empty when there is no ``meta`` box (an image sequence only). Raises ``MediaRejected`` with
+    ``truncated`` or ``probe_failed`` when the boxes do not nest properly.
+
+    >>> heif_image_sizes("IMG_0001.HEIC")  # doctest: +SKIP
+    [(4032, 3024), (512, 512), (320, 240)]
+    """
+    meta = next((box for box in top_level_boxes(path) if box.type == "meta"), None)
+    if meta is None:
+        return []
+    sizes: list[tuple[int, int]] = []
+    with _mapped(path) as mm:
+        header = 16 if struct.unpack(">I", mm[meta.offset : meta.offset + 4])[0] == 1 else 8
+        meta_end = meta.offset + meta.size
+        # meta is a FullBox: 4 bytes of version and flags before its children.
+        for kind, start, end in _child_boxes(mm, meta.offset + header + 4, meta_end):
+            if kind != b"iprp":
+                continue
+            for kind2, start2, end2 in _child_boxes(mm, start, end):
+                if kind2 != b"ipco":
+                    continue
+                for kind3, start3, end3 in _child_boxes(mm, start2, end2):
+                    if kind3 == b"ispe":
+                        if end3 - start3 < 12:  # version/flags, then two 32-bit sizes
+                            raise MediaRejected("probe_failed", f"short ispe box at {start3}")
+                        sizes.append(struct.unpack(">II", mm[start3 + 4 : start3 + 12]))
+    return sizes
+
+
+def _child_boxes(buf: mmap.mmap | bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """The boxes inside ``buf[start:end]`` as (type, payload start, end); each must fit."""
+    at, count = start, 0
+    while at + 8 <= end:
+        count += 1
+        if count > _MAX_HEIF_PROPERTIES:
+            raise MediaRejected("probe_failed", f"more than {_MAX_HEIF_PROPERTIES} boxes in one")
+        size, kind = struct.unpack(">I4s", buf[at : at + 8])
+        header = 8
+        if size == 1:
+            if at + 16 > end:
+                raise MediaRejected("probe_failed", f"box header at byte {at} overruns its parent")
+            size = struct.unpack(">Q", buf[at + 8 : at + 16])[0]
+            header = 16
+        elif size == 0:  # "extends to the end of the enclosing box"
+            size = end - at
+        if size < header or at + size > end:
+            raise MediaRejected(
+                "probe_failed", f"box {kind!r} at byte {at} ({size} bytes) overruns its parent"
+            )
+        yield kind, at + header, at + size
+        at += size
 
 
 def trailing_bytes(path: str | os.PathLike[str], detected: DetectedType) -> int | None:

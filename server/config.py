@@ -16,6 +16,17 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw is not None else default
 
 
+def _bool(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if raw is None:
+        return default
+    if raw.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"FIELDTRACE_{name}={raw!r}: say true or false")
+
+
 class Config:
     """Settings for one process. Tests subclass it or pass overrides to ``create_app``."""
 
@@ -67,6 +78,14 @@ class Config:
         # Custody PDFs: a TrueType CJK font (``path`` or ``path#index`` in a .ttc); unset uses
         # reportlab's built-in STSong-Light, which needs no font file.
         self.PDF_FONT = _env("PDF_FONT")
+
+        # Offline 亮证: how long a phone's device certificate lasts, and the accepted clock
+        # window of a code the phone made itself.
+        self.CREDENTIAL_DEVICE_CERT_HOURS = _int("CREDENTIAL_DEVICE_CERT_HOURS", 24)
+        self.CREDENTIAL_OFFLINE_WINDOW_S = _int("CREDENTIAL_OFFLINE_WINDOW_S", 60)
+        # 持证上岗: refuse an upload of a capture made while the uploader held no valid
+        # credential (off only for a deployment that does not manage credentials here).
+        self.REQUIRE_CREDENTIAL = _bool("REQUIRE_CREDENTIAL", True)
 
         # Case workflow (issue #6): handover links, review deadlines, archive retention.
         self.DOCUMENT_HANDOVER_MINUTES = _int("DOCUMENT_HANDOVER_MINUTES", 15)

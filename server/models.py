@@ -89,6 +89,15 @@ class Credential(db.Model):
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
     valid_to: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(sa.String(16), default="active")
+    # When ``status`` last changed (None: never since issue). 持证上岗 compares it with a
+    # capture's time: evidence recorded before a suspension or revocation still uploads.
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The officer's photo for 亮证: a 600 px-high JPEG in the originals bucket. A new photo is
+    # a new object (its key carries its SHA-256), so earlier ones stay in storage.
+    photo_bucket: Mapped[str | None] = mapped_column(sa.String(100))
+    photo_key: Mapped[str | None] = mapped_column(sa.String(300))
+    photo_version: Mapped[str | None] = mapped_column(sa.String(200))
+    photo_sha256: Mapped[str | None] = mapped_column(sa.String(64))
 
     user: Mapped[User] = relationship(back_populates="credentials")
 
@@ -103,6 +112,28 @@ class Device(db.Model):
     user_agent: Mapped[str] = mapped_column(sa.String(400), default="")
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeviceKey(db.Model):
+    """A phone's own ECDSA P-256 key (non-extractable on the phone), with which it makes 亮证
+    codes while offline. Revoking it stops every code from that phone at the next scan."""
+
+    __tablename__ = "device_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[str] = mapped_column(sa.ForeignKey("devices.id"), index=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    algorithm: Mapped[str] = mapped_column(sa.String(16), default="ES256")
+    # base64url of the 65-byte uncompressed point; the fingerprint is its SHA-256 (hex)
+    public_key: Mapped[str] = mapped_column(sa.String(100))
+    fingerprint: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # the last device certificate issued: the phone's offline codes stop 24 h after it
+    last_certified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str] = mapped_column(sa.String(2000), default="", server_default="")
+
+    device: Mapped[Device] = relationship()
+    user: Mapped[User] = relationship()
 
 
 class ApiToken(db.Model):
@@ -550,6 +581,10 @@ class LegalReview(db.Model):
     opinion_document_id: Mapped[str | None] = mapped_column(sa.ForeignKey("documents.id"))
     disagreement: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     overdue_flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    case: Mapped[Case] = relationship()
+    submitted_by: Mapped[User] = relationship(foreign_keys=[submitted_by_id])
+    reviewer: Mapped[User | None] = relationship(foreign_keys=[reviewer_id])
 
     __table_args__ = (sa.UniqueConstraint("case_id", "round", name="uq_legal_reviews_round"),)
 

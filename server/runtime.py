@@ -49,6 +49,7 @@ class Runtime:
             max_size=int(c["MAX_UPLOAD_BYTES"]),
             expiry=timedelta(hours=int(c["UPLOAD_EXPIRY_HOURS"])),
             lock_seconds=int(c["UPLOAD_LOCK_SECONDS"]),
+            require_credential=bool(c.get("REQUIRE_CREDENTIAL", True)),
         )
         runtime = cls(
             storage=storage, signer=Signer(c["SIGNING_KEY_FILE"]), uploads=uploads, config=dict(c)

@@ -204,6 +204,7 @@ class GapSchema(Schema):
     stage = fields.String()
     activity = fields.String(allow_none=True)
     message = fields.String()
+    message_en = fields.String()
 
 
 class GapListSchema(Schema):
@@ -358,6 +359,44 @@ class CredentialSchema(Schema):
     valid_from = _ShanghaiDate(metadata={"type": "string", "format": "date"})
     valid_to = _ShanghaiDate(metadata={"type": "string", "format": "date"})
     status = fields.String(validate=validate.OneOf([s.value for s in CredentialStatus]))
+    status_changed_at = fields.AwareDateTime(allow_none=True)
+    photo_sha256 = fields.String(
+        allow_none=True, metadata={"description": "SHA-256 of the current photo (JPEG), if any"}
+    )
+
+
+class CredentialPhotoSchema(Schema):
+    """The officer's photo as JSON; or PUT the JPEG/PNG itself as the body."""
+
+    image = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^data:image/(jpeg|png);base64,", error="a data: URL of a JPEG or PNG"
+        ),
+        metadata={"description": "data:image/jpeg;base64,… or data:image/png;base64,…"},
+    )
+
+
+class CredentialDisplayQuerySchema(Schema):
+    """``GET /me/credential``: the case being worked on, this phone's key, and where it is."""
+
+    case_id = fields.Integer(validate=validate.Range(min=1))
+    device_key_id = fields.Integer(validate=validate.Range(min=1))
+    latitude = fields.Float(validate=validate.Range(min=-90, max=90))
+    longitude = fields.Float(validate=validate.Range(min=-180, max=180))
+    accuracy_m = fields.Float(validate=validate.Range(min=0))
+
+    @pre_load
+    def _drop_empty(self, data: Any, **_: Any) -> dict[str, Any]:
+        return {k: v for k, v in dict(data).items() if v != ""}
+
+    @post_load
+    def _gps_pair(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if ("latitude" in data) != ("longitude" in data):
+            raise ValidationError("latitude and longitude come together", "latitude")
+        if "accuracy_m" in data and "latitude" not in data:
+            raise ValidationError("accuracy_m needs latitude and longitude", "accuracy_m")
+        return data
 
 
 class CredentialListSchema(Schema):
@@ -382,6 +421,26 @@ class CredentialDisplaySchema(Schema):
     token_ttl_seconds = fields.Integer()
     verify_url = fields.String(metadata={"description": "public page the QR code opens"})
     qr_svg = fields.String(metadata={"description": "the QR code of verify_url as inline SVG"})
+    server_time = fields.AwareDateTime(
+        metadata={"description": "the server's clock: the phone dates its offline codes by it"}
+    )
+    offline = fields.Nested(
+        lambda: OfflineCertSchema(),
+        allow_none=True,
+        metadata={"description": "for codes the phone makes offline; asked with device_key_id"},
+    )
+    offline_problem = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(["device_key_unknown", "device_key_revoked"]),
+        metadata={"description": "why there is no `offline`: register a (new) device key"},
+    )
+    photo_sha256 = fields.String(
+        allow_none=True, metadata={"description": "the photo's SHA-256: refetch when it changes"}
+    )
+    photo_url = fields.String(
+        allow_none=True,
+        metadata={"description": "GET it with the bearer token (JPEG); null: no photo"},
+    )
 
 
 class PublicCredentialFactsSchema(Schema):
@@ -393,6 +452,10 @@ class PublicCredentialFactsSchema(Schema):
     area = fields.String()
     valid_from = fields.String(metadata={"format": "date"})
     valid_to = fields.String(metadata={"format": "date"})
+    photo_url = fields.String(
+        allow_none=True,
+        metadata={"description": "the officer's photo, served only while this code is valid"},
+    )
 
 
 class PublicCredentialCheckSchema(Schema):
@@ -404,6 +467,61 @@ class PublicCredentialCheckSchema(Schema):
     checked_at = fields.AwareDateTime()
     checked_at_local = fields.String(metadata={"description": "Asia/Shanghai, for people"})
     credential = fields.Nested(PublicCredentialFactsSchema, allow_none=True)
+    offline = fields.Boolean(metadata={"description": "a code the phone made without network"})
+
+
+class OfflineCertSchema(Schema):
+    """A device certificate: the phone makes 亮证 codes with it while it has no network."""
+
+    cert = fields.String(metadata={"description": "base64url; the first part of every code"})
+    expires_at = fields.AwareDateTime()
+    device_key_id = fields.Integer()
+    verify_prefix = fields.String(
+        metadata={"description": "the code's public page is this followed by the code"}
+    )
+    window_seconds = fields.Integer(
+        metadata={"description": "a code verifies this long either side of the server's clock"}
+    )
+    rotate_seconds = fields.Integer(metadata={"description": "make a new code this often"})
+
+
+class DeviceKeyRegisterSchema(Schema):
+    device_id = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9._:-]{1,64}$", error="1-64 letters, digits, ._:-"),
+    )
+    public_key = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "ECDSA P-256 public key, raw point or SPKI, base64url"},
+    )
+
+
+class DeviceKeySchema(Schema):
+    id = fields.Integer()
+    device_id = fields.String()
+    user_id = fields.Integer()
+    algorithm = fields.String()
+    fingerprint = fields.String(metadata={"description": "SHA-256 (hex) of the raw point"})
+    created_at = fields.AwareDateTime()
+    last_certified_at = fields.AwareDateTime(
+        allow_none=True,
+        metadata={"description": "the phone's offline codes work until this plus 24 h"},
+    )
+    revoked_at = fields.AwareDateTime(allow_none=True)
+    revoked_reason = fields.String()
+
+
+class DeviceKeyListSchema(Schema):
+    items = fields.List(fields.Nested(DeviceKeySchema))
+
+
+class DeviceKeyListQuerySchema(Schema):
+    user_id = fields.Integer(validate=validate.Range(min=1))
+
+
+class DeviceKeyRevokeSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
 # --- supervisor console (issue #5, docs/console-api.md) -------------------------------------
@@ -524,6 +642,7 @@ class MediaSummarySchema(Schema):
     latitude = fields.Float(allow_none=True)
     longitude = fields.Float(allow_none=True)
     accuracy_m = fields.Float(allow_none=True)
+    location_status = fields.String(allow_none=True)
     status = fields.String()
     processing = fields.String()
     flags = fields.List(fields.Dict())
@@ -758,6 +877,10 @@ class ResolutionSchema(Schema):
 class LegalReviewSchema(Schema):
     id = fields.Integer()
     case_id = fields.Integer()
+    case_number = fields.String(attribute="case.number")
+    case_title = fields.String(attribute="case.title")
+    submitted_by_name = fields.String(attribute="submitted_by.name")
+    reviewer_name = fields.Method("_reviewer_name", allow_none=True)
     round = fields.Integer()
     status = fields.String()
     report = fields.String()
@@ -775,6 +898,9 @@ class LegalReviewSchema(Schema):
     decided_at = fields.AwareDateTime(allow_none=True)
     opinion_document_id = fields.String(allow_none=True)
     disagreement = fields.Dict(allow_none=True)
+
+    def _reviewer_name(self, review: Any) -> str | None:
+        return review.reviewer.name if review.reviewer else None
 
     def _overdue(self, review: Any) -> bool:
         from .services.legal_review import today_local

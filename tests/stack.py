@@ -214,6 +214,9 @@ class Stack:
             "S3_ACCESS_KEY": s3.access_key,
             "S3_SECRET_KEY": s3.secret_key,
             "PROXY_COUNT": "1",
+            # These stacks upload as officers without an issued 执法证 (持证上岗 is tested in
+            # tests/test_credentials.py).
+            "REQUIRE_CREDENTIAL": "false",
             **self.buckets,
             **(app_env or {}),
         }

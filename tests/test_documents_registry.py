@@ -29,6 +29,7 @@ TITLES = {
     "inquiry_record": "询问笔录",
     "sampling_notice": "抽样取证通知书",
     "evidence_preservation_notice": "先行登记保存证据通知书",
+    "coercive_measure_decision": "查封(扣押)决定书",
     "prior_notice": "行政处罚事先告知书",
     "statement_record": "陈述申辩笔录",
     "hearing_notice": "听证告知书",
@@ -112,6 +113,19 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "storage_method": "onsite",
         "starts_on": "2026-11-21",
         "period_days": 7,
+    },
+    "coercive_measure_decision": {
+        "party": COMPANY,
+        "measure": "seize",
+        "reason": "涉嫌销售超过保质期的食品，有证据表明可能危害人体健康。",
+        "legal_basis": "《中华人民共和国食品安全法》第一百一十条第四项",
+        "items": [
+            {"name": "过期酸奶", "quantity": "12箱", "place": "当事人仓库东侧货架"},
+            {"name": "冷藏柜", "quantity": "1台"},
+        ],
+        "period_days": 30,
+        "place": "某市某区工业园8号仓库",
+        "remedy": "如不服本决定，可在六十日内申请行政复议或六个月内提起行政诉讼。",
     },
     "prior_notice": {
         "party": COMPANY,
@@ -243,6 +257,7 @@ SAMPLE_TEXT = {
     "inquiry_record": "是公司采购部进的货",
     "sampling_notice": "原味酸奶",
     "evidence_preservation_notice": "当事人仓库东侧货架",
+    "coercive_measure_decision": "冷藏柜",
     "prior_notice": "没收过期酸奶12箱",
     "statement_record": "已主动下架",
     "hearing_notice": "听证室",
@@ -264,6 +279,7 @@ WRONG = {
     "inquiry_record": ("qa", "not a list"),
     "sampling_notice": ("sampled_at", 42),
     "evidence_preservation_notice": ("period_days", "seven"),
+    "coercive_measure_decision": ("measure", "confiscate"),
     "prior_notice": ("deadline_days", "five"),
     "statement_record": ("held_at", "noon"),
     "hearing_notice": ("public", "perhaps"),
@@ -434,6 +450,24 @@ def test_evidence_preservation_period_is_at_most_seven_days() -> None:
             {**SAMPLES["evidence_preservation_notice"], "period_days": 8},
         )
     assert "period_days" in info.value.messages
+
+
+def test_coercive_measure_period_is_at_most_thirty_days() -> None:
+    sample = SAMPLES["coercive_measure_decision"]
+    for days in (31, 0):
+        with pytest.raises(ValidationError) as info:
+            validate_fields("coercive_measure_decision", {**sample, "period_days": days})
+        assert "period_days" in info.value.messages
+    form = {f["name"]: f for f in describe(get_type("coercive_measure_decision"))["fields"]}
+    assert (form["period_days"]["max"], form["measure"]["type"]) == (30, "choice")
+    assert [c["label"]["zh"] for c in form["measure"]["choices"]] == ["查封", "扣押"]
+    assert [f["name"] for f in form["items"]["fields"]] == ["name", "quantity", "place"]
+    doc_type = get_type("coercive_measure_decision")
+    assert (doc_type.stage, doc_type.abbr, doc_type.signatures) == (
+        Stage.EVIDENCE,
+        "封",
+        ("officer", "party"),
+    )
 
 
 def test_inspection_needs_credentials_shown_and_two_officers() -> None:

@@ -18,3 +18,60 @@ def test_upgrade_matches_models(app_config):
         # Column-type noise of the UTC TypeDecorator aside, nothing may differ.
         assert diff == [], diff
         db.engine.dispose()
+
+
+def test_0007_takes_the_last_status_change_from_the_audit_trail(app_config):
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    app = create_app(**app_config)
+    with app.app_context():
+        upgrade(directory=_migrations_dir_for_tests(), revision="0006")
+        t0, t1 = datetime(2026, 3, 1, 8, tzinfo=UTC), datetime(2026, 5, 2, 9, tzinfo=UTC)
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO units (id, code, name, created_at, short_name)"
+                    " VALUES (1, 'U', 'u', :t, '')"
+                ),
+                {"t": t0},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO users (id, username, name, role, unit_id,"
+                    " password_hash, active, created_at) VALUES"
+                    " (1, 'li', 'Li', 'officer', 1, 'x', :yes, :t)"
+                ),
+                {"t": t0, "yes": True},
+            )
+            for cid, number in ((1, "A"), (2, "B")):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO credentials (id, user_id, number,"
+                        " issuing_authority, categories, area, valid_from,"
+                        " valid_to, status) VALUES (:id, 1, :n, 'x', '[]', '', :t,"
+                        " :t, 'suspended')"
+                    ),
+                    {"id": cid, "n": number, "t": t0},
+                )
+            for seq, at in ((1, t0), (2, t1)):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO audit_entries (seq, at, actor, action,"
+                        " object_type, object_id, client_addr, details, prev_hash,"
+                        " entry_hash) VALUES (:seq, :at, 'a',"
+                        " 'credential.status_changed', 'credential', '1', '', '{}',"
+                        " 'p', 'h')"
+                    ),
+                    {"seq": seq, "at": at},
+                )
+        upgrade(directory=_migrations_dir_for_tests())
+        with db.engine.connect() as conn:
+            rows = dict(
+                conn.execute(sa.text("SELECT id, status_changed_at FROM credentials")).all()
+            )
+        assert rows[2] is None
+        changed = rows[1] if isinstance(rows[1], datetime) else datetime.fromisoformat(rows[1])
+        assert changed.replace(tzinfo=None) == t1.replace(tzinfo=None)
+        db.engine.dispose()

@@ -315,3 +315,81 @@ def test_pipeline_is_safe_to_run_twice(app, client, users, samples):
         assert process_item(db.session, rt.storage, item_id, rt.jobs.pipeline) == Outcome.SKIPPED
         item = db.session.get(MediaItem, item_id)
         assert len(item.derivatives) == 2 and item.server_sha256 == sha256_hex(samples["photo"])
+
+
+# --- HEIC from iPhones ---------------------------------------------------------------------
+
+
+def _heic_upload(client, officer, case_id: int, data: bytes, **meta) -> str:
+    meta = {"content_type": "image/heic", "filename": "IMG_0001.HEIC", **meta}
+    return tus.upload(client, officer, case_id, data, **meta)
+
+
+def test_iphone_heic_gets_jpeg_thumbnail_and_keeps_its_original(client, users):
+    from PIL import Image
+
+    from tests.heic_samples import red_over_blue_heic
+
+    officer = users.create("li")
+    case = open_case(client, officer)
+    captured = datetime.now(tus.CHINA).replace(microsecond=0)
+    data = red_over_blue_heic(captured=captured)
+    item_id = _heic_upload(client, officer, case["id"], data, captured_at=captured.isoformat())
+    item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+    assert item["processing"] == "done", item["steps"]
+    assert item["detected_content_type"] == "image/heic"
+    assert (item["width"], item["height"]) == (200, 400)  # the container's rotation applied
+    assert item["probe"]["format"] == "HEIF" and item["probe"]["orientation"] == 6
+    assert item["probe"]["gps"]["lat"] == pytest.approx(31.2304)
+    # The capture time inside the HEIC agrees with the phone's: nothing to flag.
+    assert datetime.fromisoformat(item["file_captured_at"]) == captured
+    assert not {"type_mismatch", "capture_time_mismatch"} & {f["code"] for f in item["flags"]}
+    assert item["derivatives"] == ["preview", "thumbnail"]
+
+    thumb = client.get(f"/api/v1/media/{item_id}/thumbnail", headers=officer.headers)
+    assert thumb.status_code == 200 and thumb.headers["Content-Type"] == "image/jpeg"
+    image = Image.open(io.BytesIO(thumb.data))
+    assert image.format == "JPEG" and image.size == (160, 320) and not image.getexif()
+    red, blue = image.getpixel((80, 10)), image.getpixel((80, 310))
+    assert red[0] > 230 and red[2] < 30 and blue[2] > 230 and blue[0] < 30  # upright, once
+    assert b"FieldCam" not in thumb.data
+
+    original = client.get(f"/api/v1/media/{item_id}/original", headers=officer.headers)
+    assert original.data == data and original.headers["Content-Type"] == "image/heic"
+
+
+def test_heic_claimed_as_jpeg_is_flagged_and_still_processed(client, users):
+    from tests.heic_samples import red_over_blue_heic
+
+    officer = users.create("li")
+    case = open_case(client, officer)
+    item_id = tus.upload(
+        client, officer, case["id"], red_over_blue_heic(), content_type="image/jpeg"
+    )
+    item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+    mismatch = next(f for f in item["flags"] if f["code"] == "type_mismatch")
+    assert "image/heic" in mismatch["message"]
+    assert item["detected_content_type"] == "image/heic"
+    assert item["derivatives"] == ["preview", "thumbnail"]
+
+
+def test_truncated_heic_is_flagged_and_the_worker_carries_on(client, users):
+    from tests.heic_samples import red_over_blue_heic
+
+    officer = users.create("li")
+    case = open_case(client, officer)
+    whole = red_over_blue_heic()
+    cut = whole[: int(len(whole) * 0.6)]
+    item_id = _heic_upload(client, officer, case["id"], cut)
+    item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+    assert item["status"] == "verified" and item["processing"] == "flagged"
+    flag = next(f for f in item["flags"] if f["code"] == "truncated")
+    assert "mdat" in flag["message"]
+    assert item["steps"]["probe"]["state"] == "failed"
+    assert item["steps"]["derive"]["state"] == "skipped" and item["derivatives"] == []
+    assert client.get(f"/api/v1/media/{item_id}/original", headers=officer.headers).data == cut
+    missing = client.get(f"/api/v1/media/{item_id}/thumbnail", headers=officer.headers)
+    assert missing.status_code == 404
+    # The next HEIC goes through normally.
+    ok = _heic_upload(client, officer, case["id"], whole)
+    assert client.get(f"/api/v1/media/{ok}", headers=officer.headers).json["processing"] == "done"

@@ -255,3 +255,106 @@ def test_worker_killed_mid_transcode_leaves_nothing_stuck(app_config, tmp_path):
         app.extensions["fieldtrace"].jobs.huey.flush()
         with app.app_context():
             db.engine.dispose()
+
+
+def _wait_for_processing(app, item_id: str, timeout: float = 90) -> tuple[str, str, list[str]]:
+    """Poll until the pipeline settles; returns (status, processing, derivative names)."""
+    deadline = time.monotonic() + timeout
+    state = ("", "", [])
+    while time.monotonic() < deadline:
+        with app.app_context():
+            item = db.session.get(MediaItem, item_id)
+            state = (item.status, item.processing, sorted(d.name for d in item.derivatives))
+            db.session.remove()
+        if state[1] in ("done", "flagged", "failed"):
+            return state
+        time.sleep(0.2)
+    return state
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason="set FIELDTRACE_TEST_REDIS_URL (CI does)")
+def test_redis_workers_take_photo_and_video_through_the_whole_pipeline(app_config, tmp_path):
+    import subprocess
+
+    from huey import RedisHuey
+
+    from tests.conftest import Users
+    from tests.heic_samples import red_over_blue_heic
+
+    clip = tmp_path / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration=2",
+         "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:v", "libx264",
+         "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(clip)],
+        check=True,
+        timeout=60,
+    )  # fmt: skip
+    app = _queue_app(app_config, REDIS_URL)
+    client = app.test_client()
+    officer = Users(app, client).create("li")
+    case = open_case(client, officer)
+    jobs = app.extensions["fieldtrace"].jobs
+    assert isinstance(jobs.huey, RedisHuey)
+    consumer = jobs.consumer(workers=2, in_process=True, periodic=False)
+    started = False
+    try:
+        # A job lost with its worker before any worker ran: the item stays "received" and
+        # nothing is queued for it.
+        lost = tus.upload(client, officer, case["id"], sample_jpeg(), device_id="phone-2")
+        jobs.huey.flush()
+        with app.app_context():
+            row = db.session.get(MediaItem, lost)
+            assert (row.status, row.processing) == ("received", "pending")
+            row.stored_at = row.stored_at - timedelta(hours=1)
+            db.session.commit()
+            db.session.remove()
+
+        consumer.start()
+        started = True
+        photo = tus.upload(
+            client,
+            officer,
+            case["id"],
+            red_over_blue_heic(),
+            content_type="image/heic",
+            filename="IMG_0001.HEIC",
+        )
+        video = tus.upload(
+            client,
+            officer,
+            case["id"],
+            clip.read_bytes(),
+            content_type="video/mp4",
+            filename="clip.mp4",
+        )
+        assert _wait_for_processing(app, photo) == ("verified", "done", ["preview", "thumbnail"])
+        assert _wait_for_processing(app, video) == (
+            "verified",
+            "done",
+            ["poster", "proxy", "strip", "thumbnail"],
+        )
+        thumb = client.get(f"/api/v1/media/{photo}/thumbnail", headers=officer.headers)
+        assert thumb.status_code == 200 and thumb.data[:3] == b"\xff\xd8\xff"
+        proxy = client.get(
+            f"/api/v1/media/{video}/proxy", headers={**officer.headers, "Range": "bytes=0-99"}
+        )
+        assert proxy.status_code == 206 and proxy.data[4:8] == b"ftyp"
+        steps = client.get(f"/api/v1/media/{video}", headers=officer.headers).json["steps"]
+        assert {name: s["state"] for name, s in steps.items()} == {
+            "probe": "done",
+            "derive": "done",
+            "attach": "done",
+            "rules": "done",
+        }
+
+        # The sweep finds the lost item; a Redis worker verifies and processes it.
+        assert jobs.sweep()["requeued"] == 1
+        assert _wait_for_processing(app, lost) == ("verified", "done", ["preview", "thumbnail"])
+        assert jobs.sweep()["requeued"] == 0
+    finally:
+        if started:
+            consumer.stop(graceful=True)
+        jobs.huey.flush()
+        with app.app_context():
+            db.engine.dispose()

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -126,8 +127,10 @@ class Rows:
         status: str = "issued",
         series: str | None = None,
         version: int = 1,
+        extra: dict[str, Any] | None = None,
     ) -> str:
         doc_id = uuid.uuid4().hex
+        doc_fields = {"penalties": penalties} if penalties is not None else {}
         with self.app.app_context():
             case = db.session.get(Case, case_id)
             db.session.add(
@@ -139,7 +142,7 @@ class Rows:
                     unit_id=case.unit_id,
                     doc_type=doc_type,
                     stage=str(DOCUMENT_TYPES[doc_type].stage.value),
-                    fields={"penalties": penalties} if penalties is not None else {},
+                    fields={**doc_fields, **(extra or {})},
                     status=status,
                     number=f"seed-{doc_id[:6]}" if issued else None,
                     created_by_id=creator.id,
@@ -191,6 +194,34 @@ def credential(client, admin: Actor, user: Actor, number: str, first: str, last:
         },
         headers=admin.headers,
     )
+    assert resp.status_code == 201, resp.json
+    return resp.json["id"]
+
+
+INSPECTION_LIST = {
+    "items": [
+        {
+            "item": "食品经营者检查",
+            "basis": "《食品安全法》第一百一十条",
+            "object": "辖区食品经营者",
+            "method": "现场检查",
+            "frequency": "每年不少于一次",
+        }
+    ]
+}
+
+
+def inspection(client, actor: Actor, on: str, result: str, **extra: Any) -> int:
+    body = {
+        "item": "食品经营者检查",
+        "object_name": "某某食品有限公司",
+        "object_kind": "legal",
+        "inspected_on": on,
+        "inspectors": ["王五", "赵六"],
+        "result": result,
+        **extra,
+    }
+    resp = client.post(f"{API}/disclosure/inspections", json=body, headers=actor.headers)
     assert resp.status_code == 201, resp.json
     return resp.json["id"]
 
@@ -412,6 +443,47 @@ def seed(app, client, users, tmp_path) -> Seed:
     )
 
     # Legal review rounds.
+    # 查封(扣押)决定书 (coercive measures).
+    measure = "coercive_measure_decision"
+    rows.doc(c1, o1, measure, at("2025-03-16 10:00"), extra={"measure": "seal"})
+    wrong = rows.doc(
+        c2, o1, measure, at("2025-01-06 10:00"), status="superseded", extra={"measure": "seal"}
+    )
+    rows.doc(
+        c2, o1, measure, at("2025-01-08 10:00"), series=wrong, version=2, extra={"measure": "seize"}
+    )
+    rows.doc(c4, o1, measure, at("2025-12-31 23:59"), extra={"measure": "seize"})
+    rows.doc(c5, o1, measure, at("2026-01-01 00:10"), extra={"measure": "seal"})
+    rows.doc(c6, o1, measure, at("2024-11-06 11:00"), extra={"measure": "seize"})
+    rows.doc(c8, o1, measure, None, status="draft", extra={"measure": "seal"})
+    rows.doc(other, other_officer, measure, at("2025-05-01 11:00"), extra={"measure": "seal"})
+
+    # Random-inspection results (随机抽查结果), recorded through the API.
+    for actor in (admin, other_admin):
+        resp = client.put(
+            f"{API}/disclosure/random_inspection_list", json=INSPECTION_LIST, headers=actor.headers
+        )
+        assert resp.status_code == 200, resp.json
+    inspection(client, sup, "2025-03-02", "no_problem")
+    inspection(client, admin, "2025-09-09", "no_problem", object_name="张三", object_kind="natural")
+    inspection(client, sup, "2025-06-10", "rectification_ordered")
+    inspection(client, sup, "2025-06-11", "case_opened", case_id=c3)
+    blocked = inspection(client, sup, "2025-12-31", "not_operating", detail="电话13812345678")
+    assert (
+        client.get(f"{API}/disclosure/inspections/{blocked}", headers=admin.headers).json["status"]
+        == "blocked"
+    )
+    withdrawn = inspection(client, sup, "2025-07-01", "no_problem")
+    resp = client.post(
+        f"{API}/disclosure/inspections/{withdrawn}/take-down",
+        json={"notice": "录入错误，已撤下"},
+        headers=admin.headers,
+    )
+    assert resp.status_code == 200, resp.json
+    inspection(client, sup, "2024-12-31", "no_problem")
+    inspection(client, sup, "2026-01-02", "case_opened")
+    inspection(client, other_admin, "2025-05-01", "no_problem")
+
     rows.review(c1, o1, 1, "returned", at("2025-03-20 10:00"), at("2025-03-25 16:00"))
     rows.review(c1, o1, 2, "agreed", at("2025-03-27 10:00"), at("2025-04-08 16:00"))
     rows.review(c2, o1, 1, "agreed", at("2025-01-02 09:00"), at("2025-01-03 15:00"))
@@ -467,7 +539,7 @@ def seed(app, client, users, tmp_path) -> Seed:
 
 # Worked out by hand from the seed above (see the comments), never by the code under test.
 EXPECTED: dict[str, Any] = {
-    "version": 1,
+    "version": 2,
     "unit": {"code": "RP", "name": UNIT_NAME},
     "year": 2025,
     "period": {"from": "2025-01-01", "to": "2025-12-31", "timezone": "Asia/Shanghai"},
@@ -503,9 +575,31 @@ EXPECTED: dict[str, Any] = {
         "by_month": [1, 0, 0, 1, 0, 2, 0, 0, 0, 0, 0, 2],  # c2; c1; c3, c4; c6, c8
     },
     "permits": {"count": None},
-    "coercive_measures": {"count": None},
+    # 查封(扣押)决定书 first issued in 2025: c1 seal; c2 seize (v1 seal superseded, same
+    # series); c4 seize (31 Dec 23:59). Not c5 (1 Jan 2026), c6 (2024), c8 (draft), the other
+    # unit's.
+    "coercive_measures": {
+        "count": 3,
+        "by_measure": {"seal": 1, "seize": 2},
+        "note": report.COERCIVE_COUNTED_NOTE,
+    },
     "evidence_preservation": {"count": 1},  # c1
-    "inspections": {"cases": 2, "random_inspection_cases": 1},  # c1, c2; c3 (twice)
+    # Cases: c1, c2; c3 (twice). Results inspected in 2025: 2 Mar and 9 Sep no problem,
+    # 10 Jun rectification, 11 Jun case opened, 31 Dec not operating (blocked, still counted).
+    # Not: 1 Jul (taken down), 31 Dec 2024, 2 Jan 2026, the other unit's.
+    "inspections": {
+        "cases": 2,
+        "random_inspection_cases": 1,
+        "random_inspections": {
+            "total": 5,
+            "by_result": {
+                "no_problem": 2,
+                "rectification_ordered": 1,
+                "case_opened": 1,
+                "not_operating": 1,
+            },
+        },
+    },
     # Decided in 2025: c1 r1 returned Thu 20 → Tue 25 Mar = 3 working days;
     # c1 r2 agreed Thu 27 Mar → Tue 8 Apr, 4 Apr a holiday = 7; c2 r1 agreed 2 → 3 Jan = 1;
     # c6 r1 returned Mon 30 Dec 2024 → Mon 6 Jan, 1 Jan a holiday = 4;
@@ -520,20 +614,22 @@ EXPECTED: dict[str, Any] = {
     },
     # Active in 2025: c1 c2 c3 c4 c6 c7 c8. Checks per reached stage:
     #   c1 investigation: on-site video ✓, inspection record ✓; evidence: preservation photo ✗,
-    #      preservation notice ✗; decision: hearing audio ✓, hearing record ✓   → 4/6
+    #      preservation notice ✗, 查封决定书 unfilmed ✗; decision: hearing audio ✓,
+    #      hearing record ✓                                                      → 4/7
     #   c2 (major property) filing video ✓; investigation: evidence photo ✗, inspection
-    #      record without video ✗, no video ✗; evidence: no video ✗             → 1/5
+    #      record without video ✗, no video ✗; evidence: no video ✗, 扣押决定书 v2
+    #      unfilmed ✗ (the superseded v1 is not checked)                          → 1/6
     #   c3 filing random inspection video ✓; decision: on-site decision filmed ✓ → 2/2
     #   c4 filing on-site photo ✗; decision: its only video failed its hash ✗     → 0/2
     #   c6 filing on-site audio ✓                                                 → 1/1
     "recording": {
         "cases": 7,
-        "checks": 16,
+        "checks": 18,
         "met": 8,
-        "share": 0.5,
+        "share": 0.4444,
         "by_code": {
             "activity_not_filmed": {"checks": 7, "met": 4},
-            "document_not_filmed": {"checks": 6, "met": 3},
+            "document_not_filmed": {"checks": 8, "met": 3},
             "major_property_no_video": {"checks": 3, "met": 1},
         },
     },
@@ -575,7 +671,7 @@ def test_figures_equal_the_hand_count(app, seed):
         figures = report.compute_figures(db.session, seed.unit_id, YEAR)
     for key, expected in EXPECTED.items():
         got = figures[key]
-        if key in ("permits", "coercive_measures"):
+        if key == "permits":
             assert got["count"] is None and "Fieldtrace" in got["note"], key
             continue
         assert got == expected, key
@@ -590,6 +686,8 @@ def test_other_unit_sees_only_its_own(app, seed):
     assert figures["penalties"]["by_kind"]["license_revocation"] == 1
     assert figures["penalties"]["decisions"] == 1
     assert figures["inspections"]["random_inspection_cases"] == 1
+    assert figures["inspections"]["random_inspections"]["total"] == 1
+    assert figures["coercive_measures"]["by_measure"] == {"seal": 1, "seize": 0}
     assert figures["legal_reviews"]["returned"] == 1
     assert figures["remedies"]["reconsideration"]["total"] == 0
 
@@ -621,6 +719,8 @@ def test_freeze_publish_and_public_renderings(app, client, seed):
     assert body["figures"]["penalties"] == EXPECTED["penalties"]
     assert "2025年" in body["narrative"] and UNIT_NAME in body["narrative"]
     assert "罚款金额合计33,200.50元" in body["narrative"]
+    assert "实施行政强制措施3次（查封1次、扣押2次）" in body["narrative"]
+    assert "随机抽查5户次" in body["narrative"]
     assert body["freeze_deadline"] == "2026-01-15"
     # Not public while a draft.
     assert client.get(f"/public/reports/{YEAR}?unit=RP").status_code == 404
@@ -693,7 +793,10 @@ def test_freeze_publish_and_public_renderings(app, client, seed):
     html = page.get_data(as_text=True)
     assert digest in html and "本局依法履行市场监管职责" in html
     assert f"{UNIT_NAME}2025年度行政执法统计年报" in html
-    assert "33,200.50元" in html and "33.3%" in html and "50.0%" in html and "40.0%" in html
+    assert "33,200.50元" in html and "33.3%" in html and "44.4%" in html and "40.0%" in html
+    # Coercive measures are counted from the issued 查封(扣押)决定书: 3, of which 1 sealing.
+    assert re.search(r"行政强制措施</t[hd]>\s*<td[^>]*>3 次", html), "coercive measures row"
+    assert re.search(r"其中：查封</t[hd]>\s*<td[^>]*>1 次", html)
     assert "rp_o1" not in html
     assert client.get(f"/public/units/RP/reports/{YEAR}").get_data(as_text=True) == html
     again = client.get(f"/public/reports/{YEAR}?unit=RP", headers={"If-None-Match": f'"{digest}"'})
@@ -707,8 +810,13 @@ def test_freeze_publish_and_public_renderings(app, client, seed):
         assert b"<svg" in svg.data and "<title>" in svg.get_data(as_text=True)
     assert client.get(f"/public/units/RP/reports/{YEAR}/charts/nope.svg").status_code == 404
     index = client.get("/public/units/RP/reports/")
-    assert index.status_code == 200 and f'href="/public/units/RP/reports/{YEAR}"' in index.get_data(as_text=True)
-    assert "/reports/" not in client.get("/public/units/OT/reports/").get_data(as_text=True).split("<main")[1]
+    assert index.status_code == 200 and f'href="/public/units/RP/reports/{YEAR}"' in index.get_data(
+        as_text=True
+    )
+    assert (
+        "/reports/"
+        not in client.get("/public/units/OT/reports/").get_data(as_text=True).split("<main")[1]
+    )
     assert client.get(f"/public/units/NOPE/reports/{YEAR}").status_code == 404
     assert client.get(f"/public/reports/{YEAR - 1}").status_code == 404
 
@@ -736,11 +844,15 @@ def test_freeze_publish_and_public_renderings(app, client, seed):
     assert values["penalties.fine_total"] == "33200.50"
     assert values["legal_reviews.returned_share"] == "40.0"
     assert values["legal_reviews.average_working_days"] == "3.4"
-    assert values["recording.share"] == "50.0"
+    assert values["recording.share"] == "44.4"
     assert values["credentials.share"] == "33.3"
     assert values["hearings.count"] == "1"
     assert values["remedies.litigation.withdrawn"] == "1"
     assert values["permits.count"] == ""
+    assert values["coercive_measures.count"] == "3"
+    assert values["coercive_measures.by_measure.seize"] == "2"
+    assert values["inspections.random_inspections.total"] == "5"
+    assert values["inspections.random_inspections.no_problem"] == "2"
 
 
 def test_published_report_cannot_change_underneath(app, seed):

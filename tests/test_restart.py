@@ -278,6 +278,7 @@ def deployment(
         "S3_BUCKET_STAGING": f"rstage-{suffix}",
         "RETENTION_DAYS": "1",
         "UPLOAD_LOCK_SECONDS": "2",
+        "REQUIRE_CREDENTIAL": "false",  # officers here hold no 执法证; 持证上岗 is tested elsewhere
     }
     # No FIELDTRACE_QUEUE_URL: the embedded SQLite Huey queue file in the data dir.
     env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDTRACE_")}

@@ -1,9 +1,11 @@
 """tus uploads into WORM storage: validation, resumption, checksums, duplicates, mismatches."""
 
 import base64
+import dataclasses
 import hashlib
 import os
-from datetime import timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -388,3 +390,149 @@ def test_failed_part_upload_keeps_the_parts_before_it(app, client, officer, case
 )
 def test_payload_signing_only_where_bodies_can_be_changed_in_transit(endpoint, signed):
     assert sign_payloads(endpoint) is signed
+
+
+# --- 持证上岗: no upload of a capture made without a valid credential ---------------------------
+
+
+@pytest.fixture
+def strict(app):
+    """The setting on (it is by default; tests/conftest.py turns it off for other tests)."""
+    rt = app.extensions["fieldtrace"]
+    rt.uploads = dataclasses.replace(rt.uploads, require_credential=True)
+    return rt.uploads
+
+
+def _issue(client, admin, user_id: int, number: str, first: date, last: date) -> dict:
+    resp = client.post(
+        "/api/v1/credentials",
+        json={
+            "user_id": user_id,
+            "number": number,
+            "issuing_authority": "上海市浦东新区人民政府",
+            "categories": ["市场监管"],
+            "area": "浦东新区",
+            "valid_from": first.isoformat(),
+            "valid_to": last.isoformat(),
+        },
+        headers=admin.headers,
+    )
+    assert resp.status_code == 201, resp.json
+    return resp.json
+
+
+def _set_status(client, admin, credential_id: int, status: str) -> None:
+    resp = client.post(
+        f"/api/v1/credentials/{credential_id}/status",
+        json={"status": status, "reason": "测试"},
+        headers=admin.headers,
+    )
+    assert resp.status_code == 200, resp.json
+
+
+def _create_at(client, officer, case_id: int, captured_at: datetime, size: int = 40):
+    data = sample_jpeg(size, size)
+    meta = tus.metadata(case_id, data, captured_at=captured_at.isoformat())
+    return tus.create(client, officer, len(data), meta)
+
+
+def _refused(resp, reason: str, zh: str) -> None:
+    assert resp.status_code == 403, resp.json
+    error = resp.json["error"]
+    assert error["code"] == "credential_not_valid"
+    assert error["details"]["reason"] == reason
+    assert zh in error["message"] and "持证上岗" in error["message"]
+    assert "refuses the upload" in error["message"]  # and in English
+
+
+def test_credential_requirement_is_a_setting_on_by_default(app_config, monkeypatch):
+    from server import create_app
+    from server.config import Config
+
+    monkeypatch.delenv("FIELDTRACE_REQUIRE_CREDENTIAL", raising=False)
+    assert Config().REQUIRE_CREDENTIAL is True
+    monkeypatch.setenv("FIELDTRACE_REQUIRE_CREDENTIAL", "false")
+    assert Config().REQUIRE_CREDENTIAL is False
+    monkeypatch.setenv("FIELDTRACE_REQUIRE_CREDENTIAL", "perhaps")
+    with pytest.raises(ValueError, match="REQUIRE_CREDENTIAL"):
+        Config()
+    monkeypatch.delenv("FIELDTRACE_REQUIRE_CREDENTIAL")
+    for setting in (True, False):  # tests/conftest.py: off
+        made = create_app(**{**app_config, "REQUIRE_CREDENTIAL": setting})
+        assert made.extensions["fieldtrace"].uploads.require_credential is setting
+        with made.app_context():
+            db.engine.dispose()
+
+
+def test_no_credential_no_upload(app, client, users, officer, case, strict):
+    resp = _create_at(client, officer, case["id"], datetime.now(UTC))
+    _refused(resp, "no_credential", "未持有执法证")
+    with app.app_context():
+        assert db.session.execute(sa.select(sa.func.count(UploadSession.id))).scalar_one() == 0
+    # a credential valid only from tomorrow does not cover today's capture
+    admin = users.create("admin", role="admin")
+    today = date.today()
+    _issue(client, admin, officer.id, "F-1", today + timedelta(days=1), today + timedelta(days=30))
+    _refused(_create_at(client, officer, case["id"], datetime.now(UTC)), "no_credential", "未持有")
+
+
+def test_valid_credential_uploads_and_expired_refuses(app, client, users, officer, case, strict):
+    admin = users.create("admin", role="admin")
+    today = date.today()
+    _issue(client, admin, officer.id, "E-1", today - timedelta(days=60), today - timedelta(days=1))
+    now = datetime.now(UTC)
+    _refused(_create_at(client, officer, case["id"], now), "expired", "已过期")
+    # recorded while it was valid, uploaded late: accepted, and it goes through
+    made_then = now - timedelta(days=3)
+    old = _create_at(client, officer, case["id"], made_then, size=41)
+    assert old.status_code == 201, old.json
+    data = sample_jpeg(41, 41)
+    done = tus.patch(client, officer, old.headers["Location"], 0, data)
+    assert done.status_code == 204, done.json
+
+    _issue(client, admin, officer.id, "E-2", today, today + timedelta(days=365))
+    assert _create_at(client, officer, case["id"], now, size=42).status_code == 201
+
+
+def test_suspension_and_revocation_do_not_reach_back(app, client, users, officer, case, strict):
+    admin = users.create("admin", role="admin")
+    today = date.today()
+    cred = _issue(
+        client, admin, officer.id, "S-1", today - timedelta(days=30), today + timedelta(days=30)
+    )
+    before = datetime.now(UTC)
+    time.sleep(0.01)
+    _set_status(client, admin, cred["id"], "suspended")
+    time.sleep(0.01)
+    during = datetime.now(UTC)
+    # evidence recorded while the credential was good still uploads after the suspension
+    assert _create_at(client, officer, case["id"], before, size=43).status_code == 201
+    _refused(_create_at(client, officer, case["id"], during, size=44), "suspended", "已暂停")
+
+    time.sleep(0.01)
+    _set_status(client, admin, cred["id"], "active")
+    time.sleep(0.01)
+    after = datetime.now(UTC)
+    # reactivated: what was recorded during the suspension stays refused, later captures go
+    _refused(_create_at(client, officer, case["id"], during, size=44), "suspended", "已暂停")
+    assert _create_at(client, officer, case["id"], after, size=45).status_code == 201
+
+    time.sleep(0.01)
+    _set_status(client, admin, cred["id"], "revoked")
+    time.sleep(0.01)
+    _refused(
+        _create_at(client, officer, case["id"], datetime.now(UTC), size=46), "revoked", "已注销"
+    )
+    assert _create_at(client, officer, case["id"], after, size=47).status_code == 201
+    assert _create_at(client, officer, case["id"], before, size=48).status_code == 201
+    _refused(_create_at(client, officer, case["id"], during, size=44), "suspended", "已暂停")
+
+    # a supervisor records under the same rule
+    supervisor = users.create("boss", role="supervisor")
+    resp = tus.create(
+        client,
+        supervisor,
+        10,
+        tus.metadata(case["id"], b"0123456789", device_id="phone-boss"),
+    )
+    _refused(resp, "no_credential", "未持有执法证")

@@ -130,6 +130,35 @@ def test_on_the_spot_penalty_under_the_simple_procedure(app, client, team, mp4):
     page = client.get(f"/public/decisions/{queued['id']}")
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and doc["number"] in text and party not in text
+    # Revoked on reconsideration: it must come down within 5 working days; late is flagged.
+    revoked = client.post(
+        f"{API}/remedy-outcomes",
+        json={
+            "case_id": cid,
+            "kind": "reconsideration",
+            "outcome": "revoked",
+            "decided_on": "2026-12-01",
+        },
+        headers=admin.headers,
+    )
+    assert revoked.status_code == 201, revoked.json
+    [listed] = client.get(f"{API}/disclosure/decisions", headers=admin.headers).json["items"]
+    assert listed["takedown_due_by"] == "2026-12-08"  # Tue 1 Dec + 5 working days
+    late = datetime(2026, 12, 9, 12, tzinfo=UTC)
+    with app.app_context():
+        from server.services import housekeeping
+
+        assert housekeeping.run(db.session, late)["takedowns_overdue"] == 1
+        assert housekeeping.run(db.session, late)["takedowns_overdue"] == 0  # flagged once
+        db.session.commit()
+    down = client.post(
+        f"{API}/disclosure/decisions/{queued['id']}/take-down",
+        json={"notice": "该决定已被复议机关撤销。"},
+        headers=admin.headers,
+    )
+    assert down.status_code == 200, down.json
+    [after] = client.get(f"{API}/disclosure/decisions", headers=admin.headers).json["items"]
+    assert after["takedown_due_by"] is None and after["status"] == "taken_down"
 
 
 def _general_case_to_review(flow: Flow, client, team, mp4) -> int:
@@ -233,6 +262,10 @@ def test_general_procedure_with_a_returned_then_agreed_legal_review(app, client,
     assert agreed.status_code == 200 and agreed.json["status"] == "agreed"
     rounds = client.get(f"{API}/cases/{cid}/legal-reviews", headers=sup.headers).json["items"]
     assert [(r["round"], r["status"]) for r in rounds] == [(1, "returned"), (2, "agreed")]
+    assert rounds[0]["case_title"] == "销售过期食品案" and rounds[1]["reviewer_name"] == "Sun"
+    assert rounds[0]["submitted_by_name"] == "Li"
+    labels = client.get(f"{API}/legal-reviews/checklist", headers=legal.headers).json["items"]
+    assert [c["item"] for c in labels] == CHECKLIST and labels[1]["label"].startswith("执法人员")
     opinions = [
         d
         for d in client.get(f"{API}/cases/{cid}/documents", headers=sup.headers).json["items"]
@@ -386,6 +419,25 @@ def test_overdue_review_is_flagged_and_extension_moves_the_deadline(app, client,
         assert db.session.get(Case, cid).review_overdue
     queue = client.get(f"{API}/legal-reviews?overdue=1", headers=sup.headers).json["items"]
     assert [r["id"] for r in queue] == [review["id"]] and queue[0]["overdue"]
+    # Missing materials: due in 3 working days; late ones are marked once, supplied ones kept.
+    asked = client.post(
+        f"{API}/legal-reviews/{review['id']}/materials",
+        json={"note": "请补充进货凭证"},
+        headers=legal.headers,
+    ).json
+    [request] = asked["materials_requests"]
+    with app.app_context():
+        late_day = datetime.fromisoformat(request["due_on"]).date() + timedelta(days=1)
+        legal_review.flag_overdue(db.session, today=late_day)
+        db.session.commit()
+    late = client.get(f"{API}/legal-reviews/{review['id']}", headers=sup.headers).json
+    assert late["materials_requests"][0]["overdue"] is True
+    supplied = client.post(
+        f"{API}/legal-reviews/{review['id']}/materials/0/supplied",
+        json={"note": "已补充"},
+        headers=officer.headers,
+    )
+    assert supplied.status_code == 200 and supplied.json["materials_requests"][0]["supplied_at"]
     client.post(
         f"{API}/legal-reviews/{review['id']}/extension",
         json={"reason": "案情复杂"},
@@ -469,4 +521,4 @@ def test_document_validation_and_roles(client, team, users):
     stranger = users.create("wu", unit="U2")
     assert client.get(f"{API}/documents/{doc}", headers=stranger.headers).status_code == 404
     types = client.get(f"{API}/document-types", headers=officer.headers).json["items"]
-    assert len(types) == 18
+    assert len(types) == 19

@@ -13,7 +13,7 @@ import type { DocField, User } from "./api";
 import { ApiError } from "./api";
 import * as aapi from "./admin-api";
 import type { AnnualReport, ContentKind, Hit, PublicContent, PublishedDecision } from "./admin-api";
-import { errorBox, explain, fmtDate, fmtTime, label } from "./console-ui";
+import { errorBox, explain, fmtDate, fmtTime, inParens, label } from "./console-ui";
 import { localMessage } from "./completeness";
 import {
   buildForm,
@@ -825,7 +825,7 @@ async function decisionPage(el: HTMLElement, id: number, current: () => boolean)
       ? h(
           "p",
           { class: "hint", "data-testid": "takedown-notice" },
-          `${t("takedown_notice")}${t("colon")}${d.takedown_notice}（${fmtTime(d.taken_down_at)}）`,
+          `${t("takedown_notice")}${t("colon")}${d.takedown_notice}${inParens(fmtTime(d.taken_down_at))}`,
         )
       : "",
     publicLink,

@@ -121,6 +121,31 @@ export async function request<T>(
   return data as T;
 }
 
+/**
+ * A binary resource of this origin (an image) fetched with the bearer token, never from the
+ * HTTP cache; errors as request() makes them.
+ */
+export async function fetchBlob(url: string): Promise<Blob> {
+  const headers: Record<string, string> = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  let resp: Response;
+  try {
+    resp = await fetch(url, { headers, cache: "no-store" });
+  } catch {
+    throw new ApiError(t("network_error"), 0, "network");
+  }
+  if (!resp.ok) {
+    const err = (await resp.json().catch(() => null))?.error;
+    if (resp.status === 401) onUnauthorized?.();
+    throw new ApiError(
+      err?.message || `${resp.status} ${resp.statusText}`,
+      resp.status,
+      err?.code ?? "http_error",
+    );
+  }
+  return resp.blob();
+}
+
 export function login(username: string, password: string): Promise<Session> {
   return request<Session>("POST", "/auth/login", { username, password }, { auth: false });
 }

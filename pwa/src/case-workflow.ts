@@ -9,7 +9,17 @@ import * as api from "./api";
 import type { Completeness, DocType, EnforcementDocument, User } from "./api";
 import * as capi from "./console-api";
 import type { LegalReview } from "./console-api";
-import { errorBox, explain, fmtDate, fmtTime, label, pdfButton, shortHash } from "./console-ui";
+import {
+  errorBox,
+  explain,
+  fmtDate,
+  fmtTime,
+  humanizeCodes,
+  joinList,
+  label,
+  pdfButton,
+  shortHash,
+} from "./console-ui";
 import {
   localMessage,
   mayAdvance,
@@ -83,8 +93,8 @@ export function workflowPanel(
     }
     panel.dataset.stage = report.current_stage;
     panel.replaceChildren(
-      summary(c, report, user, reload, onStageChanged),
-      advanceSection(c, report, user, onStageChanged),
+      summary(c, report, user, reload, onStageChanged, types),
+      advanceSection(c, report, user, onStageChanged, types),
       documentsSection(docs, types, user, reload),
       reviewsSection(reviews, user),
     );
@@ -105,6 +115,7 @@ function summary(
   user: User,
   reload: () => void,
   onStageChanged: () => void,
+  types: DocType[],
 ): HTMLElement {
   const current = r.stages.find((s) => s.stage === r.current_stage);
   const missing = current?.requirements.filter((req) => !req.met) ?? [];
@@ -183,7 +194,11 @@ function summary(
           "ul",
           { class: "requirements", "data-testid": "wf-missing" },
           missing.map((req) =>
-            h("li", { class: "missing", "data-code": req.code }, requirementMessage(req)),
+            h(
+              "li",
+              { class: "missing", "data-code": req.code },
+              humanizeCodes(requirementMessage(req), types),
+            ),
           ),
         )
       : "",
@@ -203,6 +218,7 @@ function advanceSection(
   r: Completeness,
   user: User,
   onStageChanged: () => void,
+  types: DocType[],
 ): HTMLElement | string {
   if (!r.next_stage) return "";
   const next = stageName(r, r.next_stage);
@@ -212,7 +228,7 @@ function advanceSection(
       "p",
       { class: "hint", "data-testid": "wf-advance-not-allowed" },
       t("advance_roles_only", {
-        roles: (r.next_stage_roles ?? []).map(roleLabel).join("、"),
+        roles: joinList((r.next_stage_roles ?? []).map(roleLabel)),
         stage: next,
       }),
     );
@@ -256,7 +272,7 @@ function advanceSection(
       button.disabled = false;
       const e =
         err instanceof api.ApiError ? err : new api.ApiError((err as Error).message, 0, "error");
-      const lines = missingMessages(e.details);
+      const lines = missingMessages(e.details).map((line) => humanizeCodes(line, types));
       problem.replaceChildren(
         h(
           "div",
@@ -398,7 +414,7 @@ function documentsSection(
         "td",
         {},
         doc.signatures.length
-          ? doc.signatures.map((s) => `${roleLabel(s.role)} ${s.signer_name}`).join("、")
+          ? joinList(doc.signatures.map((s) => `${roleLabel(s.role)} ${s.signer_name}`))
           : "—",
       ),
       h("td", {}, shortHash(doc.sha256)),
@@ -498,7 +514,7 @@ function leaderSignForm(
       problem.replaceChildren(
         errorBox(
           e?.code === "signatures_missing"
-            ? t("missing_signatures", { roles: lines.join("、") })
+            ? t("missing_signatures", { roles: joinList(lines) })
             : explain(err, signed ? t("issue") : t("sign_as", { role: roleLabel("leader") })),
           "leader-sign-error",
         ),

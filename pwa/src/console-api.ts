@@ -75,6 +75,10 @@ export interface MediaSummary {
   flags: MediaFlag[];
   key_evidence?: boolean;
   derivatives: string[];
+  /** `ok`, `refused` or `unavailable`; only where the server sends it (GET /media/<id>). */
+  location_status?: string | null;
+  case_id?: number;
+  captured_at_offset_min?: number | null;
 }
 
 export interface MediaDetail extends MediaSummary {
@@ -106,6 +110,7 @@ export interface Gap {
   stage: string;
   activity: string | null;
   message: string;
+  message_en?: string;
 }
 
 export interface Timeline {

@@ -8,9 +8,16 @@ import { localMessage } from "./completeness";
 import { h } from "./dom";
 import { getLang, t, type Key } from "./i18n";
 
-/** A sentence for a failed call; 404/501 from a missing endpoint says so plainly. */
+/**
+ * A sentence for a failed call. A 404 naming what was not found (`case_not_found`,
+ * `media_not_found`) says the object does not exist or is another unit's; a 404/405/501 from a
+ * missing endpoint says so plainly.
+ */
 export function explain(err: unknown, what: string): string {
   if (err instanceof ApiError) {
+    if (err.status === 404 && /^[a-z]+(_[a-z]+)*_not_found$/.test(err.code)) {
+      return t("not_found_here", { what });
+    }
     if (
       err.status === 501 ||
       err.status === 405 ||
@@ -27,12 +34,19 @@ export function errorBox(message: string, testid = "console-error"): HTMLElement
   return h("p", { class: "error", role: "alert", "data-testid": testid }, message);
 }
 
+/**
+ * A moment in Beijing time: 2026/11/27 16:46:13 in Chinese; 2026-11-27 16:46:13 in English,
+ * where a locale's day/month order would be ambiguous to readers elsewhere.
+ */
 export function fmtTime(iso: string | null | undefined): string {
   if (!iso) return "—";
   const d = new Date(iso);
-  return Number.isNaN(d.getTime())
-    ? iso
-    : d.toLocaleString(getLang(), { hour12: false, timeZone: "Asia/Shanghai" });
+  if (Number.isNaN(d.getTime())) return iso;
+  if (getLang() !== "en") {
+    return d.toLocaleString(getLang(), { hour12: false, timeZone: "Asia/Shanghai" });
+  }
+  // Swedish writes dates the ISO way.
+  return d.toLocaleString("sv-SE", { hour12: false, timeZone: "Asia/Shanghai" });
 }
 
 /** A calendar date from the API (`2026-11-27`) as it is: deadlines are Asia/Shanghai days. */
@@ -110,4 +124,66 @@ export function pdfButton(documentId: string, text = t("open_pdf")): HTMLElement
 /** A short hash for tables; the whole one in the tooltip. */
 export function shortHash(sha256: string | null | undefined): HTMLElement | string {
   return sha256 ? h("code", { title: sha256, class: "hash" }, `${sha256.slice(0, 12)}…`) : "—";
+}
+
+const STAGE_WORDS =
+  /\bin (filing|investigation|evidence|review|decision|service|execution|archive)\b/g;
+
+/**
+ * The server's English sentences about requirements still name things by code ("issue:
+ * filing_approval", "onsite_inspection in filing must be filmed"); in English, codes of
+ * document types, activities and stages become their English names and the sentence starts
+ * with a capital. Other languages are returned as they are.
+ */
+export function humanizeCodes(
+  text: string,
+  types: readonly { code: string; title: { en: string } }[] = [],
+): string {
+  if (getLang() !== "en" || !text) return text;
+  const titles = new Map(types.map((d) => [d.code, d.title.en]));
+  const out = text
+    .replace(/\b[a-z]+(?:_[a-z]+)+\b/g, (code) => {
+      if (titles.has(code)) return titles.get(code)!;
+      const activity = label("activity", code);
+      return activity === code ? code : activity;
+    })
+    .replace(STAGE_WORDS, (_, stage: string) => `in ${label("stage", stage)}`);
+  return out.charAt(0).toUpperCase() + out.slice(1);
+}
+
+/** Names in a sentence: 甲、乙 / A, B. */
+export function joinList(items: readonly string[]): string {
+  return items.join(t("list_sep"));
+}
+
+/** An aside after a sentence: （说明） / " (note)". */
+export function inParens(text: string): string {
+  return t("in_parens", { text });
+}
+
+const CJK = /[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]/;
+
+/**
+ * A media flag as a label in the UI language (by its code) and the server's own sentence as
+ * detail; the detail is left out where it would only repeat the label in the other language.
+ */
+export function flagText(flag: { code: string; message?: string }): {
+  label: string;
+  detail: string;
+} {
+  const key = `mflag_${flag.code}`;
+  const known = t(key as Key);
+  const message = flag.message ?? "";
+  if (known === key) return { label: message || flag.code, detail: "" };
+  const foreign = getLang() === "en" && CJK.test(message);
+  return { label: known, detail: message && message !== known && !foreign ? message : "" };
+}
+
+/** A recording gap's sentence: the server's (Chinese) one, in English by its code. */
+export function gapMessage(gap: { code: string; message: string; message_en?: string }): string {
+  if (getLang() !== "en") return gap.message;
+  if (gap.message_en) return gap.message_en;
+  const key = `gap_${gap.code}`;
+  const text = t(key as Key);
+  return text === key ? gap.message : text;
 }

@@ -16,8 +16,18 @@ import { ACTIVITIES, STAGES } from "./cases";
 import { h } from "./dom";
 import { t, type Key } from "./i18n";
 import { formatBytes } from "./time";
-import { backLink, errorBox, explain, fmtTime, label } from "./console-ui";
+import {
+  backLink,
+  errorBox,
+  explain,
+  flagText,
+  fmtTime,
+  gapMessage,
+  joinList,
+  label,
+} from "./console-ui";
 import { inboxPage, queuePage, reviewPage } from "./legal";
+import { positionPlot, positionText } from "./map";
 
 export { explain };
 
@@ -138,16 +148,6 @@ function fmtDuration(s: number | null | undefined): string {
   const hours = Math.floor(total / 3600);
   const rest = `${pad(Math.floor((total % 3600) / 60))}:${pad(total % 60)}`;
   return hours ? `${hours}:${rest}` : rest;
-}
-
-function fmtGps(m: {
-  latitude: number | null;
-  longitude: number | null;
-  accuracy_m: number | null;
-}) {
-  if (m.latitude === null || m.longitude === null) return t("gps_none");
-  const acc = m.accuracy_m === null ? "" : ` ±${Math.round(m.accuracy_m)} m`;
-  return `${m.latitude.toFixed(5)}, ${m.longitude.toFixed(5)}${acc}`;
 }
 
 function actionLabel(action: string): string {
@@ -356,7 +356,7 @@ function casesTable(items: ConsoleCase[]): HTMLElement {
               c.major_property ? h("span", { class: "chip major" }, t("major_property")) : "",
             ),
             h("td", {}, label("stage", c.current_stage)),
-            h("td", {}, (c.officers ?? []).map((o) => o.name).join("、") || "—"),
+            h("td", {}, joinList((c.officers ?? []).map((o) => o.name)) || "—"),
             h("td", {}, countsLine(c)),
             h("td", {}, flagChips(c.flags)),
           ),
@@ -437,7 +437,7 @@ async function casePage(el: HTMLElement, caseId: number, seq: number): Promise<v
                   {},
                   `${label("stage", g.stage)}${g.activity ? ` · ${label("activity", g.activity)}` : ""}`,
                 ),
-                `${t("colon")}${g.message}`,
+                `${t("colon")}${gapMessage(g)}`,
               ),
             ),
           ),
@@ -461,6 +461,7 @@ async function casePage(el: HTMLElement, caseId: number, seq: number): Promise<v
           ),
         )
       : "",
+    positionsSection([...tl.stages.flatMap((s) => s.items), ...tl.unattached]),
     ...tl.stages.map((s) =>
       h(
         "section",
@@ -488,6 +489,26 @@ async function casePage(el: HTMLElement, caseId: number, seq: number): Promise<v
           h("div", { class: "tiles" }, tl.unattached.map(mediaCard)),
         )
       : "",
+  );
+}
+
+/** Where the case's items were recorded; nothing when the case has no items yet. */
+function positionsSection(items: MediaSummary[]): HTMLElement | string {
+  if (!items.length) return "";
+  return h(
+    "section",
+    { class: "positions", "data-testid": "timeline-positions" },
+    h("h3", {}, t("positions")),
+    positionPlot(items),
+  );
+}
+
+function flagChip(f: capi.MediaFlag): HTMLElement {
+  const { label: text, detail } = flagText(f);
+  return h(
+    "span",
+    { class: "chip warn", title: detail ? `${detail} (${f.code})` : f.code, "data-flag": f.code },
+    text,
   );
 }
 
@@ -526,11 +547,9 @@ function mediaCard(m: MediaSummary): HTMLElement {
       ),
       h("span", {}, `${m.uploader?.name ?? "—"} · ${fmtTime(m.captured_at)}`),
       h("span", {}, label("activity", m.activity)),
-      h("span", { class: "gps" }, fmtGps(m)),
+      h("span", { class: "gps" }, positionText(m)),
       m.status !== "verified" ? h("span", { class: "chip warn" }, label("status", m.status)) : "",
-      ...(m.flags ?? []).map((f) =>
-        h("span", { class: "chip warn", title: f.code }, f.message ?? f.code),
-      ),
+      ...(m.flags ?? []).map(flagChip),
     ),
   );
 }
@@ -576,6 +595,7 @@ async function itemPage(el: HTMLElement, id: string, seq: number): Promise<void>
         "div",
         { class: "item-side" },
         metadataSection(m),
+        itemPositionSection(m),
         role === "supervisor" ? keyEvidenceSection(m) : "",
         role === "supervisor" && (!m.attached_stage || m.attached_stage === "unattached")
           ? moveSection(m)
@@ -804,10 +824,7 @@ function metadataSection(m: MediaDetail): HTMLElement {
       m.device_clock_offset_s === null ? "—" : `${m.device_clock_offset_s.toFixed(1)} s`,
     ],
     [t("device"), m.device_id],
-    [
-      t("gps"),
-      m.location_status && m.latitude === null ? label("gps", m.location_status) : fmtGps(m),
-    ],
+    [t("gps"), positionText(m)],
     [t("uploader"), m.uploader?.name ?? "—"],
     [t("stage"), label("stage", m.attached_stage ?? m.stage)],
     [t("activity"), label("activity", m.activity)],
@@ -831,9 +848,37 @@ function metadataSection(m: MediaDetail): HTMLElement {
       ? h(
           "ul",
           { "data-testid": "item-flags" },
-          flags.map((f) => h("li", {}, f.message ?? f.code, h("small", {}, ` (${f.code})`))),
+          flags.map((f) => {
+            const { label: text, detail } = flagText(f);
+            return h(
+              "li",
+              { "data-flag": f.code },
+              text,
+              h("small", {}, detail ? ` — ${detail} (${f.code})` : ` (${f.code})`),
+            );
+          }),
         )
       : h("p", { class: "ok" }, t("no_flags")),
+  );
+}
+
+/** The item's position as text and, when known, a one-point plot with its accuracy circle. */
+function itemPositionSection(m: MediaDetail): HTMLElement {
+  return h(
+    "section",
+    { class: "item-position", "data-testid": "item-position" },
+    h("h3", {}, t("position_map")),
+    h("p", { "data-testid": "item-position-text" }, positionText(m)),
+    m.latitude !== null && m.longitude !== null
+      ? positionPlot([m], {
+          width: 320,
+          height: 200,
+          padding: 24,
+          // room for the whole accuracy circle around the one point
+          minSpanM: Math.max(200, 2.5 * (m.accuracy_m ?? 0)),
+          link: false,
+        })
+      : "",
   );
 }
 

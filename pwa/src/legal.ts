@@ -30,6 +30,9 @@ import {
   explain,
   fmtDate,
   fmtTime,
+  humanizeCodes,
+  inParens,
+  joinList,
   label,
   pdfButton,
   shortHash,
@@ -189,7 +192,7 @@ export function reviewErrorSentence(err: unknown): string {
       const fields = details.fields;
       if (fields && typeof fields === "object") {
         const names = Object.keys(fields).map((k) => (BODY_FIELDS[k] ? t(BODY_FIELDS[k]) : k));
-        return t("op_invalid_fields", { fields: names.join("、") });
+        return t("op_invalid_fields", { fields: joinList(names) });
       }
       return t("op_invalid");
     }
@@ -370,7 +373,7 @@ export async function queuePage(el: HTMLElement, current: () => boolean): Promis
 
 function queueTable(items: LegalReview[], cases: CaseMap): HTMLElement {
   if (!items.length)
-    return h("p", { class: "hint", "data-testid": "queue-empty" }, t("no_results"));
+    return h("p", { class: "hint", "data-testid": "queue-empty" }, t("review_queue_empty"));
   return h(
     "div",
     { class: "table-wrap" },
@@ -613,7 +616,7 @@ export function packageView(p: ReviewPackage, types: DocType[]): HTMLElement {
         )
       : h("p", { class: "hint" }, t("no_documents")),
     h("h4", {}, t("completeness")),
-    completenessWords(p.completeness),
+    completenessWords(p.completeness, types),
     h("h4", {}, t("credential_events")),
     p.credential_displays.length
       ? h(
@@ -651,7 +654,10 @@ export function packageView(p: ReviewPackage, types: DocType[]): HTMLElement {
 }
 
 /** The completeness report in words: for each stage reached, what is there and what is not. */
-export function completenessWords(report: Completeness | undefined): HTMLElement {
+export function completenessWords(
+  report: Completeness | undefined,
+  types: DocType[] = [],
+): HTMLElement {
   if (!report?.stages) return h("p", { class: "hint" }, "—");
   return h(
     "ul",
@@ -671,7 +677,7 @@ export function completenessWords(report: Completeness | undefined): HTMLElement
                   h(
                     "li",
                     { class: req.met ? "good" : "bad" },
-                    `${req.met ? "✓" : "✗"} ${requirementMessage(req)}`,
+                    `${req.met ? "✓" : "✗"} ${humanizeCodes(requirementMessage(req), types)}`,
                   ),
                 ),
               )
@@ -709,7 +715,7 @@ function decidedView(r: LegalReview): HTMLElement {
           { class: "hint", "data-testid": "review-disagreement" },
           `${t("disagreement")}${t("colon")}${r.disagreement.reason}`,
           r.disagreement.resolution
-            ? ` → ${label("resolution", r.disagreement.resolution)}${r.disagreement.note ? `（${r.disagreement.note}）` : ""}`
+            ? ` → ${label("resolution", r.disagreement.resolution)}${r.disagreement.note ? inParens(r.disagreement.note) : ""}`
             : ` (${t("waiting_for_leader")})`,
         )
       : "",

@@ -27,7 +27,7 @@ import {
   subscribe,
 } from "./queue";
 import { formatBytes, formatElapsed } from "./time";
-import { closeCredential, openCredential } from "./credential";
+import { closeCredential, credentialStanding, openCredential, standingBanner } from "./credential";
 import { consoleElement, route as routeConsole, startConsole, stopConsole } from "./console";
 import { closeSheets, openCompleteness } from "./completeness";
 import { openDocuments } from "./documents";
@@ -450,6 +450,13 @@ function target(): CaptureTarget {
 
 function caseScreen(): HTMLElement {
   const c = state.current!;
+  // 持证上岗: say so plainly when the officer's credential is not valid (recording goes on;
+  // the server decides, and nothing recorded is lost).
+  const standing = h("div", { "data-testid": "standing-slot" });
+  void credentialStanding().then((known) => {
+    const banner = standingBanner(known);
+    if (banner) standing.replaceChildren(banner);
+  });
   const stageSelect = h(
     "select",
     {
@@ -510,6 +517,7 @@ function caseScreen(): HTMLElement {
     h("button", { class: "btn small ghost back", onclick: () => go("cases") }, `‹ ${t("back")}`),
     h("h2", { class: "case-head" }, h("span", { class: "case-number" }, c.number), c.title),
     caseLinks(c),
+    standing,
     h(
       "div",
       { class: "pickers" },

@@ -82,7 +82,12 @@ def build_spec() -> dict[str, Any]:
         "Credential",
         "CredentialList",
         "CredentialDisplay",
+        "CredentialPhoto",
         "PublicCredentialCheck",
+        "DeviceKeyRegister",
+        "DeviceKey",
+        "DeviceKeyList",
+        "DeviceKeyRevoke",
         "ConsoleCaseList",
         "ConsoleMediaList",
         "Timeline",
@@ -409,8 +414,10 @@ def _credential_paths(spec: APISpec) -> None:
         "/api/v1/me/credential",
         operations={
             "get": _op(
-                "亮证: the holder's active credential with a fresh 2-minute QR token, "
-                "its public verification URL and the QR code as SVG",
+                "亮证: the holder's active credential with a fresh 60-second QR token, "
+                "its public verification URL and the QR code as SVG (404 "
+                "no_active_credential with details.reason: no_credential, expired, "
+                "suspended or revoked)",
                 {"200": _json("CredentialDisplay"), **_errors(401, 403, 404)},
                 parameters=[
                     {
@@ -419,12 +426,59 @@ def _credential_paths(spec: APISpec) -> None:
                         "description": "the case being worked on: the display is written to "
                         "its custody trail too",
                         "schema": {"type": "integer"},
-                    }
+                    },
+                    {
+                        "name": "device_key_id",
+                        "in": "query",
+                        "description": "this phone's registered key: the answer then carries "
+                        "`offline`, a device certificate for codes made without network",
+                        "schema": {"type": "integer"},
+                    },
+                    *(
+                        {
+                            "name": name,
+                            "in": "query",
+                            "description": "where the phone is (when it knows): written to "
+                            "the case's custody entry",
+                            "schema": {"type": "number"},
+                        }
+                        for name in ("latitude", "longitude", "accuracy_m")
+                    ),
                 ],
             )
         },
     )
+    jpeg = {"image/jpeg": {"schema": {"type": "string", "format": "binary"}}}
+    spec.path(
+        "/api/v1/credentials/{credential_id}/photo",
+        operations={
+            "put": _op(
+                "The officer's photo (admin): a JPEG/PNG body or JSON {image: data URL}, at "
+                "most 5 MB and 4000×4000; stored re-encoded as a 600 px-high JPEG without "
+                "metadata, a new object per photo (audited)",
+                {"200": _json("Credential"), **_errors(400, 401, 403, 404, 413, 415, 422)},
+                parameters=[_id_param("credential_id", "integer")],
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                        "image/png": {"schema": {"type": "string", "format": "binary"}},
+                        "application/json": {"schema": "CredentialPhoto"},
+                    },
+                },
+            ),
+            "get": _op(
+                "The officer's photo, to its holder and the admins of the holder's unit",
+                {"200": {"description": "JPEG", "content": jpeg}, **_errors(401, 404)},
+                parameters=[_id_param("credential_id", "integer")],
+            ),
+        },
+    )
     token = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
+    photo_public = {
+        "200": {"description": "JPEG (Cache-Control: no-store)", "content": jpeg},
+        "404": {"description": "the code does not verify now, or there is no photo"},
+    }
     lang = {"name": "lang", "in": "query", "schema": {"type": "string", "enum": ["zh", "en"]}}
     spec.path(
         "/public/credentials/verify/{token}",
@@ -449,6 +503,109 @@ def _credential_paths(spec: APISpec) -> None:
                 "summary": "The same public check, for machines",
                 "parameters": [token, lang],
                 "responses": {"200": _json("PublicCredentialCheck")},
+            }
+        },
+    )
+    for suffix in ("", ".json"):  # the short path new QR codes carry: a less dense code
+        spec.path(
+            f"/public/verify/{{token}}{suffix}",
+            operations={
+                "get": {
+                    "summary": f"Same as /public/credentials/verify/{{token}}{suffix}",
+                    "parameters": [token, lang],
+                    "responses": {
+                        "200": _json("PublicCredentialCheck")
+                        if suffix
+                        else {
+                            "description": "the public page",
+                            "content": {"text/html": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+        )
+    for path in ("/public/verify/{token}/photo", "/public/credentials/verify/{token}/photo"):
+        spec.path(
+            path,
+            operations={
+                "get": {
+                    "summary": "The officer's photo, only while the token verifies",
+                    "parameters": [token],
+                    "responses": photo_public,
+                }
+            },
+        )
+    spec.path(
+        "/api/v1/me/device-key",
+        operations={
+            "post": _op(
+                "Register this phone's ECDSA P-256 key for offline 亮证 codes (201 new, 200 "
+                "already registered; a new key of a phone revokes its old one)",
+                {
+                    "201": _json("DeviceKey", "registered"),
+                    "200": _json("DeviceKey", "already registered"),
+                    **_errors(400, 401, 403, 409, 422),
+                },
+                requestBody=_body("DeviceKeyRegister"),
+            )
+        },
+    )
+    spec.path(
+        "/api/v1/device-keys",
+        operations={
+            "get": _op(
+                "Device keys: an admin sees their unit's, anyone else only their own",
+                {"200": _json("DeviceKeyList"), **_errors(401, 404, 422)},
+                parameters=[{"name": "user_id", "in": "query", "schema": {"type": "integer"}}],
+            )
+        },
+    )
+    spec.path(
+        "/api/v1/device-keys/{key_id}/revoke",
+        operations={
+            "post": _op(
+                "Revoke a phone's key (lost phone): its offline codes fail at the next scan",
+                {"200": _json("DeviceKey"), **_errors(400, 401, 404, 409, 422)},
+                parameters=[_id_param("key_id", "integer")],
+                requestBody=_body("DeviceKeyRevoke"),
+            )
+        },
+    )
+    code = {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
+    spec.path(
+        "/public/credentials/offline/{code}",
+        operations={
+            "get": {
+                "summary": "Public page for a code the officer's phone made offline "
+                "(离线出示): certificate, device signature, time window, credential now",
+                "parameters": [code, lang],
+                "responses": {
+                    "200": {
+                        "description": "✓ 有效 with the legally required facts, or ✗ 无效 "
+                        "with the reason",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+    )
+    spec.path(
+        "/public/credentials/offline/{code}.json",
+        operations={
+            "get": {
+                "summary": "The same offline check, for machines",
+                "parameters": [code, lang],
+                "responses": {"200": _json("PublicCredentialCheck")},
+            }
+        },
+    )
+    spec.path(
+        "/public/credentials/offline/{code}/photo",
+        operations={
+            "get": {
+                "summary": "The officer's photo, only while the offline code verifies",
+                "parameters": [code],
+                "responses": photo_public,
             }
         },
     )

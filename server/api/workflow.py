@@ -143,6 +143,13 @@ def review_queue():
     return {"items": LegalReviewSchema(exclude=("package",)).dump(rows, many=True)}
 
 
+@bp.get("/legal-reviews/checklist")
+@login_required()
+def review_checklist():
+    """The reviewer's checklist items with their Chinese labels, in order."""
+    return {"items": [{"item": code, "label": label} for code, label in review_service.CHECKLIST]}
+
+
 @bp.get("/legal-reviews/<int:review_id>")
 @login_required()
 def show_review(review_id: int):
@@ -222,6 +229,18 @@ def request_materials(review_id: int):
         note=body["note"],
         days=int(runtime().config["LEGAL_MATERIALS_DAYS"]),
         client_addr=client_addr(),
+    )
+    db.session.commit()
+    return _dump_review(review)
+
+
+@bp.post("/legal-reviews/<int:review_id>/materials/<int:index>/supplied")
+@login_required("officer", "supervisor")
+def supply_materials(review_id: int, index: int):
+    body = load_body(NoteSchema())
+    user, review, case = _review_action(review_id)
+    review_service.supply_materials(
+        db.session, user, review, case, index=index, note=body["note"], client_addr=client_addr()
     )
     db.session.commit()
     return _dump_review(review)

@@ -75,3 +75,50 @@ class PublishedDecision(db.Model):
         # The daily jobs: pending by due date, published by offline date.
         sa.Index("ix_published_decisions_status_due", "status", "due_by"),
     )
+
+
+class RandomInspectionResult(db.Model):
+    """The result of one random inspection (随机抽查结果), for publication within 20 working days.
+
+    ``object_name`` is what the inspector recorded; the public page shows ``object_display``
+    (a natural person's name masked, 张某). ``status``: pending (waits for ``due_by``) →
+    published → taken_down; blocked while the scanner finds personal data (``block_hits``).
+    """
+
+    __tablename__ = "random_inspection_results"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"))
+    # One item of the unit's 随机抽查事项清单 (public_contents, kind random_inspection_list).
+    item: Mapped[str] = mapped_column(sa.String(300))
+    object_name: Mapped[str] = mapped_column(sa.String(200))
+    object_kind: Mapped[str] = mapped_column(sa.String(16))  # natural | legal
+    object_display: Mapped[str] = mapped_column(sa.String(200))
+    inspected_on: Mapped[date] = mapped_column(sa.Date)
+    inspectors: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # no_problem | rectification_ordered | case_opened | not_operating
+    result: Mapped[str] = mapped_column(sa.String(32))
+    detail: Mapped[str] = mapped_column(sa.Text, default="")
+    case_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    due_by: Mapped[date] = mapped_column(sa.Date)
+    block_hits: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    takedown_notice: Mapped[str] = mapped_column(sa.Text, default="")
+    taken_down_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    unit: Mapped[Unit] = relationship()
+
+    __table_args__ = (
+        # The public list and search, and the yearly report: one unit's results by date.
+        sa.Index(
+            "ix_random_inspection_results_unit_status_inspected",
+            "unit_id",
+            "status",
+            "inspected_on",
+        ),
+        # The daily job: pending by due date.
+        sa.Index("ix_random_inspection_results_status_due", "status", "due_by"),
+    )

@@ -42,11 +42,14 @@ from ..services import audit
 from ..services import workflow as wf
 from ..services.credentials import SHANGHAI
 from ..services.legal_review import calendar as work_calendar
+from .inspections import RESULT_LABELS, InspectionStatus
+from .models import RandomInspectionResult
 from .report_models import AnnualReport, RemedyOutcome
 
 log = logging.getLogger(__name__)
 
-FIGURES_VERSION = 1
+# 2: coercive measures counted from 查封(扣押)决定书; random-inspection results added.
+FIGURES_VERSION = 2
 
 # --- vocabulary -----------------------------------------------------------------------------
 
@@ -102,7 +105,11 @@ REVIEW_OUTCOMES = ("agreed", "returned", "transfer")
 
 NOT_RECORDED = "不在 Fieldtrace 中办理，未予统计（not recorded in Fieldtrace）"
 PERMITS_NOTE = "行政许可" + NOT_RECORDED
+# Figures of version 1 did not count coercive measures; kept to render their snapshots.
 COERCIVE_NOTE = "行政强制措施（查封、扣押等）" + NOT_RECORDED
+COERCIVE_COUNTED_NOTE = "以出具的《查封(扣押)决定书》计（counted from issued decisions）"
+COERCIVE_MEASURES: dict[str, str] = {"seal": "查封", "seize": "扣押"}
+RANDOM_INSPECTION_RESULTS: dict[str, str] = RESULT_LABELS
 
 # The archived snapshot of year Y is due by 15 January of Y + 1.
 FREEZE_DEADLINE = (1, 15)
@@ -391,6 +398,40 @@ def _random_inspection_cases(session: Session, unit_id: int, year: int) -> int:
     )
 
 
+def _coercive_figures(session: Session, unit_id: int, year: int) -> dict[str, Any]:
+    """查封、扣押 decided in the year: issued 查封(扣押)决定书, each series once (a correction
+    counts under its first issue), by measure."""
+    decisions = issued_series(session, unit_id, ("coercive_measure_decision",), year)
+    by_measure = dict.fromkeys(COERCIVE_MEASURES, 0)
+    for doc, _ in decisions:
+        measure = (doc.fields or {}).get("measure")
+        if measure in by_measure:
+            by_measure[measure] += 1
+    return {"count": len(decisions), "by_measure": by_measure, "note": COERCIVE_COUNTED_NOTE}
+
+
+def _random_inspection_results(session: Session, unit_id: int, year: int) -> dict[str, Any]:
+    """Random-inspection results recorded for inspections made in the year, by result.
+
+    Every recorded result counts whether or not it is published yet; one taken down (it was
+    wrong) does not.
+    """
+    rows = session.execute(
+        sa.select(RandomInspectionResult.result, sa.func.count())
+        .where(
+            RandomInspectionResult.unit_id == unit_id,
+            RandomInspectionResult.status != InspectionStatus.TAKEN_DOWN.value,
+            RandomInspectionResult.inspected_on >= date(year, 1, 1),
+            RandomInspectionResult.inspected_on <= date(year, 12, 31),
+        )
+        .group_by(RandomInspectionResult.result)
+    ).all()
+    by_result = dict.fromkeys(RANDOM_INSPECTION_RESULTS, 0)
+    for result, n in rows:
+        by_result[result] = by_result.get(result, 0) + n
+    return {"total": sum(by_result.values()), "by_result": by_result}
+
+
 def unit_public_name(session: Session, unit: Unit) -> str:
     from .service import latest_content
 
@@ -403,9 +444,10 @@ def compute_figures(session: Session, unit_id: int, year: int) -> dict[str, Any]
 
     Keys: ``cases`` (opened in the year: by procedure, type and month), ``penalties``
     (decisions first issued in the year, each once under its heaviest kind; fine total of all
-    fines as a decimal string; by month), ``permits`` and ``coercive_measures`` (not handled
-    here: count null with a note), ``evidence_preservation``, ``inspections`` (cases with an
-    on-site inspection record; cases with random-inspection recordings), ``legal_reviews``
+    fines as a decimal string; by month), ``permits`` (not handled here: count null with a
+    note), ``coercive_measures`` (issued 查封(扣押)决定书 by measure), ``evidence_preservation``,
+    ``inspections`` (cases with an on-site inspection record; cases with random-inspection
+    recordings; random-inspection results by result), ``legal_reviews``
     (rounds decided in the year: returned share, average working days), ``recording`` (share
     of recording-rule checks met over the cases active in the year), ``credentials`` (持证率
     on 31 December), ``hearings`` and ``remedies``. Shares are rounded to 4 places, null
@@ -430,13 +472,14 @@ def compute_figures(session: Session, unit_id: int, year: int) -> dict[str, Any]
         "cases": _case_figures(session, unit_id, year),
         "penalties": _penalty_figures(session, unit_id, year),
         "permits": {"count": None, "note": PERMITS_NOTE},
-        "coercive_measures": {"count": None, "note": COERCIVE_NOTE},
+        "coercive_measures": _coercive_figures(session, unit_id, year),
         "evidence_preservation": {
             "count": len(issued_series(session, unit_id, ("evidence_preservation_notice",), year))
         },
         "inspections": {
             "cases": len(inspected),
             "random_inspection_cases": _random_inspection_cases(session, unit_id, year),
+            "random_inspections": _random_inspection_results(session, unit_id, year),
         },
         "legal_reviews": _legal_review_figures(session, unit_id, year),
         "recording": _recording_figures(session, unit_id, year),
@@ -476,10 +519,13 @@ def generate_narrative(figures: dict[str, Any]) -> str:
         + (f"（按最重处罚种类计：{kinds}）" if kinds else "")
         + f"，罚款金额合计{yuan(p['fine_total'])}。"
     )
-    ins = figures["inspections"]
+    ins, cm = figures["inspections"], figures["coercive_measures"]
     parts.append(
-        f"开展现场检查的案件{ins['cases']}件，随机抽查涉及案件{ins['random_inspection_cases']}件；"
-        f"先行登记保存证据{figures['evidence_preservation']['count']}次，"
+        f"开展现场检查的案件{ins['cases']}件，随机抽查涉及案件{ins['random_inspection_cases']}件，"
+        f"随机抽查{ins['random_inspections']['total']}户次；"
+        f"实施行政强制措施{cm['count']}次（"
+        + "、".join(f"{COERCIVE_MEASURES[k]}{n}次" for k, n in cm["by_measure"].items())
+        + f"），先行登记保存证据{figures['evidence_preservation']['count']}次，"
         f"举行听证{figures['hearings']['count']}次。"
     )
     if lr["decided"]:
@@ -496,7 +542,7 @@ def generate_narrative(figures: dict[str, Any]) -> str:
     )
     parts.append(
         f"行政复议{rem['reconsideration']['total']}件、行政诉讼{rem['litigation']['total']}件"
-        "有结果记录。行政许可和行政强制措施不在本系统办理，未纳入统计。"
+        "有结果记录。行政许可不在本系统办理，未纳入统计。"
     )
     return "".join(parts)
 
@@ -900,6 +946,54 @@ def _pct_value(share: float | None) -> str:
     return "" if share is None else f"{share * 100:.1f}"
 
 
+def _coercive_rows(cm: dict[str, Any]) -> list[FigureRow]:
+    """行政强制措施: a count with its measures, or (figures of version 1) the not-recorded note."""
+    if cm.get("count") is None:
+        note = cm.get("note", "")
+        return [FigureRow("coercive_measures.count", "行政强制", "行政强制措施", "", "", note)]
+    return [
+        FigureRow(
+            "coercive_measures.count",
+            "行政强制",
+            "行政强制措施",
+            _n(cm["count"]),
+            "次",
+            cm.get("note", ""),
+        ),
+        *(
+            FigureRow(
+                f"coercive_measures.by_measure.{k}",
+                "行政强制",
+                f"行政强制措施：{label}",
+                _n(cm["by_measure"].get(k, 0)),
+                "次",
+            )
+            for k, label in COERCIVE_MEASURES.items()
+        ),
+    ]
+
+
+def _random_inspection_rows(ri: dict[str, Any] | None) -> list[FigureRow]:
+    """随机抽查结果 (absent from figures of version 1)."""
+    if ri is None:
+        return []
+    return [
+        FigureRow(
+            "inspections.random_inspections.total", "检查", "随机抽查结果", _n(ri["total"]), "户次"
+        ),
+        *(
+            FigureRow(
+                f"inspections.random_inspections.{k}",
+                "检查",
+                f"随机抽查结果：{label}",
+                _n(ri["by_result"].get(k, 0)),
+                "户次",
+            )
+            for k, label in RANDOM_INSPECTION_RESULTS.items()
+        ),
+    ]
+
+
 def figure_rows(figures: dict[str, Any]) -> list[FigureRow]:
     """Every figure as one row (the CSV; the HTML tables show the same values)."""
     c, p, lr = figures["cases"], figures["penalties"], figures["legal_reviews"]
@@ -950,14 +1044,7 @@ def figure_rows(figures: dict[str, Any]) -> list[FigureRow]:
     ]
     rows += [
         FigureRow("permits.count", "行政许可", "行政许可", "", "", figures["permits"]["note"]),
-        FigureRow(
-            "coercive_measures.count",
-            "行政强制",
-            "行政强制措施",
-            "",
-            "",
-            figures["coercive_measures"]["note"],
-        ),
+        *_coercive_rows(figures["coercive_measures"]),
         FigureRow(
             "evidence_preservation.count",
             "行政强制",
@@ -975,6 +1062,7 @@ def figure_rows(figures: dict[str, Any]) -> list[FigureRow]:
             _n(figures["inspections"]["random_inspection_cases"]),
             "件",
         ),
+        *_random_inspection_rows(figures["inspections"].get("random_inspections")),
         FigureRow("legal_reviews.decided", "法制审核", "办结件次", _n(lr["decided"]), "件次"),
         FigureRow("legal_reviews.agreed", "法制审核", "同意", _n(lr["agreed"]), "件次"),
         FigureRow("legal_reviews.returned", "法制审核", "退回补正", _n(lr["returned"]), "件次"),

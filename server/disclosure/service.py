@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from ..domain import CredentialStatus
 from ..errors import Conflict, Invalid, NotFound
-from ..models import Credential, Unit, User, utcnow
+from ..models import AuditEntry, Credential, Unit, User, utcnow
 from ..services import audit
 from ..services.credentials import SHANGHAI, local_day, state_problem
 from . import redact
@@ -67,7 +67,8 @@ WITHHOLD_REASONS: dict[str, str] = {
 }
 
 PARTY_KINDS = frozenset({"natural", "legal"})
-# Working days (Monday to Friday; public holidays are not modelled yet).
+# Working days. ``add_working_days`` below counts Monday to Friday only; the publication
+# deadlines themselves are set with the holiday calendar (``legal_review.calendar``).
 DECISION_PUBLISH_WORKING_DAYS = 7
 INSPECTION_RESULT_WORKING_DAYS = 20
 TAKEDOWN_WORKING_DAYS = 5
@@ -376,8 +377,9 @@ def page_fields(pd: PublishedDecision) -> dict[str, str]:
     }
 
 
-def _hit_dict(hit: redact.Hit) -> dict[str, Any]:
-    where = FIELD_LABELS.get(hit.field, hit.field)
+def hit_dict(hit: redact.Hit, labels: dict[str, str] = FIELD_LABELS) -> dict[str, Any]:
+    """A scanner hit as the admin sees it: where (field, line, column) and a masked excerpt."""
+    where = labels.get(hit.field, hit.field)
     return {
         **hit.as_dict(),
         "message": f"{where}第{hit.line}行第{hit.column}字起疑似"
@@ -386,7 +388,7 @@ def _hit_dict(hit: redact.Hit) -> dict[str, Any]:
 
 
 def scan_decision(pd: PublishedDecision) -> list[dict[str, Any]]:
-    return [_hit_dict(h) for h in redact.scan_fields(page_fields(pd))]
+    return [hit_dict(h) for h in redact.scan_fields(page_fields(pd))]
 
 
 def _record(
@@ -408,7 +410,7 @@ def _record(
     )
 
 
-def _masked_hits(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def masked_hits(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What of a hit goes into the audit log: where and what kind, never the text."""
     return [{k: h[k] for k in ("kind", "field", "line", "column", "excerpt")} for h in hits]
 
@@ -468,7 +470,7 @@ def prepare_publication(
         client_addr,
         due_by=due_by.isoformat(),
         withheld_reason=pd.withheld_reason,
-        hits=_masked_hits(pd.block_hits),
+        hits=masked_hits(pd.block_hits),
     )
     return pd
 
@@ -538,7 +540,7 @@ def publish_due(
         if hits:
             pd.status = DecisionStatus.BLOCKED.value
             pd.block_hits = hits
-            _record(session, pd, None, "blocked", "", hits=_masked_hits(hits))
+            _record(session, pd, None, "blocked", "", hits=masked_hits(hits))
             continue
         _mark_published(pd, now or utcnow())
         _record(session, pd, None, "published", "", automatic=True)
@@ -574,7 +576,7 @@ def update_text(
         "edited",
         client_addr,
         fields=sorted(k for k, v in changes.items() if v is not None),
-        hits=_masked_hits(pd.block_hits),
+        hits=masked_hits(pd.block_hits),
     )
     return pd
 
@@ -835,3 +837,56 @@ def procedure_flow_svg(steps: list[dict[str, Any]], *, title: str) -> str:
         f'<text x="{width / 2:g}" y="28" text-anchor="middle" font-weight="700">'
         f"{escape(title)}</text>" + "".join(parts) + "</g></svg>"
     )
+
+
+# --- take-down deadlines (撤销或变更的决定 5 个工作日内撤下或更正) ---------------------------
+
+TAKEDOWN_WORKING_DAYS = 5
+# Remedy outcomes after which a published decision must come down (or be corrected).
+TAKEDOWN_OUTCOMES = ("revoked", "changed", "confirmed_illegal")
+
+
+def takedown_deadlines(session: Session, unit_id: int | None = None) -> dict[int, date]:
+    """Published decisions whose case has a revoking or changing remedy outcome, each with
+    the last day (5 working days after the outcome) to take it down or correct it."""
+    from ..services.legal_review import calendar
+    from .report_models import RemedyOutcome
+
+    query = (
+        sa.select(PublishedDecision.id, sa.func.min(RemedyOutcome.decided_on))
+        .join(RemedyOutcome, RemedyOutcome.case_id == PublishedDecision.case_id)
+        .where(
+            PublishedDecision.status == DecisionStatus.PUBLISHED.value,
+            RemedyOutcome.outcome.in_(TAKEDOWN_OUTCOMES),
+        )
+        .group_by(PublishedDecision.id)
+    )
+    if unit_id is not None:
+        query = query.where(PublishedDecision.unit_id == unit_id)
+    cal = calendar(session)
+    return {
+        pd_id: cal.add_working_days(decided, TAKEDOWN_WORKING_DAYS)
+        for pd_id, decided in session.execute(query)
+    }
+
+
+def flag_overdue_takedowns(session: Session, today: date) -> list[int]:
+    """Audit, once per decision, a take-down that is past its deadline (reminds the admins)."""
+    late = [pd_id for pd_id, due in takedown_deadlines(session).items() if due < today]
+    flagged = []
+    for pd_id in late:
+        seen = session.execute(
+            sa.select(sa.func.count())
+            .select_from(AuditEntry)
+            .where(
+                AuditEntry.action == "disclosure.decision_takedown_overdue",
+                AuditEntry.object_type == "published_decision",
+                AuditEntry.object_id == str(pd_id),
+            )
+        ).scalar_one()
+        if not seen:
+            pd = session.get(PublishedDecision, pd_id)
+            assert pd is not None
+            _record(session, pd, None, "takedown_overdue", "")
+            flagged.append(pd_id)
+    return flagged

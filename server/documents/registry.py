@@ -46,6 +46,9 @@ SIGNER_ROLES: dict[str, dict[str, str]] = {
 ONSITE_FINE_LIMITS: dict[str, Decimal] = {"natural": Decimal(200), "legal": Decimal(3000)}
 # 《行政处罚法》第五十六条: preserved evidence must be dealt with within seven days.
 PRESERVATION_MAX_DAYS = 7
+# 《行政强制法》第二十五条: 查封、扣押 for at most 30 days (extendable once, by a further
+# decision, by at most 30 days).
+COERCIVE_MEASURE_MAX_DAYS = 30
 
 
 class Text(fields.String):
@@ -317,6 +320,32 @@ class EvidencePreservationNoticeSchema(Schema):
     period_days = _integer(
         "保存期限(日)", "Period (days)", required=True, low=1, high=PRESERVATION_MAX_DAYS
     )
+
+
+class SealedItemSchema(Schema):
+    name = _string("场所、设施或财物名称", "Premises, facility or property", required=True)
+    quantity = _string("数量", "Quantity", max_len=50)
+    place = _string("所在地点", "Location", max_len=500)
+
+
+class CoerciveMeasureDecisionSchema(Schema):
+    """查封(扣押)决定书: what 《行政强制法》第二十四条 requires the decision to state."""
+
+    party = _object(PartySchema, "当事人", "Party", required=True)
+    measure = _choice(
+        "强制措施",
+        "Measure",
+        {"seal": ("查封", "Seal up"), "seize": ("扣押", "Seize")},
+        required=True,
+    )
+    reason = _text("理由", "Reason", required=True)
+    legal_basis = _text("依据", "Legal basis", required=True)
+    items = _list(SealedItemSchema, "查封(扣押)的场所、设施或财物", "Items", required=True)
+    period_days = _integer(
+        "期限(日)", "Period (days)", required=True, low=1, high=COERCIVE_MEASURE_MAX_DAYS
+    )
+    place = _string("实施地点", "Place", required=True, max_len=500)
+    remedy = _text("救济途径和期限", "Remedies", required=True)
 
 
 class PriorNoticeSchema(Schema):
@@ -623,6 +652,15 @@ DOCUMENT_TYPES: dict[str, DocumentType] = _types(
         "保",
         ("officer", "party"),
         EvidencePreservationNoticeSchema,
+        Activity.EVIDENCE_PRESERVATION,
+    ),
+    DocumentType(
+        "coercive_measure_decision",
+        _t("查封(扣押)决定书", "Decision to seal up or seize"),
+        Stage.EVIDENCE,
+        "封",
+        ("officer", "party"),
+        CoerciveMeasureDecisionSchema,
         Activity.EVIDENCE_PRESERVATION,
     ),
     DocumentType(

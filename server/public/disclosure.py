@@ -7,8 +7,13 @@ from typing import Any
 
 from flask import render_template, request, url_for
 
+from ..disclosure import inspections
 from ..disclosure import service as disclosure
-from ..disclosure.models import PublicContent, PublishedDecision  # noqa: F401  (create_all)
+from ..disclosure.models import (  # noqa: F401  (create_all)
+    PublicContent,
+    PublishedDecision,
+    RandomInspectionResult,
+)
 from ..extensions import db
 from ..models import Unit, utcnow
 from . import bp
@@ -28,6 +33,7 @@ UNIT_PAGES: list[tuple[str, str]] = [
     ("public.disclosure_officers", "执法人员"),
     ("public.disclosure_powers", "权责清单"),
     ("public.disclosure_random_inspections", "随机抽查事项"),
+    ("public.disclosure_inspection_results", "抽查结果"),
     ("public.disclosure_procedures", "执法流程"),
     ("public.disclosure_remedies", "救济渠道"),
     ("public.disclosure_decisions", "处罚决定"),
@@ -186,6 +192,40 @@ def disclosure_decisions(code: str):
         types=disclosure.penalty_types(db.session, unit.id, today),
         updated_at=max((d.published_at for d in result.items if d.published_at), default=None),
         **_unit_context(unit, "public.disclosure_decisions"),
+    )
+
+
+@bp.get("/units/<code>/inspection-results")
+def disclosure_inspection_results(code: str):
+    unit = _unit(code)
+    errors: list[str] = []
+    page_raw = request.args.get("page", "1")
+    search = inspections.ResultSearch(
+        item=request.args.get("item", "").strip()[:300],
+        object=request.args.get("object", "").strip()[:100],
+        date_from=_date_arg("from", errors, "起始日期"),
+        date_to=_date_arg("to", errors, "截止日期"),
+        page=int(page_raw) if page_raw.isdigit() else 1,
+    )
+    result = inspections.search_published(db.session, unit.id, search)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+
+    def page_url(n: int) -> str:
+        return url_for("public.disclosure_inspection_results", code=unit.code, page=n, **args)
+
+    return _page(
+        "disclosure_inspection_results.html",
+        title="随机抽查结果",
+        search=search,
+        args=args,
+        errors=errors,
+        result=result,
+        page_url=page_url,
+        items=inspections.published_items(db.session, unit.id),
+        labels=inspections.RESULT_LABELS,
+        notices=inspections.takedown_notices(db.session, unit.id),
+        updated_at=max((r.published_at for r in result.items if r.published_at), default=None),
+        **_unit_context(unit, "public.disclosure_inspection_results"),
     )
 
 

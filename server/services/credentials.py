@@ -3,8 +3,16 @@
 The display token is stateless: ``base64url(version ‖ credential id ‖ expiry ‖ HMAC-SHA256)``
 with a key derived from the app's secret key under a domain-separation label, so no database
 row is needed, nobody without the secret can forge one, and a screenshot stops working after
-``DISPLAY_TOKEN_TTL``. Whether the credential is valid *now* is decided at verification time
-from its current status, validity period and holder, never from the token alone.
+``DISPLAY_TOKEN_TTL`` (60 s, as the issue requires). Whether the credential is valid *now* is
+decided at verification time from its current status, validity period and holder, never from
+the token alone.
+
+Offline, the phone makes the code itself (see "offline 亮证" below): a device certificate the
+server issued while the phone was online (HMAC, like the token) names the credential and the
+phone's registered ECDSA P-256 key; the phone appends the time and its signature over both.
+
+持证上岗: an upload is refused unless its capture was made while the uploader held a valid
+credential (:func:`require_valid_at`); the officer's photo is kept here too (:func:`set_photo`).
 """
 
 from __future__ import annotations
@@ -17,21 +25,34 @@ import struct
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..domain import CredentialStatus, Role
 from ..errors import Conflict, Forbidden, Invalid, NotFound
-from ..models import Case, Credential, User
+from ..models import AuditEntry, Case, Credential, Device, DeviceKey, User, utcnow
+from ..storage.keys import credential_photo_key
 from . import audit
+
+if TYPE_CHECKING:
+    from ..storage import Storage
 
 # Mainland China has kept UTC+8 without daylight saving since 1991; a fixed offset needs no
 # tz database on the machine.
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
-DISPLAY_TOKEN_TTL = timedelta(seconds=120)
+DISPLAY_TOKEN_TTL = timedelta(seconds=60)
+# Offline 亮证: a phone makes codes for this long after it was last online, and a code is good
+# for this long either side of our clock (the phone corrects its clock by the offset it saw).
+DEVICE_CERT_TTL = timedelta(hours=24)
+OFFLINE_CODE_WINDOW = timedelta(seconds=60)
+OFFLINE_CODE_ROTATE = timedelta(seconds=30)  # the phone makes a new code this often
 HOLDER_ROLES = frozenset({Role.OFFICER.value, Role.SUPERVISOR.value})
 
 _TOKEN_VERSION = 1
@@ -58,6 +79,8 @@ class InvalidReason(StrEnum):
     REVOKED = "revoked"
     OUT_OF_PERIOD = "out_of_period"
     HOLDER_INACTIVE = "holder_inactive"
+    EXPIRED_CERT = "expired_cert"  # offline code from a phone not online in DEVICE_CERT_TTL
+    DEVICE_REVOKED = "device_revoked"  # offline code from a phone whose key was revoked
 
 
 _TOKEN_TO_REASON = {
@@ -224,6 +247,7 @@ def change_status(
     if current == target:
         raise Conflict(f"the credential is already {current}", code="status_unchanged")
     credential.status = target.value
+    credential.status_changed_at = utcnow()
     audit.record(
         session,
         actor=actor,
@@ -265,26 +289,187 @@ def visible(session: Session, viewer: User, user_id: int | None = None) -> list[
 
 
 def current_for(session: Session, user: User, now: datetime) -> Credential:
-    """The holder's credential to show now: active and within its period, latest-ending first."""
-    rows = session.execute(
-        sa.select(Credential)
-        .where(Credential.user_id == user.id, Credential.status == CredentialStatus.ACTIVE.value)
-        .order_by(Credential.valid_to.desc(), Credential.id.desc())
-    ).scalars()
-    for credential in rows:
-        if in_period(credential, now):
+    """The holder's credential to show now: active and within its period, latest-ending first.
+
+    None valid: 404 ``no_active_credential``, with ``details.reason`` saying why (see Lacking).
+    """
+    found = valid_credential_at(session, user, now)
+    if isinstance(found, Lacking):
+        zh, en = LACKING_TEXT[found]
+        raise NotFound(
+            f"您没有有效的执法证（{zh}），请联系管理员 / you hold no valid credential today "
+            f"({en}); ask your admin",
+            code="no_active_credential",
+            details={"reason": found.value},
+        )
+    return found
+
+
+# --- 持证上岗: was the credential valid when the evidence was recorded? ------------------------
+
+
+class Lacking(StrEnum):
+    """Why a holder had no valid credential at some moment."""
+
+    NONE = "no_credential"  # none issued, or none valid yet
+    EXPIRED = "expired"  # the latest one had ended
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+LACKING_TEXT: dict[Lacking, tuple[str, str]] = {
+    Lacking.NONE: ("未持有执法证", "no credential held"),
+    Lacking.EXPIRED: ("执法证已过期", "the credential had expired"),
+    Lacking.SUSPENDED: ("执法证已暂停", "the credential was suspended"),
+    Lacking.REVOKED: ("执法证已注销", "the credential was revoked"),
+}
+
+
+def status_at(session: Session, credential: Credential, at: datetime) -> str:
+    """The credential's status at ``at``: its status now, unless it changed since.
+
+    Then the first change after ``at`` (in the audit trail, written in the same transaction
+    as every change) says what it was: suspended-then-reactivated stays suspended for a
+    capture made in between, and a suspension after the capture does not reach back.
+    """
+    changed = credential.status_changed_at
+    if changed is None or changed <= at:
+        return credential.status
+    before = session.execute(
+        sa.select(AuditEntry.details)
+        .where(
+            AuditEntry.object_type == "credential",
+            AuditEntry.object_id == str(credential.id),
+            AuditEntry.action == "credential.status_changed",
+            AuditEntry.at > at,
+        )
+        .order_by(AuditEntry.seq)
+        .limit(1)
+    ).scalar_one_or_none()
+    if before and before.get("from") in {s.value for s in CredentialStatus}:
+        return str(before["from"])
+    return CredentialStatus.ACTIVE.value  # changed after ``at``: it was good then
+
+
+def valid_credential_at(session: Session, user: User, at: datetime) -> Credential | Lacking:
+    """The user's credential valid at ``at`` (its period covers the day, active then), or why
+    there was none. Several: the latest-ending one."""
+    credentials = list(
+        session.execute(
+            sa.select(Credential)
+            .where(Credential.user_id == user.id)
+            .order_by(Credential.valid_to.desc(), Credential.id.desc())
+        ).scalars()
+    )
+    covering = [c for c in credentials if in_period(c, at)]
+    for credential in covering:
+        if status_at(session, credential, at) == CredentialStatus.ACTIVE:
             return credential
-    raise NotFound(
-        "you hold no active credential valid today; ask your admin", code="no_active_credential"
+    if covering:
+        then = status_at(session, covering[0], at)
+        return Lacking.REVOKED if then == CredentialStatus.REVOKED else Lacking.SUSPENDED
+    if any(local_day(c.valid_to) < local_day(at) for c in credentials):
+        return Lacking.EXPIRED
+    return Lacking.NONE
+
+
+def require_valid_at(session: Session, user: User, captured_at: datetime) -> Credential:
+    """持证上岗: refuse (403 ``credential_not_valid``) evidence recorded without a valid
+    credential. A suspension or revocation after the capture does not reach back."""
+    found = valid_credential_at(session, user, captured_at)
+    if isinstance(found, Credential):
+        return found
+    zh, en = LACKING_TEXT[found]
+    local = captured_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    raise Forbidden(
+        f"持证上岗：拍摄时（{local} 北京时间）{zh}，服务器不接收此文件 / "
+        f"no valid credential when this was recorded ({captured_at.isoformat()}): {en}; "
+        "the server refuses the upload",
+        code="credential_not_valid",
+        details={"reason": found.value, "captured_at": captured_at.isoformat()},
+    )
+
+
+# --- the officer's photo ---------------------------------------------------------------------
+
+
+def get_viewable(session: Session, viewer: User, credential_id: int) -> Credential:
+    """A credential its holder or an admin of the holder's unit may look at; else 404."""
+    credential = session.get(Credential, credential_id)
+    allowed = credential is not None and (
+        credential.user_id == viewer.id
+        or (viewer.role == Role.ADMIN and credential.user.unit_id == viewer.unit_id)
+    )
+    if not allowed:
+        raise NotFound(f"credential {credential_id} not found", code="credential_not_found")
+    return credential  # type: ignore[return-value]
+
+
+def set_photo(
+    session: Session,
+    storage: Storage,
+    bucket: str,
+    actor: User | None,
+    credential: Credential,
+    data: bytes,
+    *,
+    client_addr: str = "",
+) -> Credential:
+    """Check and re-encode the upload (see ``server.credential_photo``), store it as a new
+    object named by its SHA-256 (earlier photos stay), and show it from now on (audited)."""
+    _require_admin(actor)
+    from ..credential_photo import PhotoRejected, normalise_photo
+
+    try:
+        jpeg, width, height = normalise_photo(data)
+    except PhotoRejected as exc:
+        raise Invalid(str(exc), code="invalid_photo") from None
+    sha256 = hashlib.sha256(jpeg).hexdigest()
+    key = credential_photo_key(credential.id, sha256)
+    version = storage.put(bucket, key, jpeg, content_type="image/jpeg")
+    previous = credential.photo_sha256
+    credential.photo_bucket = bucket
+    credential.photo_key = key
+    credential.photo_version = version
+    credential.photo_sha256 = sha256
+    audit.record(
+        session,
+        actor=actor,
+        action="credential.photo_set",
+        object_type="credential",
+        object_id=credential.id,
+        client_addr=client_addr,
+        details={
+            "number": credential.number,
+            "sha256": sha256,
+            "previous_sha256": previous,
+            "object_key": key,
+            "object_version": version,
+            "width": width,
+            "height": height,
+            "bytes": len(jpeg),
+            "uploaded_bytes": len(data),
+        },
+    )
+    session.flush()
+    return credential
+
+
+def photo_bytes(storage: Storage, credential: Credential) -> bytes:
+    """The credential's current photo; 404 ``photo_not_found`` when it has none."""
+    if not (credential.photo_bucket and credential.photo_key):
+        raise NotFound("this credential has no photo", code="photo_not_found")
+    return storage.get_bytes(
+        credential.photo_bucket, credential.photo_key, version_id=credential.photo_version
     )
 
 
 # --- the display token ---------------------------------------------------------------------
 
 
-def _key(secret_key: str | bytes) -> bytes:
+def _key(secret_key: str | bytes, label: bytes = _KEY_LABEL) -> bytes:
     secret = secret_key.encode() if isinstance(secret_key, str) else secret_key
-    return hmac.new(secret, _KEY_LABEL, hashlib.sha256).digest()
+    return hmac.new(secret, label, hashlib.sha256).digest()
 
 
 def _b64e(raw: bytes) -> str:
@@ -356,6 +541,8 @@ class Display:
     credential: Credential
     token: str
     expires_at: datetime
+    device_cert: DeviceCert | None = None  # for offline codes, when the phone named its key
+    device_key_problem: DeviceKeyProblem | None = None  # why it got none
 
 
 def display(
@@ -366,17 +553,40 @@ def display(
     secret_key: str | bytes,
     client_addr: str = "",
     case: Case | None = None,
+    device_key_id: int | None = None,
+    cert_ttl: timedelta = DEVICE_CERT_TTL,
+    position: dict[str, float] | None = None,
 ) -> Display:
     """亮证: the holder's current credential and a fresh token for its QR code (audited).
 
     Shown while working on a case, it is also written to that case's custody trail, so the
-    case file (and its legal review) carries the 亮证 of its officers.
+    case file (and its legal review) carries the 亮证 of its officers: who, when, and where
+    (``position``: latitude, longitude, accuracy_m, when the phone knew it). With ``device_key_id``
+    (the phone's registered key) it also carries a device certificate, with which the phone
+    makes codes of its own while it has no network.
     """
     credential = current_for(session, user, now)
     token, expires_at = display_token(credential, now, secret_key=secret_key)
     details: dict[str, Any] = {"number": credential.number, "expires_at": expires_at.isoformat()}
+    device_cert: DeviceCert | None = None
+    problem: DeviceKeyProblem | None = None
+    if device_key_id is not None:
+        certified = certify_device(
+            session, user, credential, device_key_id, now, secret_key=secret_key, ttl=cert_ttl
+        )
+        if isinstance(certified, DeviceCert):
+            device_cert = certified
+            details |= {
+                "device_key_id": certified.key.id,
+                "device_id": certified.key.device_id,
+                "device_cert_expires_at": certified.expires_at.isoformat(),
+            }
+        else:
+            problem = certified
+    where = {"position": dict(position)} if position else {}
     if case is not None:
         details |= {"case_id": case.id, "case_number": case.number}
+    details |= where
     audit.record(
         session,
         actor=user,
@@ -394,9 +604,15 @@ def display(
             object_type="case",
             object_id=case.id,
             client_addr=client_addr,
-            details={"credential_id": credential.id, "number": credential.number},
+            details={"credential_id": credential.id, "number": credential.number, **where},
         )
-    return Display(credential=credential, token=token, expires_at=expires_at)
+    return Display(
+        credential=credential,
+        token=token,
+        expires_at=expires_at,
+        device_cert=device_cert,
+        device_key_problem=problem,
+    )
 
 
 @dataclass
@@ -406,6 +622,7 @@ class PublicCheck:
     checked_at: datetime
     reason: InvalidReason | None
     credential: Credential | None  # set only when valid: nothing is shown about others
+    offline: bool = False  # a code the officer's phone made without network
 
     @property
     def valid(self) -> bool:
@@ -450,3 +667,427 @@ def check_publicly(
     return PublicCheck(
         checked_at=now, reason=reason, credential=credential if reason is None else None
     )
+
+
+# --- offline 亮证: device keys, device certificates, offline codes ---------------------------
+#
+# An offline code is base64url(cert ‖ ts ‖ signature), 97 bytes, 130 characters:
+#   cert       version (1) ‖ credential id (4) ‖ device key id (4) ‖ not after (4, unix s)
+#              ‖ HMAC-SHA256, first 16 bytes, under a key of its own: issued by the server
+#              while the phone was online, opaque to the phone
+#   ts         the phone's clock (4, unix s), corrected by the offset it saw when last online
+#   signature  ECDSA P-256 / SHA-256 over DEVICE_SIGNING_LABEL ‖ cert ‖ ts, raw r ‖ s (64
+#              bytes): exactly what WebCrypto's sign() returns
+# The cert names the key by id, not by fingerprint: the binding is the server's own MAC and
+# the key is looked up live anyway, and each byte makes the QR code denser to scan.
+
+DEVICE_KEY_ALGORITHM = "ES256"
+DEVICE_SIGNING_LABEL = b"fieldtrace/offline-credential-code/v1"
+
+_CERT_VERSION = 1
+_CERT_HEAD = struct.Struct(">BIII")  # version, credential id, device key id, not after
+_CERT_MAC_LEN = 16  # 128 bits: a forger gets one guess per scan
+_CERT_LEN = _CERT_HEAD.size + _CERT_MAC_LEN
+_CODE_TS = struct.Struct(">I")
+_SIGNATURE_LEN = 64
+_CODE_LEN = _CERT_LEN + _CODE_TS.size + _SIGNATURE_LEN
+_CERT_KEY_LABEL = b"fieldtrace/credential-device-cert/v1"
+_P256 = ec.SECP256R1()
+
+
+class DeviceKeyProblem(StrEnum):
+    """Why ``GET /me/credential`` gave the phone no device certificate."""
+
+    UNKNOWN = "device_key_unknown"  # no such key, or another officer's
+    REVOKED = "device_key_revoked"
+
+
+def parse_device_public_key(text: str) -> bytes:
+    """The 65-byte uncompressed point of a P-256 public key sent as base64url, either the raw
+    point (WebCrypto ``exportKey("raw")``) or SubjectPublicKeyInfo (``exportKey("spki")``)."""
+    try:
+        raw = _b64d(text)
+        if len(raw) == 65 and raw[0] == 4:
+            key: Any = ec.EllipticCurvePublicKey.from_encoded_point(_P256, raw)
+        else:
+            key = serialization.load_der_public_key(raw)
+    except (ValueError, binascii.Error, UnsupportedAlgorithm):
+        key = None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != _P256.name:
+        raise Invalid(
+            "public_key: send an ECDSA P-256 public key, raw point or SPKI, as base64url",
+            code="invalid_public_key",
+        )
+    return key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+
+
+def device_signature_ok(public_key: str, message: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` (raw r ‖ s) is the key's ECDSA P-256 / SHA-256 over ``message``."""
+    if len(signature) != _SIGNATURE_LEN:
+        return False
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:], "big")
+    key = ec.EllipticCurvePublicKey.from_encoded_point(_P256, _b64d(public_key))
+    try:
+        key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _own_device(session: Session, user: User, device_id: str, client_addr: str) -> Device:
+    """The phone, registered to ``user`` on first sight; another officer's phone is refused."""
+    device = session.get(Device, device_id)
+    if device is None:
+        device = Device(id=device_id, user_id=user.id, last_seen_at=utcnow())
+        session.add(device)
+        audit.record(
+            session,
+            actor=user,
+            action="device.registered",
+            object_type="device",
+            object_id=device_id,
+            client_addr=client_addr,
+        )
+    elif device.user_id != user.id:
+        raise Conflict("this device is registered to another officer", code="device_not_yours")
+    else:
+        device.last_seen_at = utcnow()
+    return device
+
+
+def register_device_key(
+    session: Session,
+    user: User,
+    *,
+    device_id: str,
+    public_key: str,
+    now: datetime,
+    client_addr: str = "",
+) -> tuple[DeviceKey, bool]:
+    """Register the phone's key for offline codes; (key, created). Sending the same key again
+    is a no-op, so a phone that lost the answer simply asks again. A new key of a phone
+    replaces (revokes) its old one: one live key per phone."""
+    if user.role not in HOLDER_ROLES:
+        raise Forbidden("only credential holders register device keys", code="role_forbidden")
+    raw = parse_device_public_key(public_key)
+    fingerprint = hashlib.sha256(raw).hexdigest()
+    existing = session.execute(
+        sa.select(DeviceKey).where(DeviceKey.fingerprint == fingerprint)
+    ).scalar_one_or_none()
+    if existing is not None:
+        if existing.user_id != user.id or existing.device_id != device_id:
+            raise Conflict("this key belongs to another device", code="device_key_taken")
+        if existing.revoked_at is not None:
+            raise Conflict("this device key was revoked; make a new one", code="device_key_revoked")
+        return existing, False
+    device = _own_device(session, user, device_id, client_addr)
+    replaced = session.execute(
+        sa.select(DeviceKey).where(DeviceKey.device_id == device.id, DeviceKey.revoked_at.is_(None))
+    ).scalars()
+    replaced_ids = []
+    for old in replaced:
+        old.revoked_at = now
+        old.revoked_reason = "replaced by a new key of the same device"
+        replaced_ids.append(old.id)
+    key = DeviceKey(
+        device_id=device.id,
+        user_id=user.id,
+        algorithm=DEVICE_KEY_ALGORITHM,
+        public_key=_b64e(raw),
+        fingerprint=fingerprint,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():  # the same key sent twice at once: one row wins
+            session.add(key)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(
+            "this key is already registered; ask again", code="device_key_taken"
+        ) from None
+    audit.record(
+        session,
+        actor=user,
+        action="device_key.registered",
+        object_type="device_key",
+        object_id=key.id,
+        client_addr=client_addr,
+        details={
+            "device_id": device.id,
+            "fingerprint": fingerprint,
+            "algorithm": DEVICE_KEY_ALGORITHM,
+            "replaced": replaced_ids,
+        },
+    )
+    return key, True
+
+
+def visible_device_keys(
+    session: Session, viewer: User, user_id: int | None = None
+) -> list[DeviceKey]:
+    """Like credentials: an admin sees their unit's device keys, anyone else only their own."""
+    query = sa.select(DeviceKey).join(User, DeviceKey.user_id == User.id)
+    if viewer.role == Role.ADMIN:
+        query = query.where(User.unit_id == viewer.unit_id)
+        if user_id is not None:
+            target = session.get(User, user_id)
+            if target is None or target.unit_id != viewer.unit_id:
+                raise NotFound(f"user {user_id} not found in your unit", code="user_not_found")
+            query = query.where(DeviceKey.user_id == user_id)
+    else:
+        if user_id is not None and user_id != viewer.id:
+            raise NotFound(f"user {user_id} not found", code="user_not_found")
+        query = query.where(DeviceKey.user_id == viewer.id)
+    return list(session.execute(query.order_by(DeviceKey.id.desc())).scalars())
+
+
+def get_device_key(session: Session, actor: User, key_id: int) -> DeviceKey:
+    """A key its owner or an admin of the owner's unit may see and revoke; else 404."""
+    key = session.get(DeviceKey, key_id)
+    allowed = key is not None and (
+        key.user_id == actor.id or (actor.role == Role.ADMIN and key.user.unit_id == actor.unit_id)
+    )
+    if not allowed:
+        raise NotFound(f"device key {key_id} not found", code="device_key_not_found")
+    return key  # type: ignore[return-value]
+
+
+def revoke_device_key(
+    session: Session,
+    actor: User,
+    key: DeviceKey,
+    reason: str,
+    *,
+    now: datetime,
+    client_addr: str = "",
+) -> DeviceKey:
+    """Stop the phone's offline codes (a lost phone): every later scan of one says ✗."""
+    reason = reason.strip()
+    if not reason:
+        raise Invalid("give a reason for the revocation", code="reason_required")
+    if key.revoked_at is not None:
+        raise Conflict("the device key is already revoked", code="device_key_revoked")
+    key.revoked_at = now
+    key.revoked_reason = reason
+    audit.record(
+        session,
+        actor=actor,
+        action="device_key.revoked",
+        object_type="device_key",
+        object_id=key.id,
+        client_addr=client_addr,
+        details={"device_id": key.device_id, "user_id": key.user_id, "reason": reason},
+    )
+    session.flush()
+    return key
+
+
+@dataclass
+class DeviceCert:
+    key: DeviceKey
+    cert: str  # base64url, for the phone to put in front of its codes
+    expires_at: datetime
+
+
+def _cert_mac(secret_key: str | bytes, head: bytes) -> bytes:
+    return hmac.new(_key(secret_key, _CERT_KEY_LABEL), head, hashlib.sha256).digest()[
+        :_CERT_MAC_LEN
+    ]
+
+
+def device_certificate(
+    credential: Credential,
+    key: DeviceKey,
+    now: datetime,
+    *,
+    secret_key: str | bytes,
+    ttl: timedelta,
+) -> tuple[str, datetime]:
+    """The server's statement "this key's codes stand for this credential until not-after"."""
+    not_after = int((now + ttl).timestamp())
+    head = _CERT_HEAD.pack(_CERT_VERSION, credential.id, key.id, not_after)
+    return _b64e(head + _cert_mac(secret_key, head)), datetime.fromtimestamp(not_after, UTC)
+
+
+def certify_device(
+    session: Session,
+    user: User,
+    credential: Credential,
+    key_id: int,
+    now: datetime,
+    *,
+    secret_key: str | bytes,
+    ttl: timedelta = DEVICE_CERT_TTL,
+) -> DeviceCert | DeviceKeyProblem:
+    """A device certificate for the holder's own live key, or why there is none."""
+    key = session.get(DeviceKey, key_id)
+    if key is None or key.user_id != user.id:
+        return DeviceKeyProblem.UNKNOWN
+    if key.revoked_at is not None:
+        return DeviceKeyProblem.REVOKED
+    cert, expires_at = device_certificate(credential, key, now, secret_key=secret_key, ttl=ttl)
+    key.last_certified_at = now
+    return DeviceCert(key=key, cert=cert, expires_at=expires_at)
+
+
+def offline_code(cert: str, made_at: int, signature: bytes) -> str:
+    """The code a phone shows (what pwa/src/device-key.ts builds): cert ‖ ts ‖ signature."""
+    return _b64e(_b64d(cert) + _CODE_TS.pack(made_at) + signature)
+
+
+def offline_signed_message(cert: bytes, made_at: int) -> bytes:
+    """What the phone's key signs for a code made at ``made_at`` (unix seconds)."""
+    return DEVICE_SIGNING_LABEL + cert + _CODE_TS.pack(made_at)
+
+
+@dataclass(frozen=True)
+class OfflineCode:
+    credential_id: int
+    device_key_id: int
+    cert_expires_at: datetime
+    made_at: datetime  # the phone's (corrected) clock
+    message: bytes  # what the phone signed
+    signature: bytes
+
+
+def open_offline_code(code: str, *, secret_key: str | bytes) -> OfflineCode | None:
+    """The parts of a code whose certificate this server issued; None if it did not.
+
+    Only the certificate is checked here; the phone's signature needs its key (the caller's).
+    """
+    try:
+        raw = _b64d(code)
+    except (ValueError, binascii.Error):
+        return None
+    if len(raw) != _CODE_LEN:
+        return None
+    cert, made, signature = (
+        raw[:_CERT_LEN],
+        raw[_CERT_LEN : _CERT_LEN + _CODE_TS.size],
+        raw[_CERT_LEN + _CODE_TS.size :],
+    )
+    head, mac = cert[: _CERT_HEAD.size], cert[_CERT_HEAD.size :]
+    if not hmac.compare_digest(mac, _cert_mac(secret_key, head)):
+        return None
+    version, credential_id, key_id, not_after = _CERT_HEAD.unpack(head)
+    if version != _CERT_VERSION:
+        return None
+    (made_at,) = _CODE_TS.unpack(made)
+    return OfflineCode(
+        credential_id=credential_id,
+        device_key_id=key_id,
+        cert_expires_at=datetime.fromtimestamp(not_after, UTC),
+        made_at=datetime.fromtimestamp(made_at, UTC),
+        message=DEVICE_SIGNING_LABEL + cert + made,
+        signature=signature,
+    )
+
+
+@dataclass
+class OfflineVerdict:
+    reason: InvalidReason | None
+    opened: OfflineCode | None = None
+    key: DeviceKey | None = None
+    credential: Credential | None = None
+
+
+def verify_offline_code(
+    session: Session,
+    code: str,
+    now: datetime,
+    *,
+    secret_key: str | bytes,
+    window: timedelta = OFFLINE_CODE_WINDOW,
+) -> OfflineVerdict:
+    """Check a phone-made code: the server's certificate, the phone's signature with its
+    registered key, the key still live, the certificate unexpired, the phone's time within
+    ``window`` of ours (what a screenshot is good for), then the credential as it is now."""
+    opened = open_offline_code(code, secret_key=secret_key)
+    if opened is None:
+        return OfflineVerdict(InvalidReason.FORGED)
+    key = session.get(DeviceKey, opened.device_key_id)
+    if key is None:
+        return OfflineVerdict(InvalidReason.UNKNOWN, opened)
+    if not device_signature_ok(key.public_key, opened.message, opened.signature):
+        return OfflineVerdict(InvalidReason.FORGED, opened, key)
+    if key.revoked_at is not None:
+        return OfflineVerdict(InvalidReason.DEVICE_REVOKED, opened, key)
+    if now >= opened.cert_expires_at:
+        return OfflineVerdict(InvalidReason.EXPIRED_CERT, opened, key)
+    if abs(now - opened.made_at) > window:
+        return OfflineVerdict(InvalidReason.EXPIRED_TOKEN, opened, key)
+    credential = session.get(Credential, opened.credential_id)
+    if credential is None:
+        return OfflineVerdict(InvalidReason.UNKNOWN, opened, key)
+    if credential.user_id != key.user_id:  # cannot be issued so; refuse rather than trust
+        return OfflineVerdict(InvalidReason.FORGED, opened, key)
+    return OfflineVerdict(state_problem(credential, now), opened, key, credential)
+
+
+def check_offline_publicly(
+    session: Session,
+    code: str,
+    now: datetime,
+    *,
+    secret_key: str | bytes,
+    window: timedelta = OFFLINE_CODE_WINDOW,
+    client_addr: str = "",
+    channel: str = "html",
+) -> PublicCheck:
+    """The public page's check of an offline code, audited like an online one, with the
+    device that made it (so a code can be traced to a phone and that phone revoked)."""
+    verdict = verify_offline_code(session, code, now, secret_key=secret_key, window=window)
+    opened, key, credential = verdict.opened, verdict.key, verdict.credential
+    audit.record(
+        session,
+        actor=None,
+        action="credential.verified_publicly",
+        object_type="credential",
+        object_id=opened.credential_id if opened else "-",
+        client_addr=client_addr,
+        details={
+            "result": "valid" if verdict.reason is None else verdict.reason.value,
+            "number": credential.number if credential is not None else None,
+            "channel": channel,
+            "mode": "offline",
+            "device_key_id": key.id if key is not None else None,
+            "device_id": key.device_id if key is not None else None,
+            "made_at": opened.made_at.isoformat() if opened else None,
+        },
+    )
+    return PublicCheck(
+        checked_at=now,
+        reason=verdict.reason,
+        credential=credential if verdict.reason is None else None,
+        offline=True,
+    )
+
+
+# --- the photo on the public page ----------------------------------------------------------
+
+
+def valid_by_token(
+    session: Session, token: str, now: datetime, *, secret_key: str | bytes
+) -> Credential | None:
+    """The credential a scanned token shows as ✓ right now, else None. Not audited: it serves
+    the photo of a page whose check was (the page is the check; the photo is part of it)."""
+    found = verify_display_token(session, token, now, secret_key=secret_key)
+    if isinstance(found, TokenProblem) or state_problem(found, now) is not None:
+        return None
+    return found
+
+
+def valid_by_offline_code(
+    session: Session,
+    code: str,
+    now: datetime,
+    *,
+    secret_key: str | bytes,
+    window: timedelta = OFFLINE_CODE_WINDOW,
+) -> Credential | None:
+    """As :func:`valid_by_token`, for a code the phone made offline."""
+    verdict = verify_offline_code(session, code, now, secret_key=secret_key, window=window)
+    return verdict.credential if verdict.reason is None else None

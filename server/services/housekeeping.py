@@ -15,8 +15,10 @@ log = logging.getLogger(__name__)
 
 
 def run(session: Session, now: datetime) -> dict[str, int]:
-    """Flag overdue legal reviews, publish decisions that are due, take expired ones offline,
-    and delete expired playback grants and handover links. The caller commits."""
+    """Flag overdue legal reviews, publish decisions and random-inspection results that are
+    due, take expired decisions offline, and delete expired playback grants and handover
+    links. The caller commits."""
+    from ..disclosure import inspections
     from ..disclosure import service as disclosure
 
     today = legal_review.today_local(now)
@@ -24,6 +26,8 @@ def run(session: Session, now: datetime) -> dict[str, int]:
         "reviews_overdue": len(legal_review.flag_overdue(session, today)),
         "decisions_published": len(disclosure.publish_due(session, today)),
         "decisions_expired": len(disclosure.expire(session, today)),
+        "takedowns_overdue": len(disclosure.flag_overdue_takedowns(session, today)),
+        "inspection_results_published": len(inspections.publish_due(session, today, now=now)),
     }
     counts["grants_deleted"] = session.execute(
         sa.delete(PlaybackGrant).where(PlaybackGrant.expires_at < now)

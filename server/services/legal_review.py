@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..models import CalendarDay, Case, LegalReview, MediaItem, User, utcnow
-from ..workcal import WorkCalendar
+from ..workcal import CHINA_2026, WorkCalendar
 from . import audit
 from .console import credential_events
 from .credentials import SHANGHAI
@@ -40,8 +40,10 @@ _STATUS_OF_OUTCOME = {"agree": "agreed", "returned": "returned", "transfer": "tr
 
 
 def calendar(session: Session) -> WorkCalendar:
+    """The official holiday arrangement shipped with Fieldtrace, overridden by the unit's
+    ``calendar_days`` rows (admins add later years and local changes there)."""
     rows = session.execute(sa.select(CalendarDay.day, CalendarDay.is_workday)).all()
-    return WorkCalendar({day: workday for day, workday in rows})
+    return WorkCalendar({**CHINA_2026, **{day: workday for day, workday in rows}})
 
 
 def today_local(now: datetime | None = None) -> date:
@@ -306,6 +308,43 @@ def request_materials(
     return review
 
 
+def supply_materials(
+    session: Session,
+    user: User,
+    review: LegalReview,
+    case: Case,
+    *,
+    index: int,
+    note: str,
+    client_addr: str = "",
+) -> LegalReview:
+    """The undertaking officers answer a materials request (补充材料)."""
+    ensure_open(case)
+    if user.role not in ("officer", "supervisor"):
+        raise Forbidden("the undertaking side supplies materials", code="role_forbidden")
+    requests = [dict(r) for r in review.materials_requests]
+    if not 0 <= index < len(requests):
+        raise NotFound("no such materials request", code="materials_request_not_found")
+    if requests[index].get("supplied_at"):
+        raise Conflict("these materials were already supplied", code="already_supplied")
+    requests[index] |= {
+        "supplied_at": utcnow().isoformat(),
+        "supplied_by": user.id,
+        "supplied_note": note,
+    }
+    review.materials_requests = requests
+    audit.record(
+        session,
+        actor=user,
+        action="legal_review.materials_supplied",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={"review_id": review.id, "request": index, "note": note},
+    )
+    return review
+
+
 def request_extension(
     session: Session,
     user: User,
@@ -454,6 +493,7 @@ def flag_overdue(session: Session, today: date | None = None) -> list[LegalRevie
             )
         ).scalars()
     )
+    _flag_late_materials(session, today)
     for review in late:
         review.overdue_flagged_at = utcnow()
         case = session.get(Case, review.case_id)
@@ -468,3 +508,32 @@ def flag_overdue(session: Session, today: date | None = None) -> list[LegalRevie
             details={"review_id": review.id, "due_on": review.due_on.isoformat()},
         )
     return late
+
+
+def _flag_late_materials(session: Session, today: date) -> None:
+    """Materials not supplied within their working days: marked once on the request."""
+    open_rounds = session.execute(
+        sa.select(LegalReview).where(LegalReview.status == "submitted")
+    ).scalars()
+    for review in open_rounds:
+        requests = [dict(r) for r in review.materials_requests]
+        late = [
+            n
+            for n, r in enumerate(requests)
+            if not r.get("supplied_at")
+            and not r.get("overdue")
+            and date.fromisoformat(r["due_on"]) < today
+        ]
+        if not late:
+            continue
+        for n in late:
+            requests[n]["overdue"] = True
+        review.materials_requests = requests
+        audit.record(
+            session,
+            actor=None,
+            action="legal_review.materials_overdue",
+            object_type="case",
+            object_id=review.case_id,
+            details={"review_id": review.id, "requests": late},
+        )

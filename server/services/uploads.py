@@ -34,6 +34,7 @@ from ..storage.base import Part
 from ..storage.keys import duplicate_staging_key, original_key, upload_tail_key
 from . import audit
 from .cases import can_record, get_case, stage_reached
+from .credentials import require_valid_at
 
 MAX_PARTS = 10_000
 READ_SIZE = 1024 * 1024
@@ -49,6 +50,8 @@ class UploadSettings:
     max_size: int
     expiry: timedelta
     lock_seconds: int
+    # 持证上岗: refuse captures made while the uploader held no valid credential.
+    require_credential: bool = True
 
 
 class ChecksumMismatch(DomainError):
@@ -146,6 +149,8 @@ def create_upload(
             f"the case has not reached stage {meta['stage']} (it is at {case.current_stage})",
             code="stage_not_reached",
         )
+    if settings.require_credential:
+        require_valid_at(session, user, meta["captured_at"])  # 403 credential_not_valid
     _check_device(session, user, meta["device_id"], client_addr)
 
     now = utcnow()

@@ -39,6 +39,13 @@ ROLE_LABELS = {
 MEDIA_LABELS = {"video": "视频", "audio": "录音", "photo": "照片"}
 
 
+def doc_title_en(code: str) -> str:
+    from ..documents.registry import DOCUMENT_TYPES
+
+    doc_type = DOCUMENT_TYPES.get(code)
+    return f"“{doc_type.title['en']}”" if doc_type else code
+
+
 def doc_title(code: str) -> str:
     from ..documents.registry import DOCUMENT_TYPES
 
@@ -188,7 +195,7 @@ def _check_requirement(req: Requirement, facts: CaseFacts) -> Check:
                 kind,
                 met,
                 f"须出具{names}",
-                f"issue one of: {', '.join(req['any_of'])}",
+                "issue one of: " + " or ".join(doc_title_en(t) for t in req["any_of"]),
                 overridable,
             )
         missing = [t for t in req["types"] if not facts.issued.get(t)]
@@ -198,7 +205,7 @@ def _check_requirement(req: Requirement, facts: CaseFacts) -> Check:
             kind,
             not missing,
             f"须出具{names}",
-            f"issue: {', '.join(req['types'])}",
+            "issue: " + ", ".join(doc_title_en(t) for t in req["types"]),
             overridable,
         )
     if kind == "legal_review":
@@ -358,6 +365,7 @@ def gaps(session: Session, case: Case) -> list[dict[str, Any]]:
                         "stage": stage,
                         "activity": check.activity,
                         "message": check.message,
+                        "message_en": check.message_en,
                     }
                 )
     return found

@@ -25,3 +25,8 @@ def quarantine_key(item_id: str, attempt: int) -> str:
 
 def derivative_key(item_id: str, name: str) -> str:
     return f"media/{item_id[0:2]}/{item_id[2:4]}/{item_id}/{name}"
+
+
+def credential_photo_key(credential_id: int, sha256: str) -> str:
+    """One object per photo: a new photo never overwrites the one shown before it."""
+    return f"credentials/{credential_id}/photo-{sha256}.jpg"

@@ -143,7 +143,13 @@ def test_supervisor_reviews_plays_bookmarks_and_exports(
     )
     page.click("[data-testid=console-case]")
     page.wait_for_selector("[data-testid=timeline-stage]")
+    # both recordings were made at the same spot: two markers, labels kept apart
+    plot = page.wait_for_selector("[data-testid=timeline-positions] [data-testid=plot-svg]")
+    assert len(plot.query_selector_all("[data-testid=plot-point]")) == 2
+    label_y = plot.eval_on_selector_all(".plot-label", "ls => ls.map(l => l.getAttribute('y'))")
+    assert len(set(label_y)) == 2, label_y
     page.click(f"[data-testid=media-card][data-media-id='{video_id}']")
+    assert page.inner_text("[data-testid=item-position-text]") == "31.23040, 121.47370 ±9 m"
 
     # play the web proxy through a playback URL; seeking and Range are the server's
     player = page.wait_for_selector("video[data-testid=player]")

@@ -1,13 +1,21 @@
 from __future__ import annotations
 
 import warnings
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, features
 
-from media_pipeline.images import make_preview, make_thumbnail, probe_image
+from media_pipeline.images import (
+    _heif_plugin_registered,
+    make_preview,
+    make_thumbnail,
+    probe_image,
+)
 from media_pipeline.limits import MediaLimits, MediaRejected
+from media_pipeline.sniff import heif_image_sizes
+from tests import heic_samples as heic
 
 from .conftest import LAT, LON, SECRET_MARKERS, ZIP_PAYLOAD
 
@@ -118,7 +126,7 @@ def test_polyglot_is_accepted_flagged_and_payload_not_copied(
         ("bomb_pillow_warns.png", "decompression_bomb"),  # Pillow's warning, made an error
         ("bomb_pillow_errors.png", "decompression_bomb"),  # Pillow's hard error
         ("video_named.jpg", "unsupported_type"),
-        ("photo.heic", "unsupported_type"),  # no HEIF decoder on this worker
+        ("photo.heic", "probe_failed"),  # HEIF brand and boxes, but no image inside
         ("document.pdf", "unsupported_type"),
     ],
 )
@@ -161,3 +169,145 @@ def test_global_state_is_untouched(hostile: dict[str, Path]) -> None:
         probe_image(hostile["bomb_pillow_warns.png"])
     assert pixel_cap == Image.MAX_IMAGE_PIXELS
     assert filters == warnings.filters
+
+
+# --- HEIC/HEIF (iPhone) and AVIF -----------------------------------------------------------
+
+CHINA = timezone(timedelta(hours=8))
+CAPTURED = datetime(2024, 5, 1, 10, 20, 30, tzinfo=CHINA)
+
+
+@pytest.fixture(scope="module")
+def oriented_heic(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("heic") / "IMG_0001.HEIC"
+    out.write_bytes(heic.red_over_blue_heic(captured=CAPTURED))
+    return out
+
+
+def test_heic_probe_reads_orientation_time_and_gps(oriented_heic: Path) -> None:
+    probe = probe_image(oriented_heic)
+    assert (probe["format"], probe["mime"]) == ("HEIF", "image/heic")
+    assert (probe["width"], probe["height"]) == (400, 200)
+    assert probe["orientation"] == 6
+    assert (probe["display_width"], probe["display_height"]) == (200, 400)
+    assert probe["capture_time"] == "2024-05-01T10:20:30+08:00"
+    assert probe["gps"] == {"lat": heic.LAT, "lon": heic.LON, "alt": 10.0}
+    assert probe["trailing_bytes"] == 0
+
+
+def test_heic_derivatives_are_upright_jpegs_without_metadata(
+    oriented_heic: Path, tmp_path: Path
+) -> None:
+    before = oriented_heic.read_bytes()
+    assert make_thumbnail(oriented_heic, tmp_path / "t.jpg") == {"width": 160, "height": 320}
+    assert make_preview(oriented_heic, tmp_path / "p.jpg") == {"width": 200, "height": 400}
+    for name in ("t.jpg", "p.jpg"):
+        with Image.open(tmp_path / name) as derived:
+            assert derived.format == "JPEG"
+            assert not derived.getexif()
+            assert not {"exif", "icc_profile", "xmp", "comment"} & derived.info.keys()
+            # Turned once, not twice: red (stored left) on top, blue at the bottom.
+            width, height = derived.size
+            assert _close(derived.getpixel((width // 2, 10)), (255, 0, 0))
+            assert _close(derived.getpixel((width // 2, height - 10)), (0, 0, 255))
+        raw = (tmp_path / name).read_bytes()
+        for marker in (*heic.SECRET_MARKERS, b"Exif\x00\x00", b"ICC_PROFILE"):
+            assert marker not in raw
+    assert oriented_heic.read_bytes() == before  # the original stays as it came
+
+
+def test_heic_without_rotation_and_without_exif(tmp_path: Path) -> None:
+    path = tmp_path / "plain.heic"
+    path.write_bytes(heic.heic_bytes(Image.new("RGB", (300, 100), (0, 200, 0))))
+    probe = probe_image(path)
+    assert (probe["orientation"], probe["capture_time"], probe["gps"]) == (1, None, None)
+    assert (probe["display_width"], probe["display_height"]) == (300, 100)
+    assert make_thumbnail(path, tmp_path / "t.jpg", size=60) == {"width": 60, "height": 20}
+
+
+def test_tiled_heic_as_iphones_write_it(tmp_path: Path) -> None:
+    # iPhones store a photo as a grid of 512x512 HEVC tiles; the grid's size is the photo's.
+    img = Image.linear_gradient("L").resize((1100, 700)).convert("RGB")
+    path = tmp_path / "grid.heic"
+    path.write_bytes(heic.heic_bytes(img, quality=60, tile_size=512))
+    assert heif_image_sizes(path)[0] == (1100, 700)
+    assert probe_image(path)["display_width"] == 1100
+    assert make_thumbnail(path, tmp_path / "t.jpg") == {"width": 320, "height": 204}
+    with Image.open(tmp_path / "t.jpg") as thumb:
+        assert thumb.getpixel((160, 5))[0] < 40 and thumb.getpixel((160, 198))[0] > 215
+
+
+@pytest.mark.parametrize(("fraction", "code"), [(0.6, "truncated"), (None, "probe_failed")])
+def test_truncated_heic_is_rejected(
+    oriented_heic: Path, tmp_path: Path, fraction: float | None, code: str
+) -> None:
+    data = oriented_heic.read_bytes()
+    # Cut inside the image data, or exactly where the image data (mdat box) begins.
+    end = int(len(data) * fraction) if fraction else data.index(b"mdat") - 4
+    path = tmp_path / "cut.heic"
+    path.write_bytes(data[:end])
+    for attempt in (lambda: probe_image(path), lambda: make_thumbnail(path, tmp_path / "t.jpg")):
+        with pytest.raises(MediaRejected) as caught:
+            attempt()
+        assert caught.value.code == code and caught.value.message
+    assert not (tmp_path / "t.jpg").exists()
+
+
+@pytest.mark.parametrize(
+    ("width", "height"),
+    [(9000, 9000), (20000, 20000)],  # over our 60 MP; over Pillow's own hard limit too
+)
+def test_heic_bomb_is_refused_from_the_container(
+    oriented_heic: Path, tmp_path: Path, width: int, height: int
+) -> None:
+    # A few kilobytes whose container claims a huge image: refused before libheif decodes.
+    path = tmp_path / "bomb.heic"
+    path.write_bytes(heic.with_declared_size(oriented_heic.read_bytes(), width, height))
+    with pytest.raises(MediaRejected) as caught:
+        make_thumbnail(path, tmp_path / "t.jpg")
+    assert caught.value.code == "decompression_bomb"
+    assert f"{width}x{height}" in caught.value.message
+
+
+def test_heic_pixel_limit_comes_from_limits(oriented_heic: Path, tmp_path: Path) -> None:
+    with pytest.raises(MediaRejected) as caught:
+        probe_image(oriented_heic, limits=MediaLimits(max_image_pixels=400 * 200 - 1))
+    assert caught.value.code == "decompression_bomb"
+
+
+def test_heic_larger_than_any_photo_is_not_read(oriented_heic: Path, tmp_path: Path) -> None:
+    # pillow-heif reads a whole file into memory: a HEIC far bigger than its pixels is refused.
+    path = tmp_path / "padded.heic"
+    path.write_bytes(oriented_heic.read_bytes() + bytes(50_000))
+    with pytest.raises(MediaRejected) as caught:
+        probe_image(path, limits=MediaLimits(max_image_pixels=10_000))
+    assert caught.value.code == "probe_failed" and "bytes" in caught.value.message
+
+
+def test_heif_plugin_is_registered_once_without_embedded_thumbnails(oriented_heic: Path) -> None:
+    import pillow_heif
+
+    probe_image(oriented_heic)
+    probe_image(oriented_heic)
+    assert _heif_plugin_registered.cache_info().misses == 1
+    assert "HEIF" in Image.OPEN and pillow_heif.options.THUMBNAILS is False
+
+
+@pytest.mark.skipif(not features.check("avif"), reason="Pillow built without AVIF")
+def test_avif_is_decoded_by_pillow_with_orientation(tmp_path: Path) -> None:
+    img = Image.new("RGB", (400, 200), (255, 0, 0))
+    img.paste((0, 0, 255), (200, 0, 400, 200))
+    path = tmp_path / "photo.avif"
+    exif = heic.iphone_exif(orientation=6, captured=CAPTURED, gps=False)
+    try:
+        img.save(path, format="AVIF", exif=exif.tobytes(), quality=90)
+    except (OSError, ValueError, KeyError) as exc:  # Pillow's libavif may lack an encoder
+        pytest.skip(f"cannot encode AVIF here: {exc}")
+    probe = probe_image(path)
+    assert (probe["format"], probe["mime"], probe["orientation"]) == ("AVIF", "image/avif", 6)
+    assert (probe["display_width"], probe["display_height"]) == (200, 400)
+    assert probe["capture_time"] == "2024-05-01T10:20:30+08:00"
+    assert make_thumbnail(path, tmp_path / "t.jpg", size=100) == {"width": 50, "height": 100}
+    with Image.open(tmp_path / "t.jpg") as thumb:
+        assert _close(thumb.getpixel((25, 5)), (255, 0, 0))
+        assert _close(thumb.getpixel((25, 95)), (0, 0, 255))

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import random
+import struct
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from media_pipeline.sniff import (
     claimed_matches,
     classify_upload,
     detect_type,
+    heif_image_sizes,
     mime_for_filename,
     top_level_boxes,
     trailing_bytes,
@@ -22,6 +24,7 @@ WEBM = DetectedType("video", "video/webm", "webm")
 MP4 = DetectedType("video", "video/mp4", "mp4")
 MOV = DetectedType("video", "video/quicktime", "mov")
 M4A = DetectedType("audio", "audio/mp4", "mp4")
+HEIC = DetectedType("photo", "image/heic", "heif")
 
 
 @pytest.mark.parametrize(
@@ -170,3 +173,94 @@ def test_cut_files_are_truncated(hostile: dict[str, Path], name: str) -> None:
     with pytest.raises(MediaRejected) as caught:
         trailing_bytes(path, detect_type(path))
     assert caught.value.code == "truncated"
+
+
+# --- HEIF / HEIC / AVIF ----------------------------------------------------------------------
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def _ftyp(major: bytes, *compatible: bytes) -> bytes:
+    return _box(b"ftyp", major + bytes(4) + b"".join(compatible))
+
+
+@pytest.fixture(scope="module")
+def heic_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.heic_samples import red_over_blue_heic
+
+    path = tmp_path_factory.mktemp("heic") / "IMG_0001.HEIC"
+    path.write_bytes(red_over_blue_heic())
+    return path
+
+
+@pytest.mark.parametrize(
+    ("ftyp", "mime"),
+    [
+        (_ftyp(b"heic", b"mif1", b"heic"), "image/heic"),  # iPhone
+        (_ftyp(b"heix", b"mif1", b"heix"), "image/heic"),  # 10-bit
+        (_ftyp(b"mif1", b"mif1", b"heic"), "image/heic"),  # generic brand first (Samsung)
+        (_ftyp(b"msf1", b"msf1", b"hevc"), "image/heic"),  # HEVC image sequence
+        (_ftyp(b"heim", b"mif1"), "image/heic"),
+        (_ftyp(b"mif1", b"mif1", b"avif"), "image/avif"),
+        (_ftyp(b"avif", b"avif", b"mif1", b"miaf"), "image/avif"),
+        (_ftyp(b"mif1", b"mif1", b"miaf"), "image/heif"),  # codec unknown from the brands
+        (_ftyp(b"isom", b"isom", b"mp41"), "video/mp4"),  # same box format, not an image
+        (_ftyp(b"qt  ", b"qt  "), "video/quicktime"),
+    ],
+)
+def test_iso_bmff_brand_decides_image_or_video(tmp_path: Path, ftyp: bytes, mime: str) -> None:
+    path = tmp_path / "sample"
+    path.write_bytes(ftyp + _box(b"mdat", bytes(32)))
+    assert detect_type(path).mime == mime
+
+
+def test_detects_generated_heic(heic_file: Path) -> None:
+    assert detect_type(heic_file) == HEIC
+    assert trailing_bytes(heic_file, HEIC) == 0
+    # Stored as the sensor saw it; the container's irot turns it upright.
+    assert heif_image_sizes(heic_file) == [(400, 200)]
+
+
+def test_heic_claimed_or_named_as_jpeg_is_a_mismatch(heic_file: Path) -> None:
+    assert classify_upload(heic_file, claimed_mime="image/heic", filename="IMG_0001.HEIC") == HEIC
+    assert classify_upload(heic_file, claimed_mime="image/heif", filename="a.heif") == HEIC
+    with pytest.raises(MediaRejected) as caught:
+        classify_upload(heic_file, claimed_mime="image/jpeg")
+    assert caught.value.code == "type_mismatch" and "image/heic" in caught.value.message
+    with pytest.raises(MediaRejected) as caught:
+        classify_upload(heic_file, claimed_mime=None, filename="IMG_0001.JPG")
+    assert caught.value.code == "type_mismatch"
+    assert mime_for_filename("IMG_0001.HEIC") == "image/heic"
+
+
+def test_heif_image_sizes_from_boxes(tmp_path: Path) -> None:
+    def ispe(width: int, height: int) -> bytes:
+        return _box(b"ispe", bytes(4) + struct.pack(">II", width, height))
+
+    ipco = _box(b"ipco", _box(b"pixi", bytes(8)) + ispe(4032, 3024) + ispe(512, 512))
+    meta = _box(b"meta", bytes(4) + _box(b"hdlr", bytes(24)) + _box(b"iprp", ipco))
+    path = tmp_path / "a.heic"
+    path.write_bytes(_ftyp(b"heic", b"mif1", b"heic") + meta + _box(b"mdat", bytes(16)))
+    assert heif_image_sizes(path) == [(4032, 3024), (512, 512)]
+
+    path.write_bytes(_ftyp(b"msf1", b"msf1", b"hevc") + _box(b"moov", bytes(16)))
+    assert heif_image_sizes(path) == []  # a sequence only: no still image
+
+    # A child box claiming more bytes than its parent holds.
+    lying = _box(b"meta", bytes(4) + struct.pack(">I", 999) + b"iprp" + bytes(8))
+    path.write_bytes(_ftyp(b"heic", b"mif1", b"heic") + lying)
+    with pytest.raises(MediaRejected) as caught:
+        heif_image_sizes(path)
+    assert caught.value.code == "probe_failed"
+
+
+def test_cut_heic_is_truncated(heic_file: Path, tmp_path: Path) -> None:
+    data = heic_file.read_bytes()
+    path = tmp_path / "cut.heic"
+    path.write_bytes(data[: len(data) - 100])
+    for check in (lambda: trailing_bytes(path, HEIC), lambda: heif_image_sizes(path)):
+        with pytest.raises(MediaRejected) as caught:
+            check()
+        assert caught.value.code == "truncated"

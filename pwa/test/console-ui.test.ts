@@ -1,0 +1,84 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { ApiError } from "../src/api";
+import {
+  explain,
+  flagText,
+  fmtTime,
+  gapMessage,
+  humanizeCodes,
+  inParens,
+  joinList,
+} from "../src/console-ui";
+import { setLang } from "../src/i18n";
+
+const TYPES = [
+  { code: "filing_approval", title: { zh: "立案审批表", en: "Case filing approval form" } },
+];
+
+describe("console words", () => {
+  afterEach(() => setLang("zh-CN"));
+
+  it("says an object of another unit is not found, a missing endpoint is missing", () => {
+    setLang("en");
+    const gone = new ApiError("case 9 not found", 404, "case_not_found");
+    expect(explain(gone, "Case timeline")).toBe(
+      "Case timeline: not found. It does not exist or belongs to another unit.",
+    );
+    const route = new ApiError("The requested URL was not found", 404, "not_found");
+    expect(explain(route, "Bookmarks")).toContain("does not offer this");
+    setLang("zh-CN");
+    expect(explain(gone, "案件时间线")).toBe("案件时间线：未找到，该对象不存在或不属于本单位。");
+  });
+
+  it("joins names and asides the way each language does", () => {
+    expect(joinList(["李明", "王芳"])).toBe("李明、王芳");
+    expect(inParens("备注")).toBe("（备注）");
+    setLang("en");
+    expect(joinList(["Li", "Wang"])).toBe("Li, Wang");
+    expect(inParens("note")).toBe(" (note)");
+  });
+
+  it("names media flags by code and keeps the server's detail when it adds something", () => {
+    const late = { code: "late_upload", message: "uploaded 30.0 h after capture" };
+    const unattached = { code: "unattached", message: "无法确定所属办案环节，待监督人员归入" };
+    const odd = { code: "something_new", message: "a new check" };
+    expect(flagText(late)).toEqual({ label: "拍摄后很久才上传", detail: late.message });
+    expect(flagText(unattached)).toEqual({ label: unattached.message, detail: "" });
+    setLang("en");
+    expect(flagText(late)).toEqual({ label: "Uploaded long after capture", detail: late.message });
+    expect(flagText(unattached)).toEqual({
+      label: "Stage unknown; a supervisor files it",
+      detail: "",
+    });
+    expect(flagText(odd)).toEqual({ label: "a new check", detail: "" });
+  });
+
+  it("says recording gaps in English by their code", () => {
+    const gap = {
+      code: "major_property_no_video",
+      message: "涉及重大财产权益的案件，立案环节的现场执法须全程视频记录",
+    };
+    expect(gapMessage(gap)).toBe(gap.message);
+    setLang("en");
+    expect(gapMessage(gap)).toMatch(/^a major-property case needs continuous video/);
+    expect(gapMessage({ ...gap, message_en: "from the server" })).toBe("from the server");
+    expect(gapMessage({ code: "unknown", message: "x" })).toBe("x");
+  });
+
+  it("turns codes in the server's English sentences into names", () => {
+    setLang("en");
+    expect(humanizeCodes("issue: filing_approval", TYPES)).toBe("Issue: Case filing approval form");
+    expect(humanizeCodes("onsite_inspection in filing must be filmed or audio-recorded")).toBe(
+      "On-site inspection in Filing must be filmed or audio-recorded",
+    );
+    expect(humanizeCodes("keeps some_unknown_code")).toBe("Keeps some_unknown_code");
+    setLang("zh-CN");
+    expect(humanizeCodes("须出具《立案审批表》", TYPES)).toBe("须出具《立案审批表》");
+  });
+
+  it("writes Beijing time, unambiguously in English", () => {
+    setLang("en");
+    expect(fmtTime("2026-11-27T08:46:13Z")).toBe("2026-11-27 16:46:13");
+    expect(fmtTime(null)).toBe("—");
+  });
+});

@@ -16,9 +16,14 @@ export async function sha256Blob(
 ): Promise<string> {
   const hasher = await createSHA256();
   hasher.init();
-  for (let offset = 0; offset < blob.size; offset += chunkBytes) {
-    const part = blob.slice(offset, Math.min(offset + chunkBytes, blob.size));
-    hasher.update(new Uint8Array(await part.arrayBuffer()));
+  const read = (offset: number) =>
+    blob.slice(offset, Math.min(offset + chunkBytes, blob.size)).arrayBuffer();
+  // Read the next slice while this one is hashed: at most two slices are in memory.
+  let next = blob.size > 0 ? read(0) : null;
+  for (let offset = 0; next; offset += chunkBytes) {
+    const buffer = await next;
+    next = offset + chunkBytes < blob.size ? read(offset + chunkBytes) : null;
+    hasher.update(new Uint8Array(buffer));
     onProgress?.(Math.min(offset + chunkBytes, blob.size), blob.size);
   }
   return hasher.digest("hex");

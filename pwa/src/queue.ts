@@ -1,7 +1,9 @@
 /**
  * The upload queue (after workbox's Queue): entries live in IndexedDB; an entry's bytes leave
  * the phone only when the server reports the item `verified` (device hash == server hash).
- * Replayed at start-up, on `online`, on a Background Sync message, and on a back-off timer.
+ * Replayed at start-up, on `online`, and on a back-off timer. While entries wait, a Background
+ * Sync is registered: with no page in front the service worker uploads them itself
+ * (`background-upload.ts`); each entry's Web Lock keeps page and worker off the same entry.
  */
 import { Upload, type DetailedError } from "tus-js-client";
 import {
@@ -13,68 +15,39 @@ import {
   updateEntry,
   type QueueEntry,
 } from "./db";
-import {
-  ApiError,
-  API,
-  caseMediaBySha,
-  currentUserId,
-  getToken,
-  mediaItem,
-  uploadStatus,
-} from "./api";
+import { ApiError, caseMediaBySha, currentUserId, getToken, mediaItem, uploadStatus } from "./api";
+import { withEntryLock } from "./entry-lock";
 import { sha256Blob } from "./hash";
-import { isoWithOffset } from "./time";
 import { t } from "./i18n";
+import {
+  afterServerStatus as verdictRules,
+  awaitsUpload,
+  CHUNK_BYTES,
+  connection,
+  isMetered,
+  SYNC_TAG,
+  uploadMetadata,
+  UPLOADS_PATH,
+  type MediaStatus,
+} from "./upload-rules";
+
+export { CHUNK_BYTES, isMetered, SYNC_TAG };
 
 export const RETRY_DELAYS = [0, 1000, 3000, 5000, 10000, 20000];
-export const CHUNK_BYTES = 8 * 1024 * 1024;
 export const KEEP_VERIFIED = 50;
-export const SYNC_TAG = "fieldtrace-upload";
 const RECEIVED_POLL_MS = [1000, 2000, 4000, 8000, 15000, 30000];
 const MAX_BACKOFF_MS = 60_000;
+/** How soon to look again at an entry the service worker is sending. */
+const WORKER_BUSY_RECHECK_MS = 5_000;
 
-type MediaStatus = "received" | "verified" | "hash_mismatch" | string | null;
-
-/** What the server's verdict on an item means for its queue entry (pure; unit-tested). */
+/** What the server's verdict means for the entry (`upload-rules.ts`), with the page's note. */
 export function afterServerStatus(
   entry: Pick<QueueEntry, "resent">,
   status: MediaStatus,
   message: string | null,
   mediaId: string | null,
-): { change: Partial<QueueEntry>; dropBytes: boolean; retryNow: boolean } {
-  if (status === "verified") {
-    return {
-      change: { state: "verified", percent: 100, mediaId, error: null, verifiedAt: Date.now() },
-      dropBytes: true,
-      retryNow: false,
-    };
-  }
-  if (status === "hash_mismatch") {
-    if (!entry.resent) {
-      return {
-        change: {
-          state: "on_phone",
-          percent: 0,
-          resent: true,
-          uploadUrl: null,
-          mediaId: null,
-          error: t("resend_mismatch"),
-        },
-        dropBytes: false,
-        retryNow: true,
-      };
-    }
-    return {
-      change: { state: "error", mediaId, error: message || "hash_mismatch" },
-      dropBytes: false,
-      retryNow: false,
-    };
-  }
-  return {
-    change: { state: "received", percent: 100, mediaId },
-    dropBytes: false,
-    retryNow: false,
-  };
+): ReturnType<typeof verdictRules> {
+  return verdictRules(entry, status, message, mediaId, t("resend_mismatch"));
 }
 
 /** Per item percent and overall percent over the items still on the phone. */
@@ -91,28 +64,6 @@ export function overallPercent(entries: Pick<QueueEntry, "state" | "percent" | "
     return n;
   }, 0);
   return Math.min(100, Math.floor((done / total) * 100));
-}
-
-interface NetworkInformationLike extends EventTarget {
-  type?: string;
-  effectiveType?: string;
-  saveData?: boolean;
-}
-
-function connection(): NetworkInformationLike | undefined {
-  return typeof navigator === "undefined"
-    ? undefined
-    : (navigator as Navigator & { connection?: NetworkInformationLike }).connection;
-}
-
-/** Cellular, data saver or a very slow link (where the browser tells; most desktops do not). */
-export function isMetered(info: NetworkInformationLike | undefined = connection()): boolean {
-  if (!info) return false;
-  return (
-    !!info.saveData ||
-    info.type === "cellular" ||
-    ["slow-2g", "2g"].includes(info.effectiveType ?? "")
-  );
 }
 
 // --- live state and listeners ------------------------------------------------------------
@@ -245,14 +196,21 @@ async function onePass(): Promise<void> {
   paused = pauseOnMetered && isMetered();
   if (paused) return; // resumes on the connection's "change" event
   let waitingForServer = false;
+  let workerSending = false;
   for (const listed of entries) {
-    const entry = await getEntry(listed.id);
-    if (!entry || !entry.finished) continue;
-    if (!["on_phone", "uploading", "received"].includes(entry.state)) continue;
-    if (entry.userId !== currentUserId()) continue; // another officer's item waits for them
+    if (!awaitsUpload(listed, currentUserId())) continue; // another officer's waits for them
     try {
-      await processEntry(entry);
-      const after = await getEntry(entry.id);
+      // Under the entry's lock: the service worker may be sending it (Background Sync while
+      // this page was in the background); then leave it to the worker and look again later.
+      const outcome = await withEntryLock(listed.id, async () => {
+        const entry = await getEntry(listed.id); // fresh: the worker may have moved it on
+        if (entry && awaitsUpload(entry, currentUserId())) await processEntry(entry);
+      });
+      if (!outcome.ran) {
+        workerSending = true;
+        continue;
+      }
+      const after = await getEntry(listed.id);
       if (after?.state === "received") waitingForServer = true;
       backoffMs = 0;
     } catch (err) {
@@ -265,20 +223,40 @@ async function onePass(): Promise<void> {
             backoffMs = Math.min(MAX_BACKOFF_MS, backoffMs ? backoffMs * 2 : 1000);
             schedule(backoffMs);
           }
-          void registerBackgroundSync();
+          void syncWhileWaiting();
         }
         return; // every other entry would fail the same way
       }
-      await change(entry.id, { state: "error", error: readable(err) });
+      await change(listed.id, { state: "error", error: readable(err) });
     }
   }
   await pruneVerified(entries);
+  const lookAgain: number[] = [];
   if (waitingForServer) {
     // verification runs on a worker: ask often at first, then less often
-    schedule(RECEIVED_POLL_MS[Math.min(receivedPolls++, RECEIVED_POLL_MS.length - 1)]);
+    lookAgain.push(RECEIVED_POLL_MS[Math.min(receivedPolls++, RECEIVED_POLL_MS.length - 1)]);
   } else {
     receivedPolls = 0;
   }
+  if (workerSending) lookAgain.push(WORKER_BUSY_RECHECK_MS);
+  if (lookAgain.length) schedule(Math.min(...lookAgain));
+  await syncWhileWaiting({ atMostEvery: SYNC_REFRESH_MS });
+}
+
+/** This officer's entries not yet verified, as of the last look (0 before the first). */
+let waitingCount = 0;
+let lastSyncRequest = 0;
+/** With the page in front and online, the sync fires at once and the worker leaves the work
+ * to the page; asking again after every pass would keep waking the worker for nothing. */
+const SYNC_REFRESH_MS = 60_000;
+
+/** While entries wait, keep a Background Sync registered: should this page be closed, hidden
+ * or killed, the service worker uploads them when the network is there. */
+async function syncWhileWaiting({ atMostEvery = 0 }: { atMostEvery?: number } = {}): Promise<void> {
+  waitingCount = (await allEntries()).filter((e) => awaitsUpload(e, currentUserId())).length;
+  if (!waitingCount || Date.now() - lastSyncRequest < atMostEvery) return;
+  lastSyncRequest = Date.now();
+  await requestSync();
 }
 
 async function processEntry(entry: QueueEntry): Promise<void> {
@@ -328,29 +306,6 @@ async function guarded<T>(call: () => Promise<T>): Promise<T> {
   }
 }
 
-function metadata(entry: QueueEntry): Record<string, string> {
-  const meta: Record<string, string> = {
-    filename: entry.filename,
-    content_type: entry.contentType,
-    case_id: String(entry.caseId),
-    stage: entry.stage,
-    activity: entry.activity,
-    captured_at: entry.startedAt,
-    sha256: entry.sha256!,
-    device_id: entry.deviceId,
-    sent_at: isoWithOffset(),
-    // Not (yet) stored by the server, which ignores unknown keys; sent so nothing is lost.
-    captured_end_at: entry.endedAt ?? entry.startedAt,
-    location_status: entry.geo,
-  };
-  if (entry.geo === "ok" && entry.latitude != null && entry.longitude != null) {
-    meta.latitude = String(entry.latitude);
-    meta.longitude = String(entry.longitude);
-    if (entry.accuracyM != null) meta.accuracy_m = String(entry.accuracyM);
-  }
-  return meta;
-}
-
 /** tus upload of the entry's bytes; resumes from the stored upload URL. Resolves the URL. */
 async function send(entry: QueueEntry): Promise<string> {
   const blob = await itemBlob(entry.id, entry.contentType);
@@ -358,13 +313,13 @@ async function send(entry: QueueEntry): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     let lastStored = -1;
     const upload: Upload = new Upload(blob, {
-      endpoint: `${location.origin}${API}/uploads/`,
+      endpoint: `${location.origin}${UPLOADS_PATH}`,
       uploadUrl: entry.uploadUrl ?? undefined,
       retryDelays: RETRY_DELAYS,
       chunkSize: CHUNK_BYTES,
       storeFingerprintForResuming: false, // our own resume state lives in the queue entry
       headers: { Authorization: `Bearer ${getToken()}` },
-      metadata: metadata(entry),
+      metadata: uploadMetadata(entry),
       onUploadUrlAvailable() {
         void change(entry.id, { uploadUrl: upload.url });
       },
@@ -454,16 +409,37 @@ export async function discardEntry(id: string): Promise<void> {
   notify();
 }
 
-/** Background Sync where the browser has it: the service worker wakes the page to replay. */
-export async function registerBackgroundSync(): Promise<void> {
+/** Background Sync where the browser has it, while this officer's items wait: the browser
+ * fires it when the network is there (at once if it is), and the service worker uploads
+ * unless a page of the app is in front. Nothing is registered when nothing waits. */
+export function registerBackgroundSync(): Promise<void> {
+  return syncWhileWaiting();
+}
+
+async function requestSync(): Promise<void> {
   try {
-    if (typeof navigator === "undefined" || !("serviceWorker" in navigator)) return;
-    const reg = (await navigator.serviceWorker.getRegistration()) as
-      (ServiceWorkerRegistration & { sync?: { register(tag: string): Promise<void> } }) | undefined;
-    await reg?.sync?.register(SYNC_TAG);
+    // Once known, the registration is used without an await first: on `pagehide` the call
+    // must leave before the page is gone.
+    const reg = syncRegistration ?? (await findSyncRegistration());
+    await reg?.sync.register(SYNC_TAG);
   } catch {
     /* Background Sync unavailable or refused: start-up replay and `online` cover it */
   }
+}
+
+type SyncRegistration = ServiceWorkerRegistration & {
+  sync: { register(tag: string): Promise<void> };
+};
+let syncRegistration: SyncRegistration | undefined;
+
+async function findSyncRegistration(): Promise<SyncRegistration | undefined> {
+  if (typeof navigator === "undefined" || !("serviceWorker" in navigator)) return undefined;
+  const reg = (await navigator.serviceWorker.getRegistration()) as
+    Partial<SyncRegistration> | undefined;
+  if (!reg?.sync) return undefined;
+  if (!reg.active) await navigator.serviceWorker.ready; // first visit: still installing
+  syncRegistration = reg as SyncRegistration;
+  return syncRegistration;
 }
 
 export function startQueue({ metered = false }: { metered?: boolean } = {}): void {
@@ -474,7 +450,17 @@ export function startQueue({ metered = false }: { metered?: boolean } = {}): voi
     void processQueue();
   });
   navigator.serviceWorker?.addEventListener("message", (event) => {
-    if (event.data?.type === "replay-queue") void processQueue();
+    // the service worker changed entries (Background Sync): redraw from IndexedDB
+    if (event.data?.type === "queue-changed") notify();
   });
+  // Leaving (app switched, tab closed, phone locked) with items waiting: hand over to the
+  // service worker. Registered again here because a sync that fired earlier is used up.
+  const handOver = () => {
+    if (waitingCount) void requestSync();
+  };
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "hidden") handOver();
+  });
+  window.addEventListener("pagehide", handOver);
   void processQueue();
 }

@@ -797,6 +797,7 @@ def test_freeze_publish_and_public_renderings(app, client, seed):
     # Coercive measures are counted from the issued 查封(扣押)决定书: 3, of which 1 sealing.
     assert re.search(r"行政强制措施</t[hd]>\s*<td[^>]*>3 次", html), "coercive measures row"
     assert re.search(r"其中：查封</t[hd]>\s*<td[^>]*>1 次", html)
+    assert re.search(r"行政许可</t[hd]>\s*<td[^>]*>未录入", html), "permits not entered"
     assert "rp_o1" not in html
     assert client.get(f"/public/units/RP/reports/{YEAR}").get_data(as_text=True) == html
     again = client.get(f"/public/reports/{YEAR}?unit=RP", headers={"If-None-Match": f'"{digest}"'})
@@ -853,6 +854,66 @@ def test_freeze_publish_and_public_renderings(app, client, seed):
     assert values["coercive_measures.by_measure.seize"] == "2"
     assert values["inspections.random_inspections.total"] == "5"
     assert values["inspections.random_inspections.no_problem"] == "2"
+
+
+PERMITS = {"applications": 40, "granted": 35, "refused": 3, "source": "行政许可审批系统"}
+
+
+def test_permits_entered_by_hand(app, client, seed):
+    admin = seed.admin
+    put = f"{API}/reports/{YEAR}"
+    assert client.put(put, json={"permits": PERMITS}, headers=admin.headers).status_code == 404
+    assert client.post(f"{API}/reports/{YEAR}/draft", headers=admin.headers).status_code == 201
+    for bad in (
+        {**PERMITS, "granted": 38},  # 38 + 3 > 40
+        {**PERMITS, "refused": -1},
+        {**PERMITS, "applications": "40"},
+        {**PERMITS, "source": "  "},
+        {k: v for k, v in PERMITS.items() if k != "source"},
+    ):
+        resp = client.put(put, json={"permits": bad}, headers=admin.headers)
+        assert resp.status_code == 422, (bad, resp.json)
+    assert client.put(put, json={}, headers=admin.headers).status_code == 422
+
+    entered = client.put(put, json={"permits": PERMITS}, headers=seed.leader.headers)
+    assert entered.status_code == 200, entered.json
+    permits = entered.json["figures"]["permits"]
+    assert {k: permits[k] for k in PERMITS} == PERMITS
+    assert permits["entered_by"] == seed.leader.id and permits["entered_at"]
+    assert permits["note"] == "由管理员依据行政许可审批系统录入"
+    assert "受理行政许可申请40件，准予许可35件、不予许可3件" in entered.json["narrative"]
+
+    redrafted = client.post(f"{API}/reports/{YEAR}/draft", headers=admin.headers)
+    assert redrafted.status_code == 200 and redrafted.json["figures"]["permits"] == permits
+
+    frozen = client.post(f"{API}/reports/{YEAR}/freeze", headers=admin.headers)
+    assert frozen.status_code == 200, frozen.json
+    assert frozen.json["figures"]["permits"] == permits
+    digest = frozen.json["snapshot_sha256"]
+    assert digest == canonical_sha256(frozen.json["figures"], frozen.json["narrative"])
+    late = client.put(put, json={"permits": PERMITS}, headers=admin.headers)
+    assert late.status_code == 409 and late.json["error"]["code"] == "report_frozen"
+    assert client.post(f"{API}/reports/{YEAR}/publish", headers=admin.headers).status_code == 200
+
+    html = client.get(f"/public/units/RP/reports/{YEAR}").get_data(as_text=True)
+    assert re.search(r"行政许可</t[hd]>\s*<td[^>]*>申请 40 件，准予 35 件，不予许可 3 件", html)
+    assert "由管理员依据行政许可审批系统录入" in html and "未录入" not in html
+    got = client.get(f"/public/units/RP/reports/{YEAR}.csv")
+    rows = list(csv.reader(io.StringIO(got.data.decode("utf-8-sig"))))[1:]
+    values = {row[0]: row[3] for row in rows}
+    assert values["permits.applications"] == "40"
+    assert values["permits.granted"] == "35"
+    assert values["permits.refused"] == "3"
+    assert values["permits.source"] == "行政许可审批系统"
+    assert "permits.count" not in values
+    pdf = client.get(f"/public/units/RP/reports/{YEAR}.pdf")
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
+    assert "行政许可审批系统" in text.replace("\n", "")
+    with app.app_context():
+        audited = db.session.execute(
+            sa.select(AuditEntry.details).where(AuditEntry.action == "report.permits_entered")
+        ).scalar_one()
+    assert audited["applications"] == 40 and audited["source"] == "行政许可审批系统"
 
 
 def test_published_report_cannot_change_underneath(app, seed):

@@ -4,7 +4,7 @@ reconsideration / litigation outcomes the report counts."""
 from __future__ import annotations
 
 from flask import Blueprint, request
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from ..disclosure import report as reports
 from ..disclosure.report_models import AnnualReport, RemedyOutcome
@@ -49,8 +49,39 @@ class AnnualReportListSchema(Schema):
     items = fields.List(fields.Nested(AnnualReportSchema(exclude=("figures",))))
 
 
-class NarrativeSchema(Schema):
-    narrative = fields.String(required=True, allow_none=True, validate=validate.Length(max=10_000))
+class PermitsSchema(Schema):
+    """行政许可 entered by hand (Fieldtrace does not process permits)."""
+
+    applications = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    granted = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    refused = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    source = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"description": "where the numbers come from, e.g. 行政许可审批系统"},
+    )
+
+    @validates_schema
+    def _within_applications(self, data: dict, **_kwargs) -> None:
+        if data["granted"] + data["refused"] > data["applications"]:
+            raise ValidationError(
+                "准予与不予许可之和不能超过申请数 / granted + refused must not exceed applications",
+                "granted",
+            )
+        if not data["source"].strip():
+            raise ValidationError("请填写数据来源 / source is required", "source")
+
+
+class ReportEditSchema(Schema):
+    """The narrative (null or empty: the generated one) and/or the permits of a draft."""
+
+    narrative = fields.String(allow_none=True, validate=validate.Length(max=10_000))
+    permits = fields.Nested(PermitsSchema)
+
+    @validates_schema
+    def _something(self, data: dict, **_kwargs) -> None:
+        if "narrative" not in data and "permits" not in data:
+            raise ValidationError("send narrative and/or permits", "_schema")
 
 
 class RemedyOutcomeSchema(Schema):
@@ -106,10 +137,15 @@ def draft_report(year: int):
 @bp.put("/reports/<int:year>")
 @login_required(*ROLES)
 def edit_report(year: int):
-    body = load_body(NarrativeSchema())
+    body = load_body(ReportEditSchema())
     user = current_user()
     report = reports.require_report(db.session, user.unit_id, year)
-    reports.edit_narrative(db.session, report, user, body["narrative"], client_addr=client_addr())
+    if "permits" in body:
+        reports.enter_permits(db.session, report, user, body["permits"], client_addr=client_addr())
+    if "narrative" in body:
+        reports.edit_narrative(
+            db.session, report, user, body["narrative"], client_addr=client_addr()
+        )
     db.session.commit()
     return _dump(report)
 
@@ -186,7 +222,7 @@ OPENAPI_ROWS: tuple[tuple[str, str, str, str | None, str | None, tuple[int, ...]
         False,
     ),
     (_Y, "get", "One yearly report with its figures", None, "object", (401, 403, 404), False),
-    (_Y, "put", "Edit the narrative of a draft report", "object", "object", _EDIT, False),
+    (_Y, "put", "Edit the narrative or the permits of a draft", "object", "object", _EDIT, False),
     (
         f"{_Y}/draft",
         "post",

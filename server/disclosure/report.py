@@ -104,7 +104,8 @@ REMEDY_OUTCOMES: dict[str, str] = {
 REVIEW_OUTCOMES = ("agreed", "returned", "transfer")
 
 NOT_RECORDED = "不在 Fieldtrace 中办理，未予统计（not recorded in Fieldtrace）"
-PERMITS_NOTE = "行政许可" + NOT_RECORDED
+PERMITS_NOTE = "行政许可未录入：" + NOT_RECORDED
+PERMITS_NOT_ENTERED = "未录入"
 # Figures of version 1 did not count coercive measures; kept to render their snapshots.
 COERCIVE_NOTE = "行政强制措施（查封、扣押等）" + NOT_RECORDED
 COERCIVE_COUNTED_NOTE = "以出具的《查封(扣押)决定书》计（counted from issued decisions）"
@@ -445,7 +446,8 @@ def compute_figures(session: Session, unit_id: int, year: int) -> dict[str, Any]
     Keys: ``cases`` (opened in the year: by procedure, type and month), ``penalties``
     (decisions first issued in the year, each once under its heaviest kind; fine total of all
     fines as a decimal string; by month), ``permits`` (not handled here: count null with a
-    note), ``coercive_measures`` (issued 查封(扣押)决定书 by measure), ``evidence_preservation``,
+    note; the admin may enter them into the draft, see ``enter_permits``),
+    ``coercive_measures`` (issued 查封(扣押)决定书 by measure), ``evidence_preservation``,
     ``inspections`` (cases with an on-site inspection record; cases with random-inspection
     recordings; random-inspection results by result), ``legal_reviews``
     (rounds decided in the year: returned share, average working days), ``recording`` (share
@@ -502,6 +504,18 @@ def yuan(amount: str) -> str:
     return f"{value:,.2f}元"
 
 
+def entered_permits(figures: dict[str, Any]) -> dict[str, Any] | None:
+    """The permits the admin entered into the figures (None: not entered, "未录入")."""
+    permits = figures.get("permits")
+    return permits if isinstance(permits, dict) and "applications" in permits else None
+
+
+def _keep_entered(figures: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """Recomputed figures with the permits entered by hand into the previous draft kept."""
+    permits = entered_permits(previous or {})
+    return {**figures, "permits": permits} if permits is not None else figures
+
+
 def generate_narrative(figures: dict[str, Any]) -> str:
     """A short Chinese paragraph summarising the figures (the admin may rewrite it)."""
     c, p, lr = figures["cases"], figures["penalties"], figures["legal_reviews"]
@@ -542,8 +556,16 @@ def generate_narrative(figures: dict[str, Any]) -> str:
     )
     parts.append(
         f"行政复议{rem['reconsideration']['total']}件、行政诉讼{rem['litigation']['total']}件"
-        "有结果记录。行政许可不在本系统办理，未纳入统计。"
+        "有结果记录。"
     )
+    permits = entered_permits(figures)
+    if permits is None:
+        parts.append("行政许可不在本系统办理，未纳入统计。")
+    else:
+        parts.append(
+            f"受理行政许可申请{permits['applications']}件，准予许可{permits['granted']}件、"
+            f"不予许可{permits['refused']}件（数据来源：{permits['source']}）。"
+        )
     return "".join(parts)
 
 
@@ -635,14 +657,17 @@ def draft_report(
     """Compute the figures into the unit's draft for ``year`` (created if missing).
 
     Re-drafting recomputes while the report is a draft (409 once frozen). A narrative the
-    admin rewrote is kept; otherwise it is generated again from the new figures.
+    admin rewrote is kept, and so are permits entered by hand; otherwise the narrative is
+    generated again from the new figures.
     """
     now = now or _utcnow()
     _check_year(year, local_today(now))
     report = get_report(session, unit_id, year)
     if report is not None and report.status != ReportStatus.DRAFT:
         raise _not_draft(report)
-    figures = compute_figures(session, unit_id, year)
+    figures = _keep_entered(
+        compute_figures(session, unit_id, year), report.figures if report else None
+    )
     created = report is None
     if report is None:
         report = AnnualReport(unit_id=unit_id, year=year, status=ReportStatus.DRAFT)
@@ -676,6 +701,47 @@ def edit_narrative(
     return report
 
 
+def enter_permits(
+    session: Session,
+    report: AnnualReport,
+    actor: User,
+    data: dict[str, Any],
+    *,
+    client_addr: str = "",
+    now: datetime | None = None,
+) -> AnnualReport:
+    """行政许可 entered by hand into a draft (Fieldtrace does not process permits).
+
+    ``data``: applications, granted, refused (ints ≥ 0, granted + refused ≤ applications),
+    source (where the numbers come from). Stored in the figures, so the snapshot hash covers
+    them; a re-draft keeps them.
+    """
+    if report.status != ReportStatus.DRAFT:
+        raise _not_draft(report)
+    counts = {k: int(data[k]) for k in ("applications", "granted", "refused")}
+    if min(counts.values()) < 0 or counts["granted"] + counts["refused"] > counts["applications"]:
+        raise Invalid(
+            "准予与不予许可之和不能超过申请数 / granted + refused must not exceed applications",
+            code="invalid_permits",
+        )
+    source = str(data["source"]).strip()
+    if not source:
+        raise Invalid("请填写数据来源 / source is required", code="invalid_permits")
+    permits = {
+        **counts,
+        "source": source,
+        "entered_by": actor.id,
+        "entered_at": (now or _utcnow()).astimezone(UTC).isoformat(),
+        "note": f"由管理员依据{source}录入",
+    }
+    report.figures = {**report.figures, "permits": permits}
+    if not report.narrative_edited:
+        report.narrative = generate_narrative(report.figures)
+    session.flush()
+    _audit(session, report, actor, "permits_entered", client_addr, **counts, source=source)
+    return report
+
+
 def freeze(
     session: Session,
     report: AnnualReport,
@@ -698,7 +764,7 @@ def freeze(
             f"{report.year}年尚未结束，不能归档存底 / the year is not over yet",
             code="year_not_over",
         )
-    current = compute_figures(session, report.unit_id, report.year)
+    current = _keep_entered(compute_figures(session, report.unit_id, report.year), report.figures)
     if canonical_json(current, "") != canonical_json(report.figures, ""):
         raise Conflict(
             "起草后数据有变化，请重新起草并核对叙述后再归档"
@@ -973,6 +1039,28 @@ def _coercive_rows(cm: dict[str, Any]) -> list[FigureRow]:
     ]
 
 
+def _permit_rows(figures: dict[str, Any]) -> list[FigureRow]:
+    """行政许可 as entered by the admin, or one empty row noting it was not entered."""
+    permits = entered_permits(figures)
+    if permits is None:
+        note = figures["permits"].get("note") or PERMITS_NOTE
+        return [FigureRow("permits.count", "行政许可", "行政许可", "", "", note)]
+    note = permits.get("note", "")
+    return [
+        FigureRow(
+            "permits.applications",
+            "行政许可",
+            "行政许可申请",
+            _n(permits["applications"]),
+            "件",
+            note,
+        ),
+        FigureRow("permits.granted", "行政许可", "准予许可", _n(permits["granted"]), "件", note),
+        FigureRow("permits.refused", "行政许可", "不予许可", _n(permits["refused"]), "件", note),
+        FigureRow("permits.source", "行政许可", "数据来源", permits["source"], "", note),
+    ]
+
+
 def _random_inspection_rows(ri: dict[str, Any] | None) -> list[FigureRow]:
     """随机抽查结果 (absent from figures of version 1)."""
     if ri is None:
@@ -1043,7 +1131,7 @@ def figure_rows(figures: dict[str, Any]) -> list[FigureRow]:
         for m, n in enumerate(p["by_month"], start=1)
     ]
     rows += [
-        FigureRow("permits.count", "行政许可", "行政许可", "", "", figures["permits"]["note"]),
+        *_permit_rows(figures),
         *_coercive_rows(figures["coercive_measures"]),
         FigureRow(
             "evidence_preservation.count",

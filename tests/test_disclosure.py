@@ -529,11 +529,13 @@ def test_publish_due_publishes_pending_only_when_due(app, client, admin):
     assert decision(app, blocked).status == "blocked"
 
 
-def test_due_date_counts_working_days():
-    friday = date(2026, 1, 2)
-    assert friday.weekday() == 4
-    assert service.decision_due_by(friday) == date(2026, 1, 13)
-    assert service.add_working_days(friday, 1) == date(2026, 1, 5)
+def test_due_date_counts_working_days(app):
+    with app.app_context():
+        friday = date(2026, 3, 6)  # a plain week: 7 working days → Tue 17 Mar
+        assert friday.weekday() == 4
+        assert service.decision_due_by(db.session, friday) == date(2026, 3, 17)
+        # The shipped calendar: 2 Jan is in the 元旦 holiday, Sun 4 Jan a make-up workday.
+        assert service.decision_due_by(db.session, date(2026, 1, 2)) == date(2026, 1, 12)
 
 
 def test_taken_down_decision_leaves_the_list_and_shows_the_notice(app, client, admin):

@@ -32,6 +32,7 @@ from .service import (
     hit_dict,
     latest_content,
     local_today,
+    page_of,
 )
 from .service import masked_hits as _masked_hits
 
@@ -432,19 +433,12 @@ def search_published(session: Session, unit_id: int, search: ResultSearch) -> Re
         where.append(RandomInspectionResult.inspected_on >= search.date_from)
     if search.date_to:
         where.append(RandomInspectionResult.inspected_on <= search.date_to)
-    total = session.execute(
-        sa.select(sa.func.count()).select_from(RandomInspectionResult).where(*where)
-    ).scalar_one()
-    pages = max(1, -(-total // search.per_page))
-    page = min(max(1, search.page), pages)
-    items = list(
-        session.execute(
-            sa.select(RandomInspectionResult)
-            .where(*where)
-            .order_by(RandomInspectionResult.inspected_on.desc(), RandomInspectionResult.id.desc())
-            .limit(search.per_page)
-            .offset((page - 1) * search.per_page)
-        ).scalars()
+    items, total, page, pages = page_of(
+        session,
+        sa.select(RandomInspectionResult).where(*where),
+        [RandomInspectionResult.inspected_on.desc(), RandomInspectionResult.id.desc()],
+        search.page,
+        search.per_page,
     )
     return ResultPage(items=items, total=total, page=page, pages=pages)
 

@@ -11,7 +11,7 @@ when the case must not be published at all (minors, secrets, privacy), with the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -67,8 +67,8 @@ WITHHOLD_REASONS: dict[str, str] = {
 }
 
 PARTY_KINDS = frozenset({"natural", "legal"})
-# Working days. ``add_working_days`` below counts Monday to Friday only; the publication
-# deadlines themselves are set with the holiday calendar (``legal_review.calendar``).
+# Publication deadlines in working days, counted on the holiday calendar
+# (``legal_review.calendar``: the shipped official arrangement plus the unit's own days).
 DECISION_PUBLISH_WORKING_DAYS = 7
 INSPECTION_RESULT_WORKING_DAYS = 20
 TAKEDOWN_WORKING_DAYS = 5
@@ -87,19 +87,11 @@ FIELD_LABELS = {
 # --- dates ----------------------------------------------------------------------------------
 
 
-def add_working_days(start: date, days: int) -> date:
-    """The day ``days`` working days (Mon-Fri) after ``start``."""
-    day = start
-    while days > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            days -= 1
-    return day
-
-
-def decision_due_by(decided_at: date) -> date:
+def decision_due_by(session: Session, decided_at: date) -> date:
     """The last day to publish a decision made on ``decided_at``."""
-    return add_working_days(decided_at, DECISION_PUBLISH_WORKING_DAYS)
+    from ..services.legal_review import calendar
+
+    return calendar(session).add_working_days(decided_at, DECISION_PUBLISH_WORKING_DAYS)
 
 
 def add_years(day: date, years: int) -> date:
@@ -721,21 +713,31 @@ def search_published(
         where.append(
             PublishedDecision.penalty_kinds.contains(f",{search.penalty_type},", autoescape=True)
         )
-    total = session.execute(
-        sa.select(sa.func.count()).select_from(PublishedDecision).where(*where)
-    ).scalar_one()
-    pages = max(1, -(-total // search.per_page))
-    page = min(max(1, search.page), pages)
-    items = list(
-        session.execute(
-            sa.select(PublishedDecision)
-            .where(*where)
-            .order_by(PublishedDecision.decided_at.desc(), PublishedDecision.id.desc())
-            .limit(search.per_page)
-            .offset((page - 1) * search.per_page)
-        ).scalars()
+    items, total, page, pages = page_of(
+        session,
+        sa.select(PublishedDecision).where(*where),
+        [PublishedDecision.decided_at.desc(), PublishedDecision.id.desc()],
+        search.page,
+        search.per_page,
     )
     return SearchPage(items=items, total=total, page=page, pages=pages)
+
+
+def page_of(
+    session: Session, query: sa.Select[Any], order: list[Any], page: int, per_page: int
+) -> tuple[list[Any], int, int, int]:
+    """A public list's page: (rows, total, page clamped to 1..pages, pages)."""
+    total = session.execute(
+        sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
+    ).scalar_one()
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    rows = list(
+        session.execute(
+            query.order_by(*order).limit(per_page).offset((page - 1) * per_page)
+        ).scalars()
+    )
+    return rows, total, page, pages
 
 
 def penalty_types(session: Session, unit_id: int, today: date) -> list[str]:
@@ -841,7 +843,6 @@ def procedure_flow_svg(steps: list[dict[str, Any]], *, title: str) -> str:
 
 # --- take-down deadlines (撤销或变更的决定 5 个工作日内撤下或更正) ---------------------------
 
-TAKEDOWN_WORKING_DAYS = 5
 # Remedy outcomes after which a published decision must come down (or be corrected).
 TAKEDOWN_OUTCOMES = ("revoked", "changed", "confirmed_illegal")
 

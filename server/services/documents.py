@@ -465,13 +465,12 @@ def issue_document(
 
 # Decisions published after the fact (事后公开); a correction is handled by the admin there.
 PUBLISHED_TYPES = frozenset({"penalty_decision", "onsite_penalty_decision"})
-PUBLISH_WITHIN_WORKING_DAYS = 7
 
 
 def _prepare_publication(session: Session, case: Case, doc: Document, user: User) -> None:
     """Queue the decision for publication within 7 working days, redacted and scanned."""
-    from ..disclosure.service import DecisionSource, prepare_publication
-    from .legal_review import calendar, today_local
+    from ..disclosure.service import DecisionSource, decision_due_by, prepare_publication
+    from .legal_review import today_local
 
     party = doc.fields.get("party") or {}
     natural = party.get("type") == "natural"
@@ -495,8 +494,7 @@ def _prepare_publication(session: Session, case: Case, doc: Document, user: User
         ],
         sensitive=(case.decision_draft or {}).get("withhold_reason"),
     )
-    due = calendar(session).add_working_days(decided, PUBLISH_WITHIN_WORKING_DAYS)
-    prepare_publication(session, source, due_by=due, actor=user)
+    prepare_publication(session, source, due_by=decision_due_by(session, decided), actor=user)
 
 
 def _apply_effects(case: Case, doc: Document) -> None:

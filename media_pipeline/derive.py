@@ -16,7 +16,7 @@ from server.storage import Storage
 from server.storage.keys import derivative_key
 
 from .audio import make_audio_proxy, make_peaks
-from .images import make_preview, make_thumbnail
+from .images import PREVIEW_SIZE, THUMBNAIL_SIZE, make_derivatives
 from .limits import MediaLimits, MediaRejected
 from .steps import add_flag, set_step
 from .video import make_poster, make_thumb_strip, make_web_proxy
@@ -75,20 +75,12 @@ def derive(
 
     try:
         if kind == "photo":
-            thumb = workdir / "thumbnail.jpg"
-            put(
-                "thumbnail",
-                thumb,
-                "image/jpeg",
-                dict(make_thumbnail(original, thumb, limits=limits)),
+            thumb, preview = workdir / "thumbnail.jpg", workdir / "preview.jpg"
+            sizes = make_derivatives(
+                original, {preview: PREVIEW_SIZE, thumb: THUMBNAIL_SIZE}, limits=limits
             )
-            preview = workdir / "preview.jpg"
-            put(
-                "preview",
-                preview,
-                "image/jpeg",
-                dict(make_preview(original, preview, limits=limits)),
-            )
+            put("preview", preview, "image/jpeg", dict(sizes[0]))
+            put("thumbnail", thumb, "image/jpeg", dict(sizes[1]))
         elif kind in ("video", "audio") and probe.get("has_video"):
             proxy = workdir / "proxy.mp4"
             proxy_info = make_web_proxy(original, proxy, probe=probe, limits=limits)  # type: ignore[arg-type]

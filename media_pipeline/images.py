@@ -131,45 +131,77 @@ def probe_image(
         )
 
 
+THUMBNAIL_SIZE = 320
+PREVIEW_SIZE = 1600
+
+
 def make_thumbnail(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,
-    size: int = 320,
+    size: int = THUMBNAIL_SIZE,
     limits: MediaLimits = DEFAULT_LIMITS,
 ) -> ImageDerivative:
     """Write an upright JPEG of at most ``size`` px on the long side, without metadata."""
-    return _make_derivative(src, dst, size=size, limits=limits)
+    return make_derivatives(src, {dst: size}, limits=limits)[0]
 
 
 def make_preview(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
     *,
-    size: int = 1600,
+    size: int = PREVIEW_SIZE,
     limits: MediaLimits = DEFAULT_LIMITS,
 ) -> ImageDerivative:
     """Write an upright JPEG of at most ``size`` px on the long side, without metadata."""
-    return _make_derivative(src, dst, size=size, limits=limits)
+    return make_derivatives(src, {dst: size}, limits=limits)[0]
 
 
-def _make_derivative(
-    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, size: int, limits: MediaLimits
-) -> ImageDerivative:
+def make_derivatives(
+    src: str | os.PathLike[str],
+    targets: dict[str | os.PathLike[str], int],
+    *,
+    limits: MediaLimits = DEFAULT_LIMITS,
+) -> list[ImageDerivative]:
+    """Write one upright, metadata-free JPEG per ``{destination: long-side px}`` from a
+    single decode of ``src``; returns their sizes in the order given.
+
+    The photo is decoded once, at the reduced JPEG scale the largest target allows, and each
+    smaller derivative is resized from the next larger one: a thumbnail and a preview cost
+    one entropy decode of the original, not two.
+    """
+    order = sorted(targets.items(), key=lambda kv: kv[1], reverse=True)
+    largest = order[0][1]
     with _decoding(src, limits) as (img, _detected):
         # 1 for HEIF: libheif has applied the container's rotation, pillow-heif reset the tag.
         orientation = _orientation(_read_exif(img))
-        if img.format == "JPEG":
-            # Let libjpeg decode at 1/2, 1/4 or 1/8 scale: a 48 MP photo becomes a thumbnail
-            # without ever holding 48 MP in memory. The box is square, so rotation is moot.
-            img.draft(None, (size, size))
-        else:
-            # Decode the image itself now, so thumbnail()'s draft() cannot swap in a HEIF's
-            # embedded thumbnail, whose pixels a crafted file could make differ from the photo.
-            img.load()
-        img.thumbnail((size, size), Image.Resampling.LANCZOS)
-        upright = img.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else img
-        out = _to_srgb(upright)
+        _decode_for(img, largest)
+        info = dict(img.info)
+        results: dict[str, ImageDerivative] = {}
+        for dst, size in order:  # largest first: each is shrunk in place from the one before
+            img.thumbnail((size, size), Image.Resampling.LANCZOS)
+            upright = img.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else img
+            results[os.fspath(dst)] = _save_jpeg(_to_srgb(upright, info), dst)
+    return [results[os.fspath(dst)] for dst in targets]
+
+
+def _decode_for(img: ImageFile.ImageFile, largest: int) -> None:
+    """Decode ``img`` at the smallest size that still covers ``largest`` px on the long side.
+
+    libjpeg decodes at 1/2, 1/4 or 1/8 scale: a 48 MP photo becomes a thumbnail without ever
+    holding 48 MP in memory. draft() keeps the scale at which both sides still cover the box,
+    so the box has the photo's own aspect ratio (a square one would hold a landscape photo's
+    height, and so the scale, at 1). Other formats decode at full size, now, so thumbnail()'s
+    draft() cannot swap in a HEIF's embedded thumbnail, whose pixels a crafted file could
+    make differ from the photo.
+    """
+    if img.format == "JPEG":
+        scale = largest / max(img.size)
+        img.draft(None, (math.ceil(img.width * scale), math.ceil(img.height * scale)))
+    img.load()
+
+
+def _save_jpeg(out: Image.Image, dst: str | os.PathLike[str]) -> ImageDerivative:
     # Nothing of the original's metadata may reach a derivative (GPS, device, comments).
     out.info = {}
     try:
@@ -280,17 +312,18 @@ def _check_heif_container(path: str | os.PathLike[str], limits: MediaLimits) -> 
             )
 
 
-def _to_srgb(img: Image.Image) -> Image.Image:
-    """An RGB image in sRGB: colour-managed when the source has an ICC profile, and
-    transparent areas laid on white (JPEG has no alpha; black would hide dark details)."""
-    icc = img.info.get("icc_profile")
+def _to_srgb(img: Image.Image, info: dict[str, Any]) -> Image.Image:
+    """An RGB image in sRGB: colour-managed when the source (``info``, the decoded
+    original's) has an ICC profile, and transparent areas laid on white (JPEG has no alpha;
+    black would hide dark details)."""
+    icc = info.get("icc_profile")
     if icc and img.mode in ("RGB", "CMYK", "L"):
         with suppress(ImageCms.PyCMSError, OSError, ValueError):
             source_profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             converted = ImageCms.profileToProfile(img, source_profile, _SRGB, outputMode="RGB")
             if converted is not None:
                 return converted
-    if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+    if img.mode in ("RGBA", "LA", "PA") or "transparency" in info:
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, features
 
+from media_pipeline import images
 from media_pipeline.images import (
     _heif_plugin_registered,
+    make_derivatives,
     make_preview,
     make_thumbnail,
     probe_image,
@@ -80,6 +82,29 @@ def test_large_jpeg_thumbnail_and_preview(large_jpeg: Path, tmp_path: Path) -> N
     assert make_preview(large_jpeg, tmp_path / "p.jpg") == {"width": 1600, "height": 1200}
     with Image.open(tmp_path / "t.jpg") as thumb:
         assert thumb.size == (320, 240)
+
+
+def test_thumbnail_and_preview_share_one_reduced_decode(
+    large_jpeg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded: list[tuple[int, int]] = []
+    real = images._decode_for
+
+    def spy(img: Image.Image, largest: int) -> None:
+        real(img, largest)  # type: ignore[arg-type]
+        decoded.append(img.size)
+
+    monkeypatch.setattr(images, "_decode_for", spy)
+    thumb, preview = tmp_path / "t.jpg", tmp_path / "p.jpg"
+    sizes = make_derivatives(large_jpeg, {thumb: 320, preview: 1600})
+    assert sizes == [{"width": 320, "height": 240}, {"width": 1600, "height": 1200}]
+    # One decode, at 1/2 scale: a landscape photo is not decoded at its full 4000x3000.
+    assert decoded == [(2000, 1500)]
+    make_thumbnail(large_jpeg, tmp_path / "alone.jpg")
+    assert decoded[1:] == [(500, 375)]  # alone, the thumbnail decodes at 1/8
+    with Image.open(thumb) as shared, Image.open(tmp_path / "alone.jpg") as alone:
+        for xy in ((10, 10), (160, 120), (310, 230)):
+            assert _close(shared.getpixel(xy), alone.getpixel(xy), tolerance=4)
 
 
 def test_transparency_is_laid_on_white(transparent_png: Path, tmp_path: Path) -> None:

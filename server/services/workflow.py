@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,8 +27,10 @@ from ..models import (
     User,
     utcnow,
 )
+from ..workflow.coverage import Interval, minutes_and_seconds, recording_interval, uncovered
 from ..workflow.rules import OVERRIDE_ROLES, Requirement, path, recording_rules, transition_from
 from . import audit
+from .credentials import SHANGHAI
 
 ROLE_LABELS = {
     "officer": "执法人员",
@@ -63,6 +66,8 @@ class CaseFacts:
     kinds: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))
     stage_kinds: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     recordings: dict[str, str] = field(default_factory=dict)  # media id -> kind
+    # kind -> when each recording of that kind ran, whatever stage it is attached to.
+    timeline: dict[str, list[Interval]] = field(default_factory=lambda: defaultdict(list))
     issued: dict[str, list[Document]] = field(default_factory=lambda: defaultdict(list))
     review: LegalReview | None = None
 
@@ -90,10 +95,14 @@ def gather(session: Session, case: Case) -> CaseFacts:
             MediaItem.stage,
             MediaItem.attached_stage,
             MediaItem.steps,
+            MediaItem.captured_at,
+            MediaItem.duration_s,
+            MediaItem.captured_end_at,
         ).where(MediaItem.case_id == case.id, MediaItem.status != MediaStatus.HASH_MISMATCH)
     )
-    for item_id, kind, activity, chosen, attached, steps in rows:
+    for item_id, kind, activity, chosen, attached, steps, start, duration, end in rows:
         facts.recordings[item_id] = kind
+        facts.timeline[kind].append(recording_interval(start, duration, end))
         stage = item_stage(chosen, attached, steps)
         if stage is None:
             continue
@@ -295,6 +304,7 @@ def recording_checks(facts: CaseFacts, stage: str) -> list[Check]:
                     True,
                 )
             )
+    checks += continuity_checks(facts, stage)
     major = rules["major_property"]
     if facts.case.major_property and stage in major["stages"]:
         met = bool(facts.stage_kinds.get(stage, set()) & set(major["needs"]))
@@ -308,6 +318,75 @@ def recording_checks(facts: CaseFacts, stage: str) -> list[Check]:
                 True,
             )
         )
+    return checks
+
+
+def _field_time(value: Any) -> datetime | None:
+    """A document's time field (ISO 8601); without a zone it is Beijing time."""
+    if not isinstance(value, str):
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=SHANGHAI)
+
+
+def _clock(at: datetime) -> str:
+    return at.astimezone(SHANGHAI).strftime("%H:%M:%S")
+
+
+def continuity_checks(facts: CaseFacts, stage: str) -> list[Check]:
+    """Records that state when an activity began and ended, against when the recordings ran.
+
+    Recordings count by their time, whatever stage they were attached to: a hearing filmed
+    from start to end is recorded even if a clip sits under another stage.
+    """
+    rules = recording_rules()["continuous"]
+    tolerance = timedelta(seconds=rules["max_gap_s"])
+    checks: list[Check] = []
+    for rule in rules["documents"]:
+        if rule["major_property_only"] and not facts.case.major_property:
+            continue
+        recorded = [span for kind in rule["needs"] for span in facts.timeline.get(kind, [])]
+        for doc in facts.issued.get(rule["document"], []):
+            if doc.stage != stage:
+                continue
+            values = doc.fields or {}
+            start, end = _field_time(values.get(rule["from"])), _field_time(values.get(rule["to"]))
+            label = f"{rule['message']['zh']}（{doc.number or doc_title(doc.doc_type)}）"
+            if start is None or end is None or end <= start:
+                met, zh, en = (
+                    False,
+                    f"{label}：笔录未写明起止时间，无法核对",
+                    "no start and end time",
+                )
+            else:
+                holes = uncovered((start, end), recorded, tolerance=tolerance)
+                met = not holes
+                span = f"{_clock(start)}至{_clock(end)}"
+                if holes:
+                    zh = (
+                        f"{label}：{span}间"
+                        + "、".join(
+                            f"{_clock(a)}–{_clock(b)}（{minutes_and_seconds(b - a)}）"
+                            for a, b in holes
+                        )
+                        + "无音像记录"
+                    )
+                    en = "unrecorded " + ", ".join(f"{_clock(a)}–{_clock(b)}" for a, b in holes)
+                else:
+                    zh, en = f"{label}：{span}已全程记录", "recorded throughout"
+            checks.append(
+                Check(
+                    "recording_not_continuous",
+                    "recording",
+                    met,
+                    zh,
+                    f"{rule['message']['en']} ({en})",
+                    True,
+                )
+            )
     return checks
 
 

@@ -73,19 +73,24 @@ def continuity(client, actor, case_id: int, stage: str) -> list[dict]:
     return [r for r in found["requirements"] if r["code"] == "recording_not_continuous"]
 
 
-def test_major_property_inspection_must_be_filmed_throughout(client, users, tmp_path) -> None:
-    officer, sup = users.create("li"), users.create("zhang", role="supervisor")
-    flow = Flow(client, tmp_path)
-    cid = open_case(client, officer, major_property=True)["id"]
-    move_case_to(client, sup, cid, "investigation")
+def inspected(flow: Flow, officer, case_id: int) -> None:
+    """Issue a 现场检查笔录 stating the inspection ran 09:30–09:40."""
     flow.full_doc(
-        cid,
+        case_id,
         "onsite_inspection_record",
         {"officer": officer, "party": officer},
         officer,
         inspected_at=at(0).isoformat(),
         ended_at=at(10).isoformat(),
     )
+
+
+def test_major_property_inspection_must_be_filmed_throughout(client, users, tmp_path) -> None:
+    officer, sup = users.create("li"), users.create("zhang", role="supervisor")
+    flow = Flow(client, tmp_path)
+    cid = open_case(client, officer, major_property=True)["id"]
+    move_case_to(client, sup, cid, "investigation")
+    inspected(flow, officer, cid)  # 09:30–09:40
 
     def film(start: float, seconds: int, tone: int) -> None:
         data = clip(tmp_path / f"c{tone}.mp4", seconds, tone)
@@ -121,14 +126,7 @@ def test_a_hearing_needs_its_end_time_and_ordinary_inspections_are_not_timed(
     officer = users.create("li")
     flow = Flow(client, tmp_path)
     cid = open_case(client, officer)["id"]  # not a major-property case
-    flow.full_doc(
-        cid,
-        "onsite_inspection_record",
-        {"officer": officer, "party": officer},
-        officer,
-        inspected_at=at(0).isoformat(),
-        ended_at=at(10).isoformat(),
-    )
+    inspected(flow, officer, cid)  # 09:30–09:40
     assert continuity(client, officer, cid, "investigation") == []
     hearing = flow.full_doc(
         cid, "hearing_record", {"officer": officer, "party": officer}, officer,

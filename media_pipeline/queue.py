@@ -191,8 +191,20 @@ class JobQueue:
                 except Exception:
                     db.session.rollback()
                     log.exception("yearly report drafting failed; retried on the next sweep")
-                audit.sign_head(db.session, runtime.signer)
-                db.session.commit()
+                cfg = self.app.config
+                try:  # a signed head of the audit log, kept in WORM storage too
+                    audit.checkpoint(
+                        db.session,
+                        runtime.signer,
+                        runtime.storage,
+                        runtime.uploads.originals_bucket,
+                        retain_until=now + timedelta(days=366 * cfg["AUDIT_HEAD_RETENTION_YEARS"]),
+                        prefix=cfg["AUDIT_HEADS_PREFIX"],
+                    )
+                    db.session.commit()
+                except Exception:
+                    db.session.rollback()
+                    log.exception("audit checkpoint failed; retried on the next sweep")
                 return {
                     "requeued": len(stuck),
                     "reprocessed": len(unprocessed),

@@ -176,17 +176,46 @@ def cmd_user_create(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    """The chain and its signed heads in the database, then the heads kept in WORM storage;
+    when all is well, a new signed head (kept in both places)."""
+    from datetime import timedelta
+
     from .extensions import db
+    from .models import utcnow
     from .services import audit
+    from .storage.base import StorageError
 
     with _app_context() as app:
+        rt = app.extensions["fieldtrace"]
+        bucket, prefix = app.config["S3_BUCKET_ORIGINALS"], app.config["AUDIT_HEADS_PREFIX"]
         report = audit.verify_chain(db.session)
+        stored = None
+        if not args.no_storage:
+            try:
+                stored = audit.verify_stored_heads(db.session, rt.storage, bucket, prefix=prefix)
+            except StorageError as exc:
+                print(f"cannot read the signed heads in storage: {exc}", file=sys.stderr)
+                return 2
+            report.problems += stored.problems
         if report.ok and not args.no_sign:
-            audit.sign_head(db.session, app.extensions["fieldtrace"].signer)
+            if args.no_storage:
+                audit.sign_head(db.session, rt.signer)
+            else:
+                years = int(app.config["AUDIT_HEAD_RETENTION_YEARS"])
+                until = utcnow() + timedelta(days=366 * years)
+                try:
+                    audit.checkpoint(
+                        db.session, rt.signer, rt.storage, bucket, retain_until=until, prefix=prefix
+                    )
+                except StorageError as exc:
+                    print(f"cannot keep the signed head in storage: {exc}", file=sys.stderr)
+                    return 2
             db.session.commit()
         if report.ok:
+            kept = f", {stored.heads_checked} kept in WORM storage" if stored else ""
             print(
-                f"audit chain intact: {report.checked} entries, {report.heads_checked} signed heads"
+                f"audit chain intact: {report.checked} entries, "
+                f"{report.heads_checked} signed heads{kept}"
             )
             return 0
         first = report.problems[0]
@@ -330,6 +359,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify = audit_p.add_parser("verify", help="verify the hash chain and signed heads")
     verify.add_argument("--no-sign", action="store_true", help="do not sign the head afterwards")
+    verify.add_argument(
+        "--no-storage",
+        action="store_true",
+        help="check the database alone, not the heads kept in WORM storage",
+    )
     verify.set_defaults(func=cmd_audit_verify)
 
     archive_p = sub.add_parser("archive", help="case archives (案卷)").add_subparsers(

@@ -96,6 +96,10 @@ class Config:
         # decision (key evidence, or linked from a document) for the longer period.
         self.ARCHIVE_RETENTION_YEARS = _int("ARCHIVE_RETENTION_YEARS", 30)
         self.ARCHIVE_KEY_EVIDENCE_YEARS = _int("ARCHIVE_KEY_EVIDENCE_YEARS", 100)
+        # Signed heads of the audit log are copied to the originals bucket under Object Lock,
+        # kept as long as the longest-kept evidence they vouch for.
+        self.AUDIT_HEAD_RETENTION_YEARS = _int("AUDIT_HEAD_RETENTION_YEARS", 100)
+        self.AUDIT_HEADS_PREFIX = _env("AUDIT_HEADS_PREFIX", "audit-heads/")
 
         # The built officer PWA, served on the API's origin when nothing else serves it.
         self.PWA_DIR = Path(

@@ -77,6 +77,8 @@ def app_config(
         "LOGIN_FREE_FAILURES": 3,
         # Most tests upload without issuing a credential; 持证上岗 tests turn this on.
         "REQUIRE_CREDENTIAL": False,
+        # The buckets serve the whole session; each test's audit log keeps its heads apart.
+        "AUDIT_HEADS_PREFIX": f"audit-heads/{tmp_path.name}-{uuid.uuid4().hex[:8]}/",
         **bucket_names,
     }
     yield config

@@ -9,6 +9,7 @@ import pytest
 
 from server.extensions import db
 from server.models import MediaItem
+from server.services import audit
 from tests import tus_helpers as tus
 from tests.conftest import make_app, open_case, sample_jpeg
 
@@ -65,6 +66,17 @@ def _run(app_config, users_factory, queue_url):
         result = jobs.sweep()
         assert result["requeued"] == 1
         assert _wait_for_status(app, second, "verified") == "verified"
+        # The sweep signed the audit log's head and kept a copy under Object Lock.
+        with app.app_context():
+            rt = app.extensions["fieldtrace"]
+            stored = audit.verify_stored_heads(
+                db.session,
+                rt.storage,
+                app.config["S3_BUCKET_ORIGINALS"],
+                trusted_public_keys={rt.signer.public_key_hex},
+                prefix=app.config["AUDIT_HEADS_PREFIX"],
+            )
+        assert stored.ok and stored.heads_checked >= 1
     finally:
         consumer.stop(graceful=True)
         jobs.huey.flush()

@@ -470,15 +470,7 @@ def export_archive(
             "first_seq": entries[0].seq if entries else None,
             "last_seq": entries[-1].seq if entries else None,
         },
-        "audit_head": {
-            "seq": head.seq,
-            "entry_hash": head.entry_hash,
-            "signed_at": head.signed_at.isoformat(timespec="microseconds"),
-            "public_key": head.public_key,
-            "signature": head.signature,
-        }
-        if head
-        else None,
+        "audit_head": audit.head_document(head) if head else None,
     }
     manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=1, default=str).encode()
     digest = hashlib.sha256(manifest_bytes).hexdigest()

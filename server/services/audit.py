@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..models import AuditEntry, AuditHead, User, utcnow
+from ..storage import Storage
 from .signing import Signer, verify_signature
 
 GENESIS_HASH = "0" * 64
@@ -135,6 +136,106 @@ def sign_head(session: Session, signer: Signer) -> AuditHead | None:
     session.add(head)
     session.flush()
     return head
+
+
+# Where signed heads are kept outside the database, under Object Lock (see ``checkpoint``);
+# the deployment's ``AUDIT_HEADS_PREFIX``.
+HEADS_PREFIX = "audit-heads/"
+
+
+def checkpoint(
+    session: Session,
+    signer: Signer,
+    storage: Storage,
+    bucket: str,
+    *,
+    retain_until: datetime,
+    prefix: str = HEADS_PREFIX,
+) -> AuditHead | None:
+    """Sign the head of the chain if it moved since the last signed head, and keep a copy in
+    WORM storage (COMPLIANCE retention until ``retain_until``).
+
+    The database copy lets ``verify_chain`` catch an edit; the stored copy catches even an
+    insider who rewrites the whole log and its heads in the database, because nobody can
+    change or delete a locked version. Call it with only committed entries in view: the copy
+    is written before the caller commits the row, so it never vouches for an entry that was
+    rolled back.
+    """
+    last = session.execute(
+        sa.select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    previous = session.execute(
+        sa.select(AuditHead.seq, AuditHead.entry_hash).order_by(AuditHead.id.desc()).limit(1)
+    ).first()
+    if last is None or (previous is not None and tuple(previous) == tuple(last)):
+        return None
+    head = sign_head(session, signer)
+    assert head is not None
+    key = f"{prefix}{head.seq:012d}-{head.signed_at:%Y%m%dT%H%M%S%fZ}.json"
+    body = json.dumps(head_document(head), sort_keys=True).encode()
+    version = storage.put(bucket, key, body, content_type="application/json")
+    storage.lock(bucket, key, version_id=version, until=retain_until)
+    return head
+
+
+def head_document(head: AuditHead) -> dict[str, Any]:
+    """A signed head as stored outside the database and in archive manifests."""
+    return {
+        "seq": head.seq,
+        "entry_hash": head.entry_hash,
+        "signed_at": _canonical_time(head.signed_at),
+        "public_key": head.public_key,
+        "signature": head.signature,
+    }
+
+
+def verify_stored_heads(
+    session: Session,
+    storage: Storage,
+    bucket: str,
+    *,
+    trusted_public_keys: set[str] | None = None,
+    prefix: str = HEADS_PREFIX,
+) -> VerifyReport:
+    """Check the chain in the database against every head kept in WORM storage."""
+    report = VerifyReport()
+    hashes = dict(session.execute(sa.select(AuditEntry.seq, AuditEntry.entry_hash)).all())
+    last_seq = max(hashes, default=0)
+    for key, version in storage.list_versions(bucket, prefix):
+        report.heads_checked += 1
+        try:
+            doc = json.loads(storage.get_bytes(bucket, key, version_id=version))
+            seq, entry_hash = int(doc["seq"]), str(doc["entry_hash"])
+            signed_at = datetime.fromisoformat(doc["signed_at"])
+            message = head_message(seq, entry_hash, signed_at)
+            good = verify_signature(doc["public_key"], message, doc["signature"])
+        except (ValueError, KeyError, TypeError) as exc:
+            report.problems.append(Problem(None, None, f"stored head {key} is unreadable: {exc}"))
+            continue
+        if trusted_public_keys is not None and doc["public_key"] not in trusted_public_keys:
+            report.problems.append(Problem(None, seq, f"stored head {key} uses an unknown key"))
+        elif not good:
+            report.problems.append(Problem(None, seq, f"stored head {key} has a bad signature"))
+        elif seq > last_seq:
+            report.problems.append(
+                Problem(
+                    None,
+                    seq,
+                    f"tail cut off: stored head {key} vouches for seq {seq} "
+                    f"but the log ends at seq {last_seq}",
+                )
+            )
+        elif hashes.get(seq) != entry_hash:
+            report.problems.append(
+                Problem(
+                    None,
+                    seq,
+                    f"stored head {key} does not match the entry at seq {seq} "
+                    "(the chain was rewritten in the database)",
+                )
+            )
+    report.problems.sort(key=lambda p: p.seq if p.seq is not None else 0)
+    return report
 
 
 def head_message(seq: int, entry_hash: str, signed_at: datetime) -> bytes:

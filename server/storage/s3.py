@@ -281,6 +281,22 @@ class S3Storage:
                 _translate(exc, f"lock {bucket}/{key}"), bucket, key, version_id
             ) from exc
 
+    def list_versions(self, bucket: str, prefix: str) -> list[tuple[str, str | None]]:
+        """Every stored version under ``prefix`` as (key, version id), delete markers left
+        out: a delete marker hides a locked version from a plain listing, never from this."""
+        found: list[tuple[str, str | None]] = []
+        try:
+            pages = self._client.get_paginator("list_object_versions").paginate(
+                Bucket=bucket, Prefix=prefix
+            )
+            for page in pages:
+                for version in page.get("Versions", []):
+                    vid = version.get("VersionId")
+                    found.append((version["Key"], None if vid in (None, "null") else vid))
+        except (ClientError, BotoCoreError) as exc:
+            raise _translate(exc, f"list {bucket}/{prefix}") from exc
+        return sorted(found)
+
     def _lock_aware(
         self, error: StorageError, bucket: str, key: str, version_id: str | None
     ) -> StorageError:

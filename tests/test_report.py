@@ -615,21 +615,24 @@ EXPECTED: dict[str, Any] = {
     # Active in 2025: c1 c2 c3 c4 c6 c7 c8. Checks per reached stage:
     #   c1 investigation: on-site video ✓, inspection record ✓; evidence: preservation photo ✗,
     #      preservation notice ✗, 查封决定书 unfilmed ✗; decision: hearing audio ✓,
-    #      hearing record ✓                                                      → 4/7
+    #      hearing record ✓, hearing recorded throughout ✗ (the record states no
+    #      start and end time)                                                   → 4/8
     #   c2 (major property) filing video ✓; investigation: evidence photo ✗, inspection
-    #      record without video ✗, no video ✗; evidence: no video ✗, 扣押决定书 v2
-    #      unfilmed ✗ (the superseded v1 is not checked)                          → 1/6
+    #      record without video ✗, inspection filmed throughout ✗ (no times stated),
+    #      no video ✗; evidence: no video ✗, 扣押决定书 v2 unfilmed ✗ (the superseded
+    #      v1 is not checked)                                                     → 1/7
     #   c3 filing random inspection video ✓; decision: on-site decision filmed ✓ → 2/2
     #   c4 filing on-site photo ✗; decision: its only video failed its hash ✗     → 0/2
     #   c6 filing on-site audio ✓                                                 → 1/1
     "recording": {
         "cases": 7,
-        "checks": 18,
+        "checks": 20,
         "met": 8,
-        "share": 0.4444,
+        "share": 0.4,
         "by_code": {
             "activity_not_filmed": {"checks": 7, "met": 4},
             "document_not_filmed": {"checks": 8, "met": 3},
+            "recording_not_continuous": {"checks": 2, "met": 0},
             "major_property_no_video": {"checks": 3, "met": 1},
         },
     },
@@ -793,7 +796,8 @@ def test_freeze_publish_and_public_renderings(app, client, seed):
     html = page.get_data(as_text=True)
     assert digest in html and "本局依法履行市场监管职责" in html
     assert f"{UNIT_NAME}2025年度行政执法统计年报" in html
-    assert "33,200.50元" in html and "33.3%" in html and "44.4%" in html and "40.0%" in html
+    assert "33,200.50元" in html and "33.3%" in html and "40.0%" in html
+    assert re.search(r"音像记录覆盖率</dt><dd>40\.0%", html), "recording share"
     # Coercive measures are counted from the issued 查封(扣押)决定书: 3, of which 1 sealing.
     assert re.search(r"行政强制措施</t[hd]>\s*<td[^>]*>3 次", html), "coercive measures row"
     assert re.search(r"其中：查封</t[hd]>\s*<td[^>]*>1 次", html)
@@ -845,7 +849,7 @@ def test_freeze_publish_and_public_renderings(app, client, seed):
     assert values["penalties.fine_total"] == "33200.50"
     assert values["legal_reviews.returned_share"] == "40.0"
     assert values["legal_reviews.average_working_days"] == "3.4"
-    assert values["recording.share"] == "44.4"
+    assert values["recording.share"] == "40.0"
     assert values["credentials.share"] == "33.3"
     assert values["hearings.count"] == "1"
     assert values["remedies.litigation.withdrawn"] == "1"

@@ -550,6 +550,20 @@ def test_taken_down_decision_leaves_the_list_and_shows_the_notice(app, client, a
         headers=admin.headers,
     )
     assert resp.status_code == 422
+    # The notice is public too: personal data in it is refused, and nothing changes.
+    leaky = "当事人张三（身份证11010519491231002X，电话138-1234-5678）申请复议，决定被撤销。"
+    resp = client.post(
+        f"/api/v1/disclosure/decisions/{decision_id}/take-down",
+        json={"notice": leaky},
+        headers=admin.headers,
+    )
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "personal_data_found"
+    hits = resp.json["error"]["details"]["hits"]
+    assert {h["kind"] for h in hits} >= {"id_number", "phone"}
+    assert all(h["message"].startswith("撤下说明") for h in hits)
+    assert f'href="/public/decisions/{decision_id}"' in client.get(
+        "/public/units/PD/decisions"
+    ).get_data(as_text=True)
     notice = "该决定已于2026年5月6日被依法撤销，现予撤下。"
     resp = client.post(
         f"/api/v1/disclosure/decisions/{decision_id}/take-down",

@@ -729,6 +729,13 @@ def test_freeze_publish_and_public_renderings(app, client, seed):
     assert client.get(f"/public/reports/{YEAR}?unit=RP").status_code == 404
     assert client.get(f"/public/units/RP/reports/{YEAR}.csv").status_code == 404
 
+    leaky = client.put(
+        f"{API}/reports/{YEAR}",
+        json={"narrative": "举报人李四，身份证11010519491231002X，已核实。"},
+        headers=admin.headers,
+    )
+    assert leaky.status_code == 409 and leaky.json["error"]["code"] == "personal_data_found"
+    assert leaky.json["error"]["details"]["hits"][0]["message"].startswith("叙述第1行")
     narrative = "2025年，本局依法履行市场监管职责。\n全年数据见下表。"
     edited = client.put(
         f"{API}/reports/{YEAR}", json={"narrative": narrative}, headers=admin.headers
@@ -877,6 +884,9 @@ def test_permits_entered_by_hand(app, client, seed):
     ):
         resp = client.put(put, json={"permits": bad}, headers=admin.headers)
         assert resp.status_code == 422, (bad, resp.json)
+    leaky = {**PERMITS, "source": "审批科王五13812345678提供"}
+    resp = client.put(put, json={"permits": leaky}, headers=admin.headers)
+    assert resp.status_code == 409 and resp.json["error"]["code"] == "personal_data_found"
     assert client.put(put, json={}, headers=admin.headers).status_code == 422
 
     entered = client.put(put, json={"permits": PERMITS}, headers=seed.leader.headers)
@@ -918,6 +928,21 @@ def test_permits_entered_by_hand(app, client, seed):
             sa.select(AuditEntry.details).where(AuditEntry.action == "report.permits_entered")
         ).scalar_one()
     assert audited["applications"] == 40 and audited["source"] == "行政许可审批系统"
+
+
+def test_personal_data_typed_into_cases_or_the_draft_is_never_published(app, client, seed):
+    # Officers type case types freely: one holding a phone number is counted, not printed.
+    assert report._public_type("投诉人电话138-1234-5678") == report.UNTYPED
+    assert report._public_type(" 食品安全 ") == "食品安全"
+    admin = seed.admin
+    assert client.post(f"{API}/reports/{YEAR}/draft", headers=admin.headers).status_code == 201
+    with app.app_context():  # past the API's own check, as an old draft might be
+        row = report.require_report(db.session, seed.unit_id, YEAR)
+        row.narrative = "当事人张三，电话13812345678。"
+        db.session.commit()
+    frozen = client.post(f"{API}/reports/{YEAR}/freeze", headers=admin.headers)
+    assert frozen.status_code == 409 and frozen.json["error"]["code"] == "personal_data_found"
+    assert client.get(f"{API}/reports/{YEAR}", headers=admin.headers).json["status"] == "draft"
 
 
 def test_published_report_cannot_change_underneath(app, seed):

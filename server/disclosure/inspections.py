@@ -33,6 +33,7 @@ from .service import (
     latest_content,
     local_today,
     page_of,
+    scanned_notice,
 )
 from .service import masked_hits as _masked_hits
 
@@ -351,18 +352,9 @@ def take_down(
     now: datetime | None = None,
 ) -> RandomInspectionResult:
     """Take a result off the list; ``notice`` (public, so scanned too) says why."""
-    notice = notice.strip()
-    if not notice:
-        raise Invalid("say why the result is taken down (public notice)", code="notice_required")
+    notice = scanned_notice(notice, FIELD_LABELS)
     if row.status == InspectionStatus.TAKEN_DOWN:
         raise Conflict("this result is already taken down", code="not_online")
-    hits = [hit_dict(h, FIELD_LABELS) for h in redact.scan(notice, field="takedown_notice")]
-    if hits:
-        raise Conflict(
-            "personal data found in the notice; fix it and try again",
-            code="personal_data_found",
-            details={"hits": hits},
-        )
     row.status = InspectionStatus.TAKEN_DOWN.value
     row.takedown_notice = notice
     row.taken_down_at = now or utcnow()

@@ -42,9 +42,11 @@ from ..services import audit
 from ..services import workflow as wf
 from ..services.credentials import SHANGHAI
 from ..services.legal_review import calendar as work_calendar
+from . import redact
 from .inspections import RESULT_LABELS, InspectionStatus
 from .models import RandomInspectionResult
 from .report_models import AnnualReport, RemedyOutcome
+from .service import hit_dict
 
 log = logging.getLogger(__name__)
 
@@ -236,13 +238,20 @@ def _penalty_figures(session: Session, unit_id: int, year: int) -> dict[str, Any
 # --- figures: the rest ------------------------------------------------------------------------
 
 
+def _public_type(case_type: str | None) -> str:
+    """A case type as the report may publish it. Officers type it freely, so one that holds
+    personal data (a phone number, an ID number) is counted as 未分类, never printed."""
+    name = (case_type or "").strip()
+    return name if name and not redact.scan(name) else UNTYPED
+
+
 def _case_figures(session: Session, unit_id: int, year: int) -> dict[str, Any]:
     rows = session.execute(
         sa.select(Case.case_type, Case.procedure, Case.created_at).where(
             Case.unit_id == unit_id, _in(Case.created_at, year)
         )
     ).all()
-    by_type = Counter((case_type or "").strip() or UNTYPED for case_type, _, _ in rows)
+    by_type = Counter(_public_type(case_type) for case_type, _, _ in rows)
     by_procedure = dict.fromkeys(PROCEDURES, 0)
     by_month = [0] * 12
     for _, procedure, created_at in rows:
@@ -694,6 +703,7 @@ def edit_narrative(
     if report.status != ReportStatus.DRAFT:
         raise _not_draft(report)
     text = (narrative or "").strip()
+    _refuse_personal_data({"narrative": text})
     report.narrative_edited = bool(text)
     report.narrative = text or generate_narrative(report.figures)
     session.flush()
@@ -727,6 +737,7 @@ def enter_permits(
     source = str(data["source"]).strip()
     if not source:
         raise Invalid("请填写数据来源 / source is required", code="invalid_permits")
+    _refuse_personal_data({"permits_source": source})
     permits = {
         **counts,
         "source": source,
@@ -740,6 +751,26 @@ def enter_permits(
     session.flush()
     _audit(session, report, actor, "permits_entered", client_addr, **counts, source=source)
     return report
+
+
+_TEXT_LABELS = {"narrative": "叙述", "permits_source": "行政许可数据来源"}
+
+
+def _public_text(report: AnnualReport) -> dict[str, str | None]:
+    """The admin's own words, published as typed: the narrative and the permits' source."""
+    permits = entered_permits(report.figures) or {}
+    return {"narrative": report.narrative, "permits_source": permits.get("source")}
+
+
+def _refuse_personal_data(texts: dict[str, str | None]) -> None:
+    """Refuse public text while the scanner finds personal data in it, saying where."""
+    found = redact.scan_fields(texts)
+    if found:
+        raise Conflict(
+            "公开内容含疑似个人信息，请修改 / personal data found; fix it and try again",
+            code="personal_data_found",
+            details={"hits": [hit_dict(h, _TEXT_LABELS) for h in found]},
+        )
 
 
 def freeze(
@@ -771,6 +802,7 @@ def freeze(
             " / the figures changed since the draft; draft again and review it",
             code="figures_changed",
         )
+    _refuse_personal_data(_public_text(report))
     report.snapshot_sha256 = snapshot_hash(report.figures, report.narrative)
     report.status = ReportStatus.FROZEN
     report.frozen_at = now
@@ -810,6 +842,7 @@ def publish(
             "归档快照与哈希不符 / the archived snapshot does not match its hash",
             code="snapshot_mismatch",
         )
+    _refuse_personal_data(_public_text(report))  # clean when frozen, unless the scanner learnt more
     report.status = ReportStatus.PUBLISHED
     report.published_at = now or _utcnow()
     report.published_by = actor.id if actor else None

@@ -81,6 +81,7 @@ FIELD_LABELS = {
     "party_display": "当事人",
     "penalty_summary": "处罚内容",
     "body": "正文",
+    "takedown_notice": "撤下说明",
 }
 
 
@@ -402,6 +403,22 @@ def _record(
     )
 
 
+def scanned_notice(notice: str, labels: dict[str, str] = FIELD_LABELS) -> str:
+    """A take-down notice, stripped and scanned: it is published in the entry's place, so
+    personal data in it is refused like anywhere else on a public page."""
+    notice = notice.strip()
+    if not notice:
+        raise Invalid("say why it is taken down (public notice)", code="notice_required")
+    hits = [hit_dict(h, labels) for h in redact.scan(notice, field="takedown_notice")]
+    if hits:
+        raise Conflict(
+            "personal data found in the notice; fix it and try again",
+            code="personal_data_found",
+            details={"hits": hits},
+        )
+    return notice
+
+
 def masked_hits(hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What of a hit goes into the audit log: where and what kind, never the text."""
     return [{k: h[k] for k in ("kind", "field", "line", "column", "excerpt")} for h in hits]
@@ -588,9 +605,7 @@ def take_down(
     With ``replacement`` (the changed decision) a corrected entry is prepared, linked to this
     one and published at once when its page is clean; it is returned (else None).
     """
-    notice = notice.strip()
-    if not notice:
-        raise Invalid("say why the decision is taken down (public notice)", code="notice_required")
+    notice = scanned_notice(notice)
     if pd.status not in (DecisionStatus.PUBLISHED, DecisionStatus.PENDING, DecisionStatus.BLOCKED):
         raise Conflict(f"a decision that is {pd.status} cannot be taken down", code="not_online")
     now = now or utcnow()

@@ -26,9 +26,12 @@ from media_pipeline.ffmpeg_run import (
 )
 from media_pipeline.limits import DEFAULT_LIMITS, MediaLimits, MediaRejected
 
-# Peaks are taken from 8 kHz mono: speech (the content of field recordings) survives the
-# resampler's low-pass, and a six-hour recording is 346 MB of PCM streamed through a pipe.
+# Peaks are taken from 8 kHz: speech (the content of field recordings) survives the
+# resampler's low-pass, and a six-hour stereo recording is 691 MB of PCM streamed through a pipe.
 PEAK_SAMPLE_RATE = 8000
+# Channels are never mixed for peaks (a phase-inverted channel would cancel the other out);
+# a file with more than this many is downmixed to it.
+_MAX_PEAK_CHANNELS = 8
 _BLOCK = PEAK_SAMPLE_RATE // 100  # 10 ms of samples per stored block peak
 _READ_BYTES = 1 << 16
 _FULL_SCALE = 32768
@@ -70,6 +73,7 @@ def make_audio_proxy(
             acodec="aac",
             audio_bitrate="96k",
             movflags="+faststart",
+            t=limits.max_duration_s,  # a backstop for a duration probe_av could not limit
             map_metadata="-1",
             map_chapters="-1",
         )
@@ -104,9 +108,10 @@ def make_peaks(
     """``buckets`` waveform peaks, each the loudest sample of its slice of time.
 
     Values are fractions of digital full scale (0..1), not rescaled to the loudest moment, so
-    a quiet recording looks quiet. The audio is decoded to 8 kHz mono s16 and streamed through
-    a pipe; memory grows by 2 bytes per 10 ms of audio (about 4 MB for six hours), so a
-    duration missing from the container does not matter.
+    a quiet recording looks quiet. A peak is the loudest sample of any channel: channels are
+    not mixed, so one recorded in opposite phase cannot cancel another. The audio is decoded
+    to 8 kHz s16 and streamed through a pipe; memory grows by 2 bytes per 10 ms of audio
+    (about 4 MB for six hours), so a duration missing from the container does not matter.
 
     >>> len(make_peaks("interview.m4a", buckets=800))  # doctest: +SKIP
     800
@@ -115,9 +120,16 @@ def make_peaks(
         raise ValueError("buckets must be >= 1")
     probe = probe or probe_av(src, limits=limits)
     audio_index = _require_audio(probe)
+    channels = min(probe["audio_channels"] or 1, _MAX_PEAK_CHANNELS)
+    block = _BLOCK * channels  # interleaved samples per 10 ms block
     source = ffmpeg.input(file_url(src), **input_options(probe["demuxer"]))
     output = source[str(audio_index)].output(
-        "pipe:1", f="s16le", acodec="pcm_s16le", ac=1, ar=PEAK_SAMPLE_RATE
+        "pipe:1",
+        f="s16le",
+        acodec="pcm_s16le",
+        ac=channels,  # the count the samples are read with, whatever the stream later says
+        ar=PEAK_SAMPLE_RATE,
+        t=limits.max_duration_s,  # a backstop for a duration probe_av could not limit
     )
     block_peaks = array("H")
     with ffmpeg_output_stream(
@@ -129,21 +141,21 @@ def make_peaks(
         pending = b""
         while chunk := pcm.read(_READ_BYTES):
             data = pending + chunk
-            whole = len(data) - len(data) % (2 * _BLOCK)
-            _add_block_peaks(block_peaks, data[:whole])
+            whole = len(data) - len(data) % (2 * block)
+            _add_block_peaks(block_peaks, data[:whole], block)
             pending = data[whole:]
-        _add_block_peaks(block_peaks, pending[: len(pending) // 2 * 2])
+        _add_block_peaks(block_peaks, pending[: len(pending) // 2 * 2], block)
     return _bucket_peaks(block_peaks, buckets)
 
 
-def _add_block_peaks(block_peaks: array[int], data: bytes) -> None:
+def _add_block_peaks(block_peaks: array[int], data: bytes, block: int) -> None:
     samples = array("h")
     samples.frombytes(data)
     if sys.byteorder == "big":
         samples.byteswap()  # s16le from ffmpeg
-    for start in range(0, len(samples), _BLOCK):
-        block = samples[start : start + _BLOCK]
-        block_peaks.append(max(max(block), -min(block)))
+    for start in range(0, len(samples), block):
+        chunk = samples[start : start + block]
+        block_peaks.append(max(max(chunk), -min(chunk)))
 
 
 def _bucket_peaks(block_peaks: array[int], buckets: int) -> list[float]:

@@ -54,7 +54,9 @@ class AVProbe(TypedDict):
     demuxer: str  # the forced ffmpeg demuxer; pass the probe on so later steps force it too
     container: str  # sniffed container: mp4, mov, webm, matroska, ogg, wav, mp3, aac
     format_name: str  # ffprobe's name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
-    duration: float | None  # seconds; None when the container does not say (MediaRecorder)
+    # Seconds: as the container states it, else measured by reading every packet (streamed
+    # WebM from MediaRecorder states none); None only when no packet has a timestamp.
+    duration: float | None
     has_video: bool
     has_audio: bool
     video_stream_index: int | None
@@ -67,7 +69,7 @@ class AVProbe(TypedDict):
     width: int | None  # coded frame size
     height: int | None
     rotation: int  # degrees clockwise to turn the coded frame for display: 0/90/180/270
-    display_width: int | None  # frame size after rotation
+    display_width: int | None  # frame size as shown: square pixels, after rotation
     display_height: int | None
     frame_rate: float | None
     creation_time: str | None  # ISO 8601, with the recording's UTC offset when known
@@ -169,20 +171,52 @@ def probe_av(
     demuxer = _pick_demuxer(detected, forced_format)
     trailing = trailing_bytes(path, detected)
     info = ffprobe_json(path, demuxer=demuxer, limits=limits)
+    _media_streams(info)  # missing_stream before reading the whole file for its duration
+    duration = _stated_duration(info)
+    if duration is None:
+        duration = measure_duration(path, demuxer=demuxer, limits=limits)
     return _summarise(
-        info, demuxer=demuxer, container=detected.container, trailing=trailing, limits=limits
+        info,
+        duration=duration,
+        demuxer=demuxer,
+        container=detected.container,
+        trailing=trailing,
+        limits=limits,
     )
 
 
-def _summarise(
-    info: dict[str, Any],
-    *,
-    demuxer: str,
-    container: str,
-    trailing: int | None,
-    limits: MediaLimits,
-) -> AVProbe:
-    fmt: dict[str, Any] = info.get("format") or {}
+def measure_duration(
+    path: str | os.PathLike[str], *, demuxer: str, limits: MediaLimits
+) -> float | None:
+    """The audio/video length found by reading every packet (copied, never decoded).
+
+    For containers that do not state it, like MediaRecorder's streamed WebM. Reading stops a
+    second past ``limits.max_duration_s``, so an endless stream costs a bounded read and still
+    measures as too long. ``None`` when no packet carries a timestamp.
+    """
+    args = [
+        "ffmpeg",
+        *_GLOBAL_ARGS,
+        *("-nostats", "-progress", "pipe:1"),
+        *("-protocol_whitelist", "file", "-f", demuxer, "-i", file_url(path)),
+        *("-map", "0:v?", "-map", "0:a?", "-c", "copy"),
+        *("-t", f"{limits.max_duration_s + 1:.3f}", "-f", "null", "-"),
+    ]
+    out = run_ffmpeg(
+        args,
+        limits=limits,
+        timeout_s=limits.ffmpeg_timeout_for(None),
+        what="duration scan",
+        failure_code="probe_failed",
+        capture_stdout=True,
+    )
+    # -progress reports key=value lines; the last out_time_us is where the output ended.
+    times = re.findall(rb"^out_time_us=(\d+)\s*$", out, re.MULTILINE)
+    return _positive_float(int(times[-1]) / 1_000_000) if times else None
+
+
+def _media_streams(info: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The first video (cover art aside) and audio stream; ``missing_stream`` without both."""
     streams: list[dict[str, Any]] = info.get("streams") or []
     video = next(
         (
@@ -197,11 +231,29 @@ def _summarise(
     audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
     if video is None and audio is None:
         raise MediaRejected("missing_stream", "no audio or video stream in the file")
+    return video, audio
 
-    duration = _positive_float(fmt.get("duration"))
+
+def _stated_duration(info: dict[str, Any]) -> float | None:
+    """The duration the container (else its longest stream) states, if any."""
+    duration = _positive_float((info.get("format") or {}).get("duration"))
     if duration is None:
-        stream_durations = [_positive_float(s.get("duration")) for s in streams]
+        stream_durations = [_positive_float(s.get("duration")) for s in info.get("streams") or []]
         duration = max((d for d in stream_durations if d is not None), default=None)
+    return duration
+
+
+def _summarise(
+    info: dict[str, Any],
+    *,
+    duration: float | None,
+    demuxer: str,
+    container: str,
+    trailing: int | None,
+    limits: MediaLimits,
+) -> AVProbe:
+    fmt: dict[str, Any] = info.get("format") or {}
+    video, audio = _media_streams(info)
     if duration is not None and duration > limits.max_duration_s:
         raise MediaRejected(
             "absurd_duration",
@@ -220,9 +272,9 @@ def _summarise(
                 f"{width}x{height} exceeds {limits.max_width}x{limits.max_height}",
             )
         rotation = _rotation(video)
-        display_width, display_height = (
-            (height, width) if rotation in (90, 270) else (width, height)
-        )
+        display_width, display_height = _square_pixel_size(width, height, video)
+        if rotation in (90, 270):
+            display_width, display_height = display_height, display_width
 
     tags = {str(k).lower(): str(v) for k, v in (fmt.get("tags") or {}).items()}
     return AVProbe(
@@ -276,6 +328,20 @@ def _frame_rate(value: Any) -> float | None:
     rate = _positive_float(num)
     divisor = _positive_float(den or "1")
     return round(rate / divisor, 3) if rate and divisor else None
+
+
+def _square_pixel_size(width: int, height: int, video: dict[str, Any]) -> tuple[int, int]:
+    """The coded size stretched by the sample aspect ratio (never shrunk), as players show it.
+
+    Anamorphic video (PAL DV, HDV, some dashcams) stores e.g. 720x576 for a 1024x576 picture.
+    """
+    num, _, den = str(video.get("sample_aspect_ratio", "")).partition(":")
+    sar_num, sar_den = _positive_int(num), _positive_int(den)
+    if sar_num is None or sar_den is None:  # absent, "N/A" or "0:1": square pixels
+        return width, height
+    if sar_num >= sar_den:
+        return max(1, round(width * sar_num / sar_den)), height
+    return width, max(1, round(height * sar_den / sar_num))
 
 
 def _rotation(video: dict[str, Any]) -> int:

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TypedDict
 
 from PIL import ExifTags, Image, ImageCms, ImageFile, UnidentifiedImageError, features
+from PIL.JpegImagePlugin import JpegImageFile
 
 from media_pipeline.limits import DEFAULT_LIMITS, GeoPoint, MediaLimits, MediaRejected
 from media_pipeline.sniff import DetectedType, detect_type, heif_image_sizes, trailing_bytes
@@ -63,13 +64,15 @@ _UPRIGHT = {
 }
 
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+# Greyscale with more than 8 bits per sample, as Pillow opens 16-bit PNG: 0..65535.
+_WIDE_GREY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
 _JPEG_QUALITY = 85
 
 
 class ImageProbe(TypedDict):
     """What :func:`probe_image` learned about a photo (JSON-serialisable)."""
 
-    format: str  # Pillow's name: JPEG, PNG, WEBP, HEIF, AVIF
+    format: str  # Pillow's name: JPEG, MPO (multi-picture JPEG), PNG, WEBP, HEIF, AVIF
     mime: str
     width: int  # as stored
     height: int
@@ -114,7 +117,7 @@ def probe_image(
             orientation = _orientation(exif)
             width, height = img.size
             display_width, display_height = (height, width) if orientation >= 5 else img.size
-        if img.format == "JPEG":
+        if isinstance(img, JpegImageFile):  # also MPO: its first image is the primary one
             img.draft(None, (64, 64))  # decoding at 1/8 scale still reads every byte
         img.load()
         return ImageProbe(
@@ -193,9 +196,10 @@ def _decode_for(img: ImageFile.ImageFile, largest: int) -> None:
     so the box has the photo's own aspect ratio (a square one would hold a landscape photo's
     height, and so the scale, at 1). Other formats decode at full size, now, so thumbnail()'s
     draft() cannot swap in a HEIF's embedded thumbnail, whose pixels a crafted file could
-    make differ from the photo.
+    make differ from the photo. An MPO (multi-picture JPEG, from many phones) is a JPEG too:
+    Pillow leaves it on its first, primary image, which is the one decoded.
     """
-    if img.format == "JPEG":
+    if isinstance(img, JpegImageFile):
         scale = largest / max(img.size)
         img.draft(None, (math.ceil(img.width * scale), math.ceil(img.height * scale)))
     img.load()
@@ -316,6 +320,7 @@ def _to_srgb(img: Image.Image, info: dict[str, Any]) -> Image.Image:
     """An RGB image in sRGB: colour-managed when the source (``info``, the decoded
     original's) has an ICC profile, and transparent areas laid on white (JPEG has no alpha;
     black would hide dark details)."""
+    img = _to_8_bit(img)
     icc = info.get("icc_profile")
     if icc and img.mode in ("RGB", "CMYK", "L"):
         with suppress(ImageCms.PyCMSError, OSError, ValueError):
@@ -328,6 +333,13 @@ def _to_srgb(img: Image.Image, info: dict[str, Any]) -> Image.Image:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
     return img.convert("RGB")
+
+
+def _to_8_bit(img: Image.Image) -> Image.Image:
+    """16-bit greyscale scaled to 8 bits; convert("L"/"RGB") would clip it to white."""
+    if img.mode not in _WIDE_GREY_MODES:
+        return img
+    return img.convert("I").point(lambda v: v / 257 + 0.5).convert("L")
 
 
 def _read_exif(img: Image.Image) -> Image.Exif | None:

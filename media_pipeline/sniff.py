@@ -48,6 +48,10 @@ _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b
 _AVIF_BRANDS = {b"avif", b"avis"}
 _HEIF_GENERIC_BRANDS = {b"mif1", b"msf1", b"mif2"}
 _M4A_BRANDS = {b"M4A ", b"M4B ", b"M4P "}
+# WAV files start "RIFF"; past 4 GiB they are RF64 (EBU Tech 3306) or BW64 (ITU-R BS.2088),
+# which keep the WAVE layout and move the sizes to a ds64 chunk.
+_WAVE_HEADERS = {b"RIFF", b"RF64", b"BW64"}
+_WAVE64_HEADERS = {b"RF64", b"BW64"}
 # QuickTime files from before the ftyp box start straight with one of these atoms.
 _LEGACY_QT_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
 
@@ -82,7 +86,7 @@ def _detect_head(head: bytes) -> DetectedType | None:
         return DetectedType("photo", "image/png", "png")
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return DetectedType("photo", "image/webp", "webp")
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+    if head[:4] in _WAVE_HEADERS and head[8:12] == b"WAVE":
         return DetectedType("audio", "audio/wav", "wav")
     if head[4:8] == b"ftyp":
         return _detect_ftyp(head)
@@ -408,9 +412,9 @@ def _child_boxes(buf: mmap.mmap | bytes, start: int, end: int) -> Iterator[tuple
 def trailing_bytes(path: str | os.PathLike[str], detected: DetectedType) -> int | None:
     """Bytes after the logical end of a JPEG, PNG, WebP, WAV, ISO BMFF or Matroska file.
 
-    ``None`` when the format is not checked (Ogg, MP3, ADTS), or its length is unknown: a
-    Matroska stream as MediaRecorder writes it, a WAV written by a recorder that never went
-    back to fill in the size.
+    ``None`` when the format is not checked (Ogg, MP3, ADTS, RF64/BW64 WAV), or its length is
+    unknown: a Matroska stream as MediaRecorder writes it, a WAV written by a recorder that
+    never went back to fill in the size.
 
     Trailing data is reported, not rejected: phones append real data there (Google motion
     photos, MPF depth maps, Samsung trailers), and a polyglot's payload never reaches a
@@ -551,6 +555,8 @@ def _riff_trailing(path: str | os.PathLike[str]) -> int | None:
         end = os.fstat(f.fileno()).st_size
     if len(header) < 8:
         raise MediaRejected("truncated", "RIFF header cut off")
+    if header[:4] in _WAVE64_HEADERS:
+        return None  # the 32-bit size is a 0xFFFFFFFF placeholder; the real one is in ds64
     size = struct.unpack("<I", header[4:8])[0]
     if size in (0, 0xFFFFFFFF):  # streaming writers leave the size unset
         return None

@@ -46,7 +46,7 @@ class Poster(TypedDict):
 
 
 class ThumbStrip(TypedDict):
-    timestamps: list[float]  # seconds, one per tile, left to right
+    timestamps: list[float]  # seconds sought, one per tile, left to right (first frame at/after)
     tile_width: int
     tile_height: int
 
@@ -62,13 +62,20 @@ def can_remux(probe: AVProbe) -> bool:
 
 
 def _long_side_scale(stream: Any, long_side: int) -> Any:
-    # Filters see frames after ffmpeg's autorotation, so "long side" is the displayed one.
-    # Never upscale; -2 keeps the aspect ratio with an even size, as 4:2:0 requires.
+    """Square pixels, at most ``long_side`` px on the displayed long side, even sizes.
+
+    Filters see frames after ffmpeg's autorotation, so "long side" is the displayed one.
+    Non-square pixels (``sar``) are stretched, never squeezed, to the size players show (as
+    ``probe_av`` reports it); beyond that, never upscale. Even sizes, as 4:2:0 requires.
+    """
+    square_w, square_h = "iw*max(sar,1)", "ih/min(sar,1)"
+    long = f"2*trunc(min(max({square_w},{square_h}),{long_side})/2)"
     return stream.filter(
         "scale",
-        f"if(gte(iw,ih),2*trunc(min(iw,{long_side})/2),-2)",
-        f"if(gte(iw,ih),-2,2*trunc(min(ih,{long_side})/2))",
-    )
+        # dar = iw/ih*sar: the displayed aspect ratio.
+        f"if(gte(dar,1),{long},max(2,2*round({long}*dar/2)))",
+        f"if(gte(dar,1),max(2,2*round({long}/dar/2)),{long})",
+    ).filter("setsar", 1)
 
 
 def _require_video(probe: AVProbe) -> int:
@@ -112,6 +119,8 @@ def make_web_proxy(
     )
     mp4: dict[str, Any] = {
         "f": "mp4",
+        # A backstop for a duration probe_av could not hold to the limit.
+        "t": limits.max_duration_s,
         "movflags": "+faststart",
         "max_muxing_queue_size": 1024,
         **_NO_METADATA,
@@ -210,12 +219,18 @@ def make_thumb_strip(
         raise MediaRejected(
             "probe_failed", "duration unknown; build the thumbnail strip from the web proxy"
         )
-    # Keep clear of the end: seeking into the last frame interval of a short clip decodes
-    # nothing, and one empty tile empties the whole sprite.
-    span = max(0.0, duration - 2.0 / float(probe.get("frame_rate") or 25))
-    if span < count * 0.002:  # a clip of a frame or two: one tile
+    # A seek lands on the first frame at or after the time asked for, so each tile seeks one
+    # frame before the middle of its slice of the clip, and shows the frame on screen there.
+    # Seeking past the last frame's start decodes nothing, and one empty tile empties the whole
+    # sprite: stay before it, with some slack for a stated duration a little longer than the
+    # video (an audio track that runs on).
+    frame = 1.0 / float(probe.get("frame_rate") or 25)
+    last = max(0.0, duration - frame - min(frame, 0.1))
+    if last < count * 0.002:  # a clip of a frame or two: one tile
         count = 1
-    timestamps = [round(span * (i + 0.5) / count, 3) for i in range(count)]
+    timestamps = [
+        round(min(last, max(0.0, duration * (i + 0.5) / count - frame)), 3) for i in range(count)
+    ]
     tiles = []
     for at in timestamps:
         source = ffmpeg.input(file_url(src), ss=at, **input_options(probe["demuxer"]))
@@ -224,7 +239,9 @@ def make_thumb_strip(
             .filter("trim", end_frame=1)
             # All tiles at time 0, so hstack pairs them up instead of waiting for later frames.
             .filter("setpts", "PTS-STARTPTS")
-            .filter("scale", -2, height)
+            # Square pixels (dar = iw/ih*sar); a crafted aspect ratio cannot make a huge tile.
+            .filter("scale", f"min({8 * height},max(2,2*round({height}*dar/2)))", height)
+            .filter("setsar", 1)
         )
         tiles.append(tile)
     sprite = tiles[0] if count == 1 else ffmpeg.filter(tiles, "hstack", inputs=count)

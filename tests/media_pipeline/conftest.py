@@ -128,6 +128,36 @@ def portrait_odd_webm(media_dir: Path) -> Path:
     )
 
 
+@pytest.fixture(scope="session")
+def anamorphic_mp4(media_dir: Path) -> Path:
+    """360x288 H.264 with 64:45 pixels (like PAL 16:9 DV): shown as 512x288."""
+    return ffmpeg(
+        media_dir / "anamorphic.mp4",
+        *("-f", "lavfi", "-i", "testsrc=size=360x288:rate=5:duration=1,setsar=64/45"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
+    )
+
+
+@pytest.fixture(scope="session")
+def anamorphic_webm(media_dir: Path) -> Path:
+    """The anamorphic picture in VP8, so the web proxy is re-encoded."""
+    return ffmpeg(
+        media_dir / "anamorphic.webm",
+        *("-f", "lavfi", "-i", "testsrc=size=360x288:rate=5:duration=1,setsar=64/45"),
+        *_VP8,
+    )
+
+
+@pytest.fixture(scope="session")
+def one_fps_mp4(media_dir: Path) -> Path:
+    """4 s at 1 frame per second (time-lapse, dashcam): four distinct frames."""
+    return ffmpeg(
+        media_dir / "one_fps.mp4",
+        *("-f", "lavfi", "-i", "testsrc=size=160x120:rate=1:duration=4"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
+    )
+
+
 # --- audio ---------------------------------------------------------------------------------
 
 
@@ -157,6 +187,34 @@ def surround_wav(media_dir: Path) -> Path:
         *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1"),
         *("-af", "pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0"),
     )
+
+
+@pytest.fixture(scope="session")
+def antiphase_wav(media_dir: Path) -> Path:
+    """Stereo 440 Hz at 1/8 full scale, the right channel inverted: a mono sum is silence."""
+    return ffmpeg(
+        media_dir / "antiphase.wav",
+        *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000:duration=1"),
+        *("-af", "pan=stereo|c0=c0|c1=-1*c0"),
+    )
+
+
+@pytest.fixture(scope="session")
+def rf64_wav(media_dir: Path) -> Path:
+    """RF64 (the WAV of long broadcast/field recorders): "RF64", size 0xFFFFFFFF, ds64."""
+    return ffmpeg(
+        media_dir / "rf64.wav",
+        *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000:duration=1"),
+        *("-c:a", "pcm_s24le", "-rf64", "always"),
+    )
+
+
+@pytest.fixture(scope="session")
+def bw64_wav(media_dir: Path, rf64_wav: Path) -> Path:
+    """BW64 (ITU-R BS.2088) has RF64's layout under another four-character code."""
+    out = media_dir / "bw64.wav"
+    out.write_bytes(b"BW64" + rf64_wav.read_bytes()[4:])
+    return out
 
 
 @pytest.fixture(scope="session")
@@ -242,6 +300,30 @@ def noisy_jpeg(media_dir: Path) -> Path:
     """Incompressible content, so cutting the file in half cuts the image data."""
     out = media_dir / "noisy.jpg"
     Image.effect_noise((640, 480), 64).convert("RGB").save(out, quality=90)
+    return out
+
+
+@pytest.fixture(scope="session")
+def gray16_png(media_dir: Path) -> Path:
+    """64x32 16-bit greyscale PNG (scanners, thermal cameras): left dark, right light grey."""
+    out = media_dir / "gray16.png"
+    ffmpeg(
+        out,
+        *("-f", "lavfi", "-i", "color=c=0x404040:size=32x32,format=gray16be"),
+        *("-f", "lavfi", "-i", "color=c=0xC0C0C0:size=32x32,format=gray16be"),
+        *("-filter_complex", "hstack", "-frames:v", "1", "-pix_fmt", "gray16be"),
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def mpo_jpeg(media_dir: Path) -> Path:
+    """A multi-picture JPEG as many phones write: 2000x1500 red primary, then a blue
+    1000x1000 second image (depth map, other eye)."""
+    out = media_dir / "phone.jpg"
+    primary = Image.new("RGB", (2000, 1500), (220, 20, 20))
+    second = Image.new("RGB", (1000, 1000), (20, 20, 220))
+    primary.save(out, format="MPO", save_all=True, append_images=[second], quality=90)
     return out
 
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from media_pipeline import audio
 from media_pipeline.audio import make_audio_proxy, make_peaks
 from media_pipeline.ffmpeg_run import probe_av
 from media_pipeline.limits import MediaLimits, MediaRejected
@@ -62,6 +64,40 @@ def test_peaks_without_container_duration(streamed_webm: Path) -> None:
     peaks = make_peaks(streamed_webm, buckets=100)
     assert len(peaks) == 100
     assert max(peaks) == pytest.approx(SINE_PEAK, abs=0.03)
+
+
+def test_peaks_take_the_loudest_channel(antiphase_wav: Path) -> None:
+    """Two channels in opposite phase sum to silence; each alone is the full tone."""
+    peaks = make_peaks(antiphase_wav, buckets=20)
+    assert all(p == pytest.approx(SINE_PEAK, abs=0.01) for p in peaks)
+
+
+def test_peaks_stop_at_the_duration_limit(tone_then_silence_wav: Path) -> None:
+    """A backstop for a duration the probe could not check: only the first 1 s is decoded."""
+    probe = probe_av(tone_then_silence_wav)
+    probe["duration"] = None
+    limits = MediaLimits(max_duration_s=1)
+    peaks = make_peaks(tone_then_silence_wav, buckets=20, probe=probe, limits=limits)
+    # The 1 s of tone is spread over all buckets; the 1 s of silence after it is never read.
+    assert all(p == pytest.approx(SINE_PEAK, abs=0.01) for p in peaks)
+
+
+def test_audio_proxy_stops_at_the_duration_limit(
+    tone_then_silence_wav: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commands: list[list[str]] = []
+    real = audio.run_ffmpeg
+
+    def spy(args: list[str], **kwargs: Any) -> bytes:
+        commands.append(list(args))
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(audio, "run_ffmpeg", spy)
+    make_audio_proxy(
+        tone_then_silence_wav, tmp_path / "p.m4a", limits=MediaLimits(max_duration_s=5)
+    )
+    args = commands[0]
+    assert args[args.index("-t") + 1] == "5"
 
 
 def test_peaks_need_an_audio_stream(h264_444_mp4: Path) -> None:

@@ -3,9 +3,11 @@ from __future__ import annotations
 import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image, features
+from PIL.JpegImagePlugin import JpegImageFile
 
 from media_pipeline import images
 from media_pipeline.images import (
@@ -16,7 +18,7 @@ from media_pipeline.images import (
     probe_image,
 )
 from media_pipeline.limits import MediaLimits, MediaRejected
-from media_pipeline.sniff import heif_image_sizes
+from media_pipeline.sniff import DetectedType, classify_upload, detect_type, heif_image_sizes
 from tests import heic_samples as heic
 
 from .conftest import LAT, LON, SECRET_MARKERS, ZIP_PAYLOAD
@@ -105,6 +107,42 @@ def test_thumbnail_and_preview_share_one_reduced_decode(
     with Image.open(thumb) as shared, Image.open(tmp_path / "alone.jpg") as alone:
         for xy in ((10, 10), (160, 120), (310, 230)):
             assert _close(shared.getpixel(xy), alone.getpixel(xy), tolerance=4)
+
+
+def test_16_bit_greyscale_keeps_its_tones(gray16_png: Path, tmp_path: Path) -> None:
+    """Converting 16-bit samples straight to RGB clips them: everything came out white."""
+    dst = tmp_path / "t.jpg"
+    assert make_thumbnail(gray16_png, dst) == {"width": 64, "height": 32}
+    with Image.open(dst) as thumb:
+        assert _close(thumb.getpixel((8, 16)), (0x40, 0x40, 0x40), tolerance=3)
+        assert _close(thumb.getpixel((56, 16)), (0xC0, 0xC0, 0xC0), tolerance=3)
+
+
+def test_mpo_is_a_jpeg_decoded_reduced_from_its_primary_image(
+    mpo_jpeg: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert detect_type(mpo_jpeg) == DetectedType("photo", "image/jpeg", "jpeg")
+    assert classify_upload(mpo_jpeg, claimed_mime="image/jpeg", filename="IMG_1.JPG").mime == (
+        "image/jpeg"
+    )
+    drafts: list[tuple[str | None, tuple[int, int]]] = []
+    real = JpegImageFile.draft
+
+    def spy(img: JpegImageFile, mode: str | None, size: tuple[int, int] | None) -> Any:
+        result = real(img, mode, size)
+        drafts.append((img.format, img.size))
+        return result
+
+    monkeypatch.setattr(JpegImageFile, "draft", spy)
+    probe = probe_image(mpo_jpeg)
+    assert (probe["format"], probe["mime"]) == ("MPO", "image/jpeg")
+    assert (probe["width"], probe["height"]) == (2000, 1500)  # the primary image
+    assert drafts == [("MPO", (250, 188))]  # checked at 1/8 scale
+    dst = tmp_path / "t.jpg"
+    assert make_thumbnail(mpo_jpeg, dst) == {"width": 320, "height": 240}
+    assert drafts[1] == ("MPO", (500, 375))  # decoded at 1/4 scale, not 2000x1500
+    with Image.open(dst) as thumb:
+        assert _close(thumb.getpixel((160, 120)), (220, 20, 20))  # red primary, not the blue
 
 
 def test_transparency_is_laid_on_white(transparent_png: Path, tmp_path: Path) -> None:

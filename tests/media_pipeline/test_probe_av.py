@@ -42,12 +42,25 @@ def test_probe_rotation_swaps_display_size(rotated_mp4: Path) -> None:
     assert (probe["display_width"], probe["display_height"]) == (240, 320)
 
 
-def test_probe_streamed_webm_has_no_duration(streamed_webm: Path) -> None:
+def test_probe_streamed_webm_measures_its_duration(streamed_webm: Path) -> None:
+    """MediaRecorder WebM states no duration: it is measured by reading the packets."""
     probe = probe_av(streamed_webm)
     assert probe["demuxer"] == "matroska"
-    assert probe["duration"] is None
+    assert probe["duration"] == pytest.approx(2.0, abs=0.1)
     assert (probe["video_codec"], probe["audio_codec"]) == ("vp8", "opus")
     assert probe["trailing_bytes"] is None
+
+
+def test_duration_limit_holds_without_a_stated_duration(streamed_webm: Path) -> None:
+    with pytest.raises(MediaRejected) as caught:
+        probe_av(streamed_webm, limits=MediaLimits(max_duration_s=1))
+    assert caught.value.code == "absurd_duration"
+
+
+def test_anamorphic_display_size_uses_the_sample_aspect_ratio(anamorphic_mp4: Path) -> None:
+    probe = probe_av(anamorphic_mp4)
+    assert (probe["width"], probe["height"]) == (360, 288)  # as coded, 64:45 pixels
+    assert (probe["display_width"], probe["display_height"]) == (512, 288)
 
 
 def test_probe_audio_only(tone_then_silence_wav: Path) -> None:

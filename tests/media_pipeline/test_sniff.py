@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from media_pipeline.ffmpeg_run import probe_av
 from media_pipeline.limits import MediaRejected
 from media_pipeline.sniff import (
     UNKNOWN,
@@ -61,6 +62,18 @@ def test_detects_audio_containers(
     audio_samples: dict[str, Path], name: str, expected: DetectedType
 ) -> None:
     assert detect_type(audio_samples[name]) == expected
+
+
+@pytest.mark.parametrize("fixture", ["rf64_wav", "bw64_wav"])
+def test_rf64_and_bw64_are_wav(request: pytest.FixtureRequest, fixture: str) -> None:
+    """Long recorders write RF64/BW64; the 32-bit RIFF size is a 0xFFFFFFFF placeholder."""
+    path = request.getfixturevalue(fixture)
+    assert path.read_bytes()[4:12] == b"\xff\xff\xff\xffWAVE"
+    detected = classify_upload(path, claimed_mime="audio/wav", filename="rec.wav")
+    assert detected == DetectedType("audio", "audio/wav", "wav")
+    assert trailing_bytes(path, detected) is None  # not "truncated", not a wrong count
+    probe = probe_av(path)
+    assert (probe["audio_codec"], probe["duration"]) == ("pcm_s24le", pytest.approx(1.0))
 
 
 def test_detects_heic_and_pdf(hostile: dict[str, Path]) -> None:

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 
+from media_pipeline import video
 from media_pipeline.ffmpeg_run import probe_av
 from media_pipeline.limits import MediaLimits, MediaRejected
 from media_pipeline.sniff import top_level_boxes
@@ -130,8 +133,13 @@ def test_poster_past_the_end_falls_back_to_first_frame(h264_mp4: Path, tmp_path:
 def test_thumb_strip(h264_mp4: Path, tmp_path: Path) -> None:
     dst = tmp_path / "strip.jpg"
     strip = make_thumb_strip(h264_mp4, dst, count=4, height=60)
-    # Evenly spaced over the clip short of its last two frame intervals (2 s at 15 fps).
-    assert strip == {"timestamps": [0.233, 0.7, 1.167, 1.633], "tile_width": 80, "tile_height": 60}
+    # One frame (1/15 s) before the middle of each quarter of the 2 s clip: a seek lands on
+    # the first frame at or after its time, so each tile shows its quarter's middle.
+    assert strip == {
+        "timestamps": [0.183, 0.683, 1.183, 1.683],
+        "tile_width": 80,
+        "tile_height": 60,
+    }
     with Image.open(dst) as sprite:
         assert sprite.format == "JPEG"
         assert sprite.size == (4 * 80, 60)
@@ -141,8 +149,10 @@ def test_thumb_strip(h264_mp4: Path, tmp_path: Path) -> None:
 
 
 def test_thumb_strip_needs_a_duration(streamed_webm: Path, tmp_path: Path) -> None:
+    probe = probe_av(streamed_webm)
+    probe["duration"] = None
     with pytest.raises(MediaRejected) as caught:
-        make_thumb_strip(streamed_webm, tmp_path / "strip.jpg")
+        make_thumb_strip(streamed_webm, tmp_path / "strip.jpg", probe=probe)
     assert caught.value.code == "probe_failed"
     assert "web proxy" in caught.value.message
 
@@ -170,6 +180,90 @@ def test_thumb_strip_of_a_one_second_clip(tmp_path: Path) -> None:
         check=True,
     )
     strip = make_thumb_strip(clip, tmp_path / "strip.jpg", count=10, height=40)
-    assert len(strip["timestamps"]) == 10 and max(strip["timestamps"]) < 0.8
+    # Never past the last frame (0.9 s), less slack for an overstated duration.
+    assert len(strip["timestamps"]) == 10 and max(strip["timestamps"]) <= 0.8
     with Image.open(tmp_path / "strip.jpg") as sprite:
         assert sprite.size[0] == 10 * strip["tile_width"]
+
+
+def _tiles(sprite: Path, count: int) -> list[Image.Image]:
+    with Image.open(sprite) as img:
+        width = img.width // count
+        return [img.crop((i * width, 0, (i + 1) * width, img.height)) for i in range(count)]
+
+
+def test_thumb_strip_reaches_the_end_of_a_low_frame_rate_clip(
+    one_fps_mp4: Path, tmp_path: Path
+) -> None:
+    """A 4 s clip at 1 fps has four frames; one tile per quarter shows each of them."""
+    dst = tmp_path / "strip.jpg"
+    strip = make_thumb_strip(one_fps_mp4, dst, count=4, height=60)
+    assert strip["timestamps"] == [0.0, 0.5, 1.5, 2.5]
+    tiles = _tiles(dst, 4)
+    for i, a in enumerate(tiles):
+        for b in tiles[i + 1 :]:  # testsrc frames differ: no frame is shown twice
+            assert max(ImageStat.Stat(ImageChops.difference(a, b)).mean) > 2
+
+
+def test_anamorphic_poster_and_strip_have_square_pixels(
+    anamorphic_mp4: Path, tmp_path: Path
+) -> None:
+    """360x288 coded with 64:45 pixels is a 512x288 picture; stored as is, it looks squeezed."""
+    poster = tmp_path / "poster.jpg"
+    make_poster(anamorphic_mp4, poster, at_s=0.5)
+    with Image.open(poster) as img:
+        assert img.size == (512, 288)
+    strip = make_thumb_strip(anamorphic_mp4, tmp_path / "strip.jpg", count=2, height=54)
+    assert (strip["tile_width"], strip["tile_height"]) == (96, 54)  # 54 * 16 / 9
+
+
+def test_anamorphic_remux_keeps_the_aspect_ratio(anamorphic_mp4: Path, tmp_path: Path) -> None:
+    result = make_web_proxy(anamorphic_mp4, tmp_path / "proxy.mp4", probe=probe_av(anamorphic_mp4))
+    assert result["remuxed"] is True  # browsers honour the H.264 aspect ratio
+    assert (result["width"], result["height"]) == (512, 288)
+
+
+def test_anamorphic_reencode_has_square_pixels(anamorphic_webm: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "proxy.mp4"
+    result = make_web_proxy(anamorphic_webm, dst, probe=probe_av(anamorphic_webm))
+    assert result["remuxed"] is False
+    assert (result["width"], result["height"]) == (512, 288)
+    proxy = probe_av(dst)
+    assert (proxy["width"], proxy["height"]) == (512, 288)  # coded square, nothing to stretch
+
+
+def test_anamorphic_rotated_poster(anamorphic_mp4: Path, tmp_path: Path) -> None:
+    rotated = tmp_path / "rotated.mp4"
+    subprocess.run(
+        [
+            *("ffmpeg", "-v", "error", "-i", str(anamorphic_mp4), "-c", "copy"),
+            *("-metadata:s:v:0", "rotate=90", str(rotated)),
+        ],
+        check=True,
+    )
+    probe = probe_av(rotated)
+    assert (probe["display_width"], probe["display_height"]) == (288, 512)
+    make_poster(rotated, tmp_path / "poster.jpg", at_s=0.5, probe=probe)
+    with Image.open(tmp_path / "poster.jpg") as img:
+        assert img.size == (288, 512)
+
+
+def test_web_proxy_stops_at_the_duration_limit(
+    streamed_webm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backstop for a duration the probe could not check."""
+    commands: list[list[str]] = []
+    real = video.run_ffmpeg
+
+    def spy(args: list[str], **kwargs: Any) -> bytes:
+        commands.append(list(args))
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(video, "run_ffmpeg", spy)
+    probe = probe_av(streamed_webm)
+    probe["duration"] = None
+    make_web_proxy(
+        streamed_webm, tmp_path / "p.mp4", probe=probe, limits=MediaLimits(max_duration_s=5)
+    )
+    args = commands[0]
+    assert args[args.index("-t") + 1] == "5"

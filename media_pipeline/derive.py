@@ -111,6 +111,10 @@ def derive(
             peaks_path.write_text(json.dumps({"peaks": peaks, "duration_s": item.duration_s}))
             put("waveform", peaks_path, "application/json", {"buckets": len(peaks)})
     except MediaRejected as exc:
+        if exc.code == "ffmpeg_timeout":
+            # Not the file's fault alone: an overloaded worker runs out of time too. The job
+            # retries, and its last retry flags the item (processing_failed).
+            raise TimeoutError(exc.message) from exc
         set_step(item, "derive", "failed", code=exc.code, error=exc.message, made=made)
         add_flag(session, item, exc.code, exc.message)
         return made

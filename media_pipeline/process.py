@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from server.domain import MediaStatus
@@ -21,6 +27,8 @@ from .probe import TimeRules, probe_original
 from .steps import FLAG_MESSAGES_ZH, add_flag, set_step, step_done
 from .verify import Outcome
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class PipelineSettings:
@@ -28,35 +36,112 @@ class PipelineSettings:
     limits: MediaLimits
     times: TimeRules
     workdir: Path | None = None
+    # A run holds its item while it beats (every ``heartbeat_s``); a run whose heartbeat has
+    # stopped for ``stuck_after`` (its worker died) may be taken over by the next one.
+    stuck_after: timedelta = timedelta(minutes=10)
+    heartbeat_s: float = 60.0
+
+
+def _claim(session: Session, item_id: str, stale_before: datetime) -> bool:
+    """Take the item for this run, unless another live run holds it (one guarded UPDATE, so
+    two workers given the same item cannot both win)."""
+    held = (MediaItem.processing == "running") & (MediaItem.processing_updated_at >= stale_before)
+    won = session.execute(
+        sa.update(MediaItem)
+        .where(
+            MediaItem.id == item_id,
+            MediaItem.status == MediaStatus.VERIFIED,
+            MediaItem.processing != "done",
+            sa.not_(sa.func.coalesce(held, False)),
+        )
+        .values(processing="running", processing_updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return won == 1
+
+
+@contextmanager
+def _heartbeat(session: Session, item_id: str, every_s: float) -> Iterator[None]:
+    """Keep ``processing_updated_at`` fresh from a side thread while a long ffmpeg run works,
+    so the sweep does not mistake a slow transcode for a dead worker."""
+    engine = session.get_bind()
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every_s):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(
+                        sa.update(MediaItem)
+                        .where(MediaItem.id == item_id, MediaItem.processing == "running")
+                        .values(processing_updated_at=utcnow())
+                    )
+            except sa.exc.SQLAlchemyError:  # a busy database: the next beat tries again
+                log.warning("heartbeat of %s failed", item_id, exc_info=True)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{item_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def process_item(
     session: Session, storage: Storage, item_id: str, settings: PipelineSettings
 ) -> Outcome:
-    """Run the steps not yet done; each records its state in ``item.steps`` and the trail."""
-    item = session.get(MediaItem, item_id)
-    if item is None or item.status != MediaStatus.VERIFIED or item.processing == "done":
+    """Run the steps not yet done; each records its state in ``item.steps`` and the trail.
+
+    SKIPPED when there is nothing to do or another live run holds the item. On an error the
+    item is let go (``pending``) for the retry, and the error propagates.
+    """
+    if not _claim(session, item_id, utcnow() - settings.stuck_after):
         return Outcome.SKIPPED
-    item.processing = "running"
-    item.processing_updated_at = utcnow()
+    try:
+        with _heartbeat(session, item_id, settings.heartbeat_s):
+            return _run_steps(session, storage, item_id, settings)
+    except BaseException:
+        session.rollback()
+        session.execute(
+            sa.update(MediaItem)
+            .where(MediaItem.id == item_id, MediaItem.processing == "running")
+            .values(processing="pending", processing_updated_at=utcnow())
+        )
+        session.commit()
+        raise
+
+
+STEPS = ("probe", "derive")  # the steps that need the original on disk
+
+
+def _run_steps(
+    session: Session, storage: Storage, item_id: str, settings: PipelineSettings
+) -> Outcome:
+    item = session.get(MediaItem, item_id)
+    assert item is not None
+    session.refresh(item)
+    probe, need_probe, need_derive = item.probe, *(not step_done(item, s) for s in STEPS)
+    where = (item.bucket, item.object_key, item.object_version, item.server_sha256)
+    # No transaction stays open while the original downloads and ffmpeg works: on SQLite an
+    # open transaction holds the write lock, which would stall uploads and the heartbeat.
     session.commit()
 
     with tempfile.TemporaryDirectory(prefix="ft-", dir=settings.workdir) as tmp:
         workdir = Path(tmp)
         original = workdir / "original"
-        probe = item.probe
-        if not step_done(item, "probe") or not step_done(item, "derive"):
-            copied_hash = storage.download(
-                item.bucket, item.object_key, str(original), version_id=item.object_version
-            )
-            if copied_hash != item.server_sha256:
-                raise RuntimeError(f"read-back of {item.id} does not match its verified hash")
-        if not step_done(item, "probe"):
+        if need_probe or need_derive:
+            bucket, key, version, verified = where
+            copied_hash = storage.download(bucket, key, str(original), version_id=version)
+            if copied_hash != verified:
+                raise RuntimeError(f"read-back of {item_id} does not match its verified hash")
+        if need_probe:
             probe = probe_original(
                 session, item, original, limits=settings.limits, times=settings.times
             )
             session.commit()
-        if not step_done(item, "derive"):
+        if need_derive:
             if probe is None:
                 set_step(item, "derive", "skipped", reason="probe failed")
             else:

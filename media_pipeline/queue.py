@@ -70,6 +70,7 @@ class JobQueue:
                 max_skew=timedelta(seconds=int(cfg["MEDIA_MAX_CLOCK_SKEW_S"])),
                 late_after=timedelta(hours=int(cfg["LATE_UPLOAD_HOURS"])),
             ),
+            stuck_after=timedelta(minutes=int(cfg["PROCESSING_STUCK_MINUTES"])),
         )
 
         @huey.task(retries=6, retry_delay=delay, retry_backoff=2, name="verify_original")

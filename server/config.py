@@ -73,7 +73,9 @@ class Config:
         self.MEDIA_MAX_IMAGE_PIXELS = _int("MEDIA_MAX_IMAGE_PIXELS", 60_000_000)
         self.MEDIA_MAX_DURATION_S = _int("MEDIA_MAX_DURATION_S", 6 * 3600)
         self.FFMPEG_MEMORY_MB = _int("FFMPEG_MEMORY_MB", 2048)
-        self.PROCESSING_STUCK_MINUTES = _int("PROCESSING_STUCK_MINUTES", 30)
+        # A processing run beats every minute; one silent this long lost its worker, and the
+        # sweep hands its item to another run.
+        self.PROCESSING_STUCK_MINUTES = _int("PROCESSING_STUCK_MINUTES", 10)
 
         # Custody PDFs: a TrueType CJK font (``path`` or ``path#index`` in a .ttc); unset uses
         # reportlab's built-in STSong-Light, which needs no font file.

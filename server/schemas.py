@@ -829,11 +829,19 @@ class DocumentSchema(Schema):
     issued_at = fields.AwareDateTime(allow_none=True)
     signatures = fields.List(fields.Nested(SignatureSchema))
     pdf_url = fields.Method("_pdf_url", allow_none=True)
+    for_the_party = fields.Method(
+        "_for_the_party", metadata={"description": "a copy may be handed to the party"}
+    )
 
     def _title(self, doc: Any) -> dict[str, str]:
         from .documents.registry import DOCUMENT_TYPES
 
         return dict(DOCUMENT_TYPES[doc.doc_type].title)
+
+    def _for_the_party(self, doc: Any) -> bool:
+        from .documents.registry import DOCUMENT_TYPES
+
+        return DOCUMENT_TYPES[doc.doc_type].for_the_party
 
     def _pdf_url(self, doc: Any) -> str | None:
         return f"/api/v1/documents/{doc.id}/pdf" if doc.object_key else None

@@ -475,6 +475,27 @@ def test_document_versions_and_party_handover(app, client, team):
         (1, "superseded"),
         (2, "issued"),
     ]
+    # The 立案审批表 is the unit's own paper: no link for the party, in any version.
+    assert not after["for_the_party"]
+    for doc_id, code in ((v2, "not_for_the_party"), (issued["id"], "superseded")):
+        refused = client.post(f"{API}/documents/{doc_id}/handover", headers=officer.headers)
+        assert refused.status_code == 409 and refused.json["error"]["code"] == code
+
+    order = flow.full_doc(
+        cid, "rectification_order", {"officer": officer, "party": officer}, officer
+    )
+    fixed = client.post(
+        f"{API}/documents/{order['id']}/versions",
+        json={"fields": fields("rectification_order")},
+        headers=officer.headers,
+    ).json["id"]
+    flow.sign(officer, fixed, "officer", "李")
+    flow.sign(officer, fixed, "party", "当事人")
+    after = flow.issue(officer, fixed).json
+    assert after["for_the_party"]
+    stale = client.post(f"{API}/documents/{order['id']}/handover", headers=officer.headers)
+    assert stale.status_code == 409 and stale.json["error"]["code"] == "superseded"
+    v2 = fixed
     pdf = client.get(f"{API}/documents/{v2}/pdf", headers=officer.headers)
     assert pdf.data.startswith(b"%PDF") and pdf.headers["X-Content-SHA256"] == after["sha256"]
 

@@ -258,6 +258,8 @@ export interface EnforcementDocument {
   issued_at: string | null;
   signatures: DocSignature[];
   pdf_url: string | null;
+  /** A copy may be handed to the party (internal papers stay in the file). */
+  for_the_party: boolean;
   versions?: DocVersion[];
 }
 

@@ -986,7 +986,7 @@ export function openDocuments(c: CaseRef, user: User, onCaseChanged?: (c: Case) 
           : "",
       ),
     ];
-    if (d.status === "issued") {
+    if (d.status === "issued" && d.for_the_party) {
       const handover = h(
         "button",
         { type: "button", class: "btn primary big", "data-testid": "btn-handover" },

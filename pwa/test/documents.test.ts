@@ -292,6 +292,7 @@ describe("documents and signatures", () => {
     issued_at: null,
     signatures: [],
     pdf_url: null,
+    for_the_party: true,
     ...over,
   });
 

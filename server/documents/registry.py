@@ -600,6 +600,25 @@ class DocumentType:
     schema: type[Schema]
     recording: str | None = None
 
+    @property
+    def for_the_party(self) -> bool:
+        """Whether the party may be handed a copy; internal papers (approvals, reports,
+        the legal review's and the collective discussion's records) stay in the file."""
+        return self.code not in INTERNAL_TYPES
+
+
+# Documents the unit writes for itself, never handed to the party through a link.
+INTERNAL_TYPES = frozenset(
+    {
+        "filing_approval",
+        "investigation_report",
+        "collective_discussion_record",
+        "legal_review_opinion",
+        "closing_report",
+        "case_catalogue",
+    }
+)
+
 
 def _types(*types: DocumentType) -> dict[str, DocumentType]:
     return {t.code: t for t in types}
@@ -801,6 +820,7 @@ def describe(doc_type: DocumentType) -> dict[str, Any]:
         "abbr": doc_type.abbr,
         "signatures": list(doc_type.signatures),
         "recording": str(doc_type.recording) if doc_type.recording else None,
+        "for_the_party": doc_type.for_the_party,
         "fields": describe_fields(doc_type.schema().fields.items()),
     }
 

@@ -36,7 +36,7 @@ from ..storage import Storage
 from . import audit
 from .cases import get_case
 from .credentials import SHANGHAI
-from .workflow import ensure_open, latest_review, needs_legal_review
+from .workflow import doc_title, ensure_open, latest_review, needs_legal_review
 
 # Documents whose issue (and leader signature) is gated by the legal review.
 DECISION_TYPES = frozenset({"penalty_decision"})
@@ -553,8 +553,19 @@ def create_handover(
     minutes: int,
     client_addr: str = "",
 ) -> DocumentHandover:
-    if doc.status not in ("issued", "superseded"):
+    if doc.status == "superseded":
+        raise Conflict(
+            "此版本已被更正，请交付现行版本 / corrected since: hand over the current version",
+            code="superseded",
+        )
+    if doc.status != "issued":
         raise Conflict("only an issued document can be handed over", code="not_issued")
+    if not DOCUMENT_TYPES[doc.doc_type].for_the_party:
+        raise Conflict(
+            f"{doc_title(doc.doc_type)}是内部文书，不交付当事人"
+            " / an internal document is not handed to the party",
+            code="not_for_the_party",
+        )
     token = secrets.token_urlsafe(32)
     handover = DocumentHandover(
         id=token,

@@ -113,6 +113,12 @@ class Config:
         )
         # Trust X-Forwarded-For from this many proxies (1 behind the shipped nginx.conf).
         self.PROXY_COUNT = _int("PROXY_COUNT", 0)
+        # Host names the links in QR codes and handovers may carry (Flask's TRUSTED_HOSTS):
+        # any other Host header gets 400, so a forged one cannot point a party elsewhere.
+        # Comma-separated; empty (the default) trusts any, as for local runs.
+        self.TRUSTED_HOSTS = [
+            h.strip() for h in (_env("TRUSTED_HOSTS") or "").split(",") if h.strip()
+        ] or None
 
         self.SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
         self.JSON_AS_ASCII = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -518,3 +518,22 @@ def test_offline_code_shows_the_photo_only_while_valid(app, client, people, onli
     assert client.get(photo_path).status_code == 404
     # photo fetches are not checks of their own: only the pages and JSON were logged
     assert len(offline_actions(app)) == 3
+
+
+def test_certificate_never_outlives_the_credential():
+    from types import SimpleNamespace
+
+    last_day = date(2026, 12, 31)
+    credential = SimpleNamespace(id=7, valid_to=credential_service.day_start(last_day))
+    key = SimpleNamespace(id=3)
+    evening = datetime(2026, 12, 31, 20, 0, tzinfo=credential_service.SHANGHAI)
+    _, expires = credential_service.device_certificate(
+        credential, key, evening, secret_key="k", ttl=timedelta(hours=24)
+    )
+    # midnight after the last valid day (Beijing time), not 20:00 the next evening
+    assert expires == credential_service.day_start(date(2027, 1, 1))
+    morning = datetime(2026, 12, 20, 8, 0, tzinfo=credential_service.SHANGHAI)
+    _, expires = credential_service.device_certificate(
+        credential, key, morning, secret_key="k", ttl=timedelta(hours=24)
+    )
+    assert expires == morning + timedelta(hours=24)

@@ -906,8 +906,10 @@ def device_certificate(
     secret_key: str | bytes,
     ttl: timedelta,
 ) -> tuple[str, datetime]:
-    """The server's statement "this key's codes stand for this credential until not-after"."""
-    not_after = int((now + ttl).timestamp())
+    """The server's statement "this key's codes stand for this credential until not-after":
+    ``ttl`` from ``now``, never past the credential's last valid day (Asia/Shanghai)."""
+    last_moment = day_start(local_day(credential.valid_to) + timedelta(days=1))
+    not_after = int(min(now + ttl, last_moment).timestamp())
     head = _CERT_HEAD.pack(_CERT_VERSION, credential.id, key.id, not_after)
     return _b64e(head + _cert_mac(secret_key, head)), datetime.fromtimestamp(not_after, UTC)
 

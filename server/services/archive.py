@@ -331,7 +331,9 @@ def export_archive(
         writer.add("catalogue.pdf", pdf, "catalogue")
     documents = []
     for doc in docs:
-        path = f"documents/{doc.doc_type}-{doc.seq or doc.id[:8]}-v{doc.version}.pdf"
+        # Numbers restart each year: the year keeps 〔2025〕1号 and 〔2026〕1号 apart.
+        number = f"{doc.year}-{doc.seq}" if doc.seq else doc.id[:8]
+        path = f"documents/{doc.doc_type}-{number}-v{doc.version}.pdf"
         data = storage.get_bytes(
             doc.bucket or "", doc.object_key or "", version_id=doc.object_version
         )

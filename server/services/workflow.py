@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from ..domain import ACTIVITY_LABELS, PROCEDURE_LABELS, STAGE_LABELS, MediaStatus, Stage
 from ..errors import Conflict, Forbidden, Invalid
@@ -454,6 +454,17 @@ def gaps(session: Session, case: Case) -> list[dict[str, Any]]:
 
 
 def ensure_open(case: Case) -> None:
+    """Refuse a write to an archived case.
+
+    First locks the case row until the transaction ends (``FOR UPDATE`` on PostgreSQL; on
+    SQLite every transaction already writes alone) and re-reads it, so writers to one case
+    take turns and each sees what the one before committed: a document cannot be issued
+    into a case archived a moment ago, and two moves to the same stage give one 409, not a
+    500. Every write path calls this before anything else, before the audit chain's lock.
+    """
+    session = object_session(case)
+    if session is not None:
+        session.refresh(case, with_for_update=True)
     if case.archived_at is not None:
         raise Conflict(
             f"案件 {case.number} 已归档，不能再修改 / the case is archived and read-only",

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from server.extensions import db
 from server.models import MediaItem, UploadSession, utcnow
-from server.services.uploads import expire_uploads
+from server.services.uploads import expire_uploads, parse_metadata
 from server.storage import ObjectLocked, ObjectNotFound, StorageError
 from server.storage.s3 import sign_payloads
 from tests import tus_helpers as tus
@@ -536,3 +536,212 @@ def test_suspension_and_revocation_do_not_reach_back(app, client, users, officer
         tus.metadata(case["id"], b"0123456789", device_id="phone-boss"),
     )
     _refused(resp, "no_credential", "未持有执法证")
+
+
+# --- duplicates, retried completion, client metadata -----------------------------------------
+
+
+def _head(client, actor, location: str):
+    return client.head(location, headers={**tus.TUS, **actor.headers})
+
+
+def test_identical_uploads_in_flight_keep_both_copies_and_later_ones_link(
+    app, client, officer, case
+):
+    """Two uploads of one file created before either finished (a create retried after a lost
+    201): both copies reached the evidence bucket, so both stay items; later resends link to
+    the oldest instead of failing with 500."""
+    data = os.urandom(2000)
+    meta = tus.metadata(case["id"], data)
+    first, second = (tus.create(client, officer, len(data), meta) for _ in range(2))
+    assert first.status_code == second.status_code == 201
+    a = tus.patch(client, officer, first.headers["Location"], 0, data)
+    b = tus.patch(client, officer, second.headers["Location"], 0, data)
+    a_id, b_id = a.headers["Fieldtrace-Media-Id"], b.headers["Fieldtrace-Media-Id"]
+    assert a_id != b_id
+    with app.app_context():
+        for item_id in (a_id, b_id):
+            item = db.session.get(MediaItem, item_id)
+            assert item.status == "verified"
+            assert _storage(app).sha256(
+                item.bucket, item.object_key, version_id=item.object_version
+            ) == sha256_hex(data)
+    for _ in range(2):
+        assert tus.upload(client, officer, case["id"], data) == a_id
+    trail = client.get(f"/api/v1/media/{b_id}/custody", headers=officer.headers).json["entries"]
+    completed = next(e for e in trail if e["action"] == "upload.completed")
+    assert completed["details"]["identical_to"] == a_id
+
+
+def test_a_resend_is_kept_while_the_first_copy_is_unverified(
+    app, client, officer, case, monkeypatch
+):
+    """The first copy arrived damaged (no Upload-Checksum) and is not verified yet: the resend
+    is not folded into it, so the good bytes survive the first copy's hash mismatch."""
+    rt = app.extensions["fieldtrace"]
+    queued: list[str] = []
+    verify_now = rt.jobs.enqueue_verify
+    monkeypatch.setattr(rt.jobs, "enqueue_verify", queued.append)  # the worker is behind
+    good = os.urandom(5000)
+    damaged = bytearray(good)
+    damaged[100] ^= 0xFF
+    meta = tus.metadata(case["id"], good)
+    loc1 = tus.create(client, officer, len(good), meta).headers["Location"]
+    first = tus.patch(client, officer, loc1, 0, bytes(damaged)).headers["Fieldtrace-Media-Id"]
+    second = tus.upload(client, officer, case["id"], good)
+    assert second != first
+    for item_id in queued:
+        verify_now(item_id)
+    get = lambda i: client.get(f"/api/v1/media/{i}", headers=officer.headers).json  # noqa: E731
+    assert get(first)["status"] == "hash_mismatch"
+    assert get(second)["status"] == "verified"
+    assert client.get(f"/api/v1/media/{second}/original", headers=officer.headers).data == good
+
+
+def test_a_duplicate_of_an_unverified_item_made_before_the_fix_is_kept(
+    app, client, officer, case, monkeypatch
+):
+    """Uploads created when duplicates could point at unverified items: at completion the copy
+    is promoted to an original of its own if its twin is not verified, never thrown away."""
+    rt = app.extensions["fieldtrace"]
+    monkeypatch.setattr(rt.jobs, "enqueue_verify", lambda item_id: None)
+    data = os.urandom(3000)
+    twin = tus.upload(client, officer, case["id"], data)  # stays "received"
+    location = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
+        "Location"
+    ]
+    upload_id = location.rsplit("/", 1)[1]
+    with app.app_context():  # as the old create_upload made it
+        upload = db.session.get(UploadSession, upload_id)
+        upload.duplicate_of_id = twin
+        upload.bucket = rt.uploads.staging_bucket
+        upload.object_key = f"uploads/{upload_id}/duplicate"
+        upload.meta = {**upload.meta, "item_id": twin}
+        db.session.commit()
+    monkeypatch.undo()
+    resp = tus.patch(client, officer, location, 0, data)
+    assert resp.status_code == 204, resp.json
+    kept = resp.headers["Fieldtrace-Media-Id"]
+    assert kept != twin
+    item = client.get(f"/api/v1/media/{kept}", headers=officer.headers).json
+    assert item["status"] == "verified" and item["server_sha256"] == sha256_hex(data)
+    trail = client.get(f"/api/v1/media/{kept}/custody", headers=officer.headers).json["entries"]
+    completed = next(e for e in trail if e["action"] == "upload.completed")
+    assert completed["details"]["promoted_from"] == twin
+    with app.app_context():
+        upload = db.session.get(UploadSession, upload_id)
+        assert upload.bucket == rt.uploads.originals_bucket and upload.duplicate_of_id is None
+        with pytest.raises(ObjectNotFound):  # the staging copy went once the original was in
+            rt.storage.stat(rt.uploads.staging_bucket, f"uploads/{upload_id}/duplicate")
+
+
+@pytest.mark.parametrize("retry", ["head", "get", "patch", "sweep"])
+def test_a_failed_completion_is_finished_by_the_retry(
+    app, client, officer, case, monkeypatch, retry
+):
+    """Every byte is stored but making the item failed once (database busy): the upload must
+    not stay completed without an item; HEAD, GET, an empty PATCH or the sweep finish it."""
+    from sqlalchemy.exc import OperationalError
+
+    from server.services import uploads as service
+
+    real = service.complete_upload
+    calls: list[int] = []
+
+    def busy_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "complete_upload", busy_once)
+    data = os.urandom(1400)
+    location = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
+        "Location"
+    ]
+    assert tus.patch(client, officer, location, 0, data).status_code == 500
+    if retry == "head":
+        item_id = _head(client, officer, location).headers["Fieldtrace-Media-Id"]
+    elif retry == "get":
+        item_id = client.get(location, headers=officer.headers).json["media_item_id"]
+    elif retry == "patch":
+        resp = tus.patch(client, officer, location, len(data), b"")
+        assert resp.status_code == 204 and resp.headers["Upload-Offset"] == str(len(data))
+        item_id = resp.headers["Fieldtrace-Media-Id"]
+    else:
+        rt = app.extensions["fieldtrace"]
+        with app.app_context():
+            db.session.execute(  # as if the failure was longer ago than the lease
+                sa.update(UploadSession).values(updated_at=utcnow() - timedelta(minutes=5))
+            )
+            db.session.commit()
+            assert expire_uploads(db.session, rt.storage, rt.uploads) == 0
+            item_id = db.session.execute(sa.select(UploadSession.media_item_id)).scalar_one()
+            assert db.session.get(MediaItem, item_id).status == "received"  # sweep verifies it
+    assert item_id and len(calls) == 2
+    with app.app_context():
+        assert db.session.execute(sa.select(sa.func.count(MediaItem.id))).scalar_one() == 1
+        item = db.session.get(MediaItem, item_id)
+        assert item.device_sha256 == sha256_hex(data) and item.size == len(data)
+    # Asking again changes nothing.
+    assert _head(client, officer, location).headers["Fieldtrace-Media-Id"] == item_id
+    again = tus.patch(client, officer, location, 0, data)
+    assert again.status_code == 409 and again.json["error"]["code"] == "upload_completed"
+    assert len(calls) == 2
+
+
+def test_client_metadata_cannot_set_server_state_nor_see_it(
+    app, client, users, officer, case, monkeypatch
+):
+    """Upload-Metadata keys outside the metadata schema are dropped: a client-sent tail_key no
+    longer makes the server delete another upload's bytes, and HEAD echoes only client keys."""
+    data = os.urandom(10_000)
+    victim = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
+        "Location"
+    ]
+    assert tus.patch(client, officer, victim, 0, data[:4000]).status_code == 204
+    rt = app.extensions["fieldtrace"]
+    with app.app_context():
+        tail_key = db.session.get(UploadSession, victim.rsplit("/", 1)[1]).meta["tail_key"]
+    head = _head(client, officer, victim)
+    echoed = parse_metadata(head.headers["Upload-Metadata"])
+    assert set(echoed) == set(tus.metadata(case["id"], data))  # no tail_key, kind, part_size...
+
+    mallory = users.create("mallory")
+    other_case = open_case(client, mallory)
+    other = b"mallory" * 10
+    forged = {
+        "tail_key": tail_key,
+        "item_id": "0" * 32,
+        "kind": "pdf",
+        "part_size": "1",
+        "version_id": "v-forged",
+        "client": "x",
+        "filetype": "image/jpeg",  # a tus client's own key: dropped too
+    }
+    meta = tus.metadata(other_case["id"], other, device_id="phone-m", **forged)
+    put_types: list[str | None] = []
+    real_put = rt.storage.put
+
+    def put(bucket, key, body, *, content_type=None):
+        if bucket == rt.uploads.originals_bucket:
+            put_types.append(content_type)
+        return real_put(bucket, key, body, content_type=content_type)
+
+    monkeypatch.setattr(rt.storage, "put", put)
+    created = tus.create(client, mallory, len(other), meta)
+    assert created.status_code == 201
+    done = tus.patch(client, mallory, created.headers["Location"], 0, other)
+    assert done.status_code == 204
+    item = client.get(
+        f"/api/v1/media/{done.headers['Fieldtrace-Media-Id']}", headers=mallory.headers
+    ).json
+    assert item["id"] != "0" * 32 and item["kind"] == "photo" and item["status"] == "verified"
+    assert put_types == ["image/jpeg"]  # the client's content_type still reaches storage
+    echoed = parse_metadata(
+        _head(client, mallory, created.headers["Location"]).headers["Upload-Metadata"]
+    )
+    assert not set(forged) & set(echoed)
+    assert rt.storage.stat(rt.uploads.staging_bucket, tail_key).size == 4000
+    resumed = tus.patch(client, officer, victim, 4000, data[4000:])
+    assert resumed.status_code == 204, resumed.json

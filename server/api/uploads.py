@@ -61,13 +61,20 @@ def _expires(upload: UploadSession) -> str:
 
 def _on_complete(upload: UploadSession) -> str | None:
     rt = runtime()
-    is_duplicate = upload.duplicate_of_id is not None
-    item_id = upload_service.complete_upload(db.session, rt.storage, upload, current_user())
+    item_id = upload_service.complete_upload(
+        db.session, rt.storage, rt.uploads, upload, current_user()
+    )
     # complete_upload committed; touch no ORM object before enqueueing, so this request holds
-    # no transaction while the job (which may run inline) opens its own.
-    if not is_duplicate and rt.jobs is not None:
+    # no transaction while the job (which may run inline) opens its own. A duplicate's item
+    # is verified already: its verification job skips it.
+    if rt.jobs is not None:
         rt.jobs.enqueue_verify(item_id)
     return item_id
+
+
+def _media_item_id(upload: UploadSession) -> str | None:
+    """The upload's item, finishing a completion that failed before (see finish_completion)."""
+    return upload_service.finish_completion(db.session, runtime().uploads, upload, _on_complete)
 
 
 def _patch(upload: UploadSession, *, offset: int | None = None) -> Response:
@@ -169,22 +176,17 @@ def _on_complete_empty(upload: UploadSession) -> str:
 def head(upload_id: str):
     _require_tus()
     upload = upload_service.get_upload(db.session, current_user(), upload_id)
+    item_id = _media_item_id(upload)
     headers = {
         "Upload-Offset": str(upload.offset),
         "Upload-Length": str(upload.length),
         "Cache-Control": "no-store",
-        "Upload-Metadata": upload_service.encode_metadata(
-            {
-                k: v
-                for k, v in upload.meta.items()
-                if k not in ("item_id", "part_size", "version_id")
-            }
-        ),
+        "Upload-Metadata": upload_service.encode_metadata(upload_service.client_metadata(upload)),
     }
     if upload.status == "active":
         headers["Upload-Expires"] = _expires(upload)
-    if upload.media_item_id:
-        headers["Fieldtrace-Media-Id"] = upload.media_item_id
+    if item_id:
+        headers["Fieldtrace-Media-Id"] = item_id
     return Response(status=200, headers=headers)
 
 
@@ -226,7 +228,8 @@ def method_override(upload_id: str):
 def status(upload_id: str):
     """Where an upload stands, and the verification state of the item it produced."""
     upload = upload_service.get_upload(db.session, current_user(), upload_id)
-    item = db.session.get(MediaItem, upload.media_item_id) if upload.media_item_id else None
+    item_id = _media_item_id(upload)
+    item = db.session.get(MediaItem, item_id) if item_id else None
     return UploadStatusSchema().dump(
         {
             "id": upload.id,
@@ -234,7 +237,7 @@ def status(upload_id: str):
             "length": upload.length,
             "status": upload.status,
             "expires_at": upload.expires_at,
-            "media_item_id": upload.media_item_id,
+            "media_item_id": item_id,
             "media_status": item.status if item else None,
             "media_status_message": item.status_message if item else None,
         }

@@ -11,14 +11,17 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import logging
 import math
 import secrets
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import IO, Any
 
 import sqlalchemy as sa
@@ -36,10 +39,15 @@ from . import audit
 from .cases import can_record, get_case, stage_reached
 from .credentials import require_valid_at
 
+log = logging.getLogger(__name__)
+
 MAX_PARTS = 10_000
 READ_SIZE = 1024 * 1024
 # Parts of one request uploading at once, while the next part is read from the client.
 UPLOADS_IN_FLIGHT = 2
+# The client's Upload-Metadata keys the server keeps (under ``meta["client"]``) and echoes on
+# HEAD; any other key is dropped, so a client can never set the server's own state.
+CLIENT_KEYS = frozenset(UploadMetadataSchema().fields)
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,15 @@ def parse_metadata(header: str | None) -> dict[str, str]:
                 f"Upload-Metadata value for {key!r} is not base64 UTF-8", code="invalid_metadata"
             ) from None
     return result
+
+
+def client_metadata(upload: UploadSession) -> dict[str, str]:
+    """The client's own (whitelisted) Upload-Metadata, never the server's state."""
+    meta = upload.meta or {}
+    client = meta.get("client")
+    if isinstance(client, dict):
+        return dict(client)
+    return {k: v for k, v in meta.items() if k in CLIENT_KEYS}  # rows from before the split
 
 
 def encode_metadata(meta: dict[str, Any]) -> str:
@@ -154,17 +171,23 @@ def create_upload(
     _check_device(session, user, meta["device_id"], client_addr)
 
     now = utcnow()
+    # Only a verified original stands in for a resend: one still "received" may yet turn out
+    # hash_mismatch, and the resend would then be the only good copy. Several identical items
+    # can exist (two uploads of one file in flight at once): the oldest one is taken.
     duplicate = session.execute(
-        sa.select(MediaItem).where(
+        sa.select(MediaItem)
+        .where(
             MediaItem.case_id == case.id,
             MediaItem.device_sha256 == meta["sha256"],
-            MediaItem.status.in_([MediaStatus.RECEIVED, MediaStatus.VERIFIED]),
+            MediaItem.status == MediaStatus.VERIFIED.value,
         )
+        .order_by(MediaItem.stored_at, MediaItem.id)
+        .limit(1)
     ).scalar_one_or_none()
     upload_id = secrets.token_urlsafe(24)
     item_id = duplicate.id if duplicate else new_id()
     stored_meta = {
-        **raw_metadata,
+        "client": {k: v for k, v in raw_metadata.items() if k in CLIENT_KEYS},
         "item_id": item_id,
         "kind": kind.value,
         "part_size": part_size_for(length, settings.part_size),
@@ -253,8 +276,18 @@ class WriteResult:
     media_item_id: str | None
 
 
+def _lease_free(now: datetime) -> sa.ColumnElement[bool]:
+    """No request holds the upload's lease (none was taken, or it ran out)."""
+    return sa.or_(UploadSession.lock_token.is_(None), UploadSession.lock_expires_at < now)
+
+
 class _Lease:
-    """A short database lease on one upload, renewed while bytes flow."""
+    """A short database lease on one upload, renewed while bytes flow.
+
+    Every write under the lease also requires the upload to be still active, so a DELETE or
+    the expiry sweep (which only act on uploads whose lease is free) can never be undone by a
+    request that was running when they happened.
+    """
 
     def __init__(self, session: Session, upload_id: str, seconds: int) -> None:
         self.session = session
@@ -263,52 +296,80 @@ class _Lease:
         self.token = secrets.token_hex(16)
         self._renewed = 0.0
 
-    def acquire(self, offset: int) -> bool:
+    def _take(self, *conditions: sa.ColumnElement[bool], **values: Any) -> bool:
         now = utcnow()
         result = self.session.execute(
             sa.update(UploadSession)
-            .where(
-                UploadSession.id == self.upload_id,
-                UploadSession.offset == offset,
-                UploadSession.status == UploadStatus.ACTIVE.value,
-                sa.or_(
-                    UploadSession.lock_token.is_(None),
-                    UploadSession.lock_expires_at < now,
-                ),
+            .where(UploadSession.id == self.upload_id, _lease_free(now), *conditions)
+            .values(
+                lock_token=self.token,
+                lock_expires_at=now + timedelta(seconds=self.seconds),
+                **values,
             )
-            .values(lock_token=self.token, lock_expires_at=now + timedelta(seconds=self.seconds))
             .execution_options(synchronize_session=False)
         )
         self.session.commit()
         self._renewed = time.monotonic()
         return result.rowcount == 1
 
+    def acquire(self, offset: int, expiry: timedelta) -> bool:
+        """Take an active upload at ``offset`` to write to it; it is not abandoned meanwhile."""
+        return self._take(
+            UploadSession.offset == offset,
+            UploadSession.status == UploadStatus.ACTIVE.value,
+            expires_at=utcnow() + expiry,
+        )
+
+    def acquire_completion(self) -> bool:
+        """Take a completed upload whose media item is still to be made."""
+        return self._take(
+            UploadSession.status == UploadStatus.COMPLETED.value,
+            UploadSession.media_item_id.is_(None),
+        )
+
+    def _write(self, **values: Any) -> None:
+        result = self.session.execute(
+            sa.update(UploadSession)
+            .where(
+                UploadSession.id == self.upload_id,
+                UploadSession.lock_token == self.token,
+                UploadSession.status == UploadStatus.ACTIVE.value,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        self.session.commit()
+        if result.rowcount != 1:
+            self._lost()
+        self._renewed = time.monotonic()
+
+    def _lost(self) -> None:
+        status = self.session.execute(
+            sa.select(UploadSession.status).where(UploadSession.id == self.upload_id)
+        ).scalar_one_or_none()
+        self.session.commit()
+        if status in (UploadStatus.TERMINATED, UploadStatus.EXPIRED, None):
+            raise UploadGone("this upload was terminated or has expired; start a new one")
+        raise UploadLocked("lost the lock on this upload to another request; resume with HEAD")
+
     def renew_if_due(self, *, force: bool = False) -> None:
         if not force and time.monotonic() - self._renewed < self.seconds / 3:
             return
-        result = self.session.execute(
-            sa.update(UploadSession)
-            .where(UploadSession.id == self.upload_id, UploadSession.lock_token == self.token)
-            .values(lock_expires_at=utcnow() + timedelta(seconds=self.seconds))
-            .execution_options(synchronize_session=False)
-        )
-        self.session.commit()
-        if result.rowcount != 1:
-            raise UploadLocked("lost the lock on this upload to another request; resume with HEAD")
-        self._renewed = time.monotonic()
+        self._write(lock_expires_at=utcnow() + timedelta(seconds=self.seconds))
 
     def save(self, **values: Any) -> None:
-        """Write state, only while still holding the lease."""
-        result = self.session.execute(
+        """Write state, only while still holding the lease on a still active upload."""
+        self._write(updated_at=utcnow(), **values)
+
+    def release(self) -> None:
+        self.session.rollback()
+        self.session.execute(
             sa.update(UploadSession)
             .where(UploadSession.id == self.upload_id, UploadSession.lock_token == self.token)
-            .values(updated_at=utcnow(), **values)
+            .values(lock_token=None, lock_expires_at=None)
             .execution_options(synchronize_session=False)
         )
         self.session.commit()
-        if result.rowcount != 1:
-            raise UploadLocked("lost the lock on this upload to another request; resume with HEAD")
-        self._renewed = time.monotonic()
 
 
 def _read_checked_body(
@@ -353,17 +414,9 @@ def write_chunk(
 ) -> WriteResult:
     """Append the request body at ``offset``; complete the upload when the last byte arrives."""
     if upload.status == UploadStatus.COMPLETED:
-        raise Conflict(
-            "this upload is already complete",
-            code="upload_completed",
-            headers={"Upload-Offset": str(upload.offset)},
-        )
+        return _write_completed(session, settings, upload, offset, content_length, on_complete)
     if upload.offset != offset:
-        raise Conflict(
-            f"Upload-Offset {offset} does not match the server's offset {upload.offset}",
-            code="offset_mismatch",
-            headers={"Upload-Offset": str(upload.offset)},
-        )
+        raise _offset_mismatch(upload, offset)
     remaining = upload.length - upload.offset
     if content_length is not None and content_length > remaining:
         raise TooLarge(
@@ -371,14 +424,14 @@ def write_chunk(
         )
     upload_id = upload.id
     lease = _Lease(session, upload_id, settings.lock_seconds)
-    if not lease.acquire(offset):
+    if not lease.acquire(offset, settings.expiry):
         session.refresh(upload)
+        if upload.status == UploadStatus.COMPLETED:  # another request just finished it
+            return _write_completed(session, settings, upload, offset, content_length, on_complete)
+        if upload.status != UploadStatus.ACTIVE:
+            raise UploadGone("this upload was terminated or has expired; start a new one")
         if upload.offset != offset:
-            raise Conflict(
-                f"Upload-Offset {offset} does not match the server's offset {upload.offset}",
-                code="offset_mismatch",
-                headers={"Upload-Offset": str(upload.offset)},
-            )
+            raise _offset_mismatch(upload, offset)
         raise UploadLocked(
             "another request is writing to this upload; retry shortly",
             headers={"Retry-After": "2"},
@@ -396,6 +449,8 @@ def write_chunk(
             session, storage, settings, state, lease, spool or stream, disconnect_errors
         )
         if result.completed:
+            # Still under the lease: a HEAD meanwhile does not complete it a second time. If
+            # this fails the upload stays completed without an item: finish_completion retries.
             session.expire_all()  # the row was written with UPDATE statements: re-read it
             finished = session.get(UploadSession, upload_id)
             assert finished is not None
@@ -404,14 +459,66 @@ def write_chunk(
     finally:
         if spool is not None:
             spool.close()
-        session.rollback()
-        session.execute(
-            sa.update(UploadSession)
-            .where(UploadSession.id == upload_id, UploadSession.lock_token == lease.token)
-            .values(lock_token=None, lock_expires_at=None)
-            .execution_options(synchronize_session=False)
-        )
-        session.commit()
+        lease.release()
+
+
+def _offset_mismatch(upload: UploadSession, offset: int) -> Conflict:
+    return Conflict(
+        f"Upload-Offset {offset} does not match the server's offset {upload.offset}",
+        code="offset_mismatch",
+        headers={"Upload-Offset": str(upload.offset)},
+    )
+
+
+def _write_completed(
+    session: Session,
+    settings: UploadSettings,
+    upload: UploadSession,
+    offset: int,
+    content_length: int | None,
+    on_complete: Callable[[UploadSession], str | None],
+) -> WriteResult:
+    """A PATCH to a completed upload: finish a failed completion; an empty one at the end is 204."""
+    item_id = finish_completion(session, settings, upload, on_complete)
+    if offset == upload.length and not content_length:
+        if item_id is None:
+            raise UploadLocked(
+                "another request is completing this upload; retry shortly",
+                headers={"Retry-After": "2"},
+            )
+        return WriteResult(offset=upload.length, completed=True, cut=False, media_item_id=item_id)
+    raise Conflict(
+        "this upload is already complete",
+        code="upload_completed",
+        headers={"Upload-Offset": str(upload.offset)},
+    )
+
+
+def finish_completion(
+    session: Session,
+    settings: UploadSettings,
+    upload: UploadSession,
+    on_complete: Callable[[UploadSession], str | None],
+) -> str | None:
+    """The media item of a completed upload, made now if the completion failed before.
+
+    ``completed`` means every byte is stored; the item is made in a later transaction, which
+    can fail (a busy database, a killed process). HEAD, GET and PATCH call this, so the client's
+    retry finishes the job. ``None`` while another request holds the upload.
+    """
+    if upload.status != UploadStatus.COMPLETED or upload.media_item_id:
+        return upload.media_item_id
+    lease = _Lease(session, upload.id, settings.lock_seconds)
+    taken = lease.acquire_completion()
+    session.refresh(upload)
+    if not taken or upload.media_item_id:
+        if taken:
+            lease.release()
+        return upload.media_item_id
+    try:
+        return on_complete(upload)
+    finally:
+        lease.release()
 
 
 @dataclass
@@ -438,7 +545,7 @@ class _State:
             id=upload.id,
             bucket=upload.bucket,
             object_key=upload.object_key,
-            content_type=meta.get("content_type"),
+            content_type=client_metadata(upload).get("content_type"),
             part_size=int(meta.get("part_size") or settings.part_size),
             length=upload.length,
             offset=upload.offset,
@@ -491,11 +598,13 @@ def _stream_into_parts(
         parts.append(part)
         committed += part.size
         # The old tail is now inside a part: the state says "no tail" until a new one is put.
+        # Progress also keeps a long PATCH from outliving the upload's expiry.
         lease.save(
             parts=[p.__dict__ for p in parts],
             offset=committed,
             tail_size=0,
             multipart_id=multipart_id,
+            expires_at=utcnow() + settings.expiry,
         )
 
     try:
@@ -560,13 +669,18 @@ def _stream_into_parts(
         new_tail_key = upload_tail_key(state.id, lease.token)
         storage.put(settings.staging_bucket, new_tail_key, rest)
     new_offset = committed + len(rest)
-    lease.save(
-        offset=new_offset,
-        tail_size=len(rest),
-        expires_at=utcnow() + settings.expiry,
-        multipart_id=multipart_id,
-        meta={**state.meta, "tail_key": new_tail_key},
-    )
+    try:
+        lease.save(
+            offset=new_offset,
+            tail_size=len(rest),
+            expires_at=utcnow() + settings.expiry,
+            multipart_id=multipart_id,
+            meta={**state.meta, "tail_key": new_tail_key},
+        )
+    except DomainError:  # terminated, expired or taken over: the row never named this tail
+        if new_tail_key:
+            _delete_quietly(storage, settings.staging_bucket, new_tail_key)
+        raise
     if state.tail_key and state.tail_key != new_tail_key:
         _delete_quietly(storage, settings.staging_bucket, state.tail_key)
     return WriteResult(offset=new_offset, completed=False, cut=cut, media_item_id=None)
@@ -628,26 +742,17 @@ def _delete_quietly(storage: Storage, bucket: str, key: str) -> None:
 # -- completion ------------------------------------------------------------------------------
 
 
-def complete_upload(session: Session, storage: Storage, upload: UploadSession, user: User) -> str:
+def complete_upload(
+    session: Session, storage: Storage, settings: UploadSettings, upload: UploadSession, user: User
+) -> str:
     """Turn a finished upload into a media item (status received), or link its duplicate."""
-    meta = UploadMetadataSchema().load(
-        {k: v for k, v in upload.meta.items() if k in UploadMetadataSchema().fields}
-    )
+    meta = UploadMetadataSchema().load(client_metadata(upload))
     if upload.duplicate_of_id:
-        item_id = upload.duplicate_of_id
-        _delete_quietly(storage, upload.bucket, upload.object_key)
-        upload.media_item_id = item_id
-        audit.record(
-            session,
-            actor=user,
-            action="upload.duplicate",
-            object_type="media",
-            object_id=item_id,
-            client_addr=upload.client_addr,
-            details={"upload_id": upload.id, "sha256": meta["sha256"]},
-        )
-        session.commit()
-        return item_id
+        original = session.get(MediaItem, upload.duplicate_of_id)
+        if original is not None and original.status == MediaStatus.VERIFIED:
+            return _link_duplicate(session, storage, upload, user, meta["sha256"])
+        # Not (or no longer) verified: this copy may be the only good one, so it is kept.
+        _promote_duplicate(session, storage, settings, upload)
     if not upload.meta.get("version_id"):
         # Object Lock buckets are versioned: without the version id the lock and every later
         # read could hit a newer version instead of this upload's bytes.
@@ -682,6 +787,19 @@ def complete_upload(session: Session, storage: Storage, upload: UploadSession, u
         device_id=meta["device_id"],
         uploader_id=user.id,
     )
+    # Bytes already in the evidence bucket stay evidence: an identical item stored meanwhile
+    # (two uploads of one file in flight at once) does not replace them, it is only noted.
+    identical_to = session.execute(
+        sa.select(MediaItem.id)
+        .where(
+            MediaItem.case_id == upload.case_id,
+            MediaItem.device_sha256 == meta["sha256"],
+            MediaItem.status.in_([MediaStatus.RECEIVED.value, MediaStatus.VERIFIED.value]),
+        )
+        .order_by(MediaItem.stored_at, MediaItem.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    promoted = "promoted_from" in upload.meta
     session.add(item)
     upload.media_item_id = item.id
     audit.record(
@@ -698,6 +816,8 @@ def complete_upload(session: Session, storage: Storage, upload: UploadSession, u
             "key": upload.object_key,
             "version_id": item.object_version,
             "device_sha256": meta["sha256"],
+            **({"identical_to": identical_to} if identical_to else {}),
+            **({"promoted_from": upload.meta["promoted_from"]} if promoted else {}),
         },
     )
     item_id = item.id
@@ -705,13 +825,73 @@ def complete_upload(session: Session, storage: Storage, upload: UploadSession, u
     return item_id
 
 
+def _link_duplicate(
+    session: Session, storage: Storage, upload: UploadSession, user: User, sha256: str
+) -> str:
+    """The resent file is a verified item already: link it and drop the staging copy."""
+    item_id = upload.duplicate_of_id
+    assert item_id is not None
+    upload.media_item_id = item_id
+    audit.record(
+        session,
+        actor=user,
+        action="upload.duplicate",
+        object_type="media",
+        object_id=item_id,
+        client_addr=upload.client_addr,
+        details={"upload_id": upload.id, "sha256": sha256},
+    )
+    bucket, key = upload.bucket, upload.object_key
+    session.commit()
+    _delete_quietly(storage, bucket, key)
+    return item_id
+
+
+def _promote_duplicate(
+    session: Session, storage: Storage, settings: UploadSettings, upload: UploadSession
+) -> None:
+    """Make a duplicate's staging copy an original of its own (its twin was never verified).
+
+    Only uploads created before duplicates were limited to verified items get here. The item
+    id comes from the upload id, so a retry after a failure writes to the same key.
+    """
+    item_id = uuid.uuid5(uuid.NAMESPACE_URL, f"fieldtrace:upload:{upload.id}").hex
+    key = original_key(upload.case_id, item_id)
+    staging = (upload.bucket, upload.object_key)
+    version_id = storage.copy(
+        *staging, settings.originals_bucket, key, version_id=upload.meta.get("version_id")
+    )
+    upload.meta = {
+        **upload.meta,
+        "item_id": item_id,
+        "version_id": version_id,
+        "promoted_from": upload.duplicate_of_id,
+    }
+    upload.bucket, upload.object_key = settings.originals_bucket, key
+    upload.duplicate_of_id = None
+    session.commit()
+    _delete_quietly(storage, *staging)
+
+
 def terminate_upload(
     session: Session, storage: Storage, settings: UploadSettings, upload: UploadSession, user: User
 ) -> None:
+    """Abort an unfinished upload (tus termination); never one a request is writing to."""
     if upload.status == UploadStatus.COMPLETED:
         raise Conflict("a completed upload is evidence and cannot be terminated", code="completed")
-    _discard(storage, settings, upload)
-    upload.status = UploadStatus.TERMINATED.value
+    if not _claim_inactive(session, upload.id, UploadStatus.TERMINATED):
+        session.refresh(upload)
+        if upload.status == UploadStatus.COMPLETED:
+            raise Conflict(
+                "a completed upload is evidence and cannot be terminated", code="completed"
+            )
+        if upload.status != UploadStatus.ACTIVE:
+            raise UploadGone("this upload was terminated or has expired; start a new one")
+        raise UploadLocked(
+            "a request is writing to this upload; retry the termination when it ends",
+            headers={"Retry-After": "2"},
+        )
+    session.refresh(upload)
     audit.record(
         session,
         actor=user,
@@ -720,6 +900,28 @@ def terminate_upload(
         object_id=upload.meta.get("item_id", upload.id),
         details={"upload_id": upload.id, "offset": upload.offset},
     )
+    session.commit()
+    _discard(storage, settings, upload)
+
+
+def _claim_inactive(
+    session: Session, upload_id: str, status: UploadStatus, *, expired_by: datetime | None = None
+) -> bool:
+    """Move an active upload whose lease is free to ``status``; False when it is not so."""
+    conditions = [
+        UploadSession.id == upload_id,
+        UploadSession.status == UploadStatus.ACTIVE.value,
+        _lease_free(utcnow()),  # a lease runs on the wall clock, whatever ``expired_by`` says
+    ]
+    if expired_by is not None:
+        conditions.append(UploadSession.expires_at <= expired_by)
+    result = session.execute(
+        sa.update(UploadSession)
+        .where(*conditions)
+        .values(status=status.value, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 def _discard(storage: Storage, settings: UploadSettings, upload: UploadSession) -> None:
@@ -733,17 +935,24 @@ def _discard(storage: Storage, settings: UploadSettings, upload: UploadSession) 
 def expire_uploads(
     session: Session, storage: Storage, settings: UploadSettings, *, now: datetime | None = None
 ) -> int:
-    """Abort abandoned uploads past their expiry; returns how many were expired."""
+    """Abort abandoned uploads past their expiry; returns how many were expired.
+
+    An upload a request is still writing to is left alone (its lease is live). The sweep
+    also finishes completions that failed and were not retried by their client.
+    """
     now = now or utcnow()
     stale = session.execute(
-        sa.select(UploadSession).where(
+        sa.select(UploadSession.id).where(
             UploadSession.status == UploadStatus.ACTIVE.value, UploadSession.expires_at <= now
         )
     ).scalars()
     count = 0
-    for upload in stale:
-        _discard(storage, settings, upload)
-        upload.status = UploadStatus.EXPIRED.value
+    for upload_id in list(stale):
+        if not _claim_inactive(session, upload_id, UploadStatus.EXPIRED, expired_by=now):
+            session.rollback()
+            continue
+        upload = session.get(UploadSession, upload_id, populate_existing=True)
+        assert upload is not None
         audit.record(
             session,
             actor=None,
@@ -752,6 +961,38 @@ def expire_uploads(
             object_id=upload.meta.get("item_id", upload.id),
             details={"upload_id": upload.id, "offset": upload.offset},
         )
+        session.commit()
+        _discard(storage, settings, upload)
         count += 1
     session.commit()
+    _finish_stalled_completions(session, storage, settings)
     return count
+
+
+def _finish_stalled_completions(
+    session: Session, storage: Storage, settings: UploadSettings
+) -> None:
+    """Make the media items of completed uploads whose completion failed and was not retried."""
+    now = utcnow()
+    stalled = session.execute(
+        sa.select(UploadSession.id).where(
+            # Written to within the expiry period (so the expires_at index keeps this cheap);
+            # older ones are still finished by their client's HEAD, GET or PATCH.
+            UploadSession.expires_at > now,
+            UploadSession.status == UploadStatus.COMPLETED.value,
+            UploadSession.media_item_id.is_(None),
+            UploadSession.updated_at < now - timedelta(seconds=settings.lock_seconds),
+        )
+    ).scalars()
+    for upload_id in list(stalled):
+        upload = session.get(UploadSession, upload_id, populate_existing=True)
+        assert upload is not None
+        uploader = session.get(User, upload.user_id)
+        assert uploader is not None
+        make_item = partial(complete_upload, session, storage, settings, user=uploader)
+        try:
+            finish_completion(session, settings, upload, make_item)
+        except Exception:  # one bad upload must not stop the sweep; it is retried next time
+            session.rollback()
+            log.exception("completing upload %s failed; retried on the next sweep", upload_id)
+    session.commit()

@@ -5,13 +5,15 @@
  */
 import {
   addSlice,
+  deleteEntry,
   deviceId,
-  getEntry,
   putEntry,
   updateEntry,
+  type GeoStatus,
   type Kind,
   type QueueEntry,
 } from "./db";
+import { holdLock, recordingLockName } from "./entry-lock";
 import { isoWithOffset } from "./time";
 
 export const SLICE_MS = 1000;
@@ -66,7 +68,10 @@ function filenameFor(kind: Kind, contentType: string, at: Date): string {
   return `${kind}-${stamp}.${EXTENSIONS[contentType] ?? "bin"}`;
 }
 
-const GEO_WAIT_AFTER_CAPTURE_MS = 4000;
+export const GEO_WAIT_AFTER_CAPTURE_MS = 4000;
+
+/** Only a position still awaited is written: once settled (e.g. given up on), it stays. */
+const stillPending = (entry: QueueEntry) => entry.geo === "pending";
 
 /** Wait a little for a pending position; an officer who never answers the prompt is not blocked. */
 async function settleGeo(itemId: string, geo: Promise<void>): Promise<void> {
@@ -74,45 +79,59 @@ async function settleGeo(itemId: string, geo: Promise<void>): Promise<void> {
     geo.then(() => false),
     new Promise<boolean>((resolve) => setTimeout(() => resolve(true), GEO_WAIT_AFTER_CAPTURE_MS)),
   ]);
-  if (timedOut) {
-    const entry = await getEntry(itemId);
-    if (entry?.geo === "pending") await updateEntry(itemId, { geo: "unavailable" });
-  }
+  // A fix arriving later is ignored (stillPending): the item may be uploaded without it.
+  if (timedOut) await updateEntry(itemId, { geo: "unavailable" }, stillPending);
 }
 
 /** Ask for the position once per capture; record refusal as such. Never blocks capture. */
 function locate(itemId: string): Promise<void> {
   return new Promise((resolve) => {
     if (!("geolocation" in navigator)) {
-      void updateEntry(itemId, { geo: "unavailable" }).then(() => resolve());
+      void updateEntry(itemId, { geo: "unavailable" }, stillPending).then(() => resolve());
       return;
     }
     navigator.geolocation.getCurrentPosition(
       (pos) => {
-        void updateEntry(itemId, {
-          geo: "ok",
-          latitude: pos.coords.latitude,
-          longitude: pos.coords.longitude,
-          accuracyM: pos.coords.accuracy,
-        }).then(() => resolve());
+        void updateEntry(
+          itemId,
+          {
+            geo: "ok",
+            latitude: pos.coords.latitude,
+            longitude: pos.coords.longitude,
+            accuracyM: pos.coords.accuracy,
+          },
+          stillPending,
+        ).then(() => resolve());
       },
       (err) => {
         const geo = err.code === err.PERMISSION_DENIED ? "refused" : "unavailable";
-        void updateEntry(itemId, { geo }).then(() => resolve());
+        void updateEntry(itemId, { geo }, stillPending).then(() => resolve());
       },
       { enableHighAccuracy: true, timeout: 10_000, maximumAge: 30_000 },
     );
   });
 }
 
+/** A write refused because the phone's storage (the origin's quota) is full. */
+export function isStorageFull(err: unknown): boolean {
+  const e = err as { name?: string; code?: number } | null;
+  return (
+    e?.name === "QuotaExceededError" ||
+    e?.name === "NS_ERROR_DOM_QUOTA_REACHED" ||
+    (e instanceof DOMException && e.code === 22)
+  );
+}
+
 async function newEntry(
+  id: string,
   kind: Kind,
   target: CaptureTarget,
   contentType: string,
   startedAt: Date,
+  geo: GeoStatus = "pending",
 ): Promise<QueueEntry> {
   const entry: QueueEntry = {
-    id: crypto.randomUUID(),
+    id,
     kind,
     ...target,
     contentType,
@@ -124,7 +143,7 @@ async function newEntry(
     slices: 0,
     size: 0,
     sha256: null,
-    geo: "pending",
+    geo,
     latitude: null,
     longitude: null,
     accuracyM: null,
@@ -156,52 +175,101 @@ export function stopStream(stream: MediaStream | null): void {
 export interface Recording {
   entry: QueueEntry;
   startedAt: number;
-  /** bytes written to IndexedDB so far */
+  /** bytes written to IndexedDB so far (counted once written) */
   bytes(): number;
-  /** Stop, flush the last slice, mark the entry finished; resolves with the entry id. */
+  /** The first slice that could not be written (e.g. storage full), null while none failed. */
+  failure(): unknown;
+  /**
+   * Stop, flush the last slice, mark the entry finished with what was written; resolves
+   * with the entry id. Rejects with the write error when a slice could not be stored (what
+   * was stored is kept in the queue; nothing stored: the entry is removed).
+   */
   stop(): Promise<string>;
 }
 
-/** Start recording now; every second's data is written to IndexedDB before the next arrives. */
+export interface RecordingOptions {
+  /** A slice could not be stored: the recorder has been stopped; call `stop()` to finish. */
+  onWriteError?: (err: unknown) => void;
+}
+
+/** Start recording now; every second's data is written to IndexedDB as it arrives. */
 export async function startRecording(
   kind: "video" | "audio",
   stream: MediaStream,
   target: CaptureTarget,
+  { onWriteError }: RecordingOptions = {},
 ): Promise<Recording> {
   const mime = pickMime(kind);
   const recorder = new MediaRecorder(stream, mime ? { mimeType: mime } : undefined);
   const started = new Date();
-  const entry = await newEntry(kind, target, bareType(recorder.mimeType || mime, kind), started);
-  const geo = locate(entry.id);
+  const id = crypto.randomUUID();
+  // Held until the entry is finished: another tab must not take it for an interrupted one.
+  const release = await holdLock(recordingLockName(id));
+  let entry: QueueEntry;
+  try {
+    entry = await newEntry(id, kind, target, bareType(recorder.mimeType || mime, kind), started);
+  } catch (err) {
+    release();
+    throw err;
+  }
+  const geo = locate(id);
   let seq = 0;
   let bytes = 0;
-  let writes: Promise<void> = Promise.resolve();
+  let saved = 0;
+  let failure: unknown = null;
+  let endedAt: string | null = null;
+  const writes = new Set<Promise<void>>();
   recorder.ondataavailable = (event) => {
     if (!event.data || event.data.size === 0) return;
-    const slice = { itemId: entry.id, seq: seq++, data: event.data };
-    bytes += event.data.size;
-    writes = writes.then(() => addSlice(slice));
+    const slice = { itemId: id, seq: seq++, data: event.data };
+    // Each write on its own: one that fails (storage full) does not take the later ones along.
+    const write = addSlice(slice).then(
+      () => {
+        bytes += slice.data.size;
+        saved++;
+      },
+      (err: unknown) => {
+        if (failure !== null) return;
+        failure = err;
+        if (recorder.state !== "inactive") {
+          endedAt ??= isoWithOffset();
+          recorder.stop();
+        }
+        onWriteError?.(err);
+      },
+    );
+    writes.add(write);
+    void write.finally(() => writes.delete(write));
   };
   const stopped = new Promise<void>((resolve) => {
     recorder.onstop = () => resolve();
   });
   recorder.start(SLICE_MS);
+  let stopping: Promise<string> | null = null;
+  const finish = async (): Promise<string> => {
+    try {
+      endedAt ??= isoWithOffset(); // when the officer stopped, not after the position wait
+      if (recorder.state !== "inactive") recorder.stop();
+      await stopped;
+      while (writes.size) await Promise.all([...writes]); // the last slice, flushed at stop
+      if (saved === 0) {
+        await deleteEntry(id); // nothing on the phone: no empty item in the queue
+      } else {
+        await settleGeo(id, geo);
+        await updateEntry(id, { finished: true, endedAt, state: "on_phone" });
+      }
+      if (failure !== null) throw failure;
+      return id;
+    } finally {
+      release();
+    }
+  };
   return {
     entry,
     startedAt: started.getTime(),
     bytes: () => bytes,
-    async stop() {
-      if (recorder.state !== "inactive") recorder.stop();
-      await stopped;
-      await writes;
-      await settleGeo(entry.id, geo);
-      await updateEntry(entry.id, {
-        finished: true,
-        endedAt: isoWithOffset(),
-        state: "on_phone",
-      });
-      return entry.id;
-    },
+    failure: () => failure,
+    stop: () => (stopping ??= finish()),
   };
 }
 
@@ -223,20 +291,34 @@ export function storePickedFile(file: File, target: CaptureTarget): Promise<stri
   const major = file.type.split("/")[0];
   const kind: Kind = major === "video" ? "video" : major === "audio" ? "audio" : "photo";
   const at = file.lastModified ? new Date(file.lastModified) : new Date();
-  return storeFinished(kind, file, bareType(file.type, kind), target, at);
+  // Not located: the phone's position now says nothing of where the file was made.
+  return storeFinished(kind, file, bareType(file.type, kind), target, at, false);
 }
 
+/** Store one finished item; on a failed write (storage full) nothing is left behind. */
 async function storeFinished(
   kind: Kind,
   blob: Blob,
   contentType: string,
   target: CaptureTarget,
   at: Date,
+  located = true,
 ): Promise<string> {
-  const entry = await newEntry(kind, target, contentType, at);
-  const geo = locate(entry.id);
-  await addSlice({ itemId: entry.id, seq: 0, data: blob });
-  await settleGeo(entry.id, geo);
-  await updateEntry(entry.id, { finished: true, endedAt: isoWithOffset(), state: "on_phone" });
-  return entry.id;
+  const id = crypto.randomUUID();
+  const release = await holdLock(recordingLockName(id));
+  try {
+    await newEntry(id, kind, target, contentType, at, located ? "pending" : "none");
+    const geo = located ? locate(id) : null;
+    try {
+      await addSlice({ itemId: id, seq: 0, data: blob });
+    } catch (err) {
+      await deleteEntry(id).catch(() => undefined);
+      throw err;
+    }
+    if (geo) await settleGeo(id, geo);
+    await updateEntry(id, { finished: true, endedAt: isoWithOffset(at), state: "on_phone" });
+    return id;
+  } finally {
+    release();
+  }
 }

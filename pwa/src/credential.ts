@@ -18,6 +18,7 @@ import { deleteSetting, getSetting, setSetting } from "./db";
 import {
   certUsable,
   clockOffset,
+  credentialExpired,
   makeOfflineCode,
   registeredKey,
   serverSeconds,
@@ -392,18 +393,27 @@ export function openCredential(caseId?: number | null): void {
   /** Now on the server's clock, in ms, as best this phone knows it. */
   const serverNow = () => Date.now() + (current?.clockOffsetMs ?? 0);
   const usableCert = () =>
-    current && certUsable(current.data.offline, serverNow()) ? current.data.offline : null;
+    current && certUsable(current.data.offline, serverNow(), current.data.valid_to)
+      ? current.data.offline
+      : null;
+  /** Offline, past the credential's last valid day (Asia/Shanghai): shown as expired, no code.
+   * (Online, the server says so itself.) */
+  const expiredOffline = () =>
+    offline && !!current && credentialExpired(current.data.valid_to, serverNow());
+  let drawnExpired = false;
 
   /** What the QR shows: the server's token, the phone's own code, or nothing that works. */
   const qrMode = (): "online" | "offline" | "stale" | "none" => {
     if (!current) return "none";
     if (!offline) return "online";
+    if (expiredOffline()) return "none";
     if (offlineCode && usableCert()) return "offline";
     if (usableCert() && supported() && !codeFailed) return "none"; // a code is being made
     return secondsLeft(current.data.token_expires_at, serverNow()) > 0 ? "stale" : "none";
   };
 
   const offlineText = (mode: ReturnType<typeof qrMode>) => {
+    if (expiredOffline()) return t("cred_offline_expired", { date: current!.data.valid_to });
     if (mode === "offline") return t("cred_offline_code");
     if (mode === "stale") return t("cred_offline");
     if (!supported()) return t("cred_offline_unsupported");
@@ -460,12 +470,14 @@ export function openCredential(caseId?: number | null): void {
       return;
     }
     const c = current.data;
-    const active = c.status === "active";
+    drawnExpired = expiredOffline();
+    const status = drawnExpired ? "expired" : c.status;
+    const active = status === "active";
     parts.push(
       h(
         "div",
         { class: `cred-status ${active ? "valid" : "invalid"}`, "data-testid": "cred-status" },
-        t(`cred_status_${c.status}` as Parameters<typeof t>[0]) || c.status,
+        t(`cred_status_${status}` as Parameters<typeof t>[0]) || status,
       ),
       photoImage() ?? "",
       h("div", { class: "cred-name", "data-testid": "cred-name" }, c.name),
@@ -521,14 +533,21 @@ export function openCredential(caseId?: number | null): void {
   const tick = () => {
     const now = new Date();
     clock.textContent = now.toLocaleTimeString(getLang(), { hour12: false });
+    if (!offline && navigator.onLine === false) {
+      // the network went while on screen: the phone's own codes from now on
+      offline = true;
+      draw();
+    }
     if (!current) {
       countdown.textContent = "";
       return;
     }
     const cert = offline ? usableCert() : null;
     if (offline && offlineCode && !cert) {
-      offlineCode = null; // the certificate ran out while on screen
+      offlineCode = null; // the certificate (or the credential) ran out while on screen
       draw();
+    } else if (expiredOffline() !== drawnExpired) {
+      draw(); // the credential's last valid day ended while on screen
     }
     if (cert) {
       const nowS = serverSeconds(Date.now(), current.clockOffsetMs ?? 0);
@@ -540,6 +559,9 @@ export function openCredential(caseId?: number | null): void {
         ? t("cred_offline_code_in", { s: Math.max(left, 1) })
         : "";
       countdown.classList.remove("expired");
+    } else if (expiredOffline()) {
+      countdown.textContent = "";
+      countdown.classList.add("expired");
     } else {
       const left = secondsLeft(current.data.token_expires_at, serverNow());
       countdown.textContent = left > 0 ? t("cred_expires_in", { s: left }) : t("cred_expired");
@@ -629,9 +651,11 @@ export function openCredential(caseId?: number | null): void {
     if (document.visibilityState === "visible") tick();
   };
   const onOnline = () => void load();
+  const onOffline = () => tick(); // switches to the phone's own codes at once
   const timer = setInterval(tick, 1000);
   document.addEventListener("visibilitychange", onVisible);
   window.addEventListener("online", onOnline);
+  window.addEventListener("offline", onOffline);
   void keepAwake();
 
   closeOverlay = () => {
@@ -639,6 +663,7 @@ export function openCredential(caseId?: number | null): void {
     clearInterval(timer);
     document.removeEventListener("visibilitychange", onVisible);
     window.removeEventListener("online", onOnline);
+    window.removeEventListener("offline", onOffline);
     void wakeLock?.release().catch(() => undefined);
     showPhoto(null);
     overlay?.remove();

@@ -17,7 +17,8 @@ export const DB_VERSION = 1;
 export type Kind = "photo" | "video" | "audio";
 export type ItemState =
   "recording" | "interrupted" | "on_phone" | "uploading" | "received" | "verified" | "error";
-export type GeoStatus = "ok" | "refused" | "unavailable" | "pending";
+/** `none`: not recorded (a picked file: where the phone is now says nothing about it). */
+export type GeoStatus = "ok" | "refused" | "unavailable" | "pending" | "none";
 
 export interface QueueEntry {
   id: string;
@@ -108,16 +109,21 @@ export async function getEntry(id: string): Promise<QueueEntry | undefined> {
   return result(tx.objectStore("queue").get(id) as IDBRequest<QueueEntry | undefined>);
 }
 
-/** Read-modify-write in one transaction, so concurrent updates of other fields are kept. */
+/**
+ * Read-modify-write in one transaction, so concurrent updates of other fields are kept.
+ * `when`: change the entry only if it still holds (judged inside the same transaction);
+ * undefined is returned when it does not.
+ */
 export async function updateEntry(
   id: string,
   change: Partial<QueueEntry>,
+  when?: (current: QueueEntry) => boolean,
 ): Promise<QueueEntry | undefined> {
   const tx = (await openDb()).transaction("queue", "readwrite");
   const store = tx.objectStore("queue");
   const current = await result(store.get(id) as IDBRequest<QueueEntry | undefined>);
   let updated: QueueEntry | undefined;
-  if (current) {
+  if (current && (!when || when(current))) {
     updated = { ...current, ...change };
     store.put(updated);
   }
@@ -138,7 +144,10 @@ export async function deleteEntry(id: string): Promise<void> {
   await done(tx);
 }
 
-/** Append one recorded slice and bump the entry's size in the same transaction. */
+/**
+ * Append one recorded slice and bump the entry's size in the same transaction; a SHA-256
+ * taken before (of fewer bytes) is dropped, so it is computed again over all of them.
+ */
 export async function addSlice(slice: Slice): Promise<void> {
   const tx = (await openDb()).transaction(["queue", "slices"], "readwrite");
   tx.objectStore("slices").put(slice);
@@ -147,6 +156,7 @@ export async function addSlice(slice: Slice): Promise<void> {
   if (entry) {
     entry.slices = Math.max(entry.slices, slice.seq + 1);
     entry.size += slice.data.size;
+    entry.sha256 = null;
     entry.endedAt = isoWithOffset();
     store.put(entry);
   }

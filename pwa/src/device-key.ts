@@ -95,12 +95,38 @@ export function clockOffset(serverTime: string, sentMs: number, receivedMs: numb
   return Number.isFinite(server) ? Math.round(server - (sentMs + receivedMs) / 2) : 0;
 }
 
-/** Whether a cached certificate still lets this phone make codes at `serverNowMs`. */
+/** The date in China (Asia/Shanghai: UTC+8 all year, no DST) at `ms`, as YYYY-MM-DD. */
+export function shanghaiDate(ms: number): string {
+  return new Date(ms + 8 * 3_600_000).toISOString().slice(0, 10);
+}
+
+/**
+ * Whether a credential valid to `validTo` (a date, its last valid day, Asia/Shanghai) has run
+ * out at `serverNowMs`. Unknown or unreadable dates are left to the server.
+ */
+export function credentialExpired(
+  validTo: string | null | undefined,
+  serverNowMs: number,
+): boolean {
+  const day = validTo?.slice(0, 10) ?? "";
+  const start = /^\d{4}-\d{2}-\d{2}$/.test(day) ? Date.parse(`${day}T00:00:00+08:00`) : NaN;
+  return Number.isFinite(start) && serverNowMs >= start + 86_400_000; // 00:00 the next day
+}
+
+/**
+ * Whether a cached certificate still lets this phone make codes at `serverNowMs`: not past
+ * its `expires_at`, nor past the credential's last valid day (`validTo`, when given).
+ */
 export function certUsable(
   offline: OfflineCert | null | undefined,
   serverNowMs: number,
+  validTo?: string | null,
 ): offline is OfflineCert {
-  return !!offline && Date.parse(offline.expires_at) > serverNowMs;
+  return (
+    !!offline &&
+    Date.parse(offline.expires_at) > serverNowMs &&
+    !credentialExpired(validTo, serverNowMs)
+  );
 }
 
 /** Sign a code for `ts` and give it with the URL of its public page. */

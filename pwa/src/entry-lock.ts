@@ -69,3 +69,50 @@ export async function withEntryLock<T>(
     clearTimeout(timer);
   }
 }
+
+/**
+ * A recording (or a photo or picked file being stored) holds this lock until its entry is
+ * finished, so another page of the app never takes a live recording for an interrupted one
+ * (`recoverInterrupted`). A closed or crashed tab releases it.
+ */
+export const RECORDING_LOCK_PREFIX = "fieldtrace-recording:";
+
+export function recordingLockName(id: string): string {
+  return RECORDING_LOCK_PREFIX + id;
+}
+
+/**
+ * Take `name` and keep it until the returned function is called. Resolves once held; without
+ * Web Locks at once, with a release that does nothing.
+ */
+export function holdLock(
+  name: string,
+  locks: LockManagerLike | undefined = browserLocks(),
+): Promise<() => void> {
+  if (!locks) return Promise.resolve(() => undefined);
+  return new Promise((held, failed) => {
+    let release!: () => void;
+    const until = new Promise<void>((resolve) => (release = resolve));
+    locks
+      .request(name, {}, () => {
+        held(release);
+        return until;
+      })
+      .catch(failed);
+  });
+}
+
+/**
+ * Run `work` only if nobody holds `name` (holding it meanwhile); `{ ran: false }` when
+ * someone does. Without Web Locks, `work` runs.
+ */
+export async function ifLockFree<T>(
+  name: string,
+  work: () => Promise<T>,
+  locks: LockManagerLike | undefined = browserLocks(),
+): Promise<LockOutcome<T>> {
+  if (!locks) return { ran: true, value: await work() };
+  return locks.request(name, { ifAvailable: true }, async (lock) =>
+    lock ? { ran: true as const, value: await work() } : { ran: false as const },
+  );
+}

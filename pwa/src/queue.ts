@@ -16,7 +16,7 @@ import {
   type QueueEntry,
 } from "./db";
 import { ApiError, caseMediaBySha, currentUserId, getToken, mediaItem, uploadStatus } from "./api";
-import { withEntryLock } from "./entry-lock";
+import { ifLockFree, recordingLockName, withEntryLock } from "./entry-lock";
 import { sha256Blob } from "./hash";
 import { t } from "./i18n";
 import {
@@ -24,6 +24,7 @@ import {
   awaitsUpload,
   CHUNK_BYTES,
   connection,
+  isFinalRefusal,
   isMetered,
   SYNC_TAG,
   uploadMetadata,
@@ -174,11 +175,17 @@ async function hashPending(): Promise<void> {
 }
 
 async function ensureHash(entry: QueueEntry): Promise<QueueEntry> {
-  if (entry.sha256) return entry;
-  const blob = await itemBlob(entry.id, entry.contentType);
-  const sha256 = await sha256Blob(blob);
-  await change(entry.id, { sha256, size: blob.size });
-  return { ...entry, sha256, size: blob.size };
+  while (!entry.sha256) {
+    const before = (await getEntry(entry.id)) ?? entry;
+    const blob = await itemBlob(entry.id, entry.contentType);
+    const sha256 = await sha256Blob(blob);
+    // Kept only if no slice was added meanwhile (addSlice clears the hash); else hash again.
+    const same = (e: QueueEntry) => e.slices === before.slices && e.size === before.size;
+    const kept = await updateEntry(entry.id, { sha256, size: blob.size }, same);
+    notify();
+    entry = kept ?? (await getEntry(entry.id)) ?? { ...entry, sha256, size: blob.size };
+  }
+  return entry;
 }
 
 /** Two open tabs must not send the same item at once: the Web Locks API, where present. */
@@ -320,6 +327,13 @@ async function send(entry: QueueEntry): Promise<string> {
       storeFingerprintForResuming: false, // our own resume state lives in the queue entry
       headers: { Authorization: `Bearer ${getToken()}` },
       metadata: uploadMetadata(entry),
+      onShouldRetry(err) {
+        // tus-js-client's rule (network, 5xx, 409, 423; not while offline), less the refusals
+        const status = err.originalResponse?.getStatus() ?? 0;
+        if (refusal(err)) return false;
+        const retryable = status < 400 || status >= 500 || status === 409 || status === 423;
+        return retryable && navigator.onLine !== false;
+      },
       onUploadUrlAvailable() {
         void change(entry.id, { uploadUrl: upload.url });
       },
@@ -349,17 +363,30 @@ async function send(entry: QueueEntry): Promise<string> {
   });
 }
 
+/** The server's `error` of a refused tus request, when its body says. */
+function serverError(err: DetailedError): { message?: string; code?: string } {
+  try {
+    return JSON.parse(err.originalResponse!.getBody()).error ?? {};
+  } catch {
+    return {}; // not JSON
+  }
+}
+
+/** A final refusal (archived case, stage not reached, another officer's device). */
+function refusal(err: DetailedError): boolean {
+  const status = err.originalResponse?.getStatus() ?? 0;
+  return isFinalRefusal(err.originalRequest?.getMethod?.(), status, serverError(err).code);
+}
+
 function classify(err: DetailedError): Error {
   const res = err.originalResponse;
   const status = res ? res.getStatus() : 0;
   if (!status) return new Offline();
   if (status === 401) return new SessionEnded();
-  let message = `${status}`;
-  try {
-    message = JSON.parse(res!.getBody()).error.message || message;
-  } catch {
-    /* not JSON: keep the status */
-  }
+  const said = serverError(err);
+  const message = said.message || `${status}`;
+  // The entry goes to error with the server's word; later entries carry on.
+  if (refusal(err)) return new ApiError(message, status, said.code || "upload_refused");
   if (status >= 500 || status === 409 || status === 423) return new Offline(); // try again later
   return new ApiError(message, status, "upload_refused");
 }
@@ -376,17 +403,24 @@ async function pruneVerified(entries: QueueEntry[]): Promise<void> {
   }
 }
 
-/** Entries left unfinished by a crash or a closed tab: keep their slices, offer them. */
+/**
+ * Entries left unfinished by a crash or a closed tab: keep their slices, offer them. One
+ * still being recorded (or stored) in another tab holds its recording lock and is left alone.
+ */
 export async function recoverInterrupted(): Promise<number> {
   let recovered = 0;
-  for (const entry of await allEntries()) {
-    if (entry.finished || entry.state === "interrupted") continue;
-    if (entry.slices === 0) {
-      await deleteEntry(entry.id);
-      continue;
-    }
-    await updateEntry(entry.id, { state: "interrupted" });
-    recovered++;
+  for (const listed of await allEntries()) {
+    if (listed.finished || listed.state === "interrupted") continue;
+    await ifLockFree(recordingLockName(listed.id), async () => {
+      const entry = await getEntry(listed.id); // fresh: it may have finished meanwhile
+      if (!entry || entry.finished || entry.state === "interrupted") return;
+      if (entry.slices === 0) {
+        await deleteEntry(entry.id);
+        return;
+      }
+      await updateEntry(entry.id, { state: "interrupted" });
+      recovered++;
+    });
   }
   if (recovered) notify();
   return recovered;

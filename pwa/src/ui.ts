@@ -3,6 +3,7 @@ import * as api from "./api";
 import type { Case, Session } from "./api";
 import {
   canRecord,
+  isStorageFull,
   openCamera,
   startRecording,
   stopStream,
@@ -88,13 +89,24 @@ const state: State = {
 let root: HTMLElement;
 let updateBanner: HTMLElement | null = null;
 
-export async function mountApp(el: HTMLElement): Promise<void> {
+/**
+ * Start the UI: settings, the stored session, the landing view. The first screen is drawn here,
+ * once, before anything the landing view loads can arrive; the case list then redraws it when
+ * it comes (at once offline, from the cache). Nothing else redraws the screen at start-up: a
+ * redraw replaces the case rows and tabs, and a tap pressed on the old ones is lost.
+ * `recovered`: recordings `recoverInterrupted` set aside, announced on that first screen.
+ */
+export async function mountApp(
+  el: HTMLElement,
+  { recovered = 0 }: { recovered?: number } = {},
+): Promise<void> {
   root = el;
   setLang((await getSetting<Lang>("lang")) ?? "zh-CN");
   state.recent = (await getSetting<number[]>("recent_cases")) ?? [];
   state.activity = (await getSetting<string>("last_activity")) ?? state.activity;
   state.pauseOnMetered = (await getSetting<boolean>("pause_on_metered")) ?? false;
   const session = await getSetting<Session>("session");
+  if (recovered) state.notice = t("recovered_notice", { n: recovered });
   if (session && Date.parse(session.expires_at) > Date.now()) {
     state.session = session;
     api.setSession(session);
@@ -105,6 +117,7 @@ export async function mountApp(el: HTMLElement): Promise<void> {
   subscribe(() => void refreshEntries());
   window.addEventListener("online", render);
   window.addEventListener("offline", render);
+  render(); // no await since startLanding: the case list cannot have been drawn yet
   await refreshEntries();
 }
 
@@ -491,8 +504,13 @@ function caseScreen(): HTMLElement {
   fileInput.addEventListener("change", async () => {
     const files = [...(fileInput.files ?? [])];
     fileInput.value = "";
-    for (const file of files) await storePickedFile(file, target());
-    void processQueue();
+    try {
+      for (const file of files) await storePickedFile(file, target());
+    } catch (err) {
+      showSaveFailure(err);
+    } finally {
+      void processQueue();
+    }
   });
   const pick = (accept: string, capture: boolean) => {
     fileInput.accept = accept;
@@ -596,6 +614,18 @@ function icon(kind: "photo" | "video" | "audio"): HTMLElement {
 
 // --- capture overlay -------------------------------------------------------------------------
 
+/** Something captured could not be stored on the phone (storage full, …): say so plainly. */
+function saveFailureMessage(err: unknown): string {
+  if (isStorageFull(err)) return t("save_failed_storage_full");
+  const e = err as Error | null;
+  return t("save_failed", { msg: e?.message || e?.name || String(err) });
+}
+
+function showSaveFailure(err: unknown): void {
+  state.error = saveFailureMessage(err);
+  render();
+}
+
 async function startCapture(kind: "photo" | "video" | "audio"): Promise<void> {
   let stream: MediaStream;
   try {
@@ -630,6 +660,8 @@ async function startCapture(kind: "photo" | "video" | "audio"): Promise<void> {
       overlay.classList.add("flash");
       try {
         await takePhoto(video, target());
+      } catch (err) {
+        showSaveFailure(err);
       } finally {
         close();
         void processQueue();
@@ -651,9 +683,38 @@ async function startCapture(kind: "photo" | "video" | "audio"): Promise<void> {
     return;
   }
 
+  const elapsed = h("span", { class: "elapsed", "data-testid": "rec-elapsed" }, "00:00");
+  const size = h("span", { class: "size", "data-testid": "rec-size" }, "0 B");
+  const stop = h(
+    "button",
+    { class: "btn stop", "data-testid": "btn-stop" },
+    h("span", { class: "stop-square" }),
+    t("stop"),
+  );
+  const warnOnClose = (event: BeforeUnloadEvent) => event.preventDefault();
   let recording: Recording;
+  let tick: ReturnType<typeof setInterval> | undefined;
+  let wakeLock: WakeLockSentinel | null = null;
+  let finishing = false;
+  // Stop by the officer's hand, or by itself when a slice could not be stored (storage full).
+  const finish = async () => {
+    if (finishing) return;
+    finishing = true;
+    stop.disabled = true;
+    clearInterval(tick);
+    window.removeEventListener("beforeunload", warnOnClose);
+    void wakeLock?.release().catch(() => undefined);
+    try {
+      await recording.stop();
+    } catch (err) {
+      showSaveFailure(err);
+    } finally {
+      close();
+      void processQueue();
+    }
+  };
   try {
-    recording = await startRecording(kind, stream, target());
+    recording = await startRecording(kind, stream, target(), { onWriteError: () => void finish() });
   } catch (err) {
     close();
     state.error = t("no_camera", { msg: (err as Error).message });
@@ -661,33 +722,17 @@ async function startCapture(kind: "photo" | "video" | "audio"): Promise<void> {
     return;
   }
   // Keep the screen on while recording, and warn before the tab is closed mid-recording.
-  const wakeLock = await navigator.wakeLock?.request("screen").catch(() => null);
-  const warnOnClose = (event: BeforeUnloadEvent) => event.preventDefault();
+  wakeLock = (await navigator.wakeLock?.request("screen").catch(() => null)) ?? null;
+  if (finishing) {
+    void wakeLock?.release().catch(() => undefined); // already stopped (storage full)
+    return;
+  }
   window.addEventListener("beforeunload", warnOnClose);
-  const elapsed = h("span", { class: "elapsed", "data-testid": "rec-elapsed" }, "00:00");
-  const size = h("span", { class: "size", "data-testid": "rec-size" }, "0 B");
-  const tick = setInterval(() => {
+  tick = setInterval(() => {
     elapsed.textContent = formatElapsed(Date.now() - recording.startedAt);
     size.textContent = formatBytes(recording.bytes());
   }, 250);
-  const stop = h(
-    "button",
-    { class: "btn stop", "data-testid": "btn-stop" },
-    h("span", { class: "stop-square" }),
-    t("stop"),
-  );
-  stop.addEventListener("click", async () => {
-    stop.disabled = true;
-    clearInterval(tick);
-    window.removeEventListener("beforeunload", warnOnClose);
-    void wakeLock?.release().catch(() => undefined);
-    try {
-      await recording.stop();
-    } finally {
-      close();
-      void processQueue();
-    }
-  });
+  stop.addEventListener("click", () => void finish());
   overlay.append(
     h(
       "div",
@@ -717,6 +762,7 @@ function geoLabel(e: QueueEntry): string {
   if (e.geo === "ok") return t("gps_ok", { acc: Math.round(e.accuracyM ?? 0) });
   if (e.geo === "refused") return t("gps_refused");
   if (e.geo === "unavailable") return t("gps_unavailable");
+  if (e.geo === "none") return t("gps_not_recorded");
   return "";
 }
 

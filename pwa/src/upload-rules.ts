@@ -26,6 +26,30 @@ export function awaitsUpload(
   return entry.finished && AWAITING_SERVER.includes(entry.state) && entry.userId === userId;
 }
 
+/**
+ * `error.code`s of a 409 that are the server's final word on an upload: the same request
+ * later gets the same answer (server/services/uploads.py, at the creation POST).
+ */
+export const FINAL_REFUSALS: readonly string[] = [
+  "case_archived",
+  "stage_not_reached",
+  "device_not_yours",
+];
+
+/**
+ * True when a refused tus request is final rather than worth retrying: a 409 on the creation
+ * POST (the server checks the case, stage and device there), or a 409 naming a final refusal.
+ * A 409 on PATCH is an offset conflict (`offset_mismatch`): resumed from the server's offset.
+ */
+export function isFinalRefusal(
+  method: string | null | undefined,
+  status: number,
+  code: string | null | undefined,
+): boolean {
+  if (status !== 409) return false;
+  return method?.toUpperCase() === "POST" || FINAL_REFUSALS.includes(code ?? "");
+}
+
 export type MediaStatus = "received" | "verified" | "hash_mismatch" | string | null;
 
 /**
@@ -88,8 +112,9 @@ export function uploadMetadata(entry: QueueEntry): Record<string, string> {
     sent_at: isoWithOffset(),
     // Not (yet) stored by the server, which ignores unknown keys; sent so nothing is lost.
     captured_end_at: entry.endedAt ?? entry.startedAt,
-    location_status: entry.geo,
   };
+  // "none": not recorded (a picked file), which the server keeps as no status at all
+  if (entry.geo !== "none") meta.location_status = entry.geo;
   if (entry.geo === "ok" && entry.latitude != null && entry.longitude != null) {
     meta.latitude = String(entry.latitude);
     meta.longitude = String(entry.longitude);

@@ -9,9 +9,11 @@ import {
   certUsable,
   clockOffset,
   codeFromParts,
+  credentialExpired,
   makeOfflineCode,
   registeredKey,
   serverSeconds,
+  shanghaiDate,
   signedMessage,
   storedKey,
   uint32,
@@ -152,6 +154,30 @@ describe("device key encoding", () => {
     expect(certUsable(offlineCert(PY.cert, "2026-11-27T08:00:00Z"), now)).toBe(false);
     expect(certUsable(null, now)).toBe(false);
     expect(certUsable(undefined, now)).toBe(false);
+  });
+
+  it("ends the credential after its last valid day in Asia/Shanghai, whatever the phone's zone", () => {
+    // 2026-11-27 23:59:59 and 2026-11-28 00:00:00 in Shanghai (UTC+8)
+    const lastSecond = Date.parse("2026-11-27T15:59:59Z");
+    const nextDay = Date.parse("2026-11-27T16:00:00Z");
+    expect(shanghaiDate(lastSecond)).toBe("2026-11-27");
+    expect(shanghaiDate(nextDay)).toBe("2026-11-28");
+    expect(credentialExpired("2026-11-27", lastSecond)).toBe(false);
+    expect(credentialExpired("2026-11-27", nextDay)).toBe(true);
+    expect(credentialExpired("2026-11-26", lastSecond)).toBe(true);
+    expect(credentialExpired("2026-11-27T00:00:00", nextDay)).toBe(true); // a datetime: its date
+    expect(credentialExpired(null, nextDay)).toBe(false); // unknown: the server decides
+    expect(credentialExpired("not a date", nextDay)).toBe(false);
+    expect(credentialExpired("2026-11-27", Date.parse("+058884-03-28T00:00:00Z"))).toBe(true);
+  });
+
+  it("makes no offline code after the credential's last valid day, even with a live certificate", () => {
+    const cert = offlineCert(PY.cert, "2026-11-29T00:00:00Z"); // an older, uncapped certificate
+    const lastSecond = Date.parse("2026-11-27T15:59:59Z");
+    const nextDay = Date.parse("2026-11-27T16:00:00Z");
+    expect(certUsable(cert, lastSecond, "2026-11-27")).toBe(true);
+    expect(certUsable(cert, nextDay, "2026-11-27")).toBe(false);
+    expect(certUsable(cert, nextDay)).toBe(true); // without valid_to: the certificate alone
   });
 
   it("renews an offline code every rotate_seconds", () => {

@@ -192,6 +192,62 @@ def test_offline_without_a_certificate_says_what_to_do(open_page, client, users)
     assert page.locator("[data-testid=cred-qr]").count() == 0
 
 
+def test_going_offline_with_the_screen_open_switches_to_offline_codes(open_page, client, users):
+    """The network goes while 亮证 is on screen: without a tap, the phone's own code shows."""
+    admin = users.create("adm", role="admin")
+    officer = users.create("wangxiaoming")
+    issue_credential(client, admin, officer.id)
+    page = open_page(**PHONE)
+    sign_in(page, "wangxiaoming", PASSWORD)
+    page.click("[data-testid=btn-credential]")
+    page.wait_for_selector("[data-testid=cred-qr][data-mode=online]")
+
+    page.context.set_offline(True)  # no refresh tapped
+    page.wait_for_selector("[data-testid=cred-qr][data-mode=offline]", timeout=5000)
+    assert "离线码" in page.inner_text("[data-testid=cred-offline]")
+    assert page.inner_text("[data-testid=cred-status]") == "有效"
+
+    page.context.set_offline(False)
+    page.wait_for_selector("[data-testid=cred-qr][data-mode=online]")
+    page.wait_for_selector("[data-testid=cred-offline]", state="detached")
+
+
+def test_offline_after_the_last_valid_day_shows_expired_and_no_code(open_page, client, users):
+    """Offline, the phone judges the credential's last valid day itself (Asia/Shanghai)."""
+    admin = users.create("adm", role="admin")
+    officer = users.create("wangxiaoming")
+    resp = client.post(
+        "/api/v1/credentials",
+        json={
+            "user_id": officer.id,
+            "number": "31010020260002",
+            "issuing_authority": "上海市浦东新区人民政府",
+            "categories": ["市场监管"],
+            "area": "浦东新区",
+            "valid_from": (TODAY - timedelta(days=30)).isoformat(),
+            "valid_to": (TODAY + timedelta(days=1)).isoformat(),
+        },
+        headers=admin.headers,
+    )
+    assert resp.status_code == 201, resp.json
+    page = open_page(**PHONE)
+    sign_in(page, "wangxiaoming", PASSWORD)
+    page.click("[data-testid=btn-credential]")  # online once: cached, with a certificate
+    page.wait_for_selector("[data-testid=cred-qr][data-mode=online]")
+    page.click("[data-testid=cred-close]")
+
+    page.context.set_offline(True)
+    page.clock.install()  # the phone's clock, three days on: past valid_to
+    page.clock.set_system_time(page.evaluate("Date.now()") / 1000 + 3 * 24 * 3600)  # seconds
+    page.click("[data-testid=btn-credential]")
+    page.wait_for_selector("[data-testid=cred-offline]")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=cred-status]')?.textContent === '已过期'"
+    )
+    assert "已过期" in page.inner_text("[data-testid=cred-offline]")
+    assert page.locator("[data-testid=cred-qr]").count() == 0
+
+
 def put_photo(client, admin, credential_id: int) -> str:
     from PIL import Image
 

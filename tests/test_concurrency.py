@@ -65,7 +65,11 @@ def test_moves_to_the_same_stage_at_once_give_one_move_and_409s(client, users, l
     def move(_: int) -> requests.Response:
         return requests.post(
             f"{live_server}{API}/cases/{cid}/stage",
-            json={"to_stage": "investigation", "reason": "并发", "override_reason": "测试准备：越过缺项"},
+            json={
+                "to_stage": "investigation",
+                "reason": "并发",
+                "override_reason": "测试准备：越过缺项",
+            },
             headers=sup.headers,
             timeout=60,
         )

@@ -266,23 +266,33 @@ def change_status(
     return credential
 
 
-def visible(session: Session, viewer: User, user_id: int | None = None) -> list[Credential]:
-    """An admin sees the credentials of their unit's users; anyone else only their own.
-
-    Asking for a user one may not see is 404, so other units' people stay invisible.
-    """
-    query = sa.select(Credential).join(User, Credential.user_id == User.id)
+def _visible_to(
+    session: Session, viewer: User, query: sa.Select, owner: Any, user_id: int | None
+) -> sa.Select:
+    """``query`` narrowed to the rows (owned through ``owner``) ``viewer`` may see: an admin
+    their unit's users' (or one of them, by ``user_id``), anyone else only their own. Asking
+    for a user one may not see is 404, so other units' people stay invisible."""
+    query = query.join(User, owner == User.id)
     if viewer.role == Role.ADMIN:
         query = query.where(User.unit_id == viewer.unit_id)
         if user_id is not None:
             target = session.get(User, user_id)
             if target is None or target.unit_id != viewer.unit_id:
                 raise NotFound(f"user {user_id} not found in your unit", code="user_not_found")
-            query = query.where(Credential.user_id == user_id)
+            query = query.where(owner == user_id)
     else:
         if user_id is not None and user_id != viewer.id:
             raise NotFound(f"user {user_id} not found", code="user_not_found")
-        query = query.where(Credential.user_id == viewer.id)
+        query = query.where(owner == viewer.id)
+    return query
+
+
+def visible(session: Session, viewer: User, user_id: int | None = None) -> list[Credential]:
+    """An admin sees the credentials of their unit's users; anyone else only their own.
+
+    Asking for a user one may not see is 404, so other units' people stay invisible.
+    """
+    query = _visible_to(session, viewer, sa.select(Credential), Credential.user_id, user_id)
     return list(
         session.execute(query.order_by(Credential.valid_to.desc(), Credential.id.desc())).scalars()
     )
@@ -737,7 +747,7 @@ def device_signature_ok(public_key: str, message: bytes, signature: bytes) -> bo
     return True
 
 
-def _own_device(session: Session, user: User, device_id: str, client_addr: str) -> Device:
+def own_device(session: Session, user: User, device_id: str, client_addr: str) -> Device:
     """The phone, registered to ``user`` on first sight; another officer's phone is refused."""
     device = session.get(Device, device_id)
     if device is None:
@@ -783,7 +793,7 @@ def register_device_key(
         if existing.revoked_at is not None:
             raise Conflict("this device key was revoked; make a new one", code="device_key_revoked")
         return existing, False
-    device = _own_device(session, user, device_id, client_addr)
+    device = own_device(session, user, device_id, client_addr)
     replaced = session.execute(
         sa.select(DeviceKey).where(DeviceKey.device_id == device.id, DeviceKey.revoked_at.is_(None))
     ).scalars()
@@ -829,18 +839,7 @@ def visible_device_keys(
     session: Session, viewer: User, user_id: int | None = None
 ) -> list[DeviceKey]:
     """Like credentials: an admin sees their unit's device keys, anyone else only their own."""
-    query = sa.select(DeviceKey).join(User, DeviceKey.user_id == User.id)
-    if viewer.role == Role.ADMIN:
-        query = query.where(User.unit_id == viewer.unit_id)
-        if user_id is not None:
-            target = session.get(User, user_id)
-            if target is None or target.unit_id != viewer.unit_id:
-                raise NotFound(f"user {user_id} not found in your unit", code="user_not_found")
-            query = query.where(DeviceKey.user_id == user_id)
-    else:
-        if user_id is not None and user_id != viewer.id:
-            raise NotFound(f"user {user_id} not found", code="user_not_found")
-        query = query.where(DeviceKey.user_id == viewer.id)
+    query = _visible_to(session, viewer, sa.select(DeviceKey), DeviceKey.user_id, user_id)
     return list(session.execute(query.order_by(DeviceKey.id.desc())).scalars())
 
 

@@ -30,14 +30,14 @@ from sqlalchemy.orm import Session
 
 from ..domain import MediaStatus, UploadStatus, kind_for_content_type
 from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from ..models import Device, MediaItem, UploadSession, User, new_id, utcnow
+from ..models import MediaItem, UploadSession, User, new_id, utcnow
 from ..schemas import UploadMetadataSchema
 from ..storage import Storage, StorageError
 from ..storage.base import Part
 from ..storage.keys import duplicate_staging_key, original_key, upload_tail_key
 from . import audit
 from .cases import can_record, get_case, stage_reached
-from .credentials import require_valid_at
+from .credentials import own_device, require_valid_at
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def create_upload(
         )
     if settings.require_credential:
         require_valid_at(session, user, meta["captured_at"])  # 403 credential_not_valid
-    _check_device(session, user, meta["device_id"], client_addr)
+    own_device(session, user, meta["device_id"], client_addr)
 
     now = utcnow()
     # Only a verified original stands in for a resend: one still "received" may yet turn out
@@ -234,24 +234,6 @@ def create_upload(
         },
     )
     return upload
-
-
-def _check_device(session: Session, user: User, device_id: str, client_addr: str) -> None:
-    device = session.get(Device, device_id)
-    if device is None:
-        session.add(Device(id=device_id, user_id=user.id, last_seen_at=utcnow()))
-        audit.record(
-            session,
-            actor=user,
-            action="device.registered",
-            object_type="device",
-            object_id=device_id,
-            client_addr=client_addr,
-        )
-    elif device.user_id != user.id:
-        raise Conflict("this device is registered to another officer", code="device_not_yours")
-    else:
-        device.last_seen_at = utcnow()
 
 
 def get_upload(session: Session, user: User, upload_id: str) -> UploadSession:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -161,25 +162,36 @@ def _date_arg(name: str, errors: list[str], label: str) -> date | None:
         return None
 
 
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() else 1
+
+
+def _paging(endpoint: str, code: str) -> tuple[dict[str, str], Callable[[int], str]]:
+    """A paged search's own query arguments, and the URL of page ``n`` keeping them."""
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+
+    def page_url(n: int) -> str:
+        return url_for(endpoint, code=code, page=n, **args)
+
+    return args, page_url
+
+
 @bp.get("/units/<code>/decisions")
 def disclosure_decisions(code: str):
     unit = _unit(code)
     today = disclosure.local_today()
     errors: list[str] = []
-    page_raw = request.args.get("page", "1")
     search = disclosure.DecisionSearch(
         q=request.args.get("q", "").strip()[:100],
         number=request.args.get("number", "").strip()[:80],
         date_from=_date_arg("from", errors, "起始日期"),
         date_to=_date_arg("to", errors, "截止日期"),
         penalty_type=request.args.get("type", "").strip()[:50],
-        page=int(page_raw) if page_raw.isdigit() else 1,
+        page=_page_number(),
     )
     result = disclosure.search_published(db.session, unit.id, search, today)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
-
-    def page_url(n: int) -> str:
-        return url_for("public.disclosure_decisions", code=unit.code, page=n, **args)
+    args, page_url = _paging("public.disclosure_decisions", unit.code)
 
     return _page(
         "disclosure_decisions.html",
@@ -199,19 +211,15 @@ def disclosure_decisions(code: str):
 def disclosure_inspection_results(code: str):
     unit = _unit(code)
     errors: list[str] = []
-    page_raw = request.args.get("page", "1")
     search = inspections.ResultSearch(
         item=request.args.get("item", "").strip()[:300],
         object=request.args.get("object", "").strip()[:100],
         date_from=_date_arg("from", errors, "起始日期"),
         date_to=_date_arg("to", errors, "截止日期"),
-        page=int(page_raw) if page_raw.isdigit() else 1,
+        page=_page_number(),
     )
     result = inspections.search_published(db.session, unit.id, search)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
-
-    def page_url(n: int) -> str:
-        return url_for("public.disclosure_inspection_results", code=unit.code, page=n, **args)
+    args, page_url = _paging("public.disclosure_inspection_results", unit.code)
 
     return _page(
         "disclosure_inspection_results.html",

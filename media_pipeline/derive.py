@@ -18,7 +18,7 @@ from server.storage.keys import derivative_key
 from .audio import make_audio_proxy, make_peaks
 from .images import PREVIEW_SIZE, THUMBNAIL_SIZE, make_derivatives
 from .limits import MediaLimits, MediaRejected
-from .steps import add_flag, set_step
+from .steps import add_flag, retry_if_transient, set_step
 from .video import make_poster, make_thumb_strip, make_web_proxy
 
 
@@ -111,10 +111,7 @@ def derive(
             peaks_path.write_text(json.dumps({"peaks": peaks, "duration_s": item.duration_s}))
             put("waveform", peaks_path, "application/json", {"buckets": len(peaks)})
     except MediaRejected as exc:
-        if exc.code == "ffmpeg_timeout":
-            # Not the file's fault alone: an overloaded worker runs out of time too. The job
-            # retries, and its last retry flags the item (processing_failed).
-            raise TimeoutError(exc.message) from exc
+        retry_if_transient(exc)
         set_step(item, "derive", "failed", code=exc.code, error=exc.message, made=made)
         add_flag(session, item, exc.code, exc.message)
         return made

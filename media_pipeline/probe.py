@@ -16,7 +16,7 @@ from .ffmpeg_run import probe_av
 from .images import probe_image
 from .limits import MediaLimits, MediaRejected
 from .sniff import claimed_matches, detect_type
-from .steps import add_flag, set_step
+from .steps import add_flag, retry_if_transient, set_step
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,7 @@ def probe_original(
         else:
             raise MediaRejected("unsupported_type", f"unknown content ({detected.mime})")
     except MediaRejected as exc:
+        retry_if_transient(exc)
         set_step(item, "probe", "failed", code=exc.code, error=exc.message)
         add_flag(session, item, exc.code, exc.message)
         if exc.code != "type_mismatch" and not claimed_matches(item.claimed_content_type, detected):

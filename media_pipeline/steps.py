@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 from server.models import MediaItem, utcnow
 from server.services import audit
 
+from .limits import MediaRejected
+
 FLAG_MESSAGES_ZH: dict[str, str] = {
     "type_mismatch": "文件实际类型与声明类型不符",
     "capture_time_mismatch": "文件内记录的拍摄时间与设备上报时间相差过大",
@@ -52,3 +54,11 @@ def add_flag(session: Session, item: MediaItem, code: str, message: str, **detai
 
 def remove_flag(item: MediaItem, code: str) -> None:
     item.flags = [f for f in item.flags or [] if f["code"] != code]
+
+
+def retry_if_transient(exc: MediaRejected) -> None:
+    """Raise ``TimeoutError`` for an ffmpeg timeout instead of failing the step for good: it
+    is not the file's fault alone (an overloaded worker runs out of time too). The job
+    retries, and its last retry flags the item (``processing_failed``)."""
+    if exc.code == "ffmpeg_timeout":
+        raise TimeoutError(exc.message) from exc

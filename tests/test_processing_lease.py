@@ -101,3 +101,25 @@ def test_a_timeout_is_retried_not_flagged_and_the_item_let_go(app, video, monkey
     monkeypatch.undo()
     assert _run(app, video) == Outcome.SUCCESS  # the retry
     assert _state(app, video)[0] == "done"
+
+
+def test_a_probe_timeout_is_retried_too(app, video, monkeypatch):
+    from media_pipeline import probe as probe_module
+
+    with app.app_context():
+        item = db.session.get(MediaItem, video)
+        item.steps = {k: v for k, v in item.steps.items() if k != "probe"}
+        db.session.commit()
+
+    def overloaded(*args, **kwargs):
+        raise MediaRejected("ffmpeg_timeout", "ffprobe did not finish within 3 s")
+
+    monkeypatch.setattr(probe_module, "probe_av", overloaded)
+    with pytest.raises(TimeoutError):
+        _run(app, video)
+    with app.app_context():
+        item = db.session.get(MediaItem, video)
+        assert item.processing == "pending" and "probe" not in item.steps
+        assert "ffmpeg_timeout" not in [f["code"] for f in item.flags or []]
+    monkeypatch.undo()
+    assert _run(app, video) == Outcome.SUCCESS

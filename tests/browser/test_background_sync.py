@@ -14,17 +14,14 @@ registration is kept but never fires.
 
 from __future__ import annotations
 
-import shutil
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import open_case
 
-from .conftest import CHROMIUM, DIST
+from .conftest import require_browser
 from .test_pwa_capture import (
-    CHROMIUM_ARGS,
     SHANGHAI,
     record,
     server_media,
@@ -34,14 +31,7 @@ from .test_pwa_capture import (
 
 pytestmark = pytest.mark.browser
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright missing")
-
-if not CHROMIUM.exists() or not shutil.which(str(CHROMIUM)):
-    pytest.skip("Debian chromium (/usr/bin/chromium) is not installed", allow_module_level=True)
-if not (DIST / "index.html").exists():
-    pytest.skip(
-        "pwa/dist is missing: run `npm ci && npm run build` in pwa/", allow_module_level=True
-    )
+require_browser()
 
 SYNC_TAG = "fieldtrace-upload"  # pwa/src/upload-rules.ts SYNC_TAG
 # The worker waits ~5 s to be sure no page of the app is in front, then uploads and asks the
@@ -60,17 +50,9 @@ READ_QUEUE_JS = """() => new Promise((resolve, reject) => {
 })"""
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def context(browser, live_server):
-    context = browser.new_context(
+def context(chromium, live_server):
+    context = chromium.new_context(
         base_url=live_server,
         viewport={"width": 360, "height": 740},
         is_mobile=True,

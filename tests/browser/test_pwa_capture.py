@@ -5,51 +5,25 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
-from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import PASSWORD, open_case
 
-from .conftest import CHROMIUM, DIST
+from .conftest import require_browser
 
 pytestmark = pytest.mark.browser
 
-playwright_api = pytest.importorskip("playwright.sync_api", reason="Python Playwright missing")
+require_browser()
 
-if not CHROMIUM.exists() or not shutil.which(str(CHROMIUM)):
-    pytest.skip("Debian chromium (/usr/bin/chromium) is not installed", allow_module_level=True)
-if not (DIST / "index.html").exists():
-    pytest.skip(
-        "pwa/dist is missing: run `npm ci && npm run build` in pwa/", allow_module_level=True
-    )
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SHANGHAI = {"latitude": 31.2304, "longitude": 121.4737, "accuracy": 12}
 VERIFY_TIMEOUT_MS = 30_000
 CHUNK_BYTES = 8 * 1024 * 1024  # pwa/src/queue.ts CHUNK_BYTES
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(
+def page(chromium, live_server):
+    context = chromium.new_context(
         base_url=live_server,
         viewport={"width": 360, "height": 740},
         is_mobile=True,

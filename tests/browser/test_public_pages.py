@@ -180,7 +180,13 @@ def test_procedure_chart_loads_as_an_image(phone_page, seeded):
     for i in range(2):
         img = images.nth(i)
         assert img.get_attribute("alt").endswith(("送达执行", "当场作出决定"))
-        assert img.evaluate("el => el.complete && el.naturalWidth > 0")
+        # loading="lazy" images do not hold the load event, so wait for this one.
+        img.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "el => el.complete && el.naturalWidth > 0",
+            arg=img.element_handle(),
+            timeout=10_000,
+        )
         assert img.evaluate("el => el.getBoundingClientRect().right") <= 360
 
 

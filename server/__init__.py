@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from .config import Config
 from .extensions import db, migrate
@@ -15,6 +16,7 @@ from .extensions import db, migrate
 def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     """Build the WSGI app. ``overrides`` replace config values (used by tests)."""
     app = Flask(__name__, static_folder=None)
+    app.url_map.converters["int"] = Int64Converter  # before any route is added
     app.config.from_object(config or Config())
     app.config.update(overrides)
     if not app.config.get("SECRET_KEY"):
@@ -39,6 +41,14 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
 
     register_api(app)
     return app
+
+
+class Int64Converter(IntegerConverter):
+    """``<int:id>`` that the database can hold: a larger id matches no route, so 404."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _migrations_dir() -> Any:

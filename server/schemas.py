@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
@@ -9,6 +10,31 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre
 from .domain import Activity, Procedure, Role, Stage
 
 _SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits (SHA-256)")
+# Times and days a client may send: wide enough for a phone whose clock reset to 1970 (the
+# record keeps it and flags the offset), narrow enough that the database can store it.
+_EARLIEST, _LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+_DAY = validate.Range(
+    min=_EARLIEST.date(), max=date(2099, 12, 31), error="must lie between 1970 and 2099"
+)
+
+
+class Instant(fields.AwareDateTime):
+    """An ISO time with a UTC offset, between 1970 and 2099 once converted to UTC."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("format", "iso")
+        kwargs.setdefault("error_messages", {"invalid_awareness": "needs a UTC offset"})
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            in_range = _EARLIEST <= moment.astimezone(UTC) < _LATEST
+        except OverflowError:  # 0001-01-01T00:00+14:00 has no UTC value
+            in_range = False
+        if not in_range:
+            raise ValidationError("must lie between 1970 and 2099")
+        return moment
 
 
 class ErrorBodySchema(Schema):
@@ -261,9 +287,7 @@ class UploadMetadataSchema(Schema):
     # Optional: without it the pipeline attaches the item to the stage open at capture time.
     stage = fields.String(validate=validate.OneOf([s.value for s in Stage]))
     activity = fields.String(required=True, validate=validate.OneOf([a.value for a in Activity]))
-    captured_at = fields.AwareDateTime(
-        required=True, format="iso", error_messages={"invalid_awareness": "needs a UTC offset"}
-    )
+    captured_at = Instant(required=True)
     sha256 = fields.String(required=True, validate=_SHA256)
     device_id = fields.String(
         required=True,
@@ -272,8 +296,8 @@ class UploadMetadataSchema(Schema):
     latitude = fields.Float(validate=validate.Range(min=-90, max=90), allow_none=True)
     longitude = fields.Float(validate=validate.Range(min=-180, max=180), allow_none=True)
     accuracy_m = fields.Float(validate=validate.Range(min=0), allow_none=True)
-    sent_at = fields.AwareDateTime(format="iso")
-    captured_end_at = fields.AwareDateTime(format="iso")
+    sent_at = Instant()
+    captured_end_at = Instant()
     location_status = fields.String(validate=validate.OneOf(["ok", "refused", "unavailable"]))
 
     @pre_load
@@ -316,8 +340,12 @@ class CredentialCreateSchema(Schema):
         validate=validate.Length(min=1, max=30),
     )
     area = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    valid_from = fields.Date(required=True, metadata={"description": "first day (Asia/Shanghai)"})
-    valid_to = fields.Date(required=True, metadata={"description": "last day (Asia/Shanghai)"})
+    valid_from = fields.Date(
+        required=True, validate=_DAY, metadata={"description": "first day (Asia/Shanghai)"}
+    )
+    valid_to = fields.Date(
+        required=True, validate=_DAY, metadata={"description": "last day (Asia/Shanghai)"}
+    )
 
     @post_load
     def _period(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -561,10 +589,12 @@ class ConsoleCaseQuerySchema(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     officer_id = fields.Integer(validate=validate.Range(min=1))
     date_from = fields.Date(
-        data_key="from", metadata={"description": "first day (Asia/Shanghai), included"}
+        data_key="from",
+        validate=_DAY,
+        metadata={"description": "first day (Asia/Shanghai), included"},
     )
     date_to = fields.Date(
-        data_key="to", metadata={"description": "last day (Asia/Shanghai), included"}
+        data_key="to", validate=_DAY, metadata={"description": "last day (Asia/Shanghai), included"}
     )
     number = fields.String(validate=validate.Length(min=1, max=64))
     stage = fields.String(validate=validate.OneOf([s.value for s in Stage]))
@@ -758,7 +788,7 @@ class ExecutionRecordSchema(Schema):
         required=True,
         validate=validate.OneOf(["payment", "compulsory_application", "performed", "other"]),
     )
-    on = fields.Date(required=True)
+    on = fields.Date(required=True, validate=_DAY)
     amount = fields.Float(allow_none=True, validate=validate.Range(min=0))
     reference = fields.String(load_default="", validate=validate.Length(max=200))
     note = fields.String(load_default="", validate=validate.Length(max=2000))
@@ -776,7 +806,7 @@ class MajorDecisionItemSchema(Schema):
 
 
 class CalendarDaySchema(Schema):
-    day = fields.Date(required=True)
+    day = fields.Date(required=True, validate=_DAY)
     is_workday = fields.Boolean(required=True)
     note = fields.String(load_default="", validate=validate.Length(max=100))
 

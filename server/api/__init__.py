@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, jsonify, request
 from marshmallow import ValidationError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
@@ -81,6 +82,16 @@ def register_api(app: Flask) -> None:
         log.exception("storage failure")
         return error_response(
             503, "storage_unavailable", "object storage failed; nothing was lost, retry later"
+        )
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def _unstorable(exc: Exception):
+        # A number or time the database cannot hold (e.g. ?case_id=10**30): the input's fault.
+        db.session.rollback()
+        log.warning("value the database cannot hold: %s", exc)
+        return error_response(
+            422, "invalid_value", "a number, time or character in the request cannot be stored"
         )
 
     @app.errorhandler(HTTPException)

@@ -1,0 +1,79 @@
+"""Values the database cannot hold get a 4xx with a code, never a 500 (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import tus_helpers as tus
+from tests.conftest import open_case, sample_jpeg
+
+HUGE = 10**30
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/v1/cases/{HUGE}",
+        f"/api/v1/cases/{HUGE}/media",
+        f"/api/v1/legal-reviews/{HUGE}",
+        f"/public/decisions/{HUGE}",
+        f"/public/reports/{HUGE}",
+    ],
+)
+def test_an_id_too_large_for_the_database_is_not_found(client, users, path):
+    officer = users.create("li")
+    resp = client.get(path, headers=officer.headers)
+    assert resp.status_code == 404, (path, resp.status_code, resp.data[:200])
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/api/v1/console/media?case_id={HUGE}",
+        f"/api/v1/credentials?user_id={HUGE}",
+        f"/api/v1/cases?page={HUGE}",
+    ],
+)
+def test_a_query_number_too_large_is_a_client_error_with_a_code(client, users, path):
+    admin = users.create("boss", role="admin")
+    resp = client.get(path, headers=admin.headers)
+    assert 400 <= resp.status_code < 500, (path, resp.status_code, resp.data[:200])
+    assert resp.json["error"]["code"]
+
+
+def test_a_body_number_too_large_is_refused_and_nothing_is_written(app, client, users):
+    admin = users.create("boss", role="admin")
+    resp = client.post(
+        "/api/v1/cases",
+        json={"title": "过大的编号", "procedure": "ordinary", "officer_ids": [HUGE]},
+        headers=admin.headers,
+    )
+    assert 400 <= resp.status_code < 500, resp.data[:200]
+    assert resp.json["error"]["code"]
+    listed = client.get("/api/v1/cases", headers=admin.headers).json
+    assert all(c["title"] != "过大的编号" for c in listed["items"])
+
+
+@pytest.mark.parametrize(
+    "captured_at",
+    ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "1969-12-31T23:59:59Z"],
+)
+def test_a_capture_time_the_database_cannot_hold_is_refused_at_creation(client, users, captured_at):
+    officer = users.create("li")
+    case = open_case(client, officer)
+    data = sample_jpeg()
+    resp = tus.create(
+        client, officer, len(data), tus.metadata(case["id"], data, captured_at=captured_at)
+    )
+    assert resp.status_code == 422, resp.data[:300]
+    assert "captured_at" in resp.json["error"]["details"]["fields"]
+
+
+def test_a_phone_whose_clock_reset_to_1970_still_uploads(client, users):
+    officer = users.create("li")
+    case = open_case(client, officer)
+    data = sample_jpeg()
+    item_id = tus.upload(client, officer, case["id"], data, captured_at="1970-01-01T08:00:05+08:00")
+    item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+    assert item["status"] == "verified"
+    assert item["captured_at"].startswith("1970-01-01T00:00:05")

@@ -59,6 +59,8 @@ class Config:
 
         # Uploads.
         self.MAX_UPLOAD_BYTES = _int("MAX_UPLOAD_BYTES", 50 * 1000**3)
+        # Any other request body, as nginx.conf caps it (tus and the credential photo excepted).
+        self.MAX_CONTENT_LENGTH = _int("MAX_BODY_BYTES", 1024 * 1024)
         self.UPLOAD_EXPIRY_HOURS = _int("UPLOAD_EXPIRY_HOURS", 72)
         self.UPLOAD_LOCK_SECONDS = _int("UPLOAD_LOCK_SECONDS", 30)
 

@@ -77,3 +77,20 @@ def test_a_phone_whose_clock_reset_to_1970_still_uploads(client, users):
     item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
     assert item["status"] == "verified"
     assert item["captured_at"].startswith("1970-01-01T00:00:05")
+
+
+def test_a_json_body_over_the_limit_is_refused_before_it_is_read(client, users):
+    officer = users.create("li")
+    big = {"title": "大" * (1024 * 1024), "procedure": "ordinary"}
+    resp = client.post("/api/v1/cases", json=big, headers=officer.headers)
+    assert resp.status_code == 413
+    assert resp.json["error"]["code"] == "request_entity_too_large"
+
+
+def test_uploads_are_not_held_to_the_json_body_limit(client, users):
+    officer = users.create("li")
+    case = open_case(client, officer)
+    data = sample_jpeg() + b"\0" * (2 * 1024 * 1024)  # trailing bytes after EOI, still a JPEG
+    item_id = tus.upload(client, officer, case["id"], data)
+    item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+    assert item["size"] == len(data)

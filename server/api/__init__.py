@@ -108,6 +108,14 @@ def register_api(app: Flask) -> None:
         log.exception("unhandled error")
         return error_response(500, "internal_error", "an unexpected error occurred")
 
+    # Bodies larger than MAX_CONTENT_LENGTH get 413, except where a route has its own limit.
+    @app.before_request
+    def _body_limit():
+        if request.blueprint == "uploads":  # tus: a PATCH never exceeds the upload's length
+            request.max_content_length = app.config["MAX_UPLOAD_BYTES"]
+        elif request.endpoint == "credentials.set_photo":
+            request.max_content_length = credentials._PHOTO_MAX_REQUEST
+
     @app.after_request
     def _headers(response):
         if request.path.startswith("/api/v1/uploads"):

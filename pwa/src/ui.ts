@@ -14,7 +14,7 @@ import {
 } from "./capture";
 import { allEntries, getSetting, setSetting, deleteSetting, type QueueEntry } from "./db";
 import { ACTIVITIES, allowedStages, orderCases } from "./cases";
-import { h } from "./dom";
+import { h, patch, patchChildren } from "./dom";
 import { getLang, setLang, t, type Key, type Lang } from "./i18n";
 import {
   acceptRecovered,
@@ -28,7 +28,13 @@ import {
   subscribe,
 } from "./queue";
 import { formatBytes, formatElapsed } from "./time";
-import { closeCredential, credentialStanding, openCredential, standingBanner } from "./credential";
+import {
+  closeCredential,
+  credentialStanding,
+  openCredential,
+  standingBanner,
+  type Standing,
+} from "./credential";
 import { consoleElement, route as routeConsole, startConsole, stopConsole } from "./console";
 import { closeSheets, openCompleteness } from "./completeness";
 import { openDocuments } from "./documents";
@@ -60,6 +66,8 @@ interface State {
   session: Session | null;
   view: View;
   cases: Case[];
+  /** the list is the server's, or one kept from it (else: still loading, nothing kept) */
+  casesLoaded: boolean;
   casesOffline: boolean;
   recent: number[];
   current: Case | null;
@@ -69,12 +77,15 @@ interface State {
   error: string | null;
   entries: QueueEntry[];
   pauseOnMetered: boolean;
+  /** the officer's credential standing last told by the server (credential.ts) */
+  standing: Standing | null;
 }
 
 const state: State = {
   session: null,
   view: "login",
   cases: [],
+  casesLoaded: false,
   casesOffline: false,
   recent: [],
   current: null,
@@ -84,17 +95,24 @@ const state: State = {
   error: null,
   entries: [],
   pauseOnMetered: false,
+  standing: null,
 };
 
 let root: HTMLElement;
-let updateBanner: HTMLElement | null = null;
+/** The banners' region (update ready, offline, notice), between the header and the screen. */
+let banners: HTMLElement | null = null;
+/** The screen on show and the view it was drawn for (see refresh). */
+let shown: { view: View; screen: HTMLElement } | null = null;
+/** Set when a new version of the app waits: applies it. */
+let applyUpdate: (() => void) | null = null;
 
 /**
  * Start the UI: settings, the stored session, the landing view. The first screen is drawn here,
- * once, before anything the landing view loads can arrive; the case list then redraws it when
- * it comes (at once offline, from the cache). Nothing else redraws the screen at start-up: a
- * redraw replaces the case rows and tabs, and a tap pressed on the old ones is lost.
- * `recovered`: recordings `recoverInterrupted` set aside, announced on that first screen.
+ * once, with the case list kept from the last time; what arrives later (the server's case list,
+ * queue changes, the network going or coming) updates the screen in place (refresh,
+ * drawBanners) and never redraws it: a redraw replaces the case rows and tabs, and a tap pressed
+ * on the old ones is lost. `recovered`: recordings `recoverInterrupted` set aside, announced on
+ * that first screen.
  */
 export async function mountApp(
   el: HTMLElement,
@@ -110,30 +128,28 @@ export async function mountApp(
   if (session && Date.parse(session.expires_at) > Date.now()) {
     state.session = session;
     api.setSession(session);
+    state.standing = (await credentialStanding()) ?? null;
     state.view = landing(session);
+    // the list kept from the last time, drawn at once; the server's updates it in place
+    if (state.view === "cases") await showKeptCases();
     startLanding(session);
   }
   api.whenUnauthorized(() => void signOut(t("session_expired")));
   subscribe(() => void refreshEntries());
-  window.addEventListener("online", render);
-  window.addEventListener("offline", render);
-  render(); // no await since startLanding: the case list cannot have been drawn yet
+  window.addEventListener("online", drawBanners);
+  window.addEventListener("offline", drawBanners);
+  render(); // no await since startLanding: the server's case list cannot have arrived yet
   await refreshEntries();
 }
 
 export function notice(message: string): void {
   state.notice = message;
-  render();
+  drawBanners();
 }
 
 export function showUpdatePrompt(apply: () => void): void {
-  updateBanner = h(
-    "div",
-    { class: "banner update", role: "status" },
-    t("update_ready"),
-    h("button", { class: "btn small", onclick: apply }, t("update_now")),
-  );
-  render();
+  applyUpdate = apply;
+  drawBanners();
 }
 
 let refreshQueued = false;
@@ -154,8 +170,8 @@ function refreshEntries(): Promise<void> {
       ]);
       const changed = signature !== lastSignature;
       lastSignature = signature;
-      if (state.view === "queue" && changed) render();
-      else updateQueueBadge();
+      if (state.view === "queue" && changed) refresh();
+      updateQueueBadge();
       resolve();
     }, 100),
   );
@@ -163,6 +179,14 @@ function refreshEntries(): Promise<void> {
 
 function casesCacheKey(): string {
   return `cases_cache:${state.session?.user.id}`;
+}
+
+/** The case list kept on the phone from the server's last answer, for the first screen. */
+async function showKeptCases(): Promise<void> {
+  const kept = await getSetting<Case[]>(casesCacheKey());
+  state.cases = kept ?? [];
+  state.casesLoaded = kept !== undefined;
+  state.casesOffline = !navigator.onLine; // known now: no hint appearing a moment later
 }
 
 async function loadCases(): Promise<void> {
@@ -175,7 +199,8 @@ async function loadCases(): Promise<void> {
     state.casesOffline = true;
     if (!(err instanceof api.ApiError && err.isNetwork)) state.error = (err as Error).message;
   }
-  render();
+  state.casesLoaded = true;
+  if (state.view === "cases") refresh();
 }
 
 async function signIn(username: string, password: string): Promise<void> {
@@ -183,6 +208,7 @@ async function signIn(username: string, password: string): Promise<void> {
   state.session = session;
   api.setSession(session);
   await setSetting("session", session);
+  state.standing = (await credentialStanding()) ?? null;
   state.view = landing(session);
   state.error = null;
   if (state.view === "console" || state.view === "admin") {
@@ -207,13 +233,14 @@ async function signOut(message: string | null = null): Promise<void> {
   render();
 }
 
-async function openCase(c: Case): Promise<void> {
+/** Drawn at once, stored after: a tap made meanwhile acts on the case screen. */
+function openCase(c: Case): void {
   state.current = c;
   state.stage = c.current_stage;
   state.view = "case";
   state.recent = [c.id, ...state.recent.filter((id) => id !== c.id)].slice(0, 20);
-  await setSetting("recent_cases", state.recent);
   render();
+  void setSetting("recent_cases", state.recent);
 }
 
 function go(view: View): void {
@@ -224,42 +251,80 @@ function go(view: View): void {
 
 // --- rendering -----------------------------------------------------------------------------
 
+function screenOf(view: View): HTMLElement {
+  if (view === "console") return consoleElement();
+  if (view === "admin") return adminElement();
+  if (view === "login") return loginScreen();
+  if (view === "cases") return casesScreen();
+  if (view === "case") return caseScreen();
+  return queueScreen();
+}
+
+/**
+ * Draw the whole app anew: for the officer's own moves (another screen, the language, signing
+ * in or out). What arrives by itself uses refresh or drawBanners instead.
+ */
 export function render(): void {
-  const screen =
-    state.view === "console"
-      ? consoleElement()
-      : state.view === "admin"
-        ? adminElement()
-        : state.view === "login"
-          ? loginScreen()
-          : state.view === "cases"
-            ? casesScreen()
-            : state.view === "case"
-              ? caseScreen()
-              : queueScreen();
-  const banners = [
-    updateBanner,
-    !navigator.onLine ? h("div", { class: "banner offline", role: "status" }, t("offline")) : null,
-    state.notice
-      ? h(
-          "div",
-          {
-            class: "banner notice",
-            role: "status",
-            onclick: () => ((state.notice = null), render()),
-          },
-          state.notice,
-        )
-      : null,
-  ];
+  const screen = screenOf(state.view);
+  shown = { view: state.view, screen };
+  banners = h("div", { class: "banners" }, bannerList());
   const wide = state.view === "console" || state.view === "admin";
   root.classList.toggle("wide", wide);
   root.replaceChildren(
     header(),
-    ...banners.filter((b): b is HTMLElement => !!b),
+    banners,
     h("main", { class: "screen" }, screen),
     state.session && !wide ? tabs() : "",
   );
+}
+
+/**
+ * Show data that arrived by itself (the server's case list, queue progress, a failed save) on
+ * the screen in view, in place (dom.ts patch): the header, the tabs and every element that did
+ * not change stay the same nodes, so a tap pressed meanwhile is not lost and nothing jumps.
+ */
+function refresh(): void {
+  if (shown?.view !== state.view) return render();
+  patch(shown.screen, screenOf(state.view));
+}
+
+function bannerList(): HTMLElement[] {
+  const list: HTMLElement[] = [];
+  if (applyUpdate) {
+    list.push(
+      h(
+        "div",
+        { class: "banner update", role: "status", "data-key": "update" },
+        t("update_ready"),
+        h("button", { class: "btn small", onclick: () => applyUpdate?.() }, t("update_now")),
+      ),
+    );
+  }
+  if (!navigator.onLine) {
+    list.push(
+      h("div", { class: "banner offline", role: "status", "data-key": "offline" }, t("offline")),
+    );
+  }
+  if (state.notice) {
+    list.push(
+      h(
+        "div",
+        {
+          class: "banner notice",
+          role: "status",
+          "data-key": "notice",
+          onclick: () => ((state.notice = null), drawBanners()),
+        },
+        state.notice,
+      ),
+    );
+  }
+  return list;
+}
+
+/** The network went or came, a new version waits, a notice: only the banners change. */
+function drawBanners(): void {
+  if (banners) patchChildren(banners, bannerList());
 }
 
 /** A supervisor moves between the console and the capture app. */
@@ -419,21 +484,23 @@ function casesScreen(): HTMLElement {
     h("h2", {}, t("my_cases")),
     state.casesOffline ? h("p", { class: "hint" }, t("offline_cases")) : "",
     errorLine(),
-    ordered.length === 0 ? h("p", { class: "hint" }, t("no_cases")) : "",
+    ordered.length === 0
+      ? h("p", { class: "hint" }, state.casesLoaded ? t("no_cases") : t("loading"))
+      : "",
     h(
       "ul",
       { class: "cases" },
       ordered.map((c) =>
         h(
           "li",
-          {},
+          { "data-key": c.id },
           h(
             "button",
             {
               class: "case-row",
               "data-testid": "case-row",
               "data-case-id": c.id,
-              onclick: () => void openCase(c),
+              onclick: () => openCase(c),
             },
             h("span", { class: "case-number" }, c.number),
             h("span", { class: "case-title" }, c.title),
@@ -464,12 +531,10 @@ function target(): CaptureTarget {
 function caseScreen(): HTMLElement {
   const c = state.current!;
   // 持证上岗: say so plainly when the officer's credential is not valid (recording goes on;
-  // the server decides, and nothing recorded is lost).
-  const standing = h("div", { "data-testid": "standing-slot" });
-  void credentialStanding().then((known) => {
-    const banner = standingBanner(known);
-    if (banner) standing.replaceChildren(banner);
-  });
+  // the server decides, and nothing recorded is lost). Drawn with the screen, from what is
+  // known: a banner arriving a moment later would push the capture buttons from under a tap.
+  const standing = h("div", { "data-testid": "standing-slot" }, standingBanner(state.standing));
+  void checkStanding();
   const stageSelect = h(
     "select",
     {
@@ -500,23 +565,26 @@ function caseScreen(): HTMLElement {
     class: "visually-hidden",
     "data-testid": "file-input",
     accept: "image/*,video/*,audio/*",
-  });
-  fileInput.addEventListener("change", async () => {
-    const files = [...(fileInput.files ?? [])];
-    fileInput.value = "";
-    try {
-      for (const file of files) await storePickedFile(file, target());
-    } catch (err) {
-      showSaveFailure(err);
-    } finally {
-      void processQueue();
-    }
+    onchange: async (event: Event) => {
+      const input = event.currentTarget as HTMLInputElement;
+      const files = [...(input.files ?? [])];
+      input.value = "";
+      try {
+        for (const file of files) await storePickedFile(file, target());
+      } catch (err) {
+        showSaveFailure(err);
+      } finally {
+        void processQueue();
+      }
+    },
   });
   const pick = (accept: string, capture: boolean) => {
-    fileInput.accept = accept;
-    if (capture) fileInput.setAttribute("capture", "environment");
-    else fileInput.removeAttribute("capture");
-    fileInput.click();
+    // the input on screen: after a refresh that is the first one drawn, not this copy
+    const input = root.querySelector<HTMLInputElement>("[data-testid=file-input]") ?? fileInput;
+    input.accept = accept;
+    if (capture) input.setAttribute("capture", "environment");
+    else input.removeAttribute("capture");
+    input.click();
   };
   const captureButton = (kind: "photo" | "video" | "audio", accept: string) =>
     h(
@@ -563,6 +631,14 @@ function caseScreen(): HTMLElement {
   );
 }
 
+/** The credential screen may have learnt a new standing since: show it if it changed. */
+async function checkStanding(): Promise<void> {
+  const known = (await credentialStanding()) ?? null;
+  if (JSON.stringify(known) === JSON.stringify(state.standing)) return;
+  state.standing = known;
+  if (state.view === "case") refresh();
+}
+
 /** The case's paperwork: 文书 (documents, signatures, handover) and 完整性 (what is missing). */
 function caseLinks(c: Case): HTMLElement {
   const user = state.session!.user;
@@ -570,7 +646,7 @@ function caseLinks(c: Case): HTMLElement {
     state.current = { ...c, ...updated };
     state.stage = updated.current_stage;
     state.cases = state.cases.map((x) => (x.id === updated.id ? { ...x, ...updated } : x));
-    render();
+    refresh();
   };
   return h(
     "div",
@@ -623,7 +699,7 @@ function saveFailureMessage(err: unknown): string {
 
 function showSaveFailure(err: unknown): void {
   state.error = saveFailureMessage(err);
-  render();
+  refresh();
 }
 
 async function startCapture(kind: "photo" | "video" | "audio"): Promise<void> {
@@ -635,7 +711,7 @@ async function startCapture(kind: "photo" | "video" | "audio"): Promise<void> {
         : await openCamera(kind === "video");
   } catch (err) {
     state.error = t("no_camera", { msg: (err as Error).message || (err as Error).name });
-    render();
+    refresh();
     return;
   }
   const overlay = h("div", { class: `overlay ${kind}`, "data-testid": "capture-overlay" });
@@ -718,7 +794,7 @@ async function startCapture(kind: "photo" | "video" | "audio"): Promise<void> {
   } catch (err) {
     close();
     state.error = t("no_camera", { msg: (err as Error).message });
-    render();
+    refresh();
     return;
   }
   // Keep the screen on while recording, and warn before the tab is closed mid-recording.
@@ -776,11 +852,11 @@ function queueScreen(): HTMLElement {
     type: "checkbox",
     "data-testid": "wifi-only",
     checked: state.pauseOnMetered,
-  });
-  wifiOnly.addEventListener("change", async () => {
-    state.pauseOnMetered = wifiOnly.checked;
-    await setSetting("pause_on_metered", state.pauseOnMetered);
-    setPauseOnMetered(state.pauseOnMetered);
+    onchange: async (event: Event) => {
+      state.pauseOnMetered = (event.currentTarget as HTMLInputElement).checked;
+      await setSetting("pause_on_metered", state.pauseOnMetered);
+      setPauseOnMetered(state.pauseOnMetered);
+    },
   });
   return h(
     "section",
@@ -803,6 +879,7 @@ function queueScreen(): HTMLElement {
           "li",
           {
             class: `item ${e.state}`,
+            "data-key": e.id,
             "data-testid": "queue-item",
             "data-id": e.id,
             "data-kind": e.kind,

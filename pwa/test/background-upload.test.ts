@@ -2,62 +2,41 @@ import "fake-indexeddb/auto";
 import { beforeEach, describe, expect, it } from "vitest";
 import { uploadQueueInWorker, type WorkerPassOptions } from "../src/background-upload";
 import {
-  addSlice,
   allEntries,
   deleteEntry,
   deleteSetting,
   getEntry,
   itemBlob,
-  putEntry,
   setSetting,
   type QueueEntry,
 } from "../src/db";
 import { entryLockName } from "../src/entry-lock";
+import { photoEntry, storeEntry } from "./entries";
 import { FakeLocks } from "./fake-locks";
 import { bytes, decodeMetadata, error, FakeTusServer, json, ORIGIN, sha256Hex } from "./fake-tus";
 
 const OFFICER = 7;
 
-function photo(id: string, data: Uint8Array, fields: Partial<QueueEntry> = {}): QueueEntry {
-  return {
-    id,
-    userId: OFFICER,
-    kind: "photo",
-    caseId: 3,
-    caseNumber: "N3",
-    stage: "investigation",
-    activity: "onsite_inspection",
-    contentType: "image/jpeg",
-    filename: `${id}.jpg`,
-    deviceId: "pwa-test",
-    startedAt: "2026-01-01T08:00:00.000+08:00",
-    endedAt: "2026-01-01T08:00:01.000+08:00",
-    finished: true,
-    slices: 1,
-    size: data.length,
-    sha256: null,
-    geo: "ok",
-    latitude: 31.23,
-    longitude: 121.47,
-    accuracyM: 12,
-    state: "on_phone",
-    percent: 0,
-    uploadUrl: null,
-    mediaId: null,
-    resent: false,
-    error: null,
-    createdAt: Date.now(),
-    verifiedAt: null,
-    ...fields,
-  };
-}
+/** Where and by whom these photos were taken: what the upload's metadata must carry. */
+const TAKEN: Partial<QueueEntry> = {
+  userId: OFFICER,
+  caseId: 3,
+  caseNumber: "N3",
+  stage: "investigation",
+  activity: "onsite_inspection",
+  deviceId: "pwa-test",
+  startedAt: "2026-01-01T08:00:00.000+08:00",
+  endedAt: "2026-01-01T08:00:01.000+08:00",
+  geo: "ok",
+  latitude: 31.23,
+  longitude: 121.47,
+  accuracyM: 12,
+};
 
 /** A captured item on the phone: the entry and its bytes in two recorded slices. */
 async function queued(id: string, data: Uint8Array, fields: Partial<QueueEntry> = {}) {
-  await putEntry(photo(id, data, { slices: 0, size: 0, ...fields }));
   const half = Math.floor(data.length / 2);
-  await addSlice({ itemId: id, seq: 0, data: new Blob([data.slice(0, half)]) });
-  await addSlice({ itemId: id, seq: 1, data: new Blob([data.slice(half)]) });
+  await storeEntry(photoEntry(id, { ...TAKEN, ...fields }), data.slice(0, half), data.slice(half));
 }
 
 function pass(server: FakeTusServer, extra: Partial<WorkerPassOptions> = {}) {

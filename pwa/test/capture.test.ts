@@ -6,6 +6,7 @@
 import "fake-indexeddb/auto";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeLocks } from "./fake-locks";
+import { FakeRecorder, recorders } from "./fake-recorder";
 
 const failing = vi.hoisted(() => ({ seqs: new Set<number>(), all: false }));
 
@@ -34,36 +35,7 @@ import { recordingLockName } from "../src/entry-lock";
 import { isoWithOffset } from "../src/time";
 import { uploadMetadata } from "../src/upload-rules";
 
-class FakeRecorder {
-  static isTypeSupported() {
-    return true;
-  }
-  state = "inactive";
-  mimeType = "video/webm";
-  /** emitted when stopped, as a real recorder flushes its last data */
-  tail: string | null = null;
-  ondataavailable: ((e: { data: Blob }) => void) | null = null;
-  onstop: (() => void) | null = null;
-  constructor() {
-    recorders.push(this);
-  }
-  start() {
-    this.state = "recording";
-  }
-  stop() {
-    this.state = "inactive";
-    setImmediate(() => {
-      if (this.tail) this.emit(this.tail);
-      this.onstop?.();
-    });
-  }
-  emit(text: string) {
-    this.ondataavailable?.({ data: new Blob([text]) });
-  }
-}
-
 type Fix = (pos: { coords: { latitude: number; longitude: number; accuracy: number } }) => void;
-const recorders: FakeRecorder[] = [];
 const geo = { hold: false, asked: 0, late: [] as Fix[] };
 const locks = new FakeLocks();
 

@@ -9,41 +9,8 @@ import {
   itemBlob,
   putEntry,
   updateEntry,
-  type QueueEntry,
 } from "../src/db";
-
-function entry(id: string): QueueEntry {
-  return {
-    id,
-    userId: 1,
-    kind: "video",
-    caseId: 1,
-    caseNumber: "N1",
-    stage: "filing",
-    activity: "other",
-    contentType: "video/webm",
-    filename: "v.webm",
-    deviceId: "d",
-    startedAt: "2026-01-01T00:00:00.000+08:00",
-    endedAt: null,
-    finished: false,
-    slices: 0,
-    size: 0,
-    sha256: null,
-    geo: "pending",
-    latitude: null,
-    longitude: null,
-    accuracyM: null,
-    state: "recording",
-    percent: 0,
-    uploadUrl: null,
-    mediaId: null,
-    resent: false,
-    error: null,
-    createdAt: Date.now(),
-    verifiedAt: null,
-  };
-}
+import { recordingEntry } from "./entries";
 
 describe("db", () => {
   it("keeps one device id per install", async () => {
@@ -53,7 +20,7 @@ describe("db", () => {
   });
 
   it("appends slices in order and counts their bytes", async () => {
-    await putEntry(entry("a"));
+    await putEntry(recordingEntry("a", { geo: "pending" }));
     await addSlice({ itemId: "a", seq: 0, data: new Blob(["one-"]) });
     await addSlice({ itemId: "a", seq: 1, data: new Blob(["two"]) });
     const stored = await getEntry("a");

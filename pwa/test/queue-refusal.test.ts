@@ -5,6 +5,7 @@
  */
 import "fake-indexeddb/auto";
 import { describe, expect, it, vi } from "vitest";
+import { photoEntry, storeEntry } from "./entries";
 import { FakeLocks } from "./fake-locks";
 
 type Refusal = { method: string; code: string; message: string };
@@ -58,46 +59,13 @@ vi.mock("../src/api", async (orig) => {
 vi.stubGlobal("navigator", { onLine: true, locks: new FakeLocks() });
 vi.stubGlobal("location", { origin: "https://x" });
 
-import { addSlice, getEntry, putEntry, type QueueEntry } from "../src/db";
+import { getEntry } from "../src/db";
 import { processQueue } from "../src/queue";
 import { isFinalRefusal } from "../src/upload-rules";
 
-function entry(id: string, caseId: number, createdAt: number): QueueEntry {
-  return {
-    id,
-    userId: 1,
-    kind: "photo",
-    caseId,
-    caseNumber: `N${caseId}`,
-    stage: "filing",
-    activity: "other",
-    contentType: "image/jpeg",
-    filename: `${id}.jpg`,
-    deviceId: "d",
-    startedAt: "2026-01-01T00:00:00.000+08:00",
-    endedAt: null,
-    finished: true,
-    slices: 0,
-    size: 0,
-    sha256: null,
-    geo: "unavailable",
-    latitude: null,
-    longitude: null,
-    accuracyM: null,
-    state: "on_phone",
-    percent: 0,
-    uploadUrl: null,
-    mediaId: null,
-    resent: false,
-    error: null,
-    createdAt,
-    verifiedAt: null,
-  };
-}
-
-async function queued(id: string, caseId: number, createdAt: number): Promise<void> {
-  await putEntry(entry(id, caseId, createdAt));
-  await addSlice({ itemId: id, seq: 0, data: new Blob([id]) });
+/** A photo of case `caseId` on the phone, its bytes its id. */
+function queued(id: string, caseId: number, createdAt: number): Promise<void> {
+  return storeEntry(photoEntry(id, { caseId, caseNumber: `N${caseId}`, createdAt }), id);
 }
 
 describe("isFinalRefusal", () => {

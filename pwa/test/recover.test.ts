@@ -5,31 +5,10 @@
  */
 import "fake-indexeddb/auto";
 import { describe, expect, it, vi } from "vitest";
+import { recordingEntry } from "./entries";
 import { FakeLocks } from "./fake-locks";
+import { FakeRecorder, recorders } from "./fake-recorder";
 
-class FakeRecorder {
-  static isTypeSupported() {
-    return true;
-  }
-  state = "inactive";
-  mimeType = "video/webm";
-  ondataavailable: ((e: { data: Blob }) => void) | null = null;
-  onstop: (() => void) | null = null;
-  constructor() {
-    recorders.push(this);
-  }
-  start() {
-    this.state = "recording";
-  }
-  stop() {
-    this.state = "inactive";
-    setImmediate(() => this.onstop?.());
-  }
-  emit(text: string) {
-    this.ondataavailable?.({ data: new Blob([text]) });
-  }
-}
-const recorders: FakeRecorder[] = [];
 const locks = new FakeLocks();
 vi.stubGlobal("MediaRecorder", FakeRecorder);
 vi.stubGlobal("navigator", {
@@ -42,45 +21,15 @@ vi.stubGlobal("navigator", {
 });
 
 import { startRecording } from "../src/capture";
-import { addSlice, getEntry, putEntry, updateEntry, type QueueEntry } from "../src/db";
+import { addSlice, getEntry, putEntry, updateEntry } from "../src/db";
 import { recordingLockName } from "../src/entry-lock";
 import { recoverInterrupted } from "../src/queue";
 
 const TARGET = { userId: 1, caseId: 1, caseNumber: "N1", stage: "filing", activity: "other" };
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
-function unfinished(id: string, slices: number): QueueEntry {
-  return {
-    id,
-    userId: 1,
-    kind: "video",
-    caseId: 1,
-    caseNumber: "N1",
-    stage: "filing",
-    activity: "other",
-    contentType: "video/webm",
-    filename: `${id}.webm`,
-    deviceId: "d",
-    startedAt: "2026-01-01T00:00:00.000+08:00",
-    endedAt: null,
-    finished: false,
-    slices,
-    size: 0,
-    sha256: null,
-    geo: "unavailable",
-    latitude: null,
-    longitude: null,
-    accuracyM: null,
-    state: "recording",
-    percent: 0,
-    uploadUrl: null,
-    mediaId: null,
-    resent: false,
-    error: null,
-    createdAt: Date.now(),
-    verifiedAt: null,
-  };
-}
+/** A recording whose tab is gone or still going, with `slices` written. */
+const unfinished = (id: string, slices: number) => recordingEntry(id, { slices });
 
 describe("recoverInterrupted", () => {
   it("leaves a recording alone while another tab still records it", async () => {

@@ -324,6 +324,20 @@ def cmd_uploads_expire(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_uploads_recover(args: argparse.Namespace) -> int:
+    from .extensions import db
+    from .services.uploads import finish_stalled_completions, recover_orphaned_originals
+
+    with _app_context() as app:
+        rt = app.extensions["fieldtrace"]
+        recovered = recover_orphaned_originals(db.session, rt.storage, rt.uploads)
+        finish_stalled_completions(db.session, rt.storage, rt.uploads, any_age=True)
+    for upload_id in recovered:
+        print(f"recovered upload {upload_id}")
+    print(f"recovered {len(recovered)} orphaned originals; finished every stalled completion")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fieldtrace", description="Fieldtrace field evidence server"
@@ -402,6 +416,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("uploads", help="uploads").add_subparsers(dest="up_cmd", required=True)
     up.add_parser("expire", help="abort abandoned uploads").set_defaults(func=cmd_uploads_expire)
+    up.add_parser(
+        "recover",
+        help="give an item to every stored original that has none (run once after upgrading)",
+    ).set_defaults(func=cmd_uploads_recover)
     return parser
 
 

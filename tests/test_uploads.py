@@ -720,15 +720,15 @@ def test_client_metadata_cannot_set_server_state_nor_see_it(
         "filetype": "image/jpeg",  # a tus client's own key: dropped too
     }
     meta = tus.metadata(other_case["id"], other, device_id="phone-m", **forged)
-    put_types: list[str | None] = []
-    real_put = rt.storage.put
+    stored_types: list[str | None] = []
+    real_create = rt.storage.create_multipart
 
-    def put(bucket, key, body, *, content_type=None):
+    def create_multipart(bucket, key, *, content_type=None):
         if bucket == rt.uploads.originals_bucket:
-            put_types.append(content_type)
-        return real_put(bucket, key, body, content_type=content_type)
+            stored_types.append(content_type)
+        return real_create(bucket, key, content_type=content_type)
 
-    monkeypatch.setattr(rt.storage, "put", put)
+    monkeypatch.setattr(rt.storage, "create_multipart", create_multipart)
     created = tus.create(client, mallory, len(other), meta)
     assert created.status_code == 201
     done = tus.patch(client, mallory, created.headers["Location"], 0, other)
@@ -737,7 +737,7 @@ def test_client_metadata_cannot_set_server_state_nor_see_it(
         f"/api/v1/media/{done.headers['Fieldtrace-Media-Id']}", headers=mallory.headers
     ).json
     assert item["id"] != "0" * 32 and item["kind"] == "photo" and item["status"] == "verified"
-    assert put_types == ["image/jpeg"]  # the client's content_type still reaches storage
+    assert stored_types == ["image/jpeg"]  # the client's content_type still reaches storage
     echoed = parse_metadata(
         _head(client, mallory, created.headers["Location"]).headers["Upload-Metadata"]
     )

@@ -74,7 +74,10 @@ def _on_complete(upload: UploadSession) -> str | None:
 
 def _media_item_id(upload: UploadSession) -> str | None:
     """The upload's item, finishing a completion that failed before (see finish_completion)."""
-    return upload_service.finish_completion(db.session, runtime().uploads, upload, _on_complete)
+    rt = runtime()
+    return upload_service.finish_completion(
+        db.session, rt.storage, rt.uploads, upload, _on_complete
+    )
 
 
 def _patch(upload: UploadSession, *, offset: int | None = None) -> Response:

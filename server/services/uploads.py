@@ -3,6 +3,13 @@
 All upload state lives in the database, so any web process can take the next request.
 Bytes below the minimum part size are kept as a separate small "tail" object in the staging
 bucket (as tusd's S3 store does), so a PATCH cut off midway keeps everything that arrived.
+
+Completion happens in two steps, so an object never reaches storage without a row that leads
+to it. First every byte is stored as a part (a small file is one part) and the row becomes
+``completed``: from then on it is evidence, which DELETE and the expiry sweep never discard.
+Then the object is assembled from the recorded parts (``_store_object``); whoever finishes the
+completion (the PATCH itself, a later HEAD, GET or PATCH, the sweep) repeats this step if it
+did not finish, and adopts the object if S3 had assembled it before a failure.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import sqlalchemy as sa
 from marshmallow import ValidationError
@@ -32,7 +39,7 @@ from ..domain import MediaStatus, UploadStatus, kind_for_content_type
 from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..models import MediaItem, UploadSession, User, new_id, utcnow
 from ..schemas import UploadMetadataSchema
-from ..storage import Storage, StorageError
+from ..storage import ObjectNotFound, Storage, StorageError
 from ..storage.base import Part
 from ..storage.keys import duplicate_staging_key, original_key, upload_tail_key
 from . import audit
@@ -40,6 +47,7 @@ from .cases import can_record, get_case, stage_reached
 from .credentials import own_device, require_valid_at
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_PARTS = 10_000
 READ_SIZE = 1024 * 1024
@@ -264,11 +272,12 @@ def _lease_free(now: datetime) -> sa.ColumnElement[bool]:
 
 
 class _Lease:
-    """A short database lease on one upload, renewed while bytes flow.
+    """A short database lease on one upload, renewed while bytes flow or S3 works.
 
-    Every write under the lease also requires the upload to be still active, so a DELETE or
-    the expiry sweep (which only act on uploads whose lease is free) can never be undone by a
-    request that was running when they happened.
+    Every write under the lease also requires the upload to be still in the status the lease
+    was taken for (active while bytes arrive, completed while the completion is finished), so
+    a DELETE or the expiry sweep (which only act on active uploads whose lease is free) can
+    never be undone by a request that was running when they happened.
     """
 
     def __init__(self, session: Session, upload_id: str, seconds: int) -> None:
@@ -276,6 +285,7 @@ class _Lease:
         self.upload_id = upload_id
         self.seconds = seconds
         self.token = secrets.token_hex(16)
+        self.status = UploadStatus.ACTIVE
         self._renewed = 0.0
 
     def _take(self, *conditions: sa.ColumnElement[bool], **values: Any) -> bool:
@@ -303,7 +313,8 @@ class _Lease:
         )
 
     def acquire_completion(self) -> bool:
-        """Take a completed upload whose media item is still to be made."""
+        """Take a completed upload whose object or media item is still to be made."""
+        self.status = UploadStatus.COMPLETED
         return self._take(
             UploadSession.status == UploadStatus.COMPLETED.value,
             UploadSession.media_item_id.is_(None),
@@ -315,7 +326,7 @@ class _Lease:
             .where(
                 UploadSession.id == self.upload_id,
                 UploadSession.lock_token == self.token,
-                UploadSession.status == UploadStatus.ACTIVE.value,
+                UploadSession.status == self.status.value,
             )
             .values(**values)
             .execution_options(synchronize_session=False)
@@ -340,8 +351,33 @@ class _Lease:
         self._write(lock_expires_at=utcnow() + timedelta(seconds=self.seconds))
 
     def save(self, **values: Any) -> None:
-        """Write state, only while still holding the lease on a still active upload."""
+        """Write state, only while still holding the lease on the upload, in its status."""
         self._write(updated_at=utcnow(), **values)
+
+    def complete(self, **values: Any) -> None:
+        """Every byte is stored: the upload becomes evidence, which nothing discards."""
+        self.save(status=UploadStatus.COMPLETED.value, **values)
+        self.status = UploadStatus.COMPLETED
+
+    def wait_for(self, future: Future[T]) -> T:
+        """The result of a storage call, renewing the lease while it runs.
+
+        A slow S3 must not let another request, DELETE or the sweep take over an upload whose
+        request is still at work. (Should this process stall beyond the lease anyway, what the
+        others may then do is safe too: see ``_store_object``.)
+        """
+        while True:
+            try:
+                return future.result(timeout=self.seconds / 4)
+            except TimeoutError:
+                if future.done():  # the call itself raised TimeoutError
+                    raise
+                self.renew_if_due()
+
+    def run(self, call: Callable[..., T], *args: Any) -> T:
+        """Run a storage call in a worker thread, renewing the lease until it returns."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-store") as pool:
+            return self.wait_for(pool.submit(call, *args))
 
     def release(self) -> None:
         self.session.rollback()
@@ -396,7 +432,9 @@ def write_chunk(
 ) -> WriteResult:
     """Append the request body at ``offset``; complete the upload when the last byte arrives."""
     if upload.status == UploadStatus.COMPLETED:
-        return _write_completed(session, settings, upload, offset, content_length, on_complete)
+        return _write_completed(
+            session, storage, settings, upload, offset, content_length, on_complete
+        )
     if upload.offset != offset:
         raise _offset_mismatch(upload, offset)
     remaining = upload.length - upload.offset
@@ -409,7 +447,9 @@ def write_chunk(
     if not lease.acquire(offset, settings.expiry):
         session.refresh(upload)
         if upload.status == UploadStatus.COMPLETED:  # another request just finished it
-            return _write_completed(session, settings, upload, offset, content_length, on_complete)
+            return _write_completed(
+                session, storage, settings, upload, offset, content_length, on_complete
+            )
         if upload.status != UploadStatus.ACTIVE:
             raise UploadGone("this upload was terminated or has expired; start a new one")
         if upload.offset != offset:
@@ -436,7 +476,9 @@ def write_chunk(
             session.expire_all()  # the row was written with UPDATE statements: re-read it
             finished = session.get(UploadSession, upload_id)
             assert finished is not None
-            result.media_item_id = on_complete(finished)
+            result.media_item_id = _finish_under_lease(
+                session, storage, lease, finished, on_complete
+            )
         return result
     finally:
         if spool is not None:
@@ -454,6 +496,7 @@ def _offset_mismatch(upload: UploadSession, offset: int) -> Conflict:
 
 def _write_completed(
     session: Session,
+    storage: Storage,
     settings: UploadSettings,
     upload: UploadSession,
     offset: int,
@@ -461,7 +504,7 @@ def _write_completed(
     on_complete: Callable[[UploadSession], str | None],
 ) -> WriteResult:
     """A PATCH to a completed upload: finish a failed completion; an empty one at the end is 204."""
-    item_id = finish_completion(session, settings, upload, on_complete)
+    item_id = finish_completion(session, storage, settings, upload, on_complete)
     if offset == upload.length and not content_length:
         if item_id is None:
             raise UploadLocked(
@@ -478,15 +521,17 @@ def _write_completed(
 
 def finish_completion(
     session: Session,
+    storage: Storage,
     settings: UploadSettings,
     upload: UploadSession,
     on_complete: Callable[[UploadSession], str | None],
 ) -> str | None:
     """The media item of a completed upload, made now if the completion failed before.
 
-    ``completed`` means every byte is stored; the item is made in a later transaction, which
-    can fail (a busy database, a killed process). HEAD, GET and PATCH call this, so the client's
-    retry finishes the job. ``None`` while another request holds the upload.
+    ``completed`` means every byte is stored (as parts); the object is assembled and the item
+    made after that, which can fail (a slow or failing S3, a busy database, a killed process).
+    HEAD, GET, PATCH and the sweep call this, so a retry finishes the job. ``None`` while
+    another request holds the upload.
     """
     if upload.status != UploadStatus.COMPLETED or upload.media_item_id:
         return upload.media_item_id
@@ -498,9 +543,81 @@ def finish_completion(
             lease.release()
         return upload.media_item_id
     try:
-        return on_complete(upload)
+        return _finish_under_lease(session, storage, lease, upload, on_complete)
     finally:
         lease.release()
+
+
+def _finish_under_lease(
+    session: Session,
+    storage: Storage,
+    lease: _Lease,
+    upload: UploadSession,
+    on_complete: Callable[[UploadSession], str | None],
+) -> str | None:
+    _store_object(session, storage, lease, upload)
+    return on_complete(upload)
+
+
+def _object_stored(upload: UploadSession) -> bool:
+    """Whether the completed upload's object is assembled (its version id, maybe None, is
+    known). Uploads completed before completion had two steps all hold the key."""
+    return "version_id" in (upload.meta or {})
+
+
+def _store_object(session: Session, storage: Storage, lease: _Lease, upload: UploadSession) -> None:
+    """Assemble a completed upload's object from its recorded parts; safe to repeat.
+
+    The upload is completed before S3 is asked, so neither DELETE nor the sweep can abort the
+    multipart upload meanwhile (its bytes would be lost) or leave the object without a row
+    leading to it (an orphaned original). Repeating the step is safe: S3 assembles a
+    multipart upload once, and if the first answer was lost, ``_complete_object`` adopts the
+    object it made.
+    """
+    if _object_stored(upload):
+        return
+    if upload.multipart_id is None:
+        raise StorageError(f"upload {upload.id} is completed but has no parts to assemble")
+    parts = [Part(**p) for p in upload.parts]
+    session.commit()  # no transaction (on SQLite: the write lock) stays open while S3 works
+    version_id = lease.run(
+        _complete_object,
+        storage,
+        upload.bucket,
+        upload.object_key,
+        upload.multipart_id,
+        parts,
+        upload.length,
+    )
+    lease.save(meta={**upload.meta, "version_id": version_id})
+    session.refresh(upload)
+
+
+def _complete_object(
+    storage: Storage, bucket: str, key: str, multipart_id: str, parts: list[Part], length: int
+) -> str | None:
+    try:
+        return storage.complete_multipart(bucket, key, multipart_id, parts)
+    except ObjectNotFound:
+        pass
+    # The multipart upload is gone: an earlier attempt completed it and this S3 does not
+    # answer a repeated completion (nothing else ends a completed upload's multipart upload).
+    # The key is this upload's alone, so the object there is the one made of these parts.
+    try:
+        stat = storage.stat(bucket, key)
+    except ObjectNotFound:
+        log.error(
+            "multipart upload %s of %s/%s is gone and no object was stored",
+            multipart_id,
+            bucket,
+            key,
+        )
+        raise StorageError(
+            f"the parts of {bucket}/{key} are gone and no object was stored"
+        ) from None
+    if stat.size != length:
+        raise StorageError(f"{bucket}/{key} holds {stat.size} bytes, the upload {length}")
+    return stat.version_id
 
 
 @dataclass
@@ -575,7 +692,7 @@ def _stream_into_parts(
     def record_oldest() -> None:
         nonlocal committed
         future, used = in_flight.popleft()
-        part = future.result()  # waits; re-raises the worker's StorageError
+        part = lease.wait_for(future)  # re-raises the worker's StorageError
         free.append(used)
         parts.append(part)
         committed += part.size
@@ -605,13 +722,10 @@ def _stream_into_parts(
             remaining -= count
             while in_flight and in_flight[0][0].done():
                 record_oldest()
-            # A full part goes to a worker, unless it is the last one (_finish_object's).
+            # A full part goes to a worker, unless it is the last one (sent at completion).
             if filled == part_size and remaining > 0:
                 if multipart_id is None:
-                    multipart_id = storage.create_multipart(
-                        state.bucket, state.object_key, content_type=state.content_type
-                    )
-                    lease.save(multipart_id=multipart_id)
+                    multipart_id = _open_multipart(storage, state, lease)
                 if len(in_flight) == UPLOADS_IN_FLIGHT:
                     record_oldest()
                 number = len(parts) + len(in_flight) + 1
@@ -630,15 +744,23 @@ def _stream_into_parts(
     rest = buf if filled == len(buf) else buf[:filled]
     if remaining == 0:
         lease.renew_if_due(force=True)  # still ours? (raises if another request took over)
-        version_id = _finish_object(storage, state, multipart_id, parts, rest)
-        meta = {k: v for k, v in state.meta.items() if k != "tail_key"}
-        lease.save(
+        if multipart_id is None:  # a file smaller than a part is a multipart upload of one
+            multipart_id = _open_multipart(storage, state, lease)
+        if rest or not parts:  # the last part (an empty file's only, empty, part)
+            number = len(parts) + 1
+            parts.append(
+                lease.run(
+                    storage.upload_part, state.bucket, state.object_key, multipart_id, number, rest
+                )
+            )
+        # Every byte is stored: the upload is evidence from here on (see _store_object).
+        lease.complete(
             offset=state.length,
             tail_size=0,
             parts=[p.__dict__ for p in parts],
             multipart_id=multipart_id,
-            status=UploadStatus.COMPLETED.value,
-            meta={**meta, "version_id": version_id},
+            expires_at=utcnow() + settings.expiry,  # the sweep retries a failed completion
+            meta={k: v for k, v in state.meta.items() if k not in ("tail_key", "version_id")},
         )
         if state.tail_key:
             _delete_quietly(storage, settings.staging_bucket, state.tail_key)
@@ -698,22 +820,18 @@ def _read_into(stream: IO[bytes], window: memoryview) -> int:
     return len(chunk)
 
 
-def _finish_object(
-    storage: Storage,
-    upload: _State,
-    multipart_id: str | None,
-    parts: list[Part],
-    last: bytes | bytearray,
-) -> str | None:
-    if multipart_id is None:
-        return storage.put(upload.bucket, upload.object_key, last, content_type=upload.content_type)
-    if last:
-        parts.append(
-            storage.upload_part(
-                upload.bucket, upload.object_key, multipart_id, len(parts) + 1, last
-            )
-        )
-    return storage.complete_multipart(upload.bucket, upload.object_key, multipart_id, parts)
+def _open_multipart(storage: Storage, state: _State, lease: _Lease) -> str:
+    """Start the upload's multipart upload and record it, so a termination can abort it."""
+    multipart_id = storage.create_multipart(
+        state.bucket, state.object_key, content_type=state.content_type
+    )
+    try:
+        lease.save(multipart_id=multipart_id)
+    except DomainError:  # terminated or taken over meanwhile: the row never named it
+        with contextlib.suppress(StorageError):
+            storage.abort_multipart(state.bucket, state.object_key, multipart_id)
+        raise
+    return multipart_id
 
 
 def _delete_quietly(storage: Storage, bucket: str, key: str) -> None:
@@ -727,7 +845,12 @@ def _delete_quietly(storage: Storage, bucket: str, key: str) -> None:
 def complete_upload(
     session: Session, storage: Storage, settings: UploadSettings, upload: UploadSession, user: User
 ) -> str:
-    """Turn a finished upload into a media item (status received), or link its duplicate."""
+    """Turn a finished upload into a media item (status received), or link its duplicate.
+
+    The upload's object is assembled already (``finish_completion`` sees to it).
+    """
+    if not _object_stored(upload):
+        raise StorageError(f"the object of upload {upload.id} is not assembled yet")
     meta = UploadMetadataSchema().load(client_metadata(upload))
     if upload.duplicate_of_id:
         original = session.get(MediaItem, upload.duplicate_of_id)
@@ -835,14 +958,23 @@ def _promote_duplicate(
     """Make a duplicate's staging copy an original of its own (its twin was never verified).
 
     Only uploads created before duplicates were limited to verified items get here. The item
-    id comes from the upload id, so a retry after a failure writes to the same key.
+    id comes from the upload id, so a retry after a failure finds the copy an earlier attempt
+    made, rather than adding a second version no item would name.
     """
     item_id = uuid.uuid5(uuid.NAMESPACE_URL, f"fieldtrace:upload:{upload.id}").hex
     key = original_key(upload.case_id, item_id)
     staging = (upload.bucket, upload.object_key)
-    version_id = storage.copy(
-        *staging, settings.originals_bucket, key, version_id=upload.meta.get("version_id")
-    )
+    session.commit()  # only reads so far; no transaction stays open while S3 copies
+    try:
+        copied = storage.stat(settings.originals_bucket, key)
+    except ObjectNotFound:
+        version_id = storage.copy(
+            *staging, settings.originals_bucket, key, version_id=upload.meta.get("version_id")
+        )
+    else:
+        if copied.size != upload.length:
+            raise StorageError(f"{key} holds {copied.size} bytes, the upload {upload.length}")
+        version_id = copied.version_id
     upload.meta = {
         **upload.meta,
         "item_id": item_id,
@@ -919,8 +1051,9 @@ def expire_uploads(
 ) -> int:
     """Abort abandoned uploads past their expiry; returns how many were expired.
 
-    An upload a request is still writing to is left alone (its lease is live). The sweep
-    also finishes completions that failed and were not retried by their client.
+    An upload a request is still writing to is left alone (its lease is live), and so is a
+    completed one, whose object may be assembling. The sweep also finishes completions that
+    failed and were not retried by their client.
     """
     now = now or utcnow()
     stale = session.execute(
@@ -947,25 +1080,28 @@ def expire_uploads(
         _discard(storage, settings, upload)
         count += 1
     session.commit()
-    _finish_stalled_completions(session, storage, settings)
+    finish_stalled_completions(session, storage, settings)
     return count
 
 
-def _finish_stalled_completions(
-    session: Session, storage: Storage, settings: UploadSettings
+def finish_stalled_completions(
+    session: Session, storage: Storage, settings: UploadSettings, *, any_age: bool = False
 ) -> None:
-    """Make the media items of completed uploads whose completion failed and was not retried."""
+    """Finish completed uploads whose completion failed and was not retried: assemble the
+    object if that is still to do, and make the media item.
+
+    The sweep looks only at uploads written to within the expiry period (the expires_at index
+    keeps that cheap; older ones are finished by their client's HEAD, GET or PATCH);
+    ``any_age`` (``fieldtrace uploads recover``) looks at all of them."""
     now = utcnow()
-    stalled = session.execute(
-        sa.select(UploadSession.id).where(
-            # Written to within the expiry period (so the expires_at index keeps this cheap);
-            # older ones are still finished by their client's HEAD, GET or PATCH.
-            UploadSession.expires_at > now,
-            UploadSession.status == UploadStatus.COMPLETED.value,
-            UploadSession.media_item_id.is_(None),
-            UploadSession.updated_at < now - timedelta(seconds=settings.lock_seconds),
-        )
-    ).scalars()
+    conditions = [
+        UploadSession.status == UploadStatus.COMPLETED.value,
+        UploadSession.media_item_id.is_(None),
+        UploadSession.updated_at < now - timedelta(seconds=settings.lock_seconds),
+    ]
+    if not any_age:
+        conditions.append(UploadSession.expires_at > now)
+    stalled = session.execute(sa.select(UploadSession.id).where(*conditions)).scalars()
     for upload_id in list(stalled):
         upload = session.get(UploadSession, upload_id, populate_existing=True)
         assert upload is not None
@@ -973,8 +1109,96 @@ def _finish_stalled_completions(
         assert uploader is not None
         make_item = partial(complete_upload, session, storage, settings, user=uploader)
         try:
-            finish_completion(session, settings, upload, make_item)
+            finish_completion(session, storage, settings, upload, make_item)
         except Exception:  # one bad upload must not stop the sweep; it is retried next time
             session.rollback()
             log.exception("completing upload %s failed; retried on the next sweep", upload_id)
     session.commit()
+
+
+def recover_orphaned_originals(
+    session: Session, storage: Storage, settings: UploadSettings
+) -> list[str]:
+    """Adopt objects that terminated or expired uploads left in the originals bucket.
+
+    Before completion had two steps, a DELETE or the sweep could end an upload whose object
+    S3 was assembling: the object stayed, invisible, with no item. Each such upload is made
+    completed again and finished like any other, so the evidence gets its media item (and its
+    verification and lock). A one-off repair, as it asks the store about every terminated or
+    expired upload; returns the ids of the uploads recovered.
+    """
+    ended = session.execute(
+        sa.select(UploadSession.id).where(
+            UploadSession.status.in_([UploadStatus.TERMINATED.value, UploadStatus.EXPIRED.value]),
+            UploadSession.bucket == settings.originals_bucket,
+            UploadSession.media_item_id.is_(None),
+        )
+    ).scalars()
+    recovered: list[str] = []
+    for upload_id in list(ended):
+        upload = session.get(UploadSession, upload_id)
+        assert upload is not None
+        session.commit()  # no transaction stays open while the store answers
+        try:
+            stat = storage.stat(upload.bucket, upload.object_key)
+        except ObjectNotFound:
+            continue  # ended before its object was made: nothing reached storage
+        if stat.size != upload.length:
+            log.error(
+                "%s/%s holds %s bytes, upload %s %s",
+                upload.bucket,
+                upload.object_key,
+                stat.size,
+                upload_id,
+                upload.length,
+            )
+            continue
+        ended_as = upload.status
+        result = session.execute(
+            sa.update(UploadSession)
+            .where(UploadSession.id == upload_id, UploadSession.status == ended_as)
+            .values(
+                status=UploadStatus.COMPLETED.value,
+                offset=upload.length,
+                tail_size=0,
+                # Tried again by the sweep for an expiry period, and by the client's HEAD.
+                expires_at=utcnow() + settings.expiry,
+                updated_at=utcnow(),
+                meta={
+                    **{k: v for k, v in upload.meta.items() if k != "tail_key"},
+                    "version_id": stat.version_id,
+                },
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            session.rollback()
+            continue
+        audit.record(
+            session,
+            actor=None,
+            action="upload.recovered",
+            object_type="media",
+            object_id=upload.meta.get("item_id", upload_id),
+            details={
+                "upload_id": upload_id,
+                "was": ended_as,
+                "bucket": upload.bucket,
+                "key": upload.object_key,
+                "version_id": stat.version_id,
+            },
+        )
+        session.commit()
+        upload = session.get(UploadSession, upload_id, populate_existing=True)
+        assert upload is not None
+        uploader = session.get(User, upload.user_id)
+        assert uploader is not None
+        make_item = partial(complete_upload, session, storage, settings, user=uploader)
+        try:
+            finish_completion(session, storage, settings, upload, make_item)
+        except Exception:  # completed now: the sweep and the client's HEAD retry it
+            session.rollback()
+            log.exception("completing recovered upload %s failed; the sweep retries", upload_id)
+        recovered.append(upload_id)
+    session.commit()
+    return recovered

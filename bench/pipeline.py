@@ -8,7 +8,12 @@
    bare 1/8-scale decode, which no libjpeg-based thumbnailer can beat (entropy decoding reads
    every coefficient at any scale), and the ceiling on the ratio it implies.
    Then both photo derivatives of an item (thumbnail 320 px and preview 1600 px): the worker
-   (``make_derivatives``, one decode) against the straightforward way (a full decode each).
+   (``make_derivatives``, one decode) against the straightforward way (a full decode each);
+   and a whole photo item as the worker runs it (probe reading headers, then both
+   derivatives) against the same with the probe decoding the pixels as well.
+   Then a progressive copy of the photo: what counting its scans costs next to its
+   thumbnail, and what 300 data-less scans added to it (3 KB) do to a plain Pillow decode,
+   against the pipeline refusing the file from its markers.
 2. A 1080p VP9/Opus WebM (as Chromium records) → the 720p H.264/AAC web proxy: ×realtime.
 3. A 1080p H.264/AAC MP4 → the proxy by remuxing: ×realtime.
 
@@ -19,6 +24,7 @@ Prints PASS/FAIL per target and exits 0 unless something broke.
 from __future__ import annotations
 
 import argparse
+import struct
 import subprocess
 import sys
 import tempfile
@@ -30,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image
 
 from media_pipeline.ffmpeg_run import probe_av
-from media_pipeline.images import make_derivatives, make_thumbnail
+from media_pipeline.images import make_derivatives, make_thumbnail, probe_image
+from media_pipeline.limits import MediaRejected
+from media_pipeline.sniff import jpeg_scan_count
 from media_pipeline.video import make_web_proxy
 
 
@@ -74,6 +82,51 @@ def _baseline_thumbnail(src: Path, dst: Path, size: int = 320) -> None:
 def _baseline_both(src: Path, dst: Path) -> None:
     _baseline_thumbnail(src, dst.with_suffix(".p.jpg"), 1600)
     _baseline_thumbnail(src, dst, 320)
+
+
+def _photo_item(src: Path, dst: Path, *, probe_decodes: bool = False) -> None:
+    probe_image(src, check_decodes=probe_decodes)
+    make_derivatives(src, {dst.with_suffix(".p.jpg"): 1600, dst: 320})
+
+
+# A refinement scan of the first component's AC coefficients carrying no data: 10 bytes.
+_EMPTY_SCAN = b"\xff\xda" + struct.pack(">HB", 8, 1) + bytes([1, 0x00, 1, 63, 0x10])
+
+
+def _plain_decode(src: Path, _dst: Path) -> None:
+    with Image.open(src) as im:
+        im.load()
+
+
+def _scan_costs(photo: Path, work: Path, out: Path) -> None:
+    progressive = work / "progressive.jpg"
+    with Image.open(photo) as im:
+        im.save(progressive, "JPEG", quality=90, progressive=True)
+    count = _time(lambda s, d: jpeg_scan_count(s), [progressive] * 20, out) / 20
+    thumb = _time(lambda s, d: make_thumbnail(s, d), [progressive] * 5, out) / 5
+    print(
+        f"progressive 12 MP JPEG ({jpeg_scan_count(progressive)} scans): counting its scans "
+        f"{count * 1000:.1f} ms, its thumbnail {thumb * 1000:.0f} ms"
+    )
+    hostile = work / "scans.jpg"
+    added = 300
+    hostile.write_bytes(progressive.read_bytes()[:-2] + _EMPTY_SCAN * added + b"\xff\xd9")
+    plain = _time(_plain_decode, [progressive], out)
+    slowed = _time(_plain_decode, [hostile], out)
+    per_scan = (slowed - plain) / added
+    start = time.perf_counter()
+    try:
+        make_thumbnail(hostile, out / "hostile.jpg")
+        verdict = "NOT REFUSED"
+    except MediaRejected as exc:
+        verdict = exc.code
+    refused = time.perf_counter() - start
+    print(
+        f"  +{added} data-less scans ({added * len(_EMPTY_SCAN) // 1000} KB): a plain decode "
+        f"takes {slowed:.2f} s instead of {plain:.2f} s, {per_scan * 1000:.1f} ms a scan, so a "
+        f"1 MB file of them would take {per_scan * 100_000 / 60:.0f} min; the pipeline "
+        f"refuses it in {refused * 1000:.1f} ms ({verdict})"
+    )
 
 
 def _decode_eighth(src: Path, _dst: Path) -> None:
@@ -140,6 +193,14 @@ def main() -> int:
             f"thumbnail + preview per item: straightforward {both_base:.2f} s, "
             f"pipeline (one decode) {both:.2f} s = {both_base / both:.1f}×"
         )
+        item = _time(_photo_item, photos, out)
+        item_decoding_probe = _time(lambda s, d: _photo_item(s, d, probe_decodes=True), photos, out)
+        print(
+            f"photo item (probe, thumbnail, preview): {item:.2f} s with the probe reading "
+            f"headers only, {item_decoding_probe:.2f} s with the probe decoding as well "
+            f"(saved {1 - item / item_decoding_probe:.0%})"
+        )
+        _scan_costs(photos[0], work, out)
 
         n = str(args.seconds)
         src = [

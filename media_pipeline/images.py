@@ -28,7 +28,13 @@ from PIL import ExifTags, Image, ImageCms, ImageFile, UnidentifiedImageError, fe
 from PIL.JpegImagePlugin import JpegImageFile
 
 from media_pipeline.limits import DEFAULT_LIMITS, GeoPoint, MediaLimits, MediaRejected
-from media_pipeline.sniff import DetectedType, detect_type, heif_image_sizes, trailing_bytes
+from media_pipeline.sniff import (
+    DetectedType,
+    detect_type,
+    heif_image_sizes,
+    jpeg_scan_count,
+    trailing_bytes,
+)
 
 # Pillow plugin for each photo type we decode, by detected MIME type: HEIF, HEIC and AVIF share
 # one container, and the coded brand decides between libheif (HEVC) and libavif (AV1).
@@ -90,13 +96,22 @@ class ImageDerivative(TypedDict):
 
 
 def probe_image(
-    path: str | os.PathLike[str], *, limits: MediaLimits = DEFAULT_LIMITS
+    path: str | os.PathLike[str],
+    *,
+    limits: MediaLimits = DEFAULT_LIMITS,
+    check_decodes: bool = True,
 ) -> ImageProbe:
     """Read a photo's size and EXIF facts, and check that the whole image decodes.
 
     Raises ``MediaRejected`` with ``empty_file``, ``unsupported_type``, ``truncated``,
-    ``decompression_bomb`` or ``probe_failed``. Broken EXIF is ignored, not fatal: the pixels
-    are the evidence.
+    ``decompression_bomb``, ``absurd_scan_count`` or ``probe_failed``. Broken EXIF is ignored,
+    not fatal: the pixels are the evidence.
+
+    ``check_decodes=False`` reads the headers only, for a caller that decodes the pixels next
+    anyway (the pipeline's derive step, which rejects an undecodable photo with the same
+    codes): the entropy decode is most of a probe's cost. Sizes, limits, scan count and
+    framing (truncation, trailing bytes) are still checked. A PNG is decoded all the same:
+    Pillow finds an eXIf chunk, which may follow the image data, only by decoding.
 
     For HEIF the container's own rotation and mirroring (``irot``/``imir``, which the HEIF
     standard makes normative; EXIF orientation there is informative) are applied by libheif
@@ -117,9 +132,10 @@ def probe_image(
             orientation = _orientation(exif)
             width, height = img.size
             display_width, display_height = (height, width) if orientation >= 5 else img.size
-        if isinstance(img, JpegImageFile):  # also MPO: its first image is the primary one
-            img.draft(None, (64, 64))  # decoding at 1/8 scale still reads every byte
-        img.load()
+        if check_decodes:
+            if isinstance(img, JpegImageFile):  # also MPO: its first image is the primary one
+                img.draft(None, (64, 64))  # decoding at 1/8 scale still reads every byte
+            img.load()
         return ImageProbe(
             format=img.format or "",
             mime=detected.mime,
@@ -238,6 +254,8 @@ def _decoding(
         )
     if detected.container == "heif":
         _check_heif_container(path, limits)
+    elif detected.container == "jpeg":
+        _check_jpeg_scans(path, limits)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -314,6 +332,22 @@ def _check_heif_container(path: str | os.PathLike[str], limits: MediaLimits) -> 
                 f"the container declares {width}x{height}, {width * height} pixels, "
                 f"over the limit of {limits.max_image_pixels}",
             )
+
+
+def _check_jpeg_scans(path: str | os.PathLike[str], limits: MediaLimits) -> None:
+    """Refuse a JPEG from its markers when its scans would make the decode run for hours.
+
+    libjpeg visits every block of the image once per scan, even a scan without data, so the
+    decode's cost is pixels times scans; the pixel limit alone bounds only one factor.
+    """
+    most = limits.max_jpeg_scans
+    if jpeg_scan_count(path, stop_after=most) > most:
+        raise MediaRejected(
+            "absurd_scan_count",
+            f"the JPEG has more than {most} scans (progressive passes; cameras write 1, "
+            "progressive encoders about 10), each of which makes the decoder go over the "
+            "whole image again",
+        )
 
 
 def _to_srgb(img: Image.Image, info: dict[str, Any]) -> Image.Image:

@@ -13,6 +13,7 @@ RejectCode = Literal[
     "decompression_bomb",
     "absurd_duration",
     "absurd_resolution",
+    "absurd_scan_count",
     "probe_failed",
     "missing_stream",
     "ffmpeg_failed",
@@ -27,6 +28,10 @@ class MediaLimits:
     ``max_width``/``max_height`` bound video frames; photos are bounded by
     ``max_image_pixels`` instead, so a 12000x4000 panorama is still accepted.
 
+    A JPEG's decoding time grows with its pixels times its scans: libjpeg visits every block
+    once per scan, and a scan without data costs the file ten bytes. ``max_jpeg_scans`` keeps
+    that product bounded; cameras and phones write one scan, progressive encoders about ten.
+
     An ffmpeg run may take ``ffmpeg_timeout_s`` plus ``ffmpeg_timeout_per_media_s`` for every
     second of media: a fixed timeout that suits a 2-minute clip would kill the re-encode of a
     legitimate six-hour recording.
@@ -36,6 +41,7 @@ class MediaLimits:
     """
 
     max_image_pixels: int = 60_000_000
+    max_jpeg_scans: int = 100
     max_duration_s: float = 6 * 3600
     max_width: int = 8192
     max_height: int = 8192

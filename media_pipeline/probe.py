@@ -23,6 +23,31 @@ from .steps import add_flag, retry_if_transient, set_step
 class TimeRules:
     max_skew: timedelta
     late_after: timedelta
+    # How far a file's time may stray from a whole time-zone offset off the device's capture
+    # time and still be read as one (see zone_shaped_offset). Small: most offsets within
+    # ±14 h are within a few minutes of some quarter hour.
+    zone_offset_tolerance: timedelta = timedelta(minutes=2)
+
+
+_QUARTER_HOUR = timedelta(minutes=15)
+_MAX_ZONE_OFFSET = timedelta(hours=14)
+
+
+def zone_shaped_offset(difference: timedelta, *, tolerance: timedelta) -> timedelta | None:
+    """The time-zone offset that ``difference`` is, give or take ``tolerance``; else None.
+
+    UTC offsets are multiples of a quarter hour (India +05:30, Nepal +05:45) within ±14 h.
+    MP4/MOV ``creation_time`` is UTC by the standard, yet many cameras write their local
+    wall-clock time there, which lands exactly one zone offset away from the true instant.
+
+    >>> zone_shaped_offset(timedelta(hours=8, seconds=20), tolerance=timedelta(minutes=2))
+    datetime.timedelta(seconds=28800)
+    """
+    quarters = round(difference / _QUARTER_HOUR)
+    offset = quarters * _QUARTER_HOUR
+    if quarters == 0 or abs(offset) > _MAX_ZONE_OFFSET or abs(difference - offset) > tolerance:
+        return None
+    return offset
 
 
 def _parse_file_time(raw: str | None, fallback_offset_min: int | None) -> datetime | None:
@@ -50,7 +75,9 @@ def probe_original(
     item.detected_content_type = detected.mime
     try:
         if detected.kind == "photo":
-            probe: dict[str, Any] = dict(probe_image(path, limits=limits))
+            # Headers only: derive decodes the pixels next and rejects a photo that does not
+            # decode, with the same codes. Decoding here too cost a second entropy decode.
+            probe: dict[str, Any] = dict(probe_image(path, limits=limits, check_decodes=False))
             item.width, item.height = probe["display_width"], probe["display_height"]
             file_time = probe.get("capture_time")
         elif detected.kind in ("video", "audio"):
@@ -113,14 +140,7 @@ def probe_original(
 def _check_times(session: Session, item: MediaItem, times: TimeRules) -> None:
     skew = times.max_skew
     if item.file_captured_at and abs(item.file_captured_at - item.captured_at) > skew:
-        diff = (item.file_captured_at - item.captured_at).total_seconds()
-        add_flag(
-            session,
-            item,
-            "capture_time_mismatch",
-            f"the file says it was recorded {diff:+.0f} s from the device's capture time",
-            seconds=diff,
-        )
+        _check_file_time(session, item, item.file_captured_at - item.captured_at, times)
     if (
         item.device_clock_offset_s is not None
         and abs(item.device_clock_offset_s) > skew.total_seconds()
@@ -148,3 +168,38 @@ def _check_times(session: Session, item: MediaItem, times: TimeRules) -> None:
             f"uploaded {delay.total_seconds() / 3600:.1f} h after capture",
             hours=round(delay.total_seconds() / 3600, 1),
         )
+
+
+def _check_file_time(
+    session: Session, item: MediaItem, difference: timedelta, times: TimeRules
+) -> None:
+    """Flag a file time that disagrees with the device's capture time.
+
+    A whole time-zone offset is its own finding, ``file_time_zone_offset``, not a
+    ``capture_time_mismatch``: a camera clock set to another zone, or local time written as
+    UTC (then the offset is the device's own UTC offset). Either way the file's time is kept
+    as the file states it, and the original is never touched.
+    """
+    seconds = difference.total_seconds()
+    zone = zone_shaped_offset(difference, tolerance=times.zone_offset_tolerance)
+    if zone is None:
+        add_flag(
+            session,
+            item,
+            "capture_time_mismatch",
+            f"the file says it was recorded {seconds:+.0f} s from the device's capture time",
+            seconds=seconds,
+        )
+        return
+    hours = zone / timedelta(hours=1)
+    device_zone = item.captured_at_offset_min
+    add_flag(
+        session,
+        item,
+        "file_time_zone_offset",
+        f"the file's time is {hours:+g} h from the device's capture time, a whole time-zone "
+        "offset: the camera's clock was set to another zone or wrote local time as UTC",
+        offset_h=hours,
+        seconds=seconds,
+        matches_device_zone=device_zone is not None and zone == timedelta(minutes=device_zone),
+    )

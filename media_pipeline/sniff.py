@@ -492,6 +492,80 @@ def _skip_entropy_coded(mm: mmap.mmap | bytes, at: int, end: int) -> int:
         return at
 
 
+# Frame types libjpeg decodes progressively (Huffman, arithmetic): one scan per pass.
+_PROGRESSIVE_SOF = frozenset({0xC2, 0xCA})
+_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC9, 0xCA, 0xCB})
+
+
+def jpeg_scan_count(path: str | os.PathLike[str], *, stop_after: int | None = None) -> int:
+    """How many scans libjpeg would decode from a JPEG's primary image.
+
+    Walks the markers as libjpeg reads them (memory-mapped, no decoding) and errs towards
+    counting more: junk, fill bytes and odd markers cannot hide a scan that libjpeg would
+    decode. A sequential JPEG whose first scan holds every component is one scan: libjpeg
+    refuses any later one, so its image data is not walked. Otherwise the walk stops at the
+    first end-of-image (the images of an MPO come after it) or, with ``stop_after``, as soon as
+    more than that many scans are seen. A truncated file counts the scans it holds; telling
+    that it is truncated is :func:`trailing_bytes`'s job.
+
+    >>> jpeg_scan_count("progressive.jpg")  # doctest: +SKIP
+    10
+    """
+    scans = 0
+    progressive, components = False, b""  # of the frame (SOF): Nf, its number of components
+    with _mapped(path) as mm:
+        at = 2  # after SOI
+        while (found := _next_jpeg_marker(mm, at)) is not None:
+            marker, at = found
+            if marker == 0xD9:  # EOI
+                break
+            if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
+                continue
+            segment = at
+            at += max(int.from_bytes(mm[at : at + 2], "big"), 2)
+            if marker in _SOF and not components:  # libjpeg refuses a second frame
+                progressive = marker in _PROGRESSIVE_SOF
+                components = mm[segment + 7 : segment + 8]  # after length, P, Y and X
+            if marker != 0xDA:  # a segment other than a start of scan: skipped whole
+                continue
+            scans += 1
+            # jdinput.c: one scan over all components of a sequential frame is all there is.
+            in_scan = mm[segment + 2 : segment + 3]  # Ns, after the length
+            if scans == 1 and not progressive and components and in_scan == components:
+                break
+            if stop_after is not None and scans > stop_after:
+                break
+            at = _end_of_entropy_coded_data(mm, at)
+    return scans
+
+
+def _next_jpeg_marker(mm: mmap.mmap | bytes, at: int) -> tuple[int, int] | None:
+    """The next marker libjpeg finds between segments and where its segment starts: an 0xFF
+    (after any fill 0xFFs) followed by a byte other than 0x00. Anything else is skipped as
+    junk, 0xFF00 included (jdmarker.c, next_marker)."""
+    end = len(mm)
+    while (at := mm.find(b"\xff", at)) != -1 and at + 1 < end:
+        follower = mm[at + 1]
+        if follower not in (0x00, 0xFF):
+            return follower, at + 2
+        at += 1 if follower == 0xFF else 2
+    return None
+
+
+def _end_of_entropy_coded_data(mm: mmap.mmap | bytes, at: int) -> int:
+    """Where a scan's entropy-coded data ends for libjpeg's decoder: at the first marker from
+    SOF0 (0xC0) up that is not RSTn. 0xFF00 is a data byte, RSTn markers belong to the scan,
+    and the reserved markers below 0xC0 are skipped by its restart resynchronisation
+    (jdmarker.c, jpeg_resync_to_restart), so they do not end the scan here either."""
+    end = len(mm)
+    while (at := mm.find(b"\xff", at)) != -1 and at + 1 < end:
+        follower = mm[at + 1]
+        if follower >= 0xC0 and follower != 0xFF and not 0xD0 <= follower <= 0xD7:
+            return at
+        at += 1 if follower == 0xFF else 2
+    return end
+
+
 def _png_trailing(path: str | os.PathLike[str]) -> int:
     with _mapped(path) as mm:
         end = len(mm)

@@ -14,6 +14,7 @@ from .limits import MediaRejected
 FLAG_MESSAGES_ZH: dict[str, str] = {
     "type_mismatch": "文件实际类型与声明类型不符",
     "capture_time_mismatch": "文件内记录的拍摄时间与设备上报时间相差过大",
+    "file_time_zone_offset": "文件内时间与设备时间相差整数个时区，疑为相机把本地时间记作UTC",
     "device_clock_skew": "设备时钟与服务器时间相差过大",
     "late_upload": "拍摄后很久才上传",
     "captured_in_future": "拍摄时间晚于服务器接收时间",

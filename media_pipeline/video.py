@@ -204,7 +204,8 @@ def make_thumb_strip(
     probe: AVProbe | None = None,
     limits: MediaLimits = DEFAULT_LIMITS,
 ) -> ThumbStrip:
-    """Write ``count`` evenly spaced frames side by side as one sprite JPEG for scrubbing.
+    """Write ``count`` evenly spaced frames side by side as one sprite JPEG for scrubbing
+    (fewer when the clip is too short to give each tile a time of its own).
 
     One ffmpeg run seeks to each timestamp with its own input (``-ss`` before ``-i``), so a
     six-hour recording costs ``count`` short decodes, not a pass over the whole file.
@@ -228,9 +229,15 @@ def make_thumb_strip(
     last = max(0.0, duration - frame - min(frame, 0.1))
     if last < count * 0.002:  # a clip of a frame or two: one tile
         count = 1
-    timestamps = [
-        round(min(last, max(0.0, duration * (i + 0.5) / count - frame)), 3) for i in range(count)
-    ]
+    # A clip with fewer frames than tiles gives some tiles the same time: each time once, as
+    # identical inputs would be one ffmpeg-python node that the filter graph cannot split.
+    timestamps = list(
+        dict.fromkeys(
+            round(min(last, max(0.0, duration * (i + 0.5) / count - frame)), 3)
+            for i in range(count)
+        )
+    )
+    count = len(timestamps)
     tiles = []
     for at in timestamps:
         source = ffmpeg.input(file_url(src), ss=at, **input_options(probe["demuxer"]))

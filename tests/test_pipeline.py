@@ -16,6 +16,7 @@ from server.extensions import db
 from server.models import MediaAttachment, MediaItem
 from tests import tus_helpers as tus
 from tests.conftest import open_case, sha256_hex
+from tests.media_pipeline.conftest import progressive_jpeg, with_extra_scans
 from tests.workflow_helpers import move_case_to
 
 
@@ -38,6 +39,7 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     photo.save(buf, "JPEG", exif=exif)
     bomb = io.BytesIO()
     Image.new("1", (9000, 9000)).save(bomb, "PNG")
+    many_scans = with_extra_scans(progressive_jpeg(), 5000)
     return {
         "photo": buf.getvalue(),
         "mp4": _ffmpeg(
@@ -66,6 +68,7 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
         ),
         "audio": _ffmpeg(d / "c.webm", *lavfi_a, "-c:a", "libopus"),
         "bomb": bomb.getvalue(),
+        "many_scans": many_scans,
     }
 
 
@@ -171,7 +174,11 @@ def test_lying_type_is_flagged_and_still_processed(client, users, samples):
 
 @pytest.mark.parametrize(
     ("name", "content_type", "code"),
-    [("bomb", "image/png", "decompression_bomb"), ("garbage", "video/mp4", "unsupported_type")],
+    [
+        ("bomb", "image/png", "decompression_bomb"),
+        ("garbage", "video/mp4", "unsupported_type"),
+        ("many_scans", "image/jpeg", "absurd_scan_count"),  # would stall the worker's decode
+    ],
 )
 def test_hostile_files_are_flagged_originals_kept_worker_alive(
     client, users, samples, name, content_type, code
@@ -304,6 +311,99 @@ def test_device_clock_skew_is_flagged(client, users, samples):
     item_id = tus.upload(client, officer, case["id"], samples["photo"], sent_at=sent)
     flags = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json["flags"]
     assert "device_clock_skew" in [f["code"] for f in flags]
+
+
+def _mp4_created_at(tmp_path: Path, creation_time: str) -> bytes:
+    return _ffmpeg(
+        tmp_path / f"{creation_time.replace(':', '')}.mp4",
+        *("-f", "lavfi", "-i", "testsrc=size=160x120:rate=5:duration=1"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
+        *("-metadata", f"creation_time={creation_time}"),
+    )
+
+
+def _upload_video(client, officer, case_id: int, data: bytes, captured: datetime) -> dict:
+    item_id = tus.upload(
+        client,
+        officer,
+        case_id,
+        data,
+        filename="cam.mp4",
+        content_type="video/mp4",
+        captured_at=captured.isoformat(),
+    )
+    return client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+
+
+def test_camera_local_time_written_as_utc_is_a_finding_not_a_mismatch(client, users, tmp_path):
+    # A camera on Beijing time writes 14:00 local as "14:00Z": 8 h ahead of the instant.
+    officer = users.create("li")
+    case = open_case(client, officer)
+    captured = datetime.now(tus.CHINA).replace(microsecond=0) - timedelta(minutes=30)
+    local_as_utc = captured.replace(tzinfo=None).isoformat() + "Z"
+    data = _mp4_created_at(tmp_path, local_as_utc)
+    item = _upload_video(client, officer, case["id"], data, captured)
+    assert item["processing"] == "done", item["steps"]
+    codes = [f["code"] for f in item["flags"]]
+    assert "capture_time_mismatch" not in codes
+    finding = next(f for f in item["flags"] if f["code"] == "file_time_zone_offset")
+    assert finding["offset_h"] == 8 and finding["matches_device_zone"] is True
+    assert finding["seconds"] == 8 * 3600 and "8" in finding["message"]
+    # The file's own statement is kept as it reads, and so are its bytes.
+    assert datetime.fromisoformat(item["file_captured_at"]) == captured + timedelta(hours=8)
+    original = client.get(f"/api/v1/media/{item['id']}/original", headers=officer.headers)
+    assert original.data == data
+
+    # Nepal (UTC+05:45), seconds apart from the phone's clock: a quarter-hour zone still fits.
+    nepal = _mp4_created_at(
+        tmp_path, (captured + timedelta(hours=5, minutes=45, seconds=40)).isoformat()
+    )
+    item = _upload_video(client, officer, case["id"], nepal, captured)
+    finding = next(f for f in item["flags"] if f["code"] == "file_time_zone_offset")
+    assert finding["offset_h"] == 5.75 and finding["matches_device_zone"] is False
+    assert "capture_time_mismatch" not in [f["code"] for f in item["flags"]]
+
+    # 8 h 37 min is no time zone: that stays a mismatch for a supervisor to look at.
+    odd = _mp4_created_at(tmp_path, (captured + timedelta(hours=8, minutes=37)).isoformat())
+    item = _upload_video(client, officer, case["id"], odd, captured)
+    codes = [f["code"] for f in item["flags"]]
+    assert "capture_time_mismatch" in codes and "file_time_zone_offset" not in codes
+
+
+def test_a_photo_is_entropy_decoded_once(client, users, samples, monkeypatch):
+    from PIL import ImageFile
+
+    decoded: list[tuple[str | None, tuple[int, int]]] = []
+    real_load = ImageFile.ImageFile.load
+
+    def counting_load(img: ImageFile.ImageFile):  # type: ignore[no-untyped-def]
+        if img.tile:  # pixels not decoded yet: this call runs the decoder
+            decoded.append((img.format, img.size))
+        return real_load(img)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", counting_load)
+    officer = users.create("li")
+    case = open_case(client, officer)
+    item_id = tus.upload(client, officer, case["id"], samples["photo"])
+    item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+    assert item["processing"] == "done" and item["derivatives"] == ["preview", "thumbnail"]
+    assert (item["width"], item["height"]) == (200, 400)
+    assert decoded == [("JPEG", (400, 200))]  # by derive, for both derivatives
+
+
+def test_a_photo_that_does_not_decode_is_flagged_by_derive(client, users, samples):
+    # Headers fine, pixels not: a sequential JPEG with a second scan, which libjpeg refuses.
+    officer = users.create("li")
+    case = open_case(client, officer)
+    data = with_extra_scans(samples["photo"], 1)
+    item_id = tus.upload(client, officer, case["id"], data)
+    item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+    assert item["processing"] == "flagged" and item["derivatives"] == []
+    assert item["steps"]["probe"]["state"] == "done"
+    assert item["steps"]["derive"]["state"] == "failed"
+    assert item["steps"]["derive"]["code"] == "probe_failed"
+    assert "probe_failed" in [f["code"] for f in item["flags"]]
+    assert client.get(f"/api/v1/media/{item_id}/original", headers=officer.headers).data == data
 
 
 def test_pipeline_is_safe_to_run_twice(app, client, users, samples):

@@ -228,6 +228,7 @@ const zh = {
   // console: item flags by code (the server's text is kept as the detail)
   mflag_type_mismatch: "文件实际类型与声明类型不符",
   mflag_capture_time_mismatch: "文件内拍摄时间与设备上报时间相差过大",
+  mflag_file_time_zone_offset: "文件内时间与设备时间相差整数个时区，疑为相机把本地时间记作UTC",
   mflag_device_clock_skew: "设备时钟与服务器时间相差过大",
   mflag_late_upload: "拍摄后很久才上传",
   mflag_captured_in_future: "拍摄时间晚于服务器接收时间",
@@ -780,6 +781,8 @@ const en: Record<Key, string> = {
   // console: item flags by code (the server's text is kept as the detail)
   mflag_type_mismatch: "File type differs from the declared type",
   mflag_capture_time_mismatch: "Time in the file differs from the device's capture time",
+  mflag_file_time_zone_offset:
+    "File time is a whole time zone off the device's (camera wrote local time as UTC?)",
   mflag_device_clock_skew: "Device clock far off the server's",
   mflag_late_upload: "Uploaded long after capture",
   mflag_captured_in_future: "Capture time is later than the server's receipt",

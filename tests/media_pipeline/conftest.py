@@ -368,6 +368,34 @@ def png_bomb(path: Path, side: int) -> Path:
 
 ZIP_PAYLOAD = b"hidden-payload " * 100
 
+# A scan of the first component's AC coefficients 1..63 (successive-approximation refinement)
+# with no data: 10 bytes for which libjpeg still visits every block of the image.
+_EMPTY_SCAN = b"\xff\xda" + struct.pack(">HB", 8, 1) + bytes([1, 0x00, 1, 63, 0x10])
+
+
+def progressive_jpeg(size: tuple[int, int] = (640, 480)) -> bytes:
+    """A progressive JPEG as libjpeg writes it: 10 scans."""
+    out = io.BytesIO()
+    Image.effect_noise(size, 40).convert("RGB").save(out, "JPEG", progressive=True, quality=80)
+    return out.getvalue()
+
+
+def with_extra_scans(jpeg: bytes, count: int, *, behind_garbage: bool = False) -> bytes:
+    """``jpeg`` with ``count`` data-less scans added before its end-of-image marker.
+
+    Each costs libjpeg a pass over every block, so a few kilobytes of them stall a decode for
+    minutes. ``behind_garbage`` puts them after a repeated Huffman table and the bytes
+    ``FF 00 FF FF``: libjpeg skips ``FF 00`` between segments as junk and goes on to the scans,
+    while a marker walk that read ``FF 00`` as a segment would skip the next 64 KiB unseen.
+    """
+    assert jpeg.endswith(b"\xff\xd9")
+    hidden = b""
+    if behind_garbage:
+        at = jpeg.index(b"\xff\xc4")  # the first DHT segment: a table may be defined again
+        hidden = jpeg[at : at + 4 + struct.unpack(">H", jpeg[at + 2 : at + 4])[0] - 2]
+        hidden += b"\xff\x00\xff\xff"
+    return jpeg[:-2] + hidden + _EMPTY_SCAN * count + b"\xff\xd9"
+
 
 @pytest.fixture(scope="session")
 def polyglot_jpeg(media_dir: Path, noisy_jpeg: Path) -> tuple[Path, int]:
@@ -421,6 +449,9 @@ def hostile(
     corpus["bomb_pillow_errors.png"] = png_bomb(d / "bomb_pillow_errors.png", 20000)  # 400 MP
 
     write("video_named.jpg", h264_mp4.read_bytes())
+    progressive = progressive_jpeg()
+    write("many_scans.jpg", with_extra_scans(progressive, 5000))
+    write("scans_behind_garbage.jpg", with_extra_scans(progressive, 5000, behind_garbage=True))
 
     # HEIF brand and box layout, but no decodable image.
     write("photo.heic", b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))

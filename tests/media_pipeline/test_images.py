@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image, features
+from PIL import Image, ImageFile, features
 from PIL.JpegImagePlugin import JpegImageFile
 
 from media_pipeline import images
@@ -21,7 +21,14 @@ from media_pipeline.limits import MediaLimits, MediaRejected
 from media_pipeline.sniff import DetectedType, classify_upload, detect_type, heif_image_sizes
 from tests import heic_samples as heic
 
-from .conftest import LAT, LON, SECRET_MARKERS, ZIP_PAYLOAD
+from .conftest import (
+    LAT,
+    LON,
+    SECRET_MARKERS,
+    ZIP_PAYLOAD,
+    progressive_jpeg,
+    with_extra_scans,
+)
 
 
 def _close(a: tuple[int, ...], b: tuple[int, ...], tolerance: int = 12) -> bool:
@@ -189,6 +196,8 @@ def test_polyglot_is_accepted_flagged_and_payload_not_copied(
         ("bomb_pillow_warns.png", "decompression_bomb"),  # Pillow's warning, made an error
         ("bomb_pillow_errors.png", "decompression_bomb"),  # Pillow's hard error
         ("video_named.jpg", "unsupported_type"),
+        ("many_scans.jpg", "absurd_scan_count"),  # a stalled worker, not a photo
+        ("scans_behind_garbage.jpg", "absurd_scan_count"),  # counted as libjpeg reads them
         ("photo.heic", "probe_failed"),  # HEIF brand and boxes, but no image inside
         ("document.pdf", "unsupported_type"),
     ],
@@ -216,6 +225,58 @@ def test_jpeg_with_a_hole_in_its_scan_still_decodes(noisy_jpeg: Path, tmp_path: 
     path.write_bytes(data[: len(data) // 2] + b"\xff\xd9")
     assert probe_image(path)["trailing_bytes"] == 0
     assert make_thumbnail(path, tmp_path / "t.jpg") == {"width": 320, "height": 240}
+
+
+def test_progressive_jpeg_scans_are_counted_before_decoding(
+    hostile: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ten scans, as libjpeg (and so most phones and editors) write a progressive JPEG.
+    path = tmp_path / "progressive.jpg"
+    path.write_bytes(progressive_jpeg())
+    assert probe_image(path)["width"] == 640
+    assert make_thumbnail(path, tmp_path / "t.jpg") == {"width": 320, "height": 240}
+    with pytest.raises(MediaRejected) as caught:
+        make_thumbnail(path, tmp_path / "t9.jpg", limits=MediaLimits(max_jpeg_scans=9))
+    assert caught.value.code == "absurd_scan_count"
+    assert "more than 9 scans" in caught.value.message
+
+    def no_decoding(img: Image.Image) -> None:
+        raise AssertionError("pixels were decoded")
+
+    # Thousands of scans are refused from the markers: libjpeg never starts on them.
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    with pytest.raises(MediaRejected) as caught:
+        probe_image(hostile["many_scans.jpg"])
+    assert caught.value.code == "absurd_scan_count"
+    assert "more than 100 scans" in caught.value.message
+
+
+# Not PNG: Pillow reads its EXIF (an eXIf chunk may follow the image data) by decoding.
+@pytest.mark.parametrize("fixture", ["oriented_jpeg", "no_offset_jpeg", "mpo_jpeg", "green_webp"])
+def test_probe_can_leave_decoding_to_the_caller(
+    fixture: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = request.getfixturevalue(fixture)
+    decoded = probe_image(path)
+
+    def no_decoding(img: Image.Image) -> None:
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    assert probe_image(path, check_decodes=False) == decoded
+
+
+def test_a_photo_that_does_not_decode_fails_the_decode_not_the_header_read(
+    oriented_jpeg: Path, tmp_path: Path
+) -> None:
+    # A sequential JPEG with a second scan: libjpeg refuses it once it gets there.
+    path = tmp_path / "second_scan.jpg"
+    path.write_bytes(with_extra_scans(oriented_jpeg.read_bytes(), 1))
+    assert probe_image(path, check_decodes=False)["width"] == 400
+    for attempt in (lambda: probe_image(path), lambda: make_thumbnail(path, tmp_path / "t.jpg")):
+        with pytest.raises(MediaRejected) as caught:
+            attempt()
+        assert caught.value.code == "probe_failed"
 
 
 def test_pixel_limit_comes_from_limits(oriented_jpeg: Path, tmp_path: Path) -> None:
@@ -277,6 +338,18 @@ def test_heic_derivatives_are_upright_jpegs_without_metadata(
         for marker in (*heic.SECRET_MARKERS, b"Exif\x00\x00", b"ICC_PROFILE"):
             assert marker not in raw
     assert oriented_heic.read_bytes() == before  # the original stays as it came
+
+
+def test_heic_probe_can_leave_decoding_to_the_caller(
+    oriented_heic: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded = probe_image(oriented_heic)
+
+    def no_decoding(img: Image.Image) -> None:
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    assert probe_image(oriented_heic, check_decodes=False) == decoded
 
 
 def test_heic_without_rotation_and_without_exif(tmp_path: Path) -> None:

@@ -15,10 +15,13 @@ from media_pipeline.sniff import (
     classify_upload,
     detect_type,
     heif_image_sizes,
+    jpeg_scan_count,
     mime_for_filename,
     top_level_boxes,
     trailing_bytes,
 )
+
+from .conftest import progressive_jpeg, with_extra_scans
 
 JPEG = DetectedType("photo", "image/jpeg", "jpeg")
 WEBM = DetectedType("video", "video/webm", "webm")
@@ -277,3 +280,27 @@ def test_cut_heic_is_truncated(heic_file: Path, tmp_path: Path) -> None:
         with pytest.raises(MediaRejected) as caught:
             check()
         assert caught.value.code == "truncated"
+
+
+def test_jpeg_scans_are_counted_as_libjpeg_reads_them(
+    oriented_jpeg: Path, mpo_jpeg: Path, tmp_path: Path
+) -> None:
+    progressive = progressive_jpeg()
+    baseline = oriented_jpeg.read_bytes()
+    cases = {
+        "progressive.jpg": (progressive, 10),
+        "many.jpg": (with_extra_scans(progressive, 500), 510),
+        "behind_garbage.jpg": (with_extra_scans(progressive, 500, behind_garbage=True), 510),
+        # libjpeg stops at the first end-of-image: a second image (MPO, motion photo) is not
+        # part of the decode.
+        "two_images.jpg": (progressive + progressive, 10),
+        # One scan holding every component of a sequential frame is all libjpeg decodes; it
+        # refuses a later scan (JERR_EOI_EXPECTED).
+        "baseline.jpg": (with_extra_scans(baseline, 500), 1),
+        "phone_mpo.jpg": (mpo_jpeg.read_bytes(), 1),
+    }
+    for name, (data, scans) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert jpeg_scan_count(path) == scans, name
+    assert jpeg_scan_count(tmp_path / "many.jpg", stop_after=100) == 101  # stops counting

@@ -13,6 +13,8 @@ from media_pipeline.limits import MediaLimits, MediaRejected
 from media_pipeline.sniff import top_level_boxes
 from media_pipeline.video import can_remux, make_poster, make_thumb_strip, make_web_proxy
 
+from .conftest import ffmpeg
+
 
 def _assert_browser_ready(proxy: Path) -> None:
     """H.264 4:2:0 + AAC in MP4 with the index (moov) before the media data (mdat)."""
@@ -184,6 +186,21 @@ def test_thumb_strip_of_a_one_second_clip(tmp_path: Path) -> None:
     assert len(strip["timestamps"]) == 10 and max(strip["timestamps"]) <= 0.8
     with Image.open(tmp_path / "strip.jpg") as sprite:
         assert sprite.size[0] == 10 * strip["tile_width"]
+
+
+def test_thumb_strip_of_a_short_clip_with_fewer_frames_than_tiles(tmp_path: Path) -> None:
+    """1 s at 5 fps: several tiles fell on the same time, and ffmpeg-python merged their
+    identical inputs into one node with many outputs, which it cannot compile."""
+    clip = ffmpeg(
+        tmp_path / "short5.mp4",
+        *("-f", "lavfi", "-i", "testsrc=size=160x120:rate=5:duration=1"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
+    )
+    strip = make_thumb_strip(clip, tmp_path / "strip.jpg", count=10, height=40)
+    timestamps = strip["timestamps"]
+    assert 1 < len(timestamps) < 10 and timestamps == sorted(set(timestamps))
+    with Image.open(tmp_path / "strip.jpg") as sprite:
+        assert sprite.size[0] == len(timestamps) * strip["tile_width"]
 
 
 def _tiles(sprite: Path, count: int) -> list[Image.Image]:

@@ -102,3 +102,34 @@ class WorkCalendar:
         节假日的，以节假日后的第一日为期间届满的日期), so it is met on that day.
         """
         return today > self.next_workday(due)
+
+    def last_passed_due(self, today: date) -> date:
+        """The latest due date already passed on ``today``: the last working day before it.
+
+        ``deadline_passed(due, today)`` holds exactly when ``due <= last_passed_due(today)``
+        (every day between that working day and ``today`` is a rest day, which runs on to a
+        working day not before ``today``), so a database can apply the rest-day rule with a
+        plain ``due_on <= :date``.
+
+        >>> WorkCalendar().last_passed_due(date(2027, 3, 8))  # Monday: Friday's has passed
+        datetime.date(2027, 3, 5)
+        """
+        return self.add_working_days(today, -1)
+
+
+def recount_deadline(start: date, due: date, *, before: WorkCalendar, after: WorkCalendar) -> date:
+    """A deadline of working days counted from ``start``, counted again on a changed calendar.
+
+    ``due`` ends a period of n working days on ``before`` (a ``due`` on a rest day counts as
+    the working day it runs to); the result ends n working days on ``after``. A holiday
+    declared inside the period moves the deadline later, a make-up working day earlier.
+
+    >>> start, due = date(2027, 3, 4), date(2027, 3, 11)  # Thu → Thu: 5 working days
+    >>> recount_deadline(start, due, before=WorkCalendar(),
+    ...                  after=WorkCalendar({date(2027, 3, 8): False}))
+    datetime.date(2027, 3, 12)
+    """
+    if due <= start:
+        return due
+    days = before.working_days_between(start, before.next_workday(due))
+    return after.add_working_days(start, days)

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from server import workcal
-from server.workcal import CHINA_2026, WorkCalendar
+from server.workcal import CHINA_2026, WorkCalendar, recount_deadline
 
 # A made-up calendar, so the tests do not lean on any official notice: a Monday-to-Wednesday
 # holiday in March 2027 with Saturday 13 March as the make-up working day.
@@ -80,6 +80,37 @@ def test_deadline_passed() -> None:
     assert not CAL.deadline_passed(date(2027, 3, 9), date(2027, 3, 11))
     assert CAL.deadline_passed(date(2027, 3, 9), date(2027, 3, 12))
     assert CAL.next_workday(date(2027, 3, 6)) == date(2027, 3, 11)
+
+
+@pytest.mark.parametrize("cal", [WorkCalendar(), CAL, WorkCalendar(CHINA_2026)])
+def test_last_passed_due_is_the_deadline_passed_rule_as_one_date(cal: WorkCalendar) -> None:
+    # What lets the overdue filter stay a plain ``due_on <= :date`` in SQL.
+    for offset in range(0, 400, 1):
+        today = date(2026, 1, 1) + timedelta(days=offset)
+        cut = cal.last_passed_due(today)
+        for back in range(0, 20):
+            due = today - timedelta(days=back)
+            assert cal.deadline_passed(due, today) == (due <= cut), (due, today)
+
+
+def test_recount_deadline_on_a_changed_calendar() -> None:
+    plain = WorkCalendar()
+    start = date(2027, 3, 4)  # Thu; 10 working days → Thu 18 Mar
+    due = plain.add_working_days(start, 10)
+    assert due == date(2027, 3, 18)
+    # The holiday declared inside the period: 3 days later (Sat 13 is a make-up workday).
+    assert recount_deadline(start, due, before=plain, after=CAL) == date(2027, 3, 22)
+    # And back: the same count on the old calendar.
+    assert recount_deadline(start, date(2027, 3, 22), before=CAL, after=plain) == due
+    # Unchanged calendar, unchanged deadline; a day off after the deadline changes nothing.
+    assert recount_deadline(start, due, before=plain, after=plain) == due
+    later = WorkCalendar({date(2027, 3, 19): False})
+    assert recount_deadline(start, due, before=plain, after=later) == due
+    # A deadline left on a rest day counts as the working day it runs to.
+    assert recount_deadline(start, date(2027, 3, 20), before=plain, after=plain) == date(
+        2027, 3, 22
+    )
+    assert recount_deadline(start, start, before=plain, after=CAL) == start
 
 
 def test_china_2026_holds_what_the_notice_says() -> None:

@@ -412,9 +412,10 @@ def test_overdue_review_is_flagged_and_extension_moves_the_deadline(app, client,
         flagged = legal_review.flag_overdue(db.session, today=due + timedelta(days=1))
         assert [r.id for r in flagged] == [review["id"]]
         assert legal_review.flag_overdue(db.session, today=due + timedelta(days=2)) == []  # once
-        db.session.get(LegalReview, review["id"]).due_on = datetime.now(UTC).date() - timedelta(
-            days=3
-        )
+        # Three working days ago (a plain date could be a holiday, which runs to the next
+        # working day and would not be overdue yet).
+        cal, today = legal_review.calendar(db.session), legal_review.today_local()
+        db.session.get(LegalReview, review["id"]).due_on = cal.add_working_days(today, -3)
         db.session.commit()
         assert db.session.get(Case, cid).review_overdue
     queue = client.get(f"{API}/legal-reviews?overdue=1", headers=sup.headers).json["items"]

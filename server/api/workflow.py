@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, request, send_file
@@ -97,8 +98,19 @@ def add_execution(case_id: int):
 # --- legal review --------------------------------------------------------------------------
 
 
+def _dump_reviews(reviews: list[LegalReview], **options: Any) -> list[dict]:
+    """The rounds as JSON; ``overdue`` by the calendar as it stands, like the queue filter."""
+    cal, today = review_service.calendar(db.session), review_service.today_local()
+    return [
+        {**data, "overdue": review_service.is_overdue(review, today, cal)}
+        for review, data in zip(
+            reviews, LegalReviewSchema(**options).dump(reviews, many=True), strict=True
+        )
+    ]
+
+
 def _dump_review(review: LegalReview) -> dict:
-    return LegalReviewSchema().dump(review)
+    return _dump_reviews([review])[0]
 
 
 @bp.post("/cases/<int:case_id>/legal-reviews")
@@ -127,7 +139,7 @@ def case_reviews(case_id: int):
     rows = db.session.execute(
         sa.select(LegalReview).where(LegalReview.case_id == case.id).order_by(LegalReview.round)
     ).scalars()
-    return {"items": LegalReviewSchema().dump(list(rows), many=True)}
+    return {"items": _dump_reviews(list(rows))}
 
 
 @bp.get("/legal-reviews")
@@ -138,9 +150,10 @@ def review_queue():
     if status := request.args.get("status"):
         query = query.where(LegalReview.status == status)
     if request.args.get("overdue") == "1":
-        query = query.where(review_service.overdue_filter(review_service.today_local()))
+        cal = review_service.calendar(db.session)
+        query = query.where(review_service.overdue_filter(review_service.today_local(), cal))
     rows = list(db.session.execute(query.order_by(LegalReview.due_on, LegalReview.id)).scalars())
-    return {"items": LegalReviewSchema(exclude=("package",)).dump(rows, many=True)}
+    return {"items": _dump_reviews(rows, exclude=("package",))}
 
 
 @bp.get("/legal-reviews/checklist")
@@ -417,18 +430,7 @@ def set_calendar():
     body = request.get_json(silent=True) or {}
     days = CalendarDaySchema(many=True).load(body.get("items", []))
     user = _config_admin()
-    for day in days:
-        row = db.session.get(CalendarDay, day["day"]) or CalendarDay(day=day["day"])
-        row.is_workday, row.note = day["is_workday"], day["note"]
-        db.session.add(row)
-    audit.record(
-        db.session,
-        actor=user,
-        action="config.calendar_changed",
-        object_type="unit",
-        object_id=user.unit_id,
-        client_addr=client_addr(),
-        details={"days": [d["day"].isoformat() for d in days]},
-    )
+    # Deadlines still running are recounted on the new calendar in the same transaction.
+    review_service.set_calendar_days(db.session, user, days, client_addr=client_addr())
     db.session.commit()
     return {"items": CalendarDaySchema().dump(days, many=True)}

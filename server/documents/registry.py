@@ -228,11 +228,15 @@ class DocumentRefSchema(Schema):
 
 
 class CatalogueEntrySchema(Schema):
+    """One entry of the 案卷目录: an issued document, or an audio-visual record (音像记录),
+    which has no pages and is identified in the note by its id and SHA-256."""
+
     seq = _integer("序号", "No.", required=True, low=1)
     title = _string("文件名称", "Title", required=True, max_len=500)
     number = _string("文号", "Number", max_len=100)
     date = _date("日期", "Date")
-    pages = _integer("页数", "Pages", required=True, low=1)
+    pages = _integer("页数", "Pages", low=1)
+    note = _string("备注", "Note", max_len=300)
 
 
 # --- the documents, in the order of the procedure -------------------------------------------

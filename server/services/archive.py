@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
@@ -17,7 +18,8 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..domain import ACTIVITY_LABELS, PROCEDURE_LABELS, STAGE_LABELS
+from ..domain import ACTIVITY_LABELS, PROCEDURE_LABELS, STAGE_LABELS, MediaStatus
+from ..errors import Conflict
 from ..models import (
     AuditEntry,
     AuditHead,
@@ -31,6 +33,7 @@ from ..models import (
     utcnow,
 )
 from ..storage import Storage
+from ..workflow.coverage import minutes_and_seconds
 from . import audit
 from .custody_export import local_time, pdf_font
 from .signing import Signer
@@ -87,22 +90,66 @@ def issued_documents(session: Session, case_id: int) -> list[Document]:
     )
 
 
-def catalogue_fields(docs: list[Document]) -> dict[str, Any]:
+def case_file_media(session: Session, case_id: int) -> list[MediaItem]:
+    """The case's audio-visual records (音像记录) that belong in its file: every recording
+    except an original whose bytes did not match the device's hash (not evidence)."""
+    return list(
+        session.execute(
+            sa.select(MediaItem)
+            .where(MediaItem.case_id == case_id, MediaItem.status != MediaStatus.HASH_MISMATCH)
+            .order_by(MediaItem.captured_at, MediaItem.id)
+        ).scalars()
+    )
+
+
+def _media_entry(item: MediaItem) -> dict[str, Any]:
+    from .workflow import MEDIA_LABELS
+
+    activity = ACTIVITY_LABELS.get(item.activity, {}).get("zh", item.activity)
+    kind = MEDIA_LABELS.get(item.kind, item.kind)
+    note = [f"编号 {item.id[:8]}"]
+    if item.duration_s:
+        note.append(f"时长 {minutes_and_seconds(timedelta(seconds=item.duration_s))}")
+    if sha := item.server_sha256 or item.device_sha256:
+        note.append(f"SHA-256 {sha[:8]}…")
+    return {
+        "title": f"音像记录：{activity}（{kind}）",
+        "number": "",
+        "date": local_time(item.captured_at)[:10],
+        "note": "，".join(note),
+    }
+
+
+def catalogue_fields(docs: Sequence[Document], items: Sequence[MediaItem] = ()) -> dict[str, Any]:
+    """The 案卷目录: the issued documents in order of issue, then the audio-visual records
+    in order of capture, so the catalogue indexes everything the case file holds."""
     from ..documents.registry import DOCUMENT_TYPES
 
-    return {
-        "entries": [
-            {
-                "seq": n,
-                "title": DOCUMENT_TYPES[d.doc_type].title["zh"]
-                + (f"（第{d.version}版）" if d.version > 1 else ""),
-                "number": d.number or "",
-                "date": local_time(d.issued_at)[:10],
-                "pages": 1,
-            }
-            for n, d in enumerate(docs, start=1)
-        ]
-    }
+    entries = [
+        {
+            "title": DOCUMENT_TYPES[d.doc_type].title["zh"]
+            + (f"（第{d.version}版）" if d.version > 1 else ""),
+            "number": d.number or "",
+            "date": local_time(d.issued_at)[:10],
+            "pages": 1,
+        }
+        for d in docs
+    ] + [_media_entry(item) for item in items]
+    return {"entries": [{"seq": n, **entry} for n, entry in enumerate(entries, start=1)]}
+
+
+def ensure_case_file_not_empty(
+    case: Case, docs: Sequence[Document], items: Sequence[MediaItem]
+) -> None:
+    """An archived case file with neither a document nor a recording would seal nothing;
+    the stage gate (``workflow.case_file_check``) refuses it first, in the same words."""
+    if not docs and not items:
+        from .workflow import CASE_FILE_EMPTY
+
+        raise Conflict(
+            f"案件 {case.number}：{CASE_FILE_EMPTY['zh']} / {CASE_FILE_EMPTY['en']}",
+            code="case_file_empty",
+        )
 
 
 def archive_case(
@@ -124,8 +171,15 @@ def archive_case(
     now = utcnow()
     long_until = now + timedelta(days=365 * int(config["ARCHIVE_KEY_EVIDENCE_YEARS"]))
     docs = [d for d in issued_documents(session, case.id) if d.status == "issued"]
+    media = case_file_media(session, case.id)
+    ensure_case_file_not_empty(case, docs, media)  # before anything is written
     catalogue = create_document(
-        session, user, case, "case_catalogue", catalogue_fields(docs), client_addr=client_addr
+        session,
+        user,
+        case,
+        "case_catalogue",
+        catalogue_fields(docs, media),
+        client_addr=client_addr,
     )
     issue_document(
         session,
@@ -321,7 +375,10 @@ def export_archive(
                 number=None,
                 case_number=case.number,
                 case_title=case.title,
-                fields=catalogue_fields(docs),
+                fields=catalogue_fields(
+                    [d for d in docs if d.status == "issued"],
+                    [i for i in items if i.status != MediaStatus.HASH_MISMATCH],
+                ),
                 signatures=[],
                 version=1,
                 issued_at=None,

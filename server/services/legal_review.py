@@ -4,7 +4,9 @@ A round is submitted with its package frozen (documents with hashes, completenes
 the officers' credential displays, the draft decision). The reviewer works through the
 checklist and agrees, returns it for correction (a new round follows) or proposes transfer
 to the judicial organs; the opinion is issued as the 法制审核意见书. Deadlines count working
-days on the unit's calendar.
+days on the unit's calendar, and follow it when it changes: a holiday declared while a round
+runs moves its deadline (``set_calendar_days``), and the overdue checks apply the calendar as it
+stands when they run (a deadline on a rest day runs to the next working day).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..models import CalendarDay, Case, LegalReview, MediaItem, User, utcnow
-from ..workcal import CHINA_2026, WorkCalendar
+from ..workcal import CHINA_2026, WorkCalendar, recount_deadline
 from . import audit
 from .console import credential_events
 from .credentials import SHANGHAI
@@ -48,6 +50,112 @@ def calendar(session: Session) -> WorkCalendar:
 
 def today_local(now: datetime | None = None) -> date:
     return (now or utcnow()).astimezone(SHANGHAI).date()
+
+
+def set_calendar_days(
+    session: Session, user: User, days: list[dict[str, Any]], *, client_addr: str = ""
+) -> list[LegalReview]:
+    """Record holidays and make-up working days, and recount the deadlines still running.
+
+    A deadline is a number of working days from the day a round was submitted (or materials
+    were asked for); it is stored as a date, so the dates of open rounds are recounted here on
+    the new calendar. Returns the rounds whose deadlines moved.
+    """
+    # Taken first, as every deadline count takes it (``_counting_deadlines``): a round
+    # submitted or extended meanwhile either sees the new calendar or is recounted here.
+    audit.lock_chain(session)
+    before = calendar(session)
+    for day in days:
+        row = session.get(CalendarDay, day["day"]) or CalendarDay(day=day["day"])
+        row.is_workday, row.note = day["is_workday"], day.get("note", "")
+        session.add(row)
+    session.flush()
+    after = calendar(session)
+    audit.record(
+        session,
+        actor=user,
+        action="config.calendar_changed",
+        object_type="unit",
+        object_id=user.unit_id,
+        client_addr=client_addr,
+        details={"days": [d["day"].isoformat() for d in days]},
+    )
+    return recount_deadlines(session, before, after, actor=user, client_addr=client_addr)
+
+
+def _counting_deadlines(session: Session, review: LegalReview | None = None) -> WorkCalendar:
+    """The calendar to count a deadline on, read under the lock a calendar change takes
+    first, so it is the committed one; ``review`` is re-read too, in case its deadlines were
+    just recounted."""
+    audit.lock_chain(session)
+    if review is not None:
+        session.refresh(review)
+    return calendar(session)
+
+
+def recount_deadlines(
+    session: Session,
+    before: WorkCalendar,
+    after: WorkCalendar,
+    *,
+    actor: User | None = None,
+    today: date | None = None,
+    client_addr: str = "",
+) -> list[LegalReview]:
+    """Move the deadlines of open rounds and of their unanswered materials requests from
+    ``before`` to ``after``; an overdue flag whose new deadline has not passed is lifted."""
+    today = today or today_local()
+    moved = []
+    open_rounds = session.execute(
+        sa.select(LegalReview).where(LegalReview.status == "submitted").order_by(LegalReview.id)
+    ).scalars()
+    for review in open_rounds:
+        old_due = review.due_on
+        review.due_on = recount_deadline(
+            today_local(review.submitted_at), old_due, before=before, after=after
+        )
+        if review.overdue_flagged_at and not after.deadline_passed(review.due_on, today):
+            review.overdue_flagged_at = None
+            review.case.review_overdue = False
+        requests, materials = [dict(r) for r in review.materials_requests], []
+        for n, request in enumerate(requests):
+            if request.get("supplied_at"):
+                continue
+            was = date.fromisoformat(request["due_on"])
+            due = recount_deadline(
+                today_local(datetime.fromisoformat(request["requested_at"])),
+                was,
+                before=before,
+                after=after,
+            )
+            if due == was:
+                continue
+            request["due_on"] = due.isoformat()
+            if request.get("overdue") and not after.deadline_passed(due, today):
+                del request["overdue"]
+            materials.append({"request": n, "from": was.isoformat(), "to": due.isoformat()})
+        if materials:
+            review.materials_requests = requests
+        if review.due_on == old_due and not materials:
+            continue
+        moved.append(review)
+        audit.record(
+            session,
+            actor=actor,
+            action="legal_review.deadline_moved",
+            object_type="case",
+            object_id=review.case_id,
+            client_addr=client_addr,
+            details={
+                "review_id": review.id,
+                "round": review.round,
+                "from": old_due.isoformat(),
+                "to": review.due_on.isoformat(),
+                "materials": materials,
+                "cause": "calendar_changed",
+            },
+        )
+    return moved
 
 
 def get_review(session: Session, user: User, review_id: int) -> tuple[LegalReview, Case]:
@@ -139,6 +247,7 @@ def submit(
             code="review_in_progress" if last.status == "submitted" else "review_agreed",
         )
     set_decision_draft(session, case, decision_draft)
+    cal = _counting_deadlines(session)
     now = utcnow()
     review = LegalReview(
         case_id=case.id,
@@ -150,7 +259,7 @@ def submit(
         package=_package(session, case, report, decision_draft),
         submitted_by_id=user.id,
         submitted_at=now,
-        due_on=calendar(session).add_working_days(today_local(now), days),
+        due_on=cal.add_working_days(today_local(now), days),
         materials_requests=[],
     )
     session.add(review)
@@ -285,13 +394,15 @@ def request_materials(
     days: int,
     client_addr: str = "",
 ) -> LegalReview:
+    cal = _counting_deadlines(session, review)
     _require_reviewer(user, review)
-    due = calendar(session).add_working_days(today_local(), days)
+    now = utcnow()
+    due = cal.add_working_days(today_local(now), days)
     review.materials_requests = [
         *review.materials_requests,
         {
             "note": note,
-            "requested_at": utcnow().isoformat(),
+            "requested_at": now.isoformat(),
             "due_on": due.isoformat(),
             "by": user.id,
         },
@@ -386,16 +497,19 @@ def approve_extension(
 ) -> LegalReview:
     if user.role != "leader":
         raise Forbidden("the leader approves an extension", code="role_forbidden")
+    cal = _counting_deadlines(session, review)
     if not review.extension or review.extension.get("approved"):
         raise Conflict("no pending extension request", code="no_extension_request")
-    review.due_on = calendar(session).add_working_days(review.due_on, days)
+    review.due_on = cal.add_working_days(review.due_on, days)
     review.extension = {
         **review.extension,
         "approved": True,
         "approved_by": user.id,
         "approved_at": utcnow().isoformat(),
     }
-    if today_local() <= review.due_on:
+    if not cal.deadline_passed(review.due_on, today_local()):
+        # The new deadline is watched afresh: flagged (once) if it passes too.
+        review.overdue_flagged_at = None
         case.review_overdue = False
     audit.record(
         session,
@@ -479,21 +593,31 @@ def resolve_disagreement(
     return review
 
 
-def overdue_filter(today: date) -> sa.ColumnElement[bool]:
-    return sa.and_(LegalReview.status == "submitted", LegalReview.due_on < today)
+def overdue_filter(today: date, cal: WorkCalendar) -> sa.ColumnElement[bool]:
+    """Open rounds whose deadline has passed on ``today`` by the calendar ``cal`` (pass the
+    current ``calendar(session)``): a deadline on a rest day runs to the next working day."""
+    return sa.and_(
+        LegalReview.status == "submitted", LegalReview.due_on <= cal.last_passed_due(today)
+    )
+
+
+def is_overdue(review: LegalReview, today: date, cal: WorkCalendar) -> bool:
+    """``overdue_filter`` for one loaded round."""
+    return review.status == "submitted" and cal.deadline_passed(review.due_on, today)
 
 
 def flag_overdue(session: Session, today: date | None = None) -> list[LegalReview]:
     """Mark reviews past their due date (once each) and flag their cases for supervisors."""
     today = today or today_local()
+    cal = _counting_deadlines(session)  # and the deadlines as a calendar change left them
     late = list(
         session.execute(
             sa.select(LegalReview).where(
-                overdue_filter(today), LegalReview.overdue_flagged_at.is_(None)
+                overdue_filter(today, cal), LegalReview.overdue_flagged_at.is_(None)
             )
         ).scalars()
     )
-    _flag_late_materials(session, today)
+    _flag_late_materials(session, today, cal)
     for review in late:
         review.overdue_flagged_at = utcnow()
         case = session.get(Case, review.case_id)
@@ -510,7 +634,7 @@ def flag_overdue(session: Session, today: date | None = None) -> list[LegalRevie
     return late
 
 
-def _flag_late_materials(session: Session, today: date) -> None:
+def _flag_late_materials(session: Session, today: date, cal: WorkCalendar) -> None:
     """Materials not supplied within their working days: marked once on the request."""
     open_rounds = session.execute(
         sa.select(LegalReview).where(LegalReview.status == "submitted")
@@ -522,7 +646,7 @@ def _flag_late_materials(session: Session, today: date) -> None:
             for n, r in enumerate(requests)
             if not r.get("supplied_at")
             and not r.get("overdue")
-            and date.fromisoformat(r["due_on"]) < today
+            and cal.deadline_passed(date.fromisoformat(r["due_on"]), today)
         ]
         if not late:
             continue

@@ -390,10 +390,33 @@ def continuity_checks(facts: CaseFacts, stage: str) -> list[Check]:
     return checks
 
 
+CASE_FILE_EMPTY = {
+    "zh": "案卷中没有任何已出具的执法文书或音像记录，不能归档：请先出具《结案报告》写明结案情况",
+    "en": "the case file holds no issued document and no recording: issue the closing report",
+}
+
+
+def case_file_check(facts: CaseFacts) -> Check:
+    """Archiving seals the case file and issues its catalogue (案卷目录) of the issued
+    documents and recordings; with neither there is nothing to seal or list. Not overridable:
+    a reason given at the stage move would be all the file holds, so the 结案报告 says it."""
+    met = any(facts.issued.values()) or bool(facts.recordings)
+    return Check(
+        "case_file_empty",
+        "case_file",
+        met,
+        "案卷中已有执法文书或音像记录" if met else CASE_FILE_EMPTY["zh"],
+        "the case file holds documents or recordings" if met else CASE_FILE_EMPTY["en"],
+        False,
+    )
+
+
 def stage_checks(facts: CaseFacts, stage: str) -> list[Check]:
     """Everything that must be in place before the case may leave ``stage``."""
     transition = transition_from(facts.case.procedure, stage)
     checks = [_check_requirement(r, facts) for r in (transition.needs if transition else ())]
+    if transition and transition.target == Stage.ARCHIVE:
+        checks.append(case_file_check(facts))
     return checks + recording_checks(facts, stage)
 
 

@@ -137,7 +137,7 @@ def test_api_actions_are_audited_in_order(app, client, users):
         actions = list(
             db.session.execute(sa.select(AuditEntry.action).order_by(AuditEntry.seq)).scalars()
         )
-    assert actions == ["user.created", "auth.login"]
+    assert actions == ["user.created", "auth.login", "case.listed"]
     assert _verify(app).ok
 
 

@@ -35,10 +35,13 @@ def list_cases():
     query = PageQuerySchema().load(request.args)
     user = current_user()
     base = case_service.visible_cases(user)
+    filters: dict[str, object] = {}
     if number := request.args.get("number"):
         base = base.where(Case.number == number)
+        filters["number"] = number
     if request.args.get("has_gaps") == "1":
         base = base.where(Case.gap_count > 0)
+        filters["has_gaps"] = True
     total = db.session.execute(sa.select(sa.func.count()).select_from(base.subquery())).scalar_one()
     rows = list(
         db.session.execute(
@@ -48,12 +51,30 @@ def list_cases():
         ).scalars()
     )
     counts = case_service.media_counts(db.session, [c.id for c in rows])
-    return {
+    # The cases carry their parties (names, ID numbers): who saw which is audited.
+    audit.record(
+        db.session,
+        actor=user,
+        action="case.listed",
+        object_type="unit",
+        object_id=user.unit_id,
+        client_addr=client_addr(),
+        details={
+            "ids": [c.id for c in rows],
+            "filters": filters,
+            "page": query["page"],
+            "per_page": query["per_page"],
+            "total": total,
+        },
+    )
+    data = {
         "items": [_dump_case(c, counts[c.id]) for c in rows],
         "total": total,
         "page": query["page"],
         "per_page": query["per_page"],
     }
+    db.session.commit()
+    return data
 
 
 @bp.post("/cases")

@@ -43,8 +43,11 @@ def cases():
         console.Filters.from_query(query),
         page=query["page"],
         per_page=query["per_page"],
+        client_addr=client_addr(),
     )
-    return ConsoleCaseListSchema().dump(page)
+    data = ConsoleCaseListSchema().dump(page)
+    db.session.commit()
+    return data
 
 
 @bp.get("/console/media")
@@ -57,8 +60,11 @@ def media():
         console.Filters.from_query(query),
         page=query["page"],
         per_page=query["per_page"],
+        client_addr=client_addr(),
     )
-    return ConsoleMediaListSchema().dump(page)
+    data = ConsoleMediaListSchema().dump(page)
+    db.session.commit()
+    return data
 
 
 @bp.get("/cases/<int:case_id>/timeline")
@@ -80,7 +86,13 @@ def playback_url(item_id: str):
     user = current_user()
     item = get_media(db.session, user, item_id)
     issued = playback.issue(
-        db.session, user, item, body["what"], utcnow(), secret_key=current_app.config["SECRET_KEY"]
+        db.session,
+        user,
+        item,
+        body["what"],
+        utcnow(),
+        secret_key=current_app.config["SECRET_KEY"],
+        client_addr=client_addr(),  # the link works from this address only
     )
     endpoint = {
         "original": "media.original",
@@ -95,8 +107,12 @@ def playback_url(item_id: str):
 @bp.get("/media/<item_id>/bookmarks")
 @login_required()
 def bookmarks(item_id: str):
-    item = get_media(db.session, current_user(), item_id)
-    return BookmarkListSchema().dump({"items": console.list_bookmarks(db.session, item)})
+    user = current_user()
+    item = get_media(db.session, user, item_id)
+    found = console.list_bookmarks(db.session, user, item, client_addr=client_addr())
+    data = BookmarkListSchema().dump({"items": found})
+    db.session.commit()
+    return data
 
 
 @bp.post("/media/<item_id>/bookmarks")
@@ -130,7 +146,13 @@ def key_evidence(item_id: str):
 def _export(item_id: str, fmt: str) -> Response:
     user = current_user()
     item = get_media(db.session, user, item_id)
-    audit_access(item, "custody.exported", {"what": f"custody.{fmt}", "format": fmt}, None)
+    download = request.args.get("download") == "1"
+    audit_access(
+        item,
+        "custody.exported",
+        {"what": f"custody.{fmt}", "format": fmt, "download": download},
+        None,
+    )
     lines = custody_export.custody_lines(db.session, item)
     if fmt == "csv":
         content, mimetype = custody_export.to_csv(lines), "text/csv; charset=utf-8"
@@ -144,7 +166,7 @@ def _export(item_id: str, fmt: str) -> Response:
         )
         mimetype = "application/pdf"
     db.session.commit()
-    disposition = "attachment" if request.args.get("download") == "1" else "inline"
+    disposition = "attachment" if download else "inline"
     return Response(
         content,
         content_type=mimetype,

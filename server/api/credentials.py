@@ -31,6 +31,7 @@ from ..schemas import (
     DeviceKeyRevokeSchema,
     DeviceKeySchema,
 )
+from ..services import audit
 from ..services import cases as case_service
 from ..services import credentials as credential_service
 from .common import client_addr, current_user, load_body, login_required
@@ -151,17 +152,41 @@ def set_photo(credential_id: int):
 @bp.get("/credentials/<int:credential_id>/photo")
 @login_required()
 def get_photo(credential_id: int):
-    """The photo, to its holder and the admins of the holder's unit."""
-    credential = credential_service.get_viewable(db.session, current_user(), credential_id)
-    return photo_response(credential)
+    """The photo, to its holder and the admins of the holder's unit; each view is audited."""
+    user = current_user()
+    credential = credential_service.get_viewable(db.session, user, credential_id)
+    response = photo_response(credential)  # 404 photo_not_found before anything is recorded
+    audit.record(
+        db.session,
+        actor=user,
+        action="credential.photo_viewed",
+        object_type="credential",
+        object_id=credential.id,
+        client_addr=client_addr(),
+        details={"holder_id": credential.user_id, "sha256": credential.photo_sha256},
+    )
+    db.session.commit()
+    return response
 
 
 @bp.get("/credentials")
 @login_required()
 def list_credentials():
     query = CredentialListQuerySchema().load(request.args)
-    items = credential_service.visible(db.session, current_user(), query.get("user_id"))
-    return CredentialListSchema().dump({"items": items})
+    user = current_user()
+    items = credential_service.visible(db.session, user, query.get("user_id"))
+    audit.record(
+        db.session,
+        actor=user,
+        action="credential.listed",
+        object_type="unit",
+        object_id=user.unit_id,
+        client_addr=client_addr(),
+        details={"ids": [c.id for c in items], "user_id": query.get("user_id")},
+    )
+    data = CredentialListSchema().dump({"items": items})
+    db.session.commit()
+    return data
 
 
 def qr_svg(data: str) -> str:

@@ -105,6 +105,15 @@ class Filters:
         names = cls.__dataclass_fields__
         return cls(**{k: v for k, v in data.items() if k in names})
 
+    def used(self) -> dict[str, Any]:
+        """The filters given, by their query names, for the audit entry of a list."""
+        names = {"date_from": "from", "date_to": "to"}
+        return {
+            names.get(k, k): v.isoformat() if isinstance(v, date) else v
+            for k, v in self.__dict__.items()
+            if v is not None
+        }
+
 
 @dataclass
 class Page:
@@ -127,6 +136,28 @@ def _page(
         ).scalars()
     )
     return rows, total
+
+
+def _audit_list(
+    session: Session, user: User, action: str, ids: list[Any], f: Filters, page: Page, addr: str
+) -> None:
+    """One entry per list request: which rows it showed, to whom, under which filters."""
+    audit.record(
+        session,
+        actor=user,
+        action=action,
+        object_type="unit",
+        object_id=user.unit_id,
+        client_addr=addr,
+        details={
+            "view": "console",
+            "ids": ids,
+            "filters": f.used(),
+            "page": page.page,
+            "per_page": page.per_page,
+            "total": page.total,
+        },
+    )
 
 
 def _day_bounds(
@@ -208,8 +239,11 @@ def stage_counts(session: Session, case_ids: list[int]) -> dict[int, dict[str, d
     return counts
 
 
-def list_cases(session: Session, user: User, f: Filters, *, page: int, per_page: int) -> Page:
-    """The unit's cases, newest first, with officers, counts per stage and kind, and flags."""
+def list_cases(
+    session: Session, user: User, f: Filters, *, page: int, per_page: int, client_addr: str = ""
+) -> Page:
+    """The unit's cases, newest first, with officers, counts per stage and kind, and flags.
+    Audited (``case.listed``: the ids shown)."""
     require_console(user)
     cases, total = _page(
         session, case_query(user, f), [Case.created_at.desc(), Case.id.desc()], page, per_page
@@ -226,7 +260,9 @@ def list_cases(session: Session, user: User, f: Filters, *, page: int, per_page:
             officers[case_id].append({"id": officer_id, "name": name})
     counts = stage_counts(session, ids)
     rows = [CaseRow(c, officers[c.id], counts[c.id], case_flags(c)) for c in cases]
-    return Page(rows, total, page, per_page)
+    listed = Page(rows, total, page, per_page)
+    _audit_list(session, user, "case.listed", ids, f, listed, client_addr)
+    return listed
 
 
 # --- media ----------------------------------------------------------------------------------
@@ -268,8 +304,11 @@ def media_query(session: Session, user: User, f: Filters) -> sa.Select[tuple[Med
     return query
 
 
-def list_media(session: Session, user: User, f: Filters, *, page: int, per_page: int) -> Page:
-    """The unit's media items, newest capture first."""
+def list_media(
+    session: Session, user: User, f: Filters, *, page: int, per_page: int, client_addr: str = ""
+) -> Page:
+    """The unit's media items, newest capture first (with uploader and place of capture).
+    Audited (``media.listed``: the ids shown)."""
     require_console(user)
     query = media_query(session, user, f)
     total = session.execute(
@@ -297,7 +336,9 @@ def list_media(session: Session, user: User, f: Filters, *, page: int, per_page:
             )
         ).scalars()
     }
-    return Page([rows[i] for i in ids], total, page, per_page)
+    listed = Page([rows[i] for i in ids], total, page, per_page)
+    _audit_list(session, user, "media.listed", ids, f, listed, client_addr)
+    return listed
 
 
 # --- timeline -------------------------------------------------------------------------------
@@ -405,8 +446,11 @@ def credential_events(session: Session, case: Case, items: list[MediaItem]) -> l
 # --- annotations ----------------------------------------------------------------------------
 
 
-def list_bookmarks(session: Session, item: MediaItem) -> list[MediaBookmark]:
-    return list(
+def list_bookmarks(
+    session: Session, user: User, item: MediaItem, *, client_addr: str = ""
+) -> list[MediaBookmark]:
+    """The item's bookmarks by time; reading them enters the item's custody trail."""
+    bookmarks = list(
         session.execute(
             sa.select(MediaBookmark)
             .where(MediaBookmark.media_item_id == item.id)
@@ -414,6 +458,16 @@ def list_bookmarks(session: Session, item: MediaItem) -> list[MediaBookmark]:
             .options(selectinload(MediaBookmark.author))
         ).scalars()
     )
+    audit.record(
+        session,
+        actor=user,
+        action="media.bookmarks_listed",
+        object_type="media",
+        object_id=item.id,
+        client_addr=client_addr,
+        details={"ids": [b.id for b in bookmarks]},
+    )
+    return bookmarks
 
 
 def add_bookmark(

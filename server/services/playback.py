@@ -3,9 +3,16 @@
 A token is ``base64url(payload) "." base64url(HMAC-SHA256(payload))`` where the payload names
 the grant, the user, the item, the file (``what``) and the expiry; the key is derived from the
 app's secret key under its own label, so these tokens and the credential QR tokens can never
-stand in for each other. The grant row remembers the token's first use: the custody trail
-gets one entry per token (with the byte range first asked for), not one per range request of
-a seeking player.
+stand in for each other.
+
+Issuing a link is audited (``playback_url.issued``: who, which file, the grant, the expiry,
+from which address). A link works only from the address it was issued to, when it was issued
+with one: the console's ``<video>``, ``<img>`` and download links are fetched by the same
+browser that asked for them. Each distinct use of a grant — client address, file, download or
+not — is one custody entry with the byte range it first asked for, not one per range request
+of a seeking player. The grant table has no column for the address, so both rules read the
+grant's own entries in the audit log (appended under the chain lock, so two parallel first
+requests still write one entry).
 """
 
 from __future__ import annotations
@@ -24,11 +31,12 @@ from sqlalchemy.orm import Session
 
 from ..domain import MediaStatus
 from ..errors import Conflict, Forbidden, NotFound, Unauthorized
-from ..models import MediaItem, PlaybackGrant, User
+from ..models import AuditEntry, MediaItem, PlaybackGrant, User
 from . import audit
 from .media import get_media
 
 PLAYBACK_TTL = timedelta(minutes=10)
+ISSUED = "playback_url.issued"
 DERIVATIVES = ("thumbnail", "preview", "poster", "strip", "proxy", "waveform")
 EXPORTS = ("custody.pdf", "custody.csv")
 WHATS = ("original", *DERIVATIVES, *EXPORTS)
@@ -120,8 +128,10 @@ def issue(
     *,
     secret_key: str | bytes,
     ttl: timedelta = PLAYBACK_TTL,
+    client_addr: str = "",
 ) -> IssuedUrl:
-    """A token that lets this user fetch one file of one item without headers until expiry."""
+    """A token that lets this user fetch one file of one item without headers until expiry;
+    audited. With ``client_addr`` the link works from that address only (see the module)."""
     if what not in WHATS:
         raise NotFound(f"nothing called {what!r} to play", code="unknown_file")
     if what == "original" and item.status == MediaStatus.HASH_MISMATCH:
@@ -145,6 +155,15 @@ def issue(
     )
     session.add(grant)
     session.flush()
+    audit.record(
+        session,
+        actor=user,
+        action=ISSUED,
+        object_type="media",
+        object_id=item.id,
+        client_addr=client_addr,
+        details={"grant": grant.id, "what": what, "expires_at": expires_at.isoformat()},
+    )
     claims = TokenClaims(grant.id, user.id, item.id, what, expires_at)
     return IssuedUrl(make_token(claims, secret_key=secret_key), expires_at, what)
 
@@ -193,16 +212,28 @@ def record_access(
     client_addr: str,
     now: datetime,
 ) -> None:
-    """The custody entry for serving a file: one per bearer request (``details`` as given);
-    one per playback token, on its first use, with the byte range first asked for."""
+    """The custody entry for serving a file: one per bearer request (``details`` as given).
+
+    Through a playback token: refused (403) from another address than the one it was issued
+    to; else one entry per distinct use (this address, ``action``, ``details["download"]``),
+    with the byte range that use first asked for.
+    """
     if grant is not None:
-        if not claim_first_use(session, grant, first_range, now):
+        use = _Use(grant.id, action, client_addr, bool(details.get("download")))
+        entries = _grant_entries(session, user, item, grant.id)
+        _require_issuing_address(entries, client_addr)
+        if _recorded(entries, use):
+            return  # a player's next range request, a reload
+        audit.lock_chain(session)  # nobody else records this use in the meantime
+        if _recorded(_grant_entries(session, user, item, grant.id), use):
             return
+        claim_first_use(session, grant, first_range, now)
         extra = {k: v for k, v in details.items() if k not in ("what", "range")}
         details = {
             "what": details.get("what"),
             "first_range": first_range,
             "via": "playback_url",
+            "grant": grant.id,
             **extra,
         }
     audit.record(
@@ -216,10 +247,52 @@ def record_access(
     )
 
 
+@dataclass(frozen=True)
+class _Use:
+    grant_id: str
+    action: str
+    client_addr: str
+    download: bool
+
+
+def _grant_entries(session: Session, user: User, item: MediaItem, grant_id: str) -> list[Any]:
+    """The grant's entries (its issue and uses): in the item's trail (indexed), by its user."""
+    return list(
+        session.execute(
+            sa.select(AuditEntry.action, AuditEntry.client_addr, AuditEntry.details).where(
+                AuditEntry.object_type == "media",
+                AuditEntry.object_id == item.id,
+                AuditEntry.actor_id == user.id,
+                AuditEntry.details["grant"].as_string() == grant_id,
+            )
+        ).all()
+    )
+
+
+def _require_issuing_address(entries: list[Any], client_addr: str) -> None:
+    """403 unless the grant was issued to this address (or to none, or before issues were
+    recorded)."""
+    issued_to = next((e.client_addr for e in entries if e.action == ISSUED), "")
+    if issued_to and issued_to != client_addr:
+        raise Forbidden(
+            "this playback link was issued to another network address; ask for a new one",
+            code="playback_token_other_address",
+        )
+
+
+def _recorded(entries: list[Any], use: _Use) -> bool:
+    return any(
+        e.action == use.action
+        and e.client_addr == use.client_addr
+        and bool((e.details or {}).get("download")) == use.download
+        for e in entries
+    )
+
+
 def claim_first_use(
     session: Session, grant: PlaybackGrant, first_range: str | None, now: datetime
 ) -> bool:
-    """True exactly once per grant, for the request that used it first (atomic on any DB)."""
+    """Stamp the grant's first use (the first request of its first use); True that once."""
     result = session.execute(
         sa.update(PlaybackGrant)
         .where(PlaybackGrant.id == grant.id, PlaybackGrant.first_used_at.is_(None))

@@ -811,6 +811,10 @@ class CalendarDaySchema(Schema):
     note = fields.String(load_default="", validate=validate.Length(max=100))
 
 
+class CalendarPutSchema(Schema):
+    items = fields.List(fields.Nested(CalendarDaySchema), required=True)
+
+
 class DocumentCreateSchema(Schema):
     type = fields.String(required=True, validate=validate.Length(min=1, max=48))
     fields_ = fields.Dict(required=True, data_key="fields")

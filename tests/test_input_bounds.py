@@ -1,9 +1,12 @@
-"""Values the database cannot hold get a 4xx with a code, never a 500 (SQLite and PostgreSQL)."""
+"""Bad input the database cannot hold or the API does not know gets a 4xx with a code, never a 500."""
 
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
+from server.extensions import db
+from server.models import AuditEntry
 from tests import tus_helpers as tus
 from tests.conftest import open_case, sample_jpeg
 
@@ -94,3 +97,26 @@ def test_uploads_are_not_held_to_the_json_body_limit(client, users):
     item_id = tus.upload(client, officer, case["id"], data)
     item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
     assert item["size"] == len(data)
+
+
+@pytest.mark.parametrize("body", [[{"day": "2026-10-01", "is_workday": False}], {"days": []}])
+def test_a_calendar_body_of_the_wrong_shape_is_refused_and_nothing_is_audited(
+    app, client, users, body
+):
+    admin = users.create("boss", role="admin")
+    resp = client.put("/api/v1/calendar", json=body, headers=admin.headers)
+    assert resp.status_code == 422, resp.data[:200]
+    assert resp.json["error"]["code"] == "invalid"
+    with app.app_context():
+        actions = db.session.execute(sa.select(AuditEntry.action)).scalars().all()
+        assert "config.calendar_changed" not in actions
+
+
+def test_an_unknown_review_status_filter_is_refused(client, users):
+    legal = users.create("fa", role="legal")
+    resp = client.get("/api/v1/legal-reviews?status=zzz", headers=legal.headers)
+    assert resp.status_code == 422
+    assert resp.json["error"]["code"] == "invalid_status"
+    assert (
+        client.get("/api/v1/legal-reviews?status=agreed", headers=legal.headers).status_code == 200
+    )

@@ -10,12 +10,13 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, request, send_file
 
-from ..errors import Conflict, Forbidden, NotFound
+from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
 from ..models import CalendarDay, LegalReview, MajorDecisionItem, User, utcnow
 from ..runtime import runtime
 from ..schemas import (
     CalendarDaySchema,
+    CalendarPutSchema,
     DecisionDraftSchema,
     ExecutionRecordSchema,
     LegalOpinionSchema,
@@ -142,12 +143,19 @@ def case_reviews(case_id: int):
     return {"items": _dump_reviews(list(rows))}
 
 
+_REVIEW_STATUSES = ("submitted", "agreed", "returned", "transfer")
+
+
 @bp.get("/legal-reviews")
 @login_required("legal", "supervisor", "leader")
 def review_queue():
     user = current_user()
     query = sa.select(LegalReview).where(LegalReview.unit_id == user.unit_id)
     if status := request.args.get("status"):
+        if status not in _REVIEW_STATUSES:
+            raise Invalid(
+                f"status must be one of {', '.join(_REVIEW_STATUSES)}", code="invalid_status"
+            )
         query = query.where(LegalReview.status == status)
     if request.args.get("overdue") == "1":
         cal = review_service.calendar(db.session)
@@ -427,8 +435,7 @@ def list_calendar():
 @bp.put("/calendar")
 @login_required("admin")
 def set_calendar():
-    body = request.get_json(silent=True) or {}
-    days = CalendarDaySchema(many=True).load(body.get("items", []))
+    days = load_body(CalendarPutSchema())["items"]
     user = _config_admin()
     # Deadlines still running are recounted on the new calendar in the same transaction.
     review_service.set_calendar_days(db.session, user, days, client_addr=client_addr())

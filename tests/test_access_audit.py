@@ -341,3 +341,51 @@ def test_custody_export_link_records_view_and_download_apart(app, client, team, 
     exported = entries(app, "custody.exported")
     assert [e["details"]["download"] for e in exported] == [False, True]
     assert {e["details"]["via"] for e in exported} == {"playback_url"}
+
+
+def test_document_and_legal_review_reads_are_audited(app, client, users):
+    """Documents and review packages hold the parties' data: lists and views leave entries."""
+    from tests.workflow_helpers import Flow, move_case_to
+
+    officer = users.create("wu")
+    sup = users.create("zhou", role="supervisor")
+    legal = users.create("sun", role="legal")
+    cid = open_case(client, officer, parties=[PARTY])["id"]
+    doc_id = Flow(client).doc(officer, cid, "prior_notice")
+    assert client.get(f"{API}/cases/{cid}/documents", headers=sup.headers).status_code == 200
+    assert client.get(f"{API}/documents/{doc_id}", headers=sup.headers).status_code == 200
+    [listed] = entries(app, "document.listed")
+    assert (listed["actor"], listed["object_type"], listed["object_id"]) == (
+        "zhou",
+        "case",
+        str(cid),
+    )
+    assert listed["details"]["ids"] == [doc_id]
+    [viewed] = entries(app, "document.viewed")
+    assert viewed["details"] == {"document": doc_id} and viewed["actor"] == "zhou"
+
+    move_case_to(client, sup, cid, "review")
+    submitted = client.post(
+        f"{API}/cases/{cid}/legal-reviews",
+        json={"report": "r", "decision_draft": {"penalties": [{"kind": "warning"}]}},
+        headers=officer.headers,
+    )
+    assert submitted.status_code == 201, submitted.json
+    rid = submitted.json["id"]
+    assert (
+        client.get(f"{API}/legal-reviews?status=submitted", headers=legal.headers).status_code
+        == 200
+    )
+    assert client.get(f"{API}/legal-reviews/{rid}", headers=legal.headers).status_code == 200
+    assert client.get(f"{API}/cases/{cid}/legal-reviews", headers=sup.headers).status_code == 200
+    queue, per_case = entries(app, "legal_review.listed")
+    assert queue["actor"] == "sun" and queue["object_type"] == "unit"
+    assert queue["details"] == {"ids": [rid], "filters": {"status": "submitted"}}
+    assert (per_case["actor"], per_case["object_id"], per_case["details"]) == (
+        "zhou",
+        str(cid),
+        {"ids": [rid]},
+    )
+    [shown] = entries(app, "legal_review.viewed")
+    assert shown["actor"] == "sun" and shown["details"] == {"review": rid}
+    assert chain_ok(app)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import segno
 from flask import Blueprint, Response, url_for
 
 from ..documents.registry import DOCUMENT_TYPES, describe
 from ..extensions import db
-from ..models import utcnow
+from ..models import User, utcnow
 from ..runtime import runtime
 from ..schemas import (
     DocumentCreateSchema,
@@ -61,15 +62,34 @@ def create(case_id: int):
 @bp.get("/cases/<int:case_id>/documents")
 @login_required()
 def list_for_case(case_id: int):
-    case = case_service.get_case(db.session, current_user(), case_id)
-    return {"items": DocumentSchema().dump(service.case_documents(db.session, case), many=True)}
+    user = current_user()
+    case = case_service.get_case(db.session, user, case_id)
+    docs = service.case_documents(db.session, case)
+    _audit_read(user, "document.listed", case.id, {"ids": [d.id for d in docs]})
+    return {"items": DocumentSchema().dump(docs, many=True)}
 
 
 @bp.get("/documents/<doc_id>")
 @login_required()
 def show(doc_id: str):
-    doc, _case = service.get_document(db.session, current_user(), doc_id)
+    user = current_user()
+    doc, case = service.get_document(db.session, user, doc_id)
+    _audit_read(user, "document.viewed", case.id, {"document": doc.id})
     return _dump(doc, service.series_versions(db.session, doc))
+
+
+def _audit_read(user: User, action: str, case_id: int, details: dict[str, Any]) -> None:
+    """Documents hold the parties' personal data: every read is in the case's custody trail."""
+    audit.record(
+        db.session,
+        actor=user,
+        action=action,
+        object_type="case",
+        object_id=case_id,
+        client_addr=client_addr(),
+        details=details,
+    )
+    db.session.commit()
 
 
 @bp.put("/documents/<doc_id>")

@@ -136,11 +136,31 @@ def submit_review(case_id: int):
 @bp.get("/cases/<int:case_id>/legal-reviews")
 @login_required()
 def case_reviews(case_id: int):
-    case = case_service.get_case(db.session, current_user(), case_id)
-    rows = db.session.execute(
-        sa.select(LegalReview).where(LegalReview.case_id == case.id).order_by(LegalReview.round)
-    ).scalars()
-    return {"items": _dump_reviews(list(rows))}
+    user = current_user()
+    case = case_service.get_case(db.session, user, case_id)
+    rows = list(
+        db.session.execute(
+            sa.select(LegalReview).where(LegalReview.case_id == case.id).order_by(LegalReview.round)
+        ).scalars()
+    )
+    _audit_read(user, "legal_review.listed", "case", case.id, {"ids": [r.id for r in rows]})
+    return {"items": _dump_reviews(rows)}
+
+
+def _audit_read(
+    user: User, action: str, object_type: str, object_id: int, details: dict[str, Any]
+) -> None:
+    """Review packages hold documents, media and parties' data: every read is audited."""
+    audit.record(
+        db.session,
+        actor=user,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        client_addr=client_addr(),
+        details=details,
+    )
+    db.session.commit()
 
 
 _REVIEW_STATUSES = ("submitted", "agreed", "returned", "transfer")
@@ -161,6 +181,14 @@ def review_queue():
         cal = review_service.calendar(db.session)
         query = query.where(review_service.overdue_filter(review_service.today_local(), cal))
     rows = list(db.session.execute(query.order_by(LegalReview.due_on, LegalReview.id)).scalars())
+    filters = {k: v for k, v in request.args.items() if k in ("status", "overdue")}
+    _audit_read(
+        user,
+        "legal_review.listed",
+        "unit",
+        user.unit_id,
+        {"ids": [r.id for r in rows], "filters": filters},
+    )
     return {"items": _dump_reviews(rows, exclude=("package",))}
 
 
@@ -174,7 +202,9 @@ def review_checklist():
 @bp.get("/legal-reviews/<int:review_id>")
 @login_required()
 def show_review(review_id: int):
-    review, _case = review_service.get_review(db.session, current_user(), review_id)
+    user = current_user()
+    review, case = review_service.get_review(db.session, user, review_id)
+    _audit_read(user, "legal_review.viewed", "case", case.id, {"review": review.id})
     return _dump_review(review)
 
 

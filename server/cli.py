@@ -229,7 +229,33 @@ def cmd_archive_verify(args: argparse.Namespace) -> int:
     """Check a case archive offline, exactly as the ``verify.py`` bundled in it does."""
     from .archive.verify import run
 
-    return run(args.file, args.public_key, as_json=args.json)
+    return run(
+        args.file,
+        args.public_key,
+        as_json=args.json,
+        trust_embedded_key=args.trust_embedded_key,
+    )
+
+
+def cmd_keys_show(args: argparse.Namespace) -> int:
+    """The signing public keys an auditor pins with ``archive verify --public-key``."""
+    import json
+
+    from .extensions import db
+    from .services import audit
+
+    with _app_context() as app:
+        keys = audit.signing_keys(db.session, app.extensions["fieldtrace"].signer)
+        db.session.rollback()  # reading only; the signer may have made its key file
+    if args.json:
+        print(json.dumps({"algorithm": "Ed25519", "keys": keys}, indent=2))
+        return 0
+    for key in keys:
+        period = f"{key['first_used'] or '-'} .. {'now' if key['current'] else key['last_used']}"
+        label = "current" if key["current"] else "past"
+        print(f"{key['public_key']}  {label}  {period}")
+        print(f"  {key['fingerprint']}")
+    return 0
 
 
 def _split_categories(text: str) -> list[str]:
@@ -385,11 +411,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     archive_verify = archive_p.add_parser("verify", help="verify a case archive offline")
     archive_verify.add_argument("file", metavar="FILE.zip")
-    archive_verify.add_argument(
-        "--public-key", metavar="HEX", help="the Ed25519 key the archive must be signed by"
-    )
-    archive_verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_verify_arguments(archive_verify)
     archive_verify.set_defaults(func=cmd_archive_verify)
+
+    keys_p = sub.add_parser("keys", help="the server's signing keys (签名公钥)").add_subparsers(
+        dest="keys_cmd", required=True
+    )
+    keys_show = keys_p.add_parser(
+        "show", help="print the current and past signing public keys with their periods of use"
+    )
+    keys_show.add_argument("--json", action="store_true", help="print the keys as JSON")
+    keys_show.set_defaults(func=cmd_keys_show)
 
     cred = sub.add_parser("credential", help="enforcement credentials (执法证)").add_subparsers(
         dest="credential_cmd", required=True
@@ -421,6 +453,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="give an item to every stored original that has none (run once after upgrading)",
     ).set_defaults(func=cmd_uploads_recover)
     return parser
+
+
+def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
+    from .archive.verify import add_arguments
+
+    add_arguments(parser)
 
 
 def main(argv: list[str] | None = None) -> int:

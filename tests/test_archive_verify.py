@@ -43,9 +43,10 @@ def custody_entries(seqs: list[int], *, prev_of_first: str | None = None) -> lis
             "at": at,
             "actor_id": 3,
             "actor": "wang.officer",
-            "action": "media.uploaded" if i == 0 else "document.issued",
-            "object_type": "media",
-            "object_id": f"m{seq}",
+            # The first entry receives the archive's one item; the rest are about the case.
+            "action": "upload.completed" if i == 0 else "document.issued",
+            "object_type": "media" if i == 0 else "case",
+            "object_id": "m3" if i == 0 else "c1",
             "client_addr": "10.0.0.7",
             "details": {"sha256": "ab" * 32, "note": f"现场检查 第{i}条"},
             "prev_hash": prev_hash,
@@ -174,13 +175,14 @@ def test_intact_archive_verifies(tmp_path: Path) -> None:
 
     report = verify.verify_archive(archive, parts.public_key_hex)
     assert report.ok, report.problems
+    assert report.authentic and report.outcome == "AUTHENTIC"
     assert report.public_key == parts.public_key_hex
     assert report.summary["files"] == 8
     assert report.summary["custody_entries"] == 5
     assert report.summary["audit_head_seq"] == 12
     assert report.notes == []
-    with archive.open("rb") as fh:
-        assert verify.verify_archive(fh).ok  # a file object works too
+    with archive.open("rb") as fh:  # a file object works too
+        assert verify.verify_archive(fh, parts.public_key_hex).authentic
 
     assert verify.main([str(archive), "--public-key", parts.public_key_hex]) == 0
 
@@ -193,10 +195,10 @@ def test_bundled_verify_py_runs_alone_with_the_standard_library(tmp_path: Path) 
     assert result.returncode == 0, result.stderr
     assert "archive intact" in result.stdout
 
-    result = run_standalone(archive, "--json")
+    result = run_standalone(archive, "--json", "--public-key", parts.public_key_hex)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    assert out["ok"] is True and out["problems"] == []
+    assert out["ok"] is True and out["problems"] == [] and out["outcome"] == "AUTHENTIC"
     assert out["summary"]["case"]["number"] == "某市监立〔2026〕7号"
 
 
@@ -212,11 +214,22 @@ def test_head_signed_at_without_microseconds_is_accepted(tmp_path: Path) -> None
     assert problems_of(parts, tmp_path) == []
 
 
-def test_custody_beyond_the_signed_head_is_a_note_not_a_failure(tmp_path: Path) -> None:
+def test_custody_beyond_the_signed_head_fails(tmp_path: Path) -> None:
+    # The exporter signs a head covering the case's last custody entry; an older head leaves
+    # the later entries unvouched for, so they could have been made up.
     parts = make_parts(head_seq=9)
-    report = verify.verify_archive(parts.write(tmp_path / "case.zip"))
-    assert report.ok, report.problems
-    assert any("last seq=11 > head seq=9" in note for note in report.notes)
+    report = verify.verify_archive(parts.write(tmp_path / "case.zip"), parts.public_key_hex)
+    assert not report.ok
+    assert report.problems == [
+        "审计链头早于监管链末尾 / custody entries after the signed audit head: "
+        "last seq=11 > head seq=9"
+    ]
+
+
+def test_missing_audit_head_fails(tmp_path: Path) -> None:
+    parts = make_parts(head_seq=None)
+    problems = problems_of(parts, tmp_path, public_key_hex=parts.public_key_hex)
+    assert len(problems) == 1 and "no signed audit head" in problems[0]
 
 
 # --- tampered ---------------------------------------------------------------------------
@@ -272,11 +285,116 @@ def test_manifest_re_signed_with_another_key_fails_the_pinned_key(tmp_path: Path
     genuine_key = parts.public_key_hex
     parts.key = Ed25519PrivateKey.generate()
     parts.sign()
-    assert problems_of(parts, tmp_path) == []  # self-consistent, so only pinning catches it
+    # The genuine head (by the genuine key) no longer matches the manifest's key.
+    assert problems_of(parts, tmp_path) == [
+        f"审计链头由另一密钥签名 / audit head signed by another key: {genuine_key}, "
+        f"signature.json has {parts.public_key_hex}"
+    ]
     problems = problems_of(parts, tmp_path, public_key_hex=genuine_key)
-    assert len(problems) == 1
     assert problems[0].startswith("签名公钥不符 / signed by another key: signature.json")
     assert verify.main([str(tmp_path / "case.zip"), "--public-key", genuine_key]) == 1
+
+
+def test_forgery_signed_throughout_by_another_key_is_only_caught_by_pinning(
+    tmp_path: Path,
+) -> None:
+    genuine = make_parts()
+    forged = make_parts()  # self-consistent: its head and manifest signed by the forger's key
+    archive = forged.write(tmp_path / "case.zip")
+
+    report = verify.verify_archive(archive)
+    assert report.ok and not report.authentic and report.outcome == "UNAUTHENTICATED"
+    assert verify.main([str(archive)]) == 3
+    assert verify.main([str(archive), "--trust-embedded-key"]) == 0
+
+    pinned = verify.verify_archive(archive, genuine.public_key_hex)
+    assert pinned.outcome == "FAILED"
+    assert pinned.problems[0].startswith("签名公钥不符 / signed by another key")
+    assert any("audit head signed by a key that is not pinned" in p for p in pinned.problems)
+    # Current and past keys may be pinned together.
+    both = [genuine.public_key_hex, forged.public_key_hex]
+    assert verify.verify_archive(archive, both).authentic
+    assert verify.main([str(archive), "--public-key", both[0], "--public-key", both[1]]) == 0
+
+
+def test_unpinned_outcome_is_unauthenticated_not_intact(tmp_path: Path) -> None:
+    parts = make_parts()
+    archive = parts.write(tmp_path / "case.zip")
+
+    result = run_standalone(archive)
+    assert result.returncode == 3
+    assert "UNAUTHENTICATED" in result.stderr and "未核对签名公钥" in result.stderr
+    assert "archive intact" not in result.stdout
+
+    result = run_standalone(archive, "--trust-embedded-key")
+    assert result.returncode == 0, result.stderr
+    assert "EMBEDDED key" in result.stdout and "NOT authenticated" in result.stdout
+
+    out = json.loads(run_standalone(archive, "--json").stdout)
+    assert out["outcome"] == "UNAUTHENTICATED" and out["authentic"] is False
+
+
+def _item_parts(**item: Any) -> Parts:
+    """An archive whose item m3 was received as recorded by its upload.completed entry."""
+    received = {
+        "device_sha256": hashlib.sha256(b"original").hexdigest(),
+        "case_id": "c1",
+        "captured_at": "2026-03-02T09:30:00+08:00",
+        "latitude": 31.2,
+        "longitude": 121.5,
+    }
+    entries = custody_entries([3, 4, 9, 10, 11])
+    entries[0]["details"] = {"note": "x", **received}
+    entries[0]["entry_hash"] = compute_entry_hash(
+        **{**{k: v for k, v in entries[0].items() if k != "entry_hash"}, "at": T0}
+    )
+    entries[1]["prev_hash"] = entries[0]["entry_hash"]  # seq 4 links to seq 3
+    body = {k: v for k, v in entries[1].items() if k != "entry_hash"}
+    entries[1]["entry_hash"] = compute_entry_hash(**{**body, "at": T0 + timedelta(minutes=1)})
+    parts = make_parts(entries=entries, head_seq=11)
+    parts.manifest["items"] = [
+        {
+            "id": "m3",
+            "device_sha256": received["device_sha256"],
+            "captured_at": "2026-03-02T01:30:00+00:00",
+            "latitude": 31.2,
+            "longitude": 121.5,
+            **item,
+        }
+    ]
+    return parts.sign()
+
+
+def test_item_must_match_its_upload_completed_entry(tmp_path: Path) -> None:
+    parts = _item_parts()
+    assert problems_of(parts, tmp_path, public_key_hex=parts.public_key_hex) == []
+
+    moved = _item_parts(captured_at="2020-01-01T00:00:00+00:00", latitude=1.0)
+    problems = problems_of(moved, tmp_path, public_key_hex=moved.public_key_hex)
+    assert any("latitude is 1.0, recorded 31.2" in p for p in problems)
+    assert any("captured_at is '2020-01-01T00:00:00+00:00'" in p for p in problems)
+
+
+def test_item_missing_from_items_but_named_in_custody_fails(tmp_path: Path) -> None:
+    parts = _item_parts()
+    parts.manifest["items"] = []
+    parts.sign()
+    problems = problems_of(parts, tmp_path, public_key_hex=parts.public_key_hex)
+    assert problems == [
+        "证据条目缺失 / media m3 is named in the custody entries (seq=3) "
+        "but is not among the archive's items"
+    ]
+
+
+def test_original_must_hash_to_the_recorded_sha256(tmp_path: Path) -> None:
+    parts = _item_parts(
+        status="verified",
+        server_sha256=hashlib.sha256(b"original").hexdigest(),
+        original_path="originals/m3/IMG_0001.MOV",
+    )
+    problems = problems_of(parts, tmp_path, public_key_hex=parts.public_key_hex)
+    assert any("no media.verified custody entry for item m3" in p for p in problems)
+    assert any("original originals/m3/IMG_0001.MOV has sha256" in p for p in problems)
 
 
 def test_unlisted_member(tmp_path: Path) -> None:
@@ -378,9 +496,18 @@ def test_fieldtrace_archive_verify(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "unlisted file: x.bin" in capsys.readouterr().err
 
     command = Path(sys.executable).with_name("fieldtrace")
-    ok = subprocess.run([command, "archive", "verify", archive], capture_output=True, timeout=120)
-    bad = subprocess.run([command, "archive", "verify", tampered], capture_output=True, timeout=120)
-    assert (ok.returncode, bad.returncode) == (0, 1), bad.stderr
+    key = ["--public-key", parts.public_key_hex]
+    ok = subprocess.run(
+        [command, "archive", "verify", archive, *key], capture_output=True, timeout=120
+    )
+    unpinned = subprocess.run(
+        [command, "archive", "verify", archive], capture_output=True, timeout=120
+    )
+    bad = subprocess.run(
+        [command, "archive", "verify", tampered, *key], capture_output=True, timeout=120
+    )
+    assert (ok.returncode, unpinned.returncode, bad.returncode) == (0, 3, 1), bad.stderr
+    assert b"UNAUTHENTICATED" in unpinned.stderr
 
 
 # --- Ed25519 ----------------------------------------------------------------------------

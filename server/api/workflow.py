@@ -368,7 +368,14 @@ def export_archive(case_id: int):
     # Closed by the response once sent (send_file wraps it); large archives spill to disk.
     out = tempfile.SpooledTemporaryFile(max_size=64 * 1024 * 1024)  # noqa: SIM115
     manifest = archive_service.export_archive(
-        db.session, rt.storage, rt.signer, case, out, include_originals=originals
+        db.session,
+        rt.storage,
+        rt.signer,
+        case,
+        out,
+        include_originals=originals,
+        actor=user,
+        client_addr=client_addr(),
     )
     audit.record(
         db.session,

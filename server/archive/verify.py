@@ -3,11 +3,19 @@
 
 Usage::
 
-    python3 verify.py case.zip [--public-key HEX] [--json]
+    python3 verify.py case.zip --public-key HEX [--public-key HEX ...] [--json]
+    python3 verify.py case.zip --trust-embedded-key      # NOT an authentication
 
-Exit status: 0 the archive is intact, 1 something failed (each problem is printed, naming the
-file or the custody entry), 2 usage error. This file is copied verbatim into every archive as
-``verify.py`` so an auditor can check it without Fieldtrace.
+Exit status: 0 the archive is intact and signed by a ``--public-key`` (or, with
+``--trust-embedded-key``, intact against the key it carries, labelled as such); 1 something
+failed (each problem is printed, naming the file or the custody entry); 2 usage error;
+3 UNAUTHENTICATED: nothing failed, but no ``--public-key`` was given, so the signing key was
+not compared with the published one and anyone could have made the archive.
+
+Get ``HEX`` (the issuing unit's current and past keys, with the period each was used) and
+this verifier from the unit's public page ``/public/signing-keys`` or another channel you
+trust, not from the archive: the copy of ``verify.py`` inside every archive is a convenience,
+and whoever could replace an archive could replace it too.
 
 Archive format ``fieldtrace-case-archive/1``
 =============================================
@@ -43,15 +51,28 @@ server's global audit chain: seq must increase strictly, and where an entry's se
 previous one's plus 1 its ``prev_hash`` must equal the previous ``entry_hash`` (seq 1 links
 to 64 zeros).
 
-``audit_head`` (optional) is the server's last signed head of the global chain; its Ed25519
-signature is over ``f"fieldtrace-audit-head\\n{seq}\\n{entry_hash}\\n{signed_at}"`` with
-``signed_at`` in ISO form with microseconds. Custody entries after the head (last_seq > head
-seq) are reported as a note, not a failure.
+``audit_head`` is a signed head of the server's global chain at or after the case's last
+custody entry (the exporter signs one when needed); its Ed25519 signature is over
+``f"fieldtrace-audit-head\\n{seq}\\n{entry_hash}\\n{signed_at}"`` with ``signed_at`` in ISO
+form with microseconds. A missing head, a head older than the last custody entry, or a head
+signed by a key other than the manifest's (or not pinned) is a failure.
+
+``items[]`` hold each recording's row as exported (``id``, ``status``, ``device_sha256``,
+``server_sha256``, ``object_key``, ``object_version``, ``chosen_stage``, ``activity``,
+``captured_at``, ``captured_at_offset_min``, ``captured_end_at``, ``file_captured_at``,
+``device_clock_offset_s``, ``received_at``, ``stored_at``, ``verified_at``, ``device_id``,
+``latitude``, ``longitude``, ``original_path``, ``derivatives`` ...).
 
 Checks: the manifest's SHA-256 matches ``signature.json``; the signature is valid (and made
-by ``--public-key`` when given); every listed file is present with its size and SHA-256;
-no member is unlisted; every custody entry recomputes and links; the custody count, first
-and last seq match the manifest; the audit head's signature is valid.
+by one of the ``--public-key`` keys when given); every listed file is present with its size
+and SHA-256; no member is unlisted; every custody entry recomputes and links; the custody
+count, first and last seq match the manifest; the audit head is present, valid, by the same
+key and not older than the last custody entry; each item agrees with the custody entries:
+its ``upload.completed`` entry (hash, object, case, stage, activity, capture time, offset,
+GPS, device, clock offset as recorded at receipt) and ``media.verified`` entry (server hash),
+its original hashes to that hash, its derivatives to their recorded hashes; every media id
+named in the custody entries is an item (unless the entries say it was quarantined,
+terminated or expired).
 """
 
 from __future__ import annotations
@@ -62,6 +83,7 @@ import json
 import sys
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
@@ -183,14 +205,45 @@ class Report:
     notes: list[str] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
     public_key: str | None = None
+    # True only when the signing key was compared with a key the auditor obtained
+    # independently (``--public-key``), or the auditor chose ``--trust-embedded-key``.
+    key_pinned: bool = False
+    trust_embedded_key: bool = False
 
     @property
     def ok(self) -> bool:
+        """No problem found: the archive is intact *as signed by the key it carries*.
+
+        Anyone can re-sign a forged archive with their own key, so ``ok`` alone is not
+        authenticity; see :attr:`authentic` and :attr:`outcome`.
+        """
         return not self.problems
+
+    @property
+    def authentic(self) -> bool:
+        """Intact and signed by a pinned (independently obtained) public key."""
+        return self.ok and self.key_pinned
+
+    @property
+    def outcome(self) -> str:
+        """``AUTHENTIC`` (intact, signed by a pinned key), ``INTACT_EMBEDDED_KEY`` (intact,
+        the auditor chose to trust the key inside the archive), ``UNAUTHENTICATED`` (intact
+        as far as the embedded key goes, key not pinned) or ``FAILED``."""
+        if not self.ok:
+            return "FAILED"
+        if self.key_pinned:
+            return "AUTHENTIC"
+        if self.trust_embedded_key:
+            return "INTACT_EMBEDDED_KEY"
+        return "UNAUTHENTICATED"
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "authentic": self.authentic,
+            "outcome": self.outcome,
+            "key_pinned": self.key_pinned,
+            "trust_embedded_key": self.trust_embedded_key,
             "problems": list(self.problems),
             "notes": list(self.notes),
             "summary": dict(self.summary),
@@ -228,6 +281,13 @@ def _canonical_times(text: str) -> list[str]:
     if canonical != text:
         forms.append(canonical)
     return forms
+
+
+def key_fingerprint(public_key_hex: str) -> str:
+    """``SHA256:`` and the first 128 bits of the SHA-256 of the raw key, in groups of four:
+    compare it with the fingerprint the issuing unit publishes."""
+    digest = hashlib.sha256(bytes.fromhex(public_key_hex)).hexdigest()[:32]
+    return "SHA256:" + " ".join(digest[i : i + 4] for i in range(0, 32, 4))
 
 
 def _unhex(value: Any, length: int) -> bytes | None:
@@ -268,7 +328,7 @@ def _digest_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[int, str
 
 
 def _check_signature(
-    zf: zipfile.ZipFile, manifest_raw: bytes | None, pinned_key: str | None, report: Report
+    zf: zipfile.ZipFile, manifest_raw: bytes | None, pinned: list[str], report: Report
 ) -> None:
     loaded = _read_json(zf, SIGNATURE, report)
     if loaded is None:
@@ -302,11 +362,13 @@ def _check_signature(
         )
     if not ed25519_verify(public_key, signed_message(recorded_sha), signature):
         report.problems.append(f"签名无效 / invalid signature: {SIGNATURE}")
-    if pinned_key is not None and pinned_key.lower() != public_key.hex():
+    if pinned and public_key.hex() not in pinned:
         report.problems.append(
             f"签名公钥不符 / signed by another key: {SIGNATURE} has {public_key.hex()}, "
-            f"expected {pinned_key.lower()}"
+            f"expected {' or '.join(pinned)}"
         )
+    elif pinned:
+        report.key_pinned = True
 
 
 def _check_files(zf: zipfile.ZipFile, manifest: dict[str, Any], report: Report) -> set[str]:
@@ -366,15 +428,17 @@ def _check_files(zf: zipfile.ZipFile, manifest: dict[str, Any], report: Report) 
 
 def _check_custody(
     zf: zipfile.ZipFile, manifest: dict[str, Any], listed: set[str], report: Report
-) -> dict[int, str]:
-    """Recompute every custody entry and its links; returns entry hashes by seq."""
+) -> tuple[dict[int, str], list[dict[str, Any]]]:
+    """Recompute every custody entry and its links; returns entry hashes by seq and the
+    well-formed entries."""
     custody = manifest.get("custody")
     if custody is None:
+        report.problems.append(f"清单格式错误 / malformed {MANIFEST}: no custody log")
         report.summary["custody_entries"] = 0
-        return {}
+        return {}, []
     if not isinstance(custody, dict) or not isinstance(custody.get("path"), str):
         report.problems.append(f"清单格式错误 / malformed {MANIFEST}: custody has no path")
-        return {}
+        return {}, []
     path = custody["path"]
     if path not in listed:
         report.problems.append(
@@ -382,11 +446,11 @@ def _check_custody(
         )
     loaded = _read_json(zf, path, report)
     if loaded is None:
-        return {}
+        return {}, []
     entries = loaded[1].get("entries") if isinstance(loaded[1], dict) else None
     if not isinstance(entries, list):
         report.problems.append(f"监管链格式错误 / malformed custody log {path}: no entries list")
-        return {}
+        return {}, []
     hashes: dict[int, str] = {}
     previous: dict[str, Any] | None = None
     for index, entry in enumerate(entries):
@@ -444,15 +508,19 @@ def _check_custody(
     report.summary["custody_entries"] = len(entries)
     report.summary["custody_first_seq"] = actual["first_seq"]
     report.summary["custody_last_seq"] = actual["last_seq"]
-    return hashes
+    good = [e for e in entries if isinstance(e, dict) and all(k in e for k in ENTRY_FIELDS)]
+    return hashes, good
 
 
 def _check_audit_head(
-    manifest: dict[str, Any], custody_hashes: dict[int, str], report: Report
+    manifest: dict[str, Any], custody_hashes: dict[int, str], pinned: list[str], report: Report
 ) -> None:
     head = manifest.get("audit_head")
     if head is None:
-        report.notes.append("清单中没有已签名的审计链头 / no signed audit head in the manifest")
+        report.problems.append(
+            f"缺少已签名的审计链头 / no signed audit head in {MANIFEST}: "
+            "the custody entries are not covered by a signed head"
+        )
         return
     fields = ("seq", "entry_hash", "signed_at", "public_key", "signature")
     if not isinstance(head, dict) or any(k not in head for k in fields):
@@ -481,26 +549,177 @@ def _check_audit_head(
         report.problems.append(
             f"监管链与审计链头不符 / custody entry differs from the signed audit head: seq={seq}"
         )
-    if report.public_key and public_key is not None and public_key.hex() != report.public_key:
-        report.notes.append(
-            f"审计链头由另一密钥签名 / audit head signed by another key: {public_key.hex()}"
-        )
+    # The head must be signed by the key that signed the manifest (and, when the auditor
+    # pinned keys, by one of them): a genuine head copied into a forged archive is no proof.
+    if public_key is not None:
+        if report.public_key and public_key.hex() != report.public_key:
+            report.problems.append(
+                f"审计链头由另一密钥签名 / audit head signed by another key: {public_key.hex()}, "
+                f"{SIGNATURE} has {report.public_key}"
+            )
+        elif pinned and public_key.hex() not in pinned:
+            report.problems.append(
+                f"审计链头公钥不符 / audit head signed by a key that is not pinned: "
+                f"{public_key.hex()}"
+            )
     last_seq = report.summary.get("custody_last_seq")
-    if isinstance(last_seq, int) and isinstance(seq, int) and last_seq > seq:
-        report.notes.append(
-            f"监管链末尾晚于已签名的审计链头 / custody entries after the signed audit head: "
+    if isinstance(last_seq, int) and last_seq > seq:
+        report.problems.append(
+            f"审计链头早于监管链末尾 / custody entries after the signed audit head: "
             f"last seq={last_seq} > head seq={seq}"
         )
     report.summary["audit_head_seq"] = seq
 
 
-def verify_archive(path_or_fileobj: str | IO[bytes], public_key_hex: str | None = None) -> Report:
+# Custody actions that explain why a media id named in custody has no item in the archive.
+_GONE_ACTIONS = {"media.hash_mismatch", "upload.terminated", "upload.expired"}
+# upload.completed detail -> manifest item field, compared when both are present.
+_RECORDED_AT_UPLOAD = {
+    "device_sha256": "device_sha256",
+    "key": "object_key",
+    "version_id": "object_version",
+    "stage": "chosen_stage",
+    "activity": "activity",
+    "captured_at_offset_min": "captured_at_offset_min",
+    "device_clock_offset_s": "device_clock_offset_s",
+    "latitude": "latitude",
+    "longitude": "longitude",
+    "device_id": "device_id",
+}
+_TIMES_AT_UPLOAD = ("captured_at", "captured_end_at", "sent_at")
+
+
+def _same_instant(a: Any, b: Any) -> bool:
+    if a == b:
+        return True
+    if not isinstance(a, str) or not isinstance(b, str):
+        return False
+    try:
+        return datetime.fromisoformat(a) == datetime.fromisoformat(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _check_items(
+    zf: zipfile.ZipFile, manifest: dict[str, Any], custody: list[dict[str, Any]], report: Report
+) -> None:
+    """Each item agrees with what the custody entries recorded when it was received/verified.
+
+    The manifest's item rows come from mutable database rows; the custody entries are hashed
+    into the chain when they happen. A change made in the database before export shows here.
+    """
+    items = manifest.get("items")
+    if not isinstance(items, list):
+        return
+    files = {f.get("path"): f for f in manifest.get("files") or [] if isinstance(f, dict)}
+    case = manifest.get("case") if isinstance(manifest.get("case"), dict) else {}
+    by_media: dict[str, list[dict[str, Any]]] = {}
+    for entry in custody:
+        if isinstance(entry, dict) and entry.get("object_type") == "media":
+            by_media.setdefault(str(entry.get("object_id")), []).append(entry)
+    ids = set()
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            report.problems.append(f"清单格式错误 / malformed {MANIFEST}: an item has no id")
+            continue
+        item_id = item["id"]
+        ids.add(item_id)
+        entries = by_media.get(item_id, [])
+        where = f"item {item_id}"
+        completed = [e for e in entries if e.get("action") == "upload.completed"]
+        if not completed:
+            report.problems.append(
+                f"证据条目无接收记录 / no upload.completed custody entry for {where}"
+            )
+        for entry in completed[:1]:
+            details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+            for key, column in _RECORDED_AT_UPLOAD.items():
+                if key in details and column in item and details[key] != item[column]:
+                    report.problems.append(
+                        f"证据条目与接收记录不符 / {where} differs from its upload.completed "
+                        f"entry seq={entry.get('seq')}: {column} is {item[column]!r}, "
+                        f"recorded {details[key]!r}"
+                    )
+            for key in _TIMES_AT_UPLOAD:
+                if key in details and key in item and not _same_instant(details[key], item[key]):
+                    report.problems.append(
+                        f"证据条目与接收记录不符 / {where} differs from its upload.completed "
+                        f"entry seq={entry.get('seq')}: {key} is {item[key]!r}, "
+                        f"recorded {details[key]!r}"
+                    )
+            if "case_id" in details and details["case_id"] != case.get("id"):
+                report.problems.append(
+                    f"证据条目属于另一案件 / {where} was received for case "
+                    f"{details['case_id']!r}, the archive is of case {case.get('id')!r}"
+                )
+        verified = [e for e in entries if e.get("action") == "media.verified"]
+        server_sha = item.get("server_sha256")
+        if item.get("status") == "verified" and not verified:
+            report.problems.append(
+                f"证据条目无核验记录 / no media.verified custody entry for {where}"
+            )
+        for entry in verified:
+            details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+            if details.get("sha256") != server_sha:
+                report.problems.append(
+                    f"证据条目哈希与核验记录不符 / {where}: server_sha256 {server_sha!r} "
+                    f"differs from media.verified seq={entry.get('seq')} {details.get('sha256')!r}"
+                )
+        original = item.get("original_path")
+        if original is not None:
+            listed = files.get(original)
+            sha = listed.get("sha256") if listed else None
+            if sha is None:
+                report.problems.append(f"缺少原始文件 / {where}: original {original} not listed")
+            elif sha != server_sha or sha != item.get("device_sha256"):
+                report.problems.append(
+                    f"原始文件与哈希记录不符 / {where}: original {original} has sha256 {sha}, "
+                    "not the item's recorded device/server SHA-256"
+                )
+        for derivative in item.get("derivatives") or []:
+            if not isinstance(derivative, dict):
+                continue
+            listed = files.get(derivative.get("path"))
+            if listed is not None and listed.get("sha256") != derivative.get("sha256"):
+                report.problems.append(
+                    f"派生文件与记录不符 / {where}: {derivative.get('path')} differs from the "
+                    "derivative's recorded SHA-256"
+                )
+    for media_id, entries in sorted(by_media.items()):
+        if media_id in ids or any(e.get("action") in _GONE_ACTIONS for e in entries):
+            continue
+        report.problems.append(
+            f"证据条目缺失 / media {media_id} is named in the custody entries "
+            f"(seq={entries[0].get('seq')}) but is not among the archive's items"
+        )
+
+
+def _pinned_keys(public_key_hex: str | Sequence[str] | None) -> list[str]:
+    if public_key_hex is None:
+        return []
+    keys = [public_key_hex] if isinstance(public_key_hex, str) else list(public_key_hex)
+    return [k.strip().lower() for k in keys if k and k.strip()]
+
+
+def verify_archive(
+    path_or_fileobj: str | IO[bytes],
+    public_key_hex: str | Sequence[str] | None = None,
+    *,
+    trust_embedded_key: bool = False,
+) -> Report:
     """Check a case archive; every problem found is in ``report.problems``.
 
-    >>> verify_archive("case.zip", "ab12...").ok  # doctest: +SKIP
+    ``public_key_hex`` is the server's published signing key (or several: current and past),
+    obtained independently of the archive. Without it the archive can only be shown to be
+    consistent with the key it carries, which anyone can make: ``report.outcome`` is then
+    ``UNAUTHENTICATED`` (``report.ok`` still says whether any problem was found), unless
+    ``trust_embedded_key`` says the auditor accepts the embedded key.
+
+    >>> verify_archive("case.zip", "ab12...").authentic  # doctest: +SKIP
     True
     """
-    report = Report()
+    pinned = _pinned_keys(public_key_hex)
+    report = Report(trust_embedded_key=trust_embedded_key)
     try:
         zf = zipfile.ZipFile(path_or_fileobj)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -509,7 +728,7 @@ def verify_archive(path_or_fileobj: str | IO[bytes], public_key_hex: str | None 
     with zf:
         loaded = _read_json(zf, MANIFEST, report)
         manifest_raw, manifest = loaded if loaded else (None, None)
-        _check_signature(zf, manifest_raw, public_key_hex, report)
+        _check_signature(zf, manifest_raw, pinned, report)
         if not isinstance(manifest, dict):
             if loaded is not None:
                 report.problems.append(f"清单格式错误 / malformed {MANIFEST}: not an object")
@@ -520,21 +739,45 @@ def verify_archive(path_or_fileobj: str | IO[bytes], public_key_hex: str | None 
             )
             return report
         listed = _check_files(zf, manifest, report)
-        custody_hashes = _check_custody(zf, manifest, listed, report)
-        _check_audit_head(manifest, custody_hashes, report)
+        custody_hashes, custody = _check_custody(zf, manifest, listed, report)
+        _check_audit_head(manifest, custody_hashes, pinned, report)
+        _check_items(zf, manifest, custody, report)
         for key in ("items", "documents"):
             value = manifest.get(key)
             report.summary[key] = len(value) if isinstance(value, list) else 0
         report.summary["case"] = manifest.get("case")
         report.summary["generated_at"] = manifest.get("generated_at")
+    if trust_embedded_key and not pinned and not report.problems:
+        report.key_pinned = False
+        report.notes.append(
+            "按包内公钥校验，未与公布的公钥核对 / checked against the key embedded in the "
+            "archive (--trust-embedded-key), NOT against the published key"
+        )
     report.summary["problems"] = len(report.problems)
     return report
 
 
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNAUTHENTICATED = 0, 1, 2, 3
+UNAUTHENTICATED_TEXT = (
+    "未核对签名公钥 / signing key not pinned: UNAUTHENTICATED — the archive is consistent with "
+    "the key it carries, which anyone can make. Run again with --public-key HEX, the key "
+    "published by the issuing unit (obtained independently of this archive)."
+)
+
+
 def _print_text(name: str, report: Report) -> None:
     s = report.summary
-    if report.ok:
-        print(f"案卷完好 / archive intact: {name}")
+    outcome = report.outcome
+    if outcome == "AUTHENTIC":
+        print(f"案卷完好且签名公钥已核对 / archive intact and AUTHENTIC: {name}")
+    elif outcome == "INTACT_EMBEDDED_KEY":
+        print(
+            f"案卷完好（仅按包内公钥，未核对公布的公钥）/ archive intact against its EMBEDDED key "
+            f"only (--trust-embedded-key; NOT authenticated): {name}"
+        )
+    elif outcome == "UNAUTHENTICATED":
+        print(f"案卷未认证 / archive UNAUTHENTICATED: {name}", file=sys.stderr)
+        print(f"  {UNAUTHENTICATED_TEXT}", file=sys.stderr)
     else:
         print(f"案卷校验失败 / archive verification FAILED: {name}", file=sys.stderr)
         for problem in report.problems:
@@ -552,27 +795,62 @@ def _print_text(name: str, report: Report) -> None:
     if "audit_head_seq" in s:
         print(f"  已签名审计链头 / signed audit head: seq {s['audit_head_seq']}")
     if report.public_key:
-        print(f"  签名公钥 / signing key: {report.public_key}")
+        print(
+            f"  签名公钥 / signing key: {report.public_key} ({key_fingerprint(report.public_key)})"
+        )
     for note in report.notes:
         print(f"  注意 / note: {note}")
 
 
-def run(path: str, public_key_hex: str | None = None, *, as_json: bool = False) -> int:
-    """Verify ``path`` and print the outcome; returns the exit status (0, 1 or 2)."""
-    if public_key_hex is not None and _unhex(public_key_hex, 32) is None:
+def run(
+    path: str,
+    public_key_hex: str | Sequence[str] | None = None,
+    *,
+    as_json: bool = False,
+    trust_embedded_key: bool = False,
+) -> int:
+    """Verify ``path`` and print the outcome; returns the exit status.
+
+    0 authentic (or intact with ``trust_embedded_key``), 1 a problem was found, 2 usage
+    error, 3 intact but UNAUTHENTICATED (no ``--public-key`` to compare the signing key with).
+    """
+    keys = _pinned_keys(public_key_hex)
+    if any(_unhex(k, 32) is None for k in keys):
         print("error: --public-key must be 64 hex digits (32 bytes)", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     try:
         with open(path, "rb") as fh:
-            report = verify_archive(fh, public_key_hex)
+            report = verify_archive(fh, keys or None, trust_embedded_key=trust_embedded_key)
     except OSError as exc:
         print(f"error: cannot open {path}: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if as_json:
         print(json.dumps({"archive": path, **report.as_dict()}, ensure_ascii=False, indent=2))
     else:
         _print_text(path, report)
-    return 0 if report.ok else 1
+    if not report.ok:
+        return EXIT_FAILED
+    if report.outcome == "UNAUTHENTICATED":
+        return EXIT_UNAUTHENTICATED
+    return EXIT_OK
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options shared by ``verify.py`` and ``fieldtrace archive verify``."""
+    parser.add_argument(
+        "--public-key",
+        metavar="HEX",
+        action="append",
+        help="the issuing unit's published Ed25519 signing key (repeat for past keys); "
+        "without it the outcome is UNAUTHENTICATED (exit 3)",
+    )
+    parser.add_argument(
+        "--trust-embedded-key",
+        action="store_true",
+        help="accept the key inside the archive without comparing it with the published one "
+        "(exit 0 when intact; the output says the key was NOT checked)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -580,10 +858,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="verify.py", description="Verify a Fieldtrace case archive (案卷校验) offline."
     )
     parser.add_argument("archive", help="the case archive (.zip)")
-    parser.add_argument(
-        "--public-key", metavar="HEX", help="the Ed25519 public key the archive must be signed by"
-    )
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_arguments(parser)
     return parser
 
 
@@ -592,7 +867,12 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help
         return int(exc.code or 0)
-    return run(args.archive, args.public_key, as_json=args.json)
+    return run(
+        args.archive,
+        args.public_key,
+        as_json=args.json,
+        trust_embedded_key=args.trust_embedded_key,
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ archive so an auditor can check it offline with the Python standard library alon
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -36,7 +37,7 @@ from ..storage import Storage
 from ..workflow.coverage import minutes_and_seconds
 from . import audit
 from .custody_export import local_time, pdf_font
-from .signing import Signer
+from .signing import Signer, key_fingerprint
 
 FORMAT = "fieldtrace-case-archive/1"
 VERIFY_SOURCE = Path(__file__).resolve().parent.parent / "archive" / "verify.py"
@@ -47,10 +48,23 @@ signature.json  服务器对 manifest 的 Ed25519 签名 / the server's signatur
 custody.json    本案的监管链条目（含链式哈希）/ the case's custody entries with chain hashes
 verify.py       离线校验（仅需 Python 3 标准库）/ offline check, Python 3 standard library only
 
-    python3 verify.py this-archive.zip [--public-key HEX]
+本案卷由以下公钥签名（仅供与公布的公钥核对，不能作为信任依据）：
+Signed with this key (compare it with the published key; it is NOT proof by itself):
+    {public_key}
+    {fingerprint}
 
-退出码 0 表示完整；否则列出被改动的文件或条目。
-Exit code 0 means intact; otherwise it names the altered file or entry.
+请从执法单位公布的页面（/public/signing-keys）或其他独立渠道获取公钥和校验程序，
+不要只用本压缩包内的 verify.py：包内的文件可能与案卷一起被替换。
+Obtain the public key and the verifier independently (the unit's published page
+/public/signing-keys, or another channel you trust), not only the verify.py in this zip:
+whoever could replace the archive could replace its verifier too.
+
+    python3 verify.py this-archive.zip --public-key PUBLISHED_HEX
+
+退出码 0：完好且签名公钥与公布的一致；1：发现问题（列出被改动的文件或条目）；
+3：未给出 --public-key，未核对签名公钥（UNAUTHENTICATED）。
+Exit 0: intact and signed by the published key; 1: a problem (names the altered file or
+entry); 3: no --public-key given, so the signing key was not checked (UNAUTHENTICATED).
 """
 
 
@@ -152,6 +166,20 @@ def ensure_case_file_not_empty(
         )
 
 
+def ensure_media_verified(case: Case, items: Sequence[MediaItem]) -> None:
+    """Archiving waits for every recording still being verified: the archive retention is set
+    here, once, on verified originals; a recording verified later would keep the short
+    default retention of a live case (and an unverified one cannot be locked yet)."""
+    pending = [item.id for item in items if item.status == MediaStatus.RECEIVED]
+    if pending:
+        raise Conflict(
+            f"案件 {case.number}：{len(pending)} 个音像记录仍在核验中，请稍后再归档 / "
+            f"{len(pending)} recording(s) still being verified, archive when they are: "
+            + ", ".join(pending[:10]),
+            code="media_verification_pending",
+        )
+
+
 def archive_case(
     session: Session,
     user: User,
@@ -173,6 +201,7 @@ def archive_case(
     docs = [d for d in issued_documents(session, case.id) if d.status == "issued"]
     media = case_file_media(session, case.id)
     ensure_case_file_not_empty(case, docs, media)  # before anything is written
+    ensure_media_verified(case, media)
     catalogue = create_document(
         session,
         user,
@@ -228,16 +257,142 @@ def archive_case(
 
 
 def custody_entries(session: Session, case: Case, item_ids: list[str]) -> list[AuditEntry]:
-    """Every audit entry about the case or one of its items, in chain order."""
+    """Every audit entry about the case or one of its items, in chain order.
+
+    Items are found by their rows and, independently, by the ``upload.completed`` entries
+    that recorded the case (uploads since the entry carries ``case_id``): an item whose row
+    was deleted still shows in the custody log, so the gap is visible.
+    """
+    recorded = session.execute(
+        sa.select(AuditEntry.object_id).where(
+            AuditEntry.action == "upload.completed",
+            AuditEntry.object_type == "media",
+            AuditEntry.details["case_id"].as_integer() == case.id,
+        )
+    ).scalars()
+    media_ids = sorted(set(item_ids) | set(recorded))
     conditions = [sa.and_(AuditEntry.object_type == "case", AuditEntry.object_id == str(case.id))]
-    if item_ids:
+    if media_ids:
         conditions.append(
-            sa.and_(AuditEntry.object_type == "media", AuditEntry.object_id.in_(item_ids))
+            sa.and_(AuditEntry.object_type == "media", AuditEntry.object_id.in_(media_ids))
         )
     return list(
         session.execute(
             sa.select(AuditEntry).where(sa.or_(*conditions)).order_by(AuditEntry.seq)
         ).scalars()
+    )
+
+
+# --- integrity at export -----------------------------------------------------------------------
+
+EXPORT_REFUSED = "archive_integrity_mismatch"
+
+
+def _same_instant(recorded: Any, value: datetime | None) -> bool:
+    if recorded is None or value is None:
+        return recorded is None and value is None
+    try:
+        return datetime.fromisoformat(str(recorded)) == value
+    except ValueError:
+        return False
+
+
+def recorded_differences(
+    case: Case, items: Sequence[MediaItem], entries: Sequence[AuditEntry]
+) -> list[str]:
+    """Where the item rows disagree with what the audit chain recorded when each recording was
+    received (``upload.completed``) and verified (``media.verified``); [] when they agree.
+
+    The rows are mutable, the chain entries are not (an edit breaks the chain): a row changed
+    behind the application's back must not be signed into a case file.
+    """
+    by_media: dict[str, list[AuditEntry]] = {}
+    for entry in entries:
+        if entry.object_type == "media":
+            by_media.setdefault(entry.object_id, []).append(entry)
+    found: list[str] = []
+    known = {item.id for item in items}
+    for item in items:
+        mine = by_media.get(item.id, [])
+        completed = next((e for e in mine if e.action == "upload.completed"), None)
+        if completed is None:
+            found.append(f"item {item.id}: no upload.completed audit entry")
+        else:
+            d = completed.details or {}
+            pairs: list[tuple[str, Any, Any]] = [
+                ("object_key", d.get("key"), item.object_key),
+                ("object_version", d.get("version_id"), item.object_version),
+                ("device_sha256", d.get("device_sha256"), item.device_sha256),
+            ]
+            pairs += [
+                (name, d[name], getattr(item, name))
+                for name in (
+                    "case_id",
+                    "stage",
+                    "activity",
+                    "captured_at_offset_min",
+                    "device_clock_offset_s",
+                    "latitude",
+                    "longitude",
+                    "device_id",
+                )
+                if name in d
+            ]
+            for name, was, now in pairs:
+                if was != now:
+                    found.append(
+                        f"item {item.id}: {name} is {now!r}, upload.completed "
+                        f"(seq {completed.seq}) recorded {was!r}"
+                    )
+            for name in ("captured_at", "captured_end_at"):
+                if name in d and not _same_instant(d[name], getattr(item, name)):
+                    found.append(
+                        f"item {item.id}: {name} differs from upload.completed "
+                        f"(seq {completed.seq})"
+                    )
+        for verified in (e for e in mine if e.action == "media.verified"):
+            d = verified.details or {}
+            if d.get("sha256") != item.server_sha256 or d.get("key", item.object_key) != (
+                item.object_key
+            ):
+                found.append(
+                    f"item {item.id}: server_sha256/object differ from media.verified "
+                    f"(seq {verified.seq})"
+                )
+        if item.status == MediaStatus.VERIFIED and item.server_sha256 != item.device_sha256:
+            found.append(f"item {item.id}: verified but server and device SHA-256 differ")
+    for media_id, mine in sorted(by_media.items()):
+        if media_id not in known and any(e.action == "upload.completed" for e in mine):
+            found.append(
+                f"media {media_id}: recorded for this case by upload.completed "
+                f"(seq {mine[0].seq}) but has no item in the case"
+            )
+    return found
+
+
+def refuse_export(
+    session: Session,
+    case: Case,
+    problems: list[str],
+    *,
+    actor: User | None = None,
+    client_addr: str = "",
+) -> None:
+    """Audit the refusal (committed: the refusal must outlive the failed request) and raise."""
+    audit.record(
+        session,
+        actor=actor,
+        action="case.archive_export_refused",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={"code": EXPORT_REFUSED, "problems": problems[:50], "count": len(problems)},
+    )
+    session.commit()
+    raise Conflict(
+        f"案卷导出被拒绝：存储或数据库中的证据与记录不符 / export refused: the stored evidence "
+        f"does not match its records ({len(problems)}): " + "; ".join(problems[:5]),
+        code=EXPORT_REFUSED,
     )
 
 
@@ -343,8 +498,28 @@ def export_archive(
     out: IO[bytes],
     *,
     include_originals: bool = False,
+    actor: User | None = None,
+    client_addr: str = "",
 ) -> dict[str, Any]:
-    """Write the case file to ``out``; returns the manifest."""
+    """Write the case file to ``out``; returns the manifest (``out`` is closed on refusal).
+
+    Refuses (``Conflict`` with code ``archive_integrity_mismatch``, audited as
+    ``case.archive_export_refused``) when an item's row disagrees with its audit entries or a
+    file read from storage does not hash to its recorded SHA-256: the server must not sign
+    evidence changed behind its back. Signs a fresh audit head when no head by this key
+    covers the case's last custody entry.
+    """
+
+    writers: list[_ZipWriter] = []
+
+    def refuse(problems: list[str]) -> None:
+        # Nothing of a refused export may be sent: the partial zip and ``out`` are closed.
+        for opened in writers:
+            with contextlib.suppress(Exception):
+                opened.zip.close()
+        out.close()
+        refuse_export(session, case, problems, actor=actor, client_addr=client_addr)
+
     from ..documents.registry import DOCUMENT_TYPES
     from ..documents.render import RenderInput, render_pdf
 
@@ -361,10 +536,14 @@ def export_archive(
         ).scalars()
     )
     docs = issued_documents(session, case.id)
+    entries = custody_entries(session, case, [i.id for i in items])
+    if problems := recorded_differences(case, items, entries):
+        refuse(problems)
     counts: dict[str, int] = {}
     for item in items:
         counts[item.kind] = counts.get(item.kind, 0) + 1
     writer = _ZipWriter(out)
+    writers.append(writer)
     writer.add("cover.pdf", cover_pdf(case, unit, stages, counts), "cover")
     catalogue = next((d for d in reversed(docs) if d.doc_type == "case_catalogue"), None)
     if catalogue is None:  # not archived yet: a draft catalogue of what is issued so far
@@ -394,6 +573,8 @@ def export_archive(
         data = storage.get_bytes(
             doc.bucket or "", doc.object_key or "", version_id=doc.object_version
         )
+        if doc.sha256 and hashlib.sha256(data).hexdigest() != doc.sha256:
+            refuse([f"document {doc.id}: stored PDF does not match its recorded SHA-256"])
         writer.add(
             path,
             data,
@@ -420,6 +601,9 @@ def export_archive(
                         "signer_name": s.signer_name,
                         "sha256": s.sha256,
                         "signed_at": s.signed_at.isoformat(),
+                        "device_signed_at": (
+                            s.device_signed_at.isoformat() if s.device_signed_at else None
+                        ),
                     }
                     for s in doc.signatures
                 ],
@@ -427,6 +611,8 @@ def export_archive(
         )
         for n, sig in enumerate(doc.signatures, start=1):
             png = storage.get_bytes(sig.bucket, sig.object_key, version_id=sig.object_version)
+            if hashlib.sha256(png).hexdigest() != sig.sha256:
+                refuse([f"document {doc.id}: stored signature {n} does not match its SHA-256"])
             writer.add(
                 f"signatures/{doc.id}/{n}-{sig.role}.png", png, "signature", document_id=doc.id
             )
@@ -450,13 +636,24 @@ def export_archive(
             "status": item.status,
             "device_sha256": item.device_sha256,
             "server_sha256": item.server_sha256,
+            "object_key": item.object_key,
+            "object_version": item.object_version,
+            # Device time as the device reported it (offset in minutes east of UTC), the
+            # device's clock error measured at upload, and the server's own times.
             "captured_at": item.captured_at.isoformat(),
+            "captured_at_offset_min": item.captured_at_offset_min,
+            "captured_end_at": _iso(item.captured_end_at),
+            "file_captured_at": _iso(item.file_captured_at),
+            "device_clock_offset_s": item.device_clock_offset_s,
             "received_at": item.received_at.isoformat(),
-            "verified_at": item.verified_at.isoformat() if item.verified_at else None,
+            "stored_at": _iso(item.stored_at),
+            "verified_at": _iso(item.verified_at),
             "device_id": item.device_id,
             "uploader_id": item.uploader_id,
             "latitude": item.latitude,
             "longitude": item.longitude,
+            "accuracy_m": item.accuracy_m,
+            "location_status": item.location_status,
             "key_evidence": item.key_evidence,
             "flags": item.flags or [],
             "locked_until": item.locked_until.isoformat() if item.locked_until else None,
@@ -465,32 +662,36 @@ def export_archive(
         }
         for d in by_item.get(item.id, []):
             path = f"derivatives/{item.id}/{d.name}.{_ext(d.object_key, d.content_type)}"
-            writer.add_stream(
+            added = writer.add_stream(
                 path, storage.iter_object(d.bucket, d.object_key), "derivative", media_id=item.id
             )
+            if added["sha256"] != d.sha256:
+                refuse([f"item {item.id}: derivative {d.name} does not match its SHA-256"])
             row["derivatives"].append(
                 {"name": d.name, "path": path, "sha256": d.sha256, "source_sha256": d.source_sha256}
             )
         if include_originals and item.status == "verified":
             path = f"originals/{item.id}.{_ext(item.filename, item.claimed_content_type)}"
-            writer.add_stream(
+            added = writer.add_stream(
                 path,
                 storage.iter_object(item.bucket, item.object_key, version_id=item.object_version),
                 "original",
                 media_id=item.id,
             )
+            if added["sha256"] != item.server_sha256:
+                refuse([f"item {item.id}: stored original does not match its server SHA-256"])
             row["original_path"] = path
         item_rows.append(row)
-    entries = custody_entries(session, case, [i.id for i in items])
     custody = json.dumps(
         {"entries": [_entry_json(e) for e in entries]}, ensure_ascii=False, indent=1
     ).encode()
     writer.add("custody.json", custody, "custody")
     writer.add("verify.py", VERIFY_SOURCE.read_bytes(), "verifier")
-    writer.add("README.txt", README.encode(), "readme")
-    head = session.execute(
-        sa.select(AuditHead).order_by(AuditHead.seq.desc(), AuditHead.id.desc()).limit(1)
-    ).scalar_one_or_none()
+    readme = README.format(
+        public_key=signer.public_key_hex, fingerprint=key_fingerprint(signer.public_key_hex)
+    )
+    writer.add("README.txt", readme.encode(), "readme")
+    head = head_covering(session, signer, entries[-1].seq if entries else 0)
     manifest = {
         "format": FORMAT,
         "generated_at": utcnow().isoformat(),
@@ -529,7 +730,7 @@ def export_archive(
             "first_seq": entries[0].seq if entries else None,
             "last_seq": entries[-1].seq if entries else None,
         },
-        "audit_head": audit.head_document(head) if head else None,
+        "audit_head": audit.head_document(head),
     }
     manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=1, default=str).encode()
     digest = hashlib.sha256(manifest_bytes).hexdigest()
@@ -548,6 +749,28 @@ def export_archive(
     )
     writer.zip.close()
     return manifest
+
+
+def head_covering(session: Session, signer: Signer, last_seq: int) -> AuditHead:
+    """A head signed by ``signer`` at or after ``last_seq``: the newest one, or a new one.
+
+    Signed in the caller's transaction (as ``audit.sign_head``), so it never outlives the
+    entries it covers; the worker's sweep keeps the next head in WORM storage.
+    """
+    head = session.execute(
+        sa.select(AuditHead)
+        .where(AuditHead.public_key == signer.public_key_hex)
+        .order_by(AuditHead.seq.desc(), AuditHead.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    if head is None or head.seq < last_seq:
+        head = audit.sign_head(session, signer)
+    assert head is not None and head.seq >= last_seq
+    return head
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
 
 
 def archive_filename(case: Case, at: datetime | None = None) -> str:

@@ -178,6 +178,57 @@ def checkpoint(
     return head
 
 
+def signing_keys(session: Session, signer: Signer) -> list[dict[str, Any]]:
+    """Every public key the server has signed with (current first, then newest first), with
+    the period it was in use as shown by the signed heads: what ``/public/signing-keys`` and
+    ``fieldtrace keys show`` publish so an auditor can pin the key of an archive.
+
+    Every archive export signs (or reuses) a head with its key, so the heads' dates bound the
+    exports each key signed. Only public data: keys, fingerprints and dates.
+    """
+    from .signing import key_fingerprint
+
+    rows = session.execute(
+        sa.select(
+            AuditHead.public_key,
+            sa.func.min(AuditHead.signed_at),
+            sa.func.max(AuditHead.signed_at),
+            sa.func.count(),
+        ).group_by(AuditHead.public_key)
+    ).all()
+    current = signer.public_key_hex
+    keys = [
+        {
+            "public_key": key,
+            "fingerprint": key_fingerprint(key),
+            "algorithm": "Ed25519",
+            "current": key == current,
+            "first_used": _canonical_time(first) if first else None,
+            "last_used": _canonical_time(last) if last else None,
+            "signed_heads": count,
+        }
+        for key, first, last, count in rows
+    ]
+    if not any(k["current"] for k in keys):
+        keys.append(
+            {
+                "public_key": current,
+                "fingerprint": key_fingerprint(current),
+                "algorithm": "Ed25519",
+                "current": True,
+                "first_used": None,
+                "last_used": None,
+                "signed_heads": 0,
+            }
+        )
+    keys.sort(key=lambda k: (not k["current"], -_sort_time(k["last_used"])))
+    return keys
+
+
+def _sort_time(text: str | None) -> float:
+    return datetime.fromisoformat(text).timestamp() if text else 0.0
+
+
 def head_document(head: AuditHead) -> dict[str, Any]:
     """A signed head as stored outside the database and in archive manifests."""
     return {

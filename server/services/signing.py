@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -54,3 +55,11 @@ def verify_signature(public_key_hex: str, message: bytes, signature_hex: str) ->
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def key_fingerprint(public_key_hex: str) -> str:
+    """A short form of a public key for reading aloud or comparing by eye:
+    ``SHA256:`` and the first 128 bits of the SHA-256 of the raw key, in groups of four
+    (the same as ``server/archive/verify.py`` prints)."""
+    digest = hashlib.sha256(bytes.fromhex(public_key_hex)).hexdigest()[:32]
+    return "SHA256:" + " ".join(digest[i : i + 4] for i in range(0, 32, 4))

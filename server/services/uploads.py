@@ -921,6 +921,22 @@ def complete_upload(
             "key": upload.object_key,
             "version_id": item.object_version,
             "device_sha256": meta["sha256"],
+            # What the device said about the recording, fixed in the chain at receipt: the
+            # item's row can be edited later, this entry cannot (the archive verifier
+            # compares the two).
+            "case_id": item.case_id,
+            "stage": item.stage,
+            "activity": item.activity,
+            "captured_at": captured.isoformat(),
+            "captured_at_offset_min": item.captured_at_offset_min,
+            "captured_end_at": _iso(item.captured_end_at),
+            "sent_at": _iso(meta.get("sent_at")),
+            "device_clock_offset_s": item.device_clock_offset_s,
+            "latitude": item.latitude,
+            "longitude": item.longitude,
+            "accuracy_m": item.accuracy_m,
+            "location_status": item.location_status,
+            "device_id": item.device_id,
             **({"identical_to": identical_to} if identical_to else {}),
             **({"promoted_from": upload.meta["promoted_from"]} if promoted else {}),
         },
@@ -928,6 +944,10 @@ def complete_upload(
     item_id = item.id
     session.commit()
     return item_id
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
 
 
 def _link_duplicate(

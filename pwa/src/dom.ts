@@ -73,6 +73,11 @@ export function patch(shown: Element, fresh: Element): void {
   if (after) handlers.set(shown, after);
   else handlers.delete(shown);
   patchChildren(shown, [...fresh.childNodes]);
+  // A <select> mirrors the app's state (its options' `selected`), but once the officer has
+  // picked an option the browser ignores that attribute: carry the choice over as a value.
+  if (shown.tagName === "SELECT" && "value" in fresh) {
+    (shown as HTMLSelectElement).value = (fresh as HTMLSelectElement).value;
+  }
 }
 
 /** Make `parent`'s children `wanted`, keeping those of its nodes that match (see patch). */

@@ -95,4 +95,20 @@ describe("patch", () => {
     patch(same, same);
     expect(same.textContent).toBe("x");
   });
+
+  it("moves a <select> the officer has picked from to the option the state now selects", () => {
+    const stages = (current: string) =>
+      h(
+        "select",
+        {},
+        ["filing", "investigation", "evidence"].map((s) =>
+          h("option", { value: s, selected: s === current }, s),
+        ),
+      );
+    const shown = stages("evidence");
+    document.body.append(shown);
+    (shown as HTMLSelectElement).value = "filing"; // picked by hand: attributes stop counting
+    patch(shown, stages("evidence")); // the stage moved on elsewhere (a sheet advanced it)
+    expect((shown as HTMLSelectElement).value).toBe("evidence");
+  });
 });

@@ -188,7 +188,15 @@ export class FakeElement extends FakeNode {
   }
   /** as in a browser: the attribute until the value is set, then the value set */
   get value(): string {
-    return this.liveValue ?? this.getAttribute("value") ?? "";
+    if (this.liveValue !== null) return this.liveValue;
+    if (this.tagName === "SELECT") {
+      // like a browser: the option marked `selected`, else the first; once the user has
+      // picked one (value set), the attributes no longer count
+      const options = this.querySelectorAll("option");
+      const chosen = options.find((o) => o.hasAttribute("selected")) ?? options[0];
+      return chosen ? (chosen.getAttribute("value") ?? chosen.textContent ?? "") : "";
+    }
+    return this.getAttribute("value") ?? "";
   }
   set value(value: string) {
     this.liveValue = String(value);

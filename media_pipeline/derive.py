@@ -40,14 +40,17 @@ def _store(
     content_type: str,
     info: dict[str, Any],
 ) -> None:
-    key = derivative_key(item.id, path.name)
+    sha256 = _file_sha256(path)
+    # Named by content: a re-derive that dies before its commit leaves the row pointing at
+    # the file it describes, never at new bytes under the old name.
+    key = derivative_key(item.id, f"{path.stem}-{sha256[:16]}{path.suffix}")
     storage.put_file(bucket, key, str(path), content_type=content_type)
     row = session.execute(
         sa.select(Derivative).where(Derivative.media_item_id == item.id, Derivative.name == name)
     ).scalar_one_or_none() or Derivative(media_item_id=item.id, name=name)
     row.bucket, row.object_key, row.content_type = bucket, key, content_type
     row.size = path.stat().st_size
-    row.sha256 = _file_sha256(path)
+    row.sha256 = sha256
     row.source_sha256 = item.server_sha256 or item.device_sha256
     row.info = json.loads(json.dumps(info, default=str))
     session.add(row)

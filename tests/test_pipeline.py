@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import subprocess
@@ -9,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from media_pipeline.process import process_item
 from media_pipeline.verify import Outcome
 from server.extensions import db
-from server.models import MediaAttachment, MediaItem
+from server.models import Derivative, MediaAttachment, MediaItem
 from tests import tus_helpers as tus
-from tests.conftest import open_case, sha256_hex
+from tests.conftest import open_case, sample_jpeg, sha256_hex
 from tests.media_pipeline.conftest import progressive_jpeg, with_extra_scans
 from tests.workflow_helpers import move_case_to
 
@@ -493,3 +495,23 @@ def test_truncated_heic_is_flagged_and_the_worker_carries_on(client, users):
     # The next HEIC goes through normally.
     ok = _heic_upload(client, officer, case["id"], whole)
     assert client.get(f"/api/v1/media/{ok}", headers=officer.headers).json["processing"] == "done"
+
+
+def test_derivatives_are_stored_under_their_content_hash(app, client, users):
+    """A re-derive that dies between storing a file and committing its row must not leave
+    the row's hash describing other bytes: each derivative's key names its content."""
+    officer = users.create("derive_key")
+    case = open_case(client, officer)
+    item_id = tus.upload(client, officer, case["id"], sample_jpeg())
+    with app.app_context():
+        rows = (
+            db.session.execute(sa.select(Derivative).where(Derivative.media_item_id == item_id))
+            .scalars()
+            .all()
+        )
+        assert {r.name for r in rows} >= {"thumbnail", "preview"}
+        storage = app.extensions["fieldtrace"].storage
+        for row in rows:
+            assert row.sha256[:16] in row.object_key
+            body = storage.get_bytes(row.bucket, row.object_key)
+            assert hashlib.sha256(body).hexdigest() == row.sha256

@@ -8,7 +8,6 @@ on every item. The leader then sees the case ready, takes it to 决定 and signs
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 
@@ -57,7 +56,10 @@ def make_overdue(app, review_id: int) -> None:
 
     with app.app_context():
         review = db.session.get(LegalReview, review_id)
-        review.due_on = legal_review.today_local() - timedelta(days=3)
+        # three working days ago: three calendar days can end inside a holiday, and a
+        # deadline on a rest day runs to the next working day
+        cal = legal_review.calendar(db.session)
+        review.due_on = cal.add_working_days(legal_review.today_local(), -3)
         assert [r.id for r in legal_review.flag_overdue(db.session)] == [review_id]
         db.session.commit()
 

@@ -326,6 +326,25 @@ def test_expiry_sweep_during_a_slow_completion_neither_aborts_nor_repeats_it(
     assert _orphans(app) == []
 
 
+def _lose_first_answer(storage: Any, monkeypatch, *, s3_repeats: bool) -> list[int]:
+    """S3 assembles the first completion but its answer is lost; later calls are answered
+    again (SeaweedFS, AWS) or with NoSuchUpload. Returns the list of calls made."""
+    real = storage.complete_multipart
+    calls: list[int] = []
+
+    def answer_lost(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            real(*args, **kwargs)
+            raise StorageError("complete multipart: connection reset by peer")
+        if not s3_repeats:
+            raise ObjectNotFound("complete multipart: NoSuchUpload")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "complete_multipart", answer_lost)
+    return calls
+
+
 @pytest.mark.parametrize("size", [1400, 9 * MiB])
 @pytest.mark.parametrize(
     ("retry", "s3_repeats"),
@@ -338,19 +357,7 @@ def test_a_completion_whose_answer_was_lost_is_finished_never_orphaned(
     process). DELETE is refused, and the retry adopts the stored object: whether this S3
     answers a repeated completion again (SeaweedFS, AWS) or only says NoSuchUpload."""
     rt = app.extensions["fieldtrace"]
-    real = rt.storage.complete_multipart
-    calls: list[int] = []
-
-    def answer_lost(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 1:
-            real(*args, **kwargs)
-            raise StorageError("complete multipart: connection reset by peer")
-        if not s3_repeats:
-            raise ObjectNotFound("complete multipart: NoSuchUpload")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(rt.storage, "complete_multipart", answer_lost)
+    calls = _lose_first_answer(rt.storage, monkeypatch, s3_repeats=s3_repeats)
     data = os.urandom(size)
     location = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
         "Location"
@@ -434,17 +441,7 @@ def test_a_stalled_completion_older_than_the_expiry_is_finished_by_recover(
     """The sweep only looks at uploads written to within the expiry period; after a long
     outage `fieldtrace uploads recover` (any_age) still gives the stored original its item."""
     rt = app.extensions["fieldtrace"]
-    real = rt.storage.complete_multipart
-    calls: list[int] = []
-
-    def answer_lost(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        if len(calls) == 1:
-            real(*args, **kwargs)
-            raise StorageError("complete multipart: connection reset by peer")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(rt.storage, "complete_multipart", answer_lost)
+    calls = _lose_first_answer(rt.storage, monkeypatch, s3_repeats=True)
     data = os.urandom(1400)
     location = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
         "Location"

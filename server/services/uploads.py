@@ -1104,6 +1104,18 @@ def expire_uploads(
     return count
 
 
+def _finish_by_id(
+    session: Session, storage: Storage, settings: UploadSettings, upload_id: str
+) -> None:
+    """Finish a completed upload with no item, as its uploader (used by the sweep and repair)."""
+    upload = session.get(UploadSession, upload_id, populate_existing=True)
+    assert upload is not None
+    uploader = session.get(User, upload.user_id)
+    assert uploader is not None
+    make_item = partial(complete_upload, session, storage, settings, user=uploader)
+    finish_completion(session, storage, settings, upload, make_item)
+
+
 def finish_stalled_completions(
     session: Session, storage: Storage, settings: UploadSettings, *, any_age: bool = False
 ) -> None:
@@ -1123,13 +1135,8 @@ def finish_stalled_completions(
         conditions.append(UploadSession.expires_at > now)
     stalled = session.execute(sa.select(UploadSession.id).where(*conditions)).scalars()
     for upload_id in list(stalled):
-        upload = session.get(UploadSession, upload_id, populate_existing=True)
-        assert upload is not None
-        uploader = session.get(User, upload.user_id)
-        assert uploader is not None
-        make_item = partial(complete_upload, session, storage, settings, user=uploader)
         try:
-            finish_completion(session, storage, settings, upload, make_item)
+            _finish_by_id(session, storage, settings, upload_id)
         except Exception:  # one bad upload must not stop the sweep; it is retried next time
             session.rollback()
             log.exception("completing upload %s failed; retried on the next sweep", upload_id)
@@ -1209,13 +1216,8 @@ def recover_orphaned_originals(
             },
         )
         session.commit()
-        upload = session.get(UploadSession, upload_id, populate_existing=True)
-        assert upload is not None
-        uploader = session.get(User, upload.user_id)
-        assert uploader is not None
-        make_item = partial(complete_upload, session, storage, settings, user=uploader)
         try:
-            finish_completion(session, storage, settings, upload, make_item)
+            _finish_by_id(session, storage, settings, upload_id)
         except Exception:  # completed now: the sweep and the client's HEAD retry it
             session.rollback()
             log.exception("completing recovered upload %s failed; the sweep retries", upload_id)

@@ -64,8 +64,27 @@ def open_page(chromium, live_server) -> Iterator[Callable[..., object]]:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
+def expect(target: object, message: str | None = None) -> object:
+    """Playwright's `expect`: an assertion on the page that retries until it holds or times
+    out, given as long as Playwright's actions get (30 s, not its 5 s) for a loaded CI
+    machine. Imported on first use, so a module still skips cleanly without Playwright."""
+    from playwright.sync_api import expect as playwright_expect
+
+    playwright_expect.set_options(timeout=30_000)
+    return playwright_expect(target, message)
+
+
 def sign_in(page, username: str, password: str) -> None:
     page.goto("/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
+
+
+def to_english(page) -> None:
+    """Switch the app to English and wait for the redraw in English. `lang` changes at once,
+    but the screen is redrawn only after the choice is stored (pwa/src/ui.ts), so until the
+    button offers 中文 the old screen, its texts and its taps are still there."""
+    page.click("[data-testid=lang]")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.locator("[data-testid=lang]")).to_have_text("中文")

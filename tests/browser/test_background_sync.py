@@ -170,7 +170,15 @@ def test_a_page_in_front_uploads_itself_while_background_sync_is_allowed(context
     )
     context.set_offline(False)
     page.wait_for_selector("[data-testid=queue-item][data-state=verified]", timeout=30_000)
-    page.wait_for_timeout(6_000)  # past the worker's two looks for a page in front
+    # The sync fired on reconnect: the worker looks twice for a page in front (sw.ts, 5 s),
+    # sees this one and leaves the upload to it. The registration is gone once that event
+    # has ended (a failed event keeps it, for a retry after a back-off of minutes).
+    page.wait_for_function(
+        "tag => navigator.serviceWorker.ready.then(r => r.sync.getTags())"
+        ".then(tags => !tags.includes(tag))",
+        arg=SYNC_TAG,
+        timeout=UPLOAD_TIMEOUT_S * 1000,
+    )
 
     (stored,) = server_media(client, officer, case["id"])
     assert stored["status"] == "verified"

@@ -130,7 +130,8 @@ def test_supervisor_reviews_plays_bookmarks_and_exports(
     moved = client.get(f"/api/v1/media/{photo_id}", headers=boss.headers).json
     assert moved["attached_stage"] == "filing"
     page.click("[data-testid=console-back]")  # to the case
-
+    # the item page's back link stays until the hash change is handled: click the case's own
+    page.wait_for_selector("[data-testid=timeline-head]")
     page.click("[data-testid=console-back]")  # to the list
 
     # find the case by its number

@@ -13,7 +13,7 @@ import pytest
 from tests import tus_helpers as tus
 from tests.conftest import PASSWORD, open_case, sample_jpeg
 
-from .conftest import DESKTOP, require_browser, sign_in
+from .conftest import DESKTOP, require_browser, sign_in, to_english
 
 pytestmark = pytest.mark.browser
 require_browser()
@@ -34,11 +34,6 @@ def visible_cjk(page) -> list[str]:
     for allowed in ALLOWED:
         text = text.replace(allowed, "")
     return [line for line in text.splitlines() if CJK.search(line)]
-
-
-def to_english(page) -> None:
-    page.click("[data-testid=lang]")
-    page.wait_for_function("document.documentElement.lang === 'en'")
 
 
 def move_on(client, actor, case_id: int, stage: str) -> None:

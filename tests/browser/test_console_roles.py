@@ -100,6 +100,8 @@ def test_a_supervisor_sees_only_the_own_unit(open_page, client, users, two_units
     assert "未找到" in error.inner_text() and "不属于本单位" in error.inner_text()
     assert page.locator("[data-testid=timeline-head]").count() == 0
     page.goto(f"/#/console/media/{two_units['media2']}")
+    # the case's error stays until the console has handled the hash change (an event later)
+    error.wait_for_element_state("hidden")
     error = page.wait_for_selector("[data-testid=console-error]")
     assert "未找到" in error.inner_text()
     assert page.locator("[data-testid=item-head]").count() == 0
@@ -144,10 +146,11 @@ def test_each_role_lands_on_its_own_view(open_page, client, users, two_units):
 
     page = open_page(**DESKTOP)
     sign_in(page, "ro_admin", PASSWORD)
-    page.wait_for_selector("[data-testid=admin-kinds]")
+    kinds = page.wait_for_selector("[data-testid=admin-kinds]")
     assert page.evaluate("location.hash") == "#/admin"
     no_console(page)
     page.goto(f"/#/console/case/{case['id']}")  # a hash change: the admin pages stay
+    kinds.wait_for_element_state("hidden")  # redrawn for the new hash (an event later)
     page.wait_for_selector("[data-testid=admin-kinds]")
     no_console(page)
     page.reload()  # starting at a console address: back to the admin's own

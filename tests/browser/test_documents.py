@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import PASSWORD, open_case
 from tests.workflow_helpers import Flow
 
-from .conftest import PHONE, require_browser, sign_in
+from .conftest import PHONE, require_browser, sign_in, to_english
 
 pytestmark = pytest.mark.browser
 require_browser()
@@ -273,7 +273,7 @@ def test_completeness_from_the_case_screen_advances_when_nothing_is_missing(
     assert_fits_phone(page)
 
     page.click("[data-testid=sheet-back]")
-    page.click("[data-testid=lang]")
+    to_english(page)
     page.click("[data-testid=btn-completeness]")
     page.wait_for_selector("[data-testid=completeness-summary]")
     assert "Investigation" in page.inner_text("[data-testid=can-advance]")

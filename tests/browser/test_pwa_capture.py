@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import PASSWORD, open_case
 
-from .conftest import require_browser
+from .conftest import expect, require_browser
 
 pytestmark = pytest.mark.browser
 
@@ -59,10 +59,11 @@ def record(page, kind: str, seconds: float) -> None:
     page.click(f"[data-testid=btn-{kind}]")
     indicator = page.wait_for_selector("[data-testid=rec-indicator]")
     assert indicator.is_visible()
-    page.wait_for_timeout(seconds * 1000)
-    # elapsed time and size are shown while recording
-    assert page.inner_text("[data-testid=rec-elapsed]") != "00:00"
-    assert page.inner_text("[data-testid=rec-size]") != "0 B"
+    page.wait_for_timeout(seconds * 1000)  # the length of the recording
+    # elapsed time and size are shown while recording (the size once a slice is stored, which
+    # a loaded machine may not have done yet after a second and a half)
+    expect(page.locator("[data-testid=rec-elapsed]")).not_to_have_text("00:00")
+    expect(page.locator("[data-testid=rec-size]")).not_to_have_text("0 B")
     page.click("[data-testid=btn-stop]")
     page.wait_for_selector("[data-testid=capture-overlay]", state="detached")
 
@@ -180,7 +181,19 @@ def test_reload_during_upload_resumes_from_server_offset(page, client, users, tm
             offset = request.headers.get("upload-offset")
             calls.append((request.method, int(offset) if offset else None))
 
+    # Every chunk after the first waits until the reloaded page has asked the server where it
+    # stands (HEAD): otherwise a fast server may take all three chunks before the reload
+    # reaches the page, and nothing would be left to resume. A held chunk is never answered;
+    # the reload cancels it.
+    def hold_later_chunks(route) -> None:
+        request = route.request
+        offset = request.headers.get("upload-offset")
+        if request.method == "PATCH" and offset != "0" and "HEAD" not in [m for m, _ in calls]:
+            return
+        route.continue_()
+
     page.on("request", watch)
+    page.route("**/api/v1/uploads/*", hold_later_chunks)
     sign_in_and_open_case(page, "zhao", case["id"])
     with page.expect_response(
         lambda r: r.request.method == "PATCH" and r.status == 204, timeout=VERIFY_TIMEOUT_MS
@@ -212,7 +225,11 @@ def test_interrupted_recording_is_recovered_and_offered_for_upload(page, client,
     page.wait_for_function(
         "parseFloat(document.querySelector('[data-testid=rec-size]').textContent) > 0"
     )
-    page.wait_for_timeout(1200)
+    # the size counts stored slices: once it grows again, a second slice is on the phone
+    size = page.inner_text("[data-testid=rec-size]")
+    page.wait_for_function(
+        "size => document.querySelector('[data-testid=rec-size]').textContent !== size", arg=size
+    )
     page.reload()  # the tab dies mid-recording; the slices written so far are on the phone
 
     page.click("[data-testid=tab-queue]")

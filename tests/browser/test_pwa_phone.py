@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import PASSWORD, open_case
 
-from .conftest import PHONE, require_browser, sign_in
+from .conftest import PHONE, require_browser, sign_in, to_english
 
 pytestmark = pytest.mark.browser
 require_browser()
@@ -45,12 +45,17 @@ def test_a_second_tab_leaves_a_running_recording_alone(open_page, client, users)
     tab_b.on("pageerror", lambda exc: errors.append(str(exc)))
     tab_b.goto("/")
     tab_b.click("[data-testid=tab-queue]")
+    # main() awaits start-up recovery (recoverInterrupted) before it draws anything, so once
+    # the item is drawn, recovery has run and left it alone
     tab_b.wait_for_selector("[data-testid=queue-item]")
-    tab_b.wait_for_timeout(1500)  # start-up recovery has long run
     assert queue_states(tab_b) == ["recording"]  # not "interrupted", nothing to upload
     assert tab_b.locator("[data-testid=btn-upload-recovered]").count() == 0
 
-    tab_a.wait_for_timeout(1000)
+    # tab A goes on recording with tab B open: one more slice stored, then stop
+    size = tab_a.inner_text("[data-testid=rec-size]")
+    tab_a.wait_for_function(
+        "size => document.querySelector('[data-testid=rec-size]').textContent !== size", arg=size
+    )
     tab_a.click("[data-testid=btn-stop]")
     tab_a.wait_for_selector("[data-testid=capture-overlay]", state="detached")
     tab_a.click("[data-testid=tab-queue]")
@@ -73,7 +78,7 @@ def test_case_screen_fits_a_360_px_phone_in_english(open_page, client, users):
     page = open_page(**PHONE)
     sign_in(page, "li", PASSWORD)
     page.wait_for_selector(f"[data-testid=case-row][data-case-id='{case['id']}']")
-    page.click("[data-testid=lang]")  # English: the longest activity names
+    to_english(page)  # the longest activity names
     open_the_case(page, case["id"])
     page.select_option("[data-testid=activity]", "evidence_preservation")
     assert page.evaluate("document.documentElement.scrollWidth") <= 360

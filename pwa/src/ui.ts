@@ -228,6 +228,8 @@ async function signOut(message: string | null = null): Promise<void> {
   stopConsole();
   stopAdmin();
   await deleteSetting("session");
+  // Nothing of this officer's stays for the next one to sign in on this phone.
+  Object.assign(state, { current: null, cases: [], casesLoaded: false, standing: null });
   state.view = "login";
   state.error = message;
   render();
@@ -355,10 +357,12 @@ function header(): HTMLElement {
         onclick: async () => {
           const next: Lang = getLang() === "zh-CN" ? "en" : "zh-CN";
           setLang(next);
-          await setSetting("lang", next);
+          // Drawn on the tap, saved afterwards: a screen still in the old language while the
+          // page says the new one would take taps meant for the redrawn one.
           render();
           if (state.view === "console") routeConsole();
           if (state.view === "admin") routeAdmin();
+          await setSetting("lang", next);
         },
       },
       t("language"),

@@ -304,6 +304,14 @@ export function installFakePage(navigator: Record<string, unknown> = {}): FakePa
   vi.stubGlobal("window", page.window);
   vi.stubGlobal("navigator", page.navigator);
   vi.stubGlobal("Node", FakeNode);
+  // the address bar, as far as the app reads and sets it (the console's #/console routes)
+  const location = { hash: "" };
+  vi.stubGlobal("location", location);
+  vi.stubGlobal("history", {
+    replaceState: (_state: unknown, _title: string, url?: string) => {
+      if (url !== undefined) location.hash = url.includes("#") ? url.slice(url.indexOf("#")) : "";
+    },
+  });
   return page;
 }
 

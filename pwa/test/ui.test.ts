@@ -17,6 +17,7 @@ const hooks = vi.hoisted(() => ({
   queueListeners: [] as (() => void)[],
   accepted: [] as string[],
   stored: null as Promise<string> | null,
+  credentialFor: [] as (number | undefined)[],
 }));
 
 vi.mock("../src/api", async (orig) => ({
@@ -31,6 +32,10 @@ vi.mock("../src/queue", async (orig) => ({
   },
   processQueue: async () => undefined,
   acceptRecovered: async (id: string) => void hooks.accepted.push(id),
+}));
+vi.mock("../src/credential", async (orig) => ({
+  ...(await orig<typeof import("../src/credential")>()),
+  openCredential: (caseId?: number) => void hooks.credentialFor.push(caseId),
 }));
 vi.mock("../src/capture", async (orig) => ({
   ...(await orig<typeof import("../src/capture")>()),
@@ -261,5 +266,43 @@ describe("the case screen", () => {
     expect(s.$("[role=alert]")!.textContent).toBe(t("save_failed_storage_full"));
     expect(finger.lift()).toBe(true);
     expect(onQueueScreen(s)).toBe(true);
+  });
+
+  it("switching the language redraws on the tap, before the choice is stored", async () => {
+    const s = await start();
+    s.server.resolve(CASES);
+    await until(() => rowOf(s, 11) !== null);
+    s.$("[data-testid=lang]")!.click();
+    // no await: a screen left in Chinese while the page is in English takes the next tap
+    expect(s.$("[data-testid=lang]")!.textContent).toBe("中文");
+    expect(s.$("[data-testid=tab-queue]")!.textContent).not.toMatch(/[\u4e00-\u9fff]/);
+    await until(async () => (await s.db.getSetting("lang")) === "en");
+    s.$("[data-testid=lang]")!.click(); // back, for the tests after this one
+    await until(async () => (await s.db.getSetting("lang")) === "zh-CN");
+  });
+
+  it("signing out forgets the officer's open case, case list and credential standing", async () => {
+    const s = await start({ standing: { valid: false, reason: "expired", checkedAt: Date.now() } });
+    s.server.resolve(CASES);
+    await until(() => rowOf(s, 11) !== null);
+    rowOf(s, 11)!.click();
+    expect(s.$("[data-testid=cred-standing]")).not.toBeNull();
+    const logout = s.app.querySelectorAll("button").find((b) => b.textContent === "退出");
+    logout!.click();
+    await until(() => s.$("[data-testid=login-form]") !== null);
+    expect(s.$("[data-testid=cred-standing]")).toBeNull();
+
+    // another officer signs in on this phone (as signIn does: a session, then the app)
+    hooks.cases = Promise.resolve([]);
+    await s.db.setSetting("session", {
+      token: "tok-b",
+      expires_at: new Date(Date.now() + 3600_000).toISOString(),
+      user: { id: nextUser++, username: "other", name: "赵六", role: "officer", unit: null },
+    });
+    await s.ui.mountApp(s.app as unknown as HTMLElement);
+    await until(() => s.$("[data-testid=btn-credential]") !== null);
+    s.$("[data-testid=btn-credential]")!.click();
+    expect(hooks.credentialFor).toEqual([undefined]); // not the first officer's case 11
+    expect(s.$("[data-testid=cred-standing]")).toBeNull();
   });
 });

@@ -529,6 +529,28 @@ def test_publish_due_publishes_pending_only_when_due(app, client, admin):
     assert decision(app, blocked).status == "blocked"
 
 
+def test_a_holiday_declared_later_moves_a_pending_publication(app, client, users):
+    admin = users.create("cal_admin", role="admin", unit="PD")
+    friday = date(2026, 3, 6)  # 7 working days → Tue 17 Mar
+    with app.app_context():
+        due = service.decision_due_by(db.session, friday)
+    pending = prepare(app, due_by=due, decided_at=friday)
+    resp = client.put(
+        "/api/v1/calendar",
+        json={"items": [{"day": "2026-03-10", "is_workday": False, "note": "本地放假"}]},
+        headers=admin.headers,
+    )
+    assert resp.status_code == 200, resp.json
+    assert decision(app, pending).due_by == date(2026, 3, 18)
+    with app.app_context():
+        moved = db.session.execute(
+            sa.select(AuditEntry.details).where(
+                AuditEntry.action == "disclosure.decision_due_moved"
+            )
+        ).scalar_one()
+    assert (moved["from"], moved["to"]) == ("2026-03-17", "2026-03-18")
+
+
 def test_due_date_counts_working_days(app):
     with app.app_context():
         friday = date(2026, 3, 6)  # a plain week: 7 working days → Tue 17 Mar

@@ -193,7 +193,7 @@ def test_a_result_links_the_case_opened_from_it(client, users, admin):
 # --- dates and the daily chore -----------------------------------------------------------------
 
 
-def test_due_date_is_20_working_days_with_holidays(client, admin):
+def test_due_date_is_20_working_days_with_holidays(app, client, admin):
     # Mon 1 Jun 2026: 20 working days later is Tue 30 Jun, the shipped calendar knowing that
     # Fri 19 Jun is a holiday (端午节); a unit's own holiday on Wed 10 Jun makes it Wed 1 Jul.
     row = record(client, admin, inspected_on="2026-06-01")
@@ -205,6 +205,10 @@ def test_due_date_is_20_working_days_with_holidays(client, admin):
     )
     assert resp.status_code == 200, resp.json
     assert record(client, admin, inspected_on="2026-06-01")["due_by"] == "2026-07-01"
+    # ... and the result recorded before the holiday was declared moves with it
+    with app.app_context():
+        assert db.session.get(RandomInspectionResult, row["id"]).due_by == date(2026, 7, 1)
+    assert actions(app, row["id"])[-1] == "disclosure.inspection_due_moved"
     # Changing the inspection date moves the deadline: Fri 12 Jun + 20 → Mon 13 Jul.
     moved = client.put(
         f"{API}/{row['id']}", json={"inspected_on": "2026-06-12"}, headers=admin.headers

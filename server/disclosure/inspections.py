@@ -24,6 +24,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..models import Case, User, utcnow
 from ..services import audit
 from ..services.legal_review import calendar
+from ..workcal import WorkCalendar, recount_deadline
 from . import redact
 from .models import RandomInspectionResult
 from .service import (
@@ -93,6 +94,38 @@ class InspectionResultSchema(Schema):
 def due_by(session: Session, inspected_on: date) -> date:
     """The last day to publish a result of an inspection made on ``inspected_on``."""
     return calendar(session).add_working_days(inspected_on, INSPECTION_RESULT_WORKING_DAYS)
+
+
+def recount_due_dates(
+    session: Session,
+    before: WorkCalendar,
+    after: WorkCalendar,
+    *,
+    actor: User | None = None,
+    client_addr: str = "",
+) -> list[RandomInspectionResult]:
+    """Move the publication dates of pending results to a changed calendar (same number of
+    working days from the inspection); each move is audited. Returns the results moved."""
+    moved = []
+    pending = session.execute(
+        sa.select(RandomInspectionResult)
+        .where(RandomInspectionResult.status == InspectionStatus.PENDING.value)
+        .order_by(RandomInspectionResult.id)
+    ).scalars()
+    for row in pending:
+        was = row.due_by
+        row.due_by = recount_deadline(row.inspected_on, was, before=before, after=after)
+        if row.due_by != was:
+            moved.append(row)
+            _record(
+                session,
+                row,
+                actor,
+                "due_moved",
+                client_addr,
+                **{"from": was.isoformat(), "to": row.due_by.isoformat()},
+            )
+    return moved
 
 
 # --- scanning ---------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..models import AuditEntry, Credential, Unit, User, utcnow
 from ..services import audit
 from ..services.credentials import SHANGHAI, local_day, state_problem
+from ..workcal import WorkCalendar, recount_deadline
 from . import redact
 from .models import PublicContent, PublishedDecision
 
@@ -93,6 +94,38 @@ def decision_due_by(session: Session, decided_at: date) -> date:
     from ..services.legal_review import calendar
 
     return calendar(session).add_working_days(decided_at, DECISION_PUBLISH_WORKING_DAYS)
+
+
+def recount_due_dates(
+    session: Session,
+    before: WorkCalendar,
+    after: WorkCalendar,
+    *,
+    actor: User | None = None,
+    client_addr: str = "",
+) -> list[PublishedDecision]:
+    """Move the publication dates of pending decisions to a changed calendar (same number of
+    working days from the decision); each move is audited. Returns the decisions moved."""
+    moved = []
+    pending = session.execute(
+        sa.select(PublishedDecision)
+        .where(PublishedDecision.status == DecisionStatus.PENDING.value)
+        .order_by(PublishedDecision.id)
+    ).scalars()
+    for pd in pending:
+        was = pd.due_by
+        pd.due_by = recount_deadline(pd.decided_at, was, before=before, after=after)
+        if pd.due_by != was:
+            moved.append(pd)
+            _record(
+                session,
+                pd,
+                actor,
+                "due_moved",
+                client_addr,
+                **{"from": was.isoformat(), "to": pd.due_by.isoformat()},
+            )
+    return moved
 
 
 def add_years(day: date, years: int) -> date:

@@ -80,6 +80,12 @@ def set_calendar_days(
         client_addr=client_addr,
         details={"days": [d["day"].isoformat() for d in days]},
     )
+    from ..disclosure import inspections
+    from ..disclosure import service as disclosure
+
+    # Publication dates of decisions and inspection results are working-day deadlines too.
+    for recount in (disclosure.recount_due_dates, inspections.recount_due_dates):
+        recount(session, before, after, actor=user, client_addr=client_addr)
     return recount_deadlines(session, before, after, actor=user, client_addr=client_addr)
 
 

@@ -120,3 +120,16 @@ def test_an_unknown_review_status_filter_is_refused(client, users):
     assert (
         client.get("/api/v1/legal-reviews?status=agreed", headers=legal.headers).status_code == 200
     )
+
+
+def test_a_nul_character_in_json_text_is_refused_on_every_database(client, users):
+    officer = users.create("li")
+    resp = client.post(
+        "/api/v1/cases",
+        json={"title": "无照经营\u0000案", "procedure": "ordinary"},
+        headers=officer.headers,
+    )
+    assert resp.status_code == 422
+    assert resp.json["error"]["code"] == "nul_character"
+    listed = client.get("/api/v1/cases", headers=officer.headers).json
+    assert listed["total"] == 0

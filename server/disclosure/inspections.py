@@ -24,7 +24,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..models import Case, User, utcnow
 from ..services import audit
 from ..services.legal_review import calendar
-from ..workcal import WorkCalendar, recount_deadline
+from ..workcal import WorkCalendar
 from . import redact
 from .models import RandomInspectionResult
 from .service import (
@@ -34,6 +34,7 @@ from .service import (
     latest_content,
     local_today,
     page_of,
+    recount_pending_due_dates,
     scanned_notice,
 )
 from .service import masked_hits as _masked_hits
@@ -97,35 +98,12 @@ def due_by(session: Session, inspected_on: date) -> date:
 
 
 def recount_due_dates(
-    session: Session,
-    before: WorkCalendar,
-    after: WorkCalendar,
-    *,
-    actor: User | None = None,
-    client_addr: str = "",
+    session: Session, before: WorkCalendar, after: WorkCalendar, **who: Any
 ) -> list[RandomInspectionResult]:
-    """Move the publication dates of pending results to a changed calendar (same number of
-    working days from the inspection); each move is audited. Returns the results moved."""
-    moved = []
-    pending = session.execute(
-        sa.select(RandomInspectionResult)
-        .where(RandomInspectionResult.status == InspectionStatus.PENDING.value)
-        .order_by(RandomInspectionResult.id)
-    ).scalars()
-    for row in pending:
-        was = row.due_by
-        row.due_by = recount_deadline(row.inspected_on, was, before=before, after=after)
-        if row.due_by != was:
-            moved.append(row)
-            _record(
-                session,
-                row,
-                actor,
-                "due_moved",
-                client_addr,
-                **{"from": was.isoformat(), "to": row.due_by.isoformat()},
-            )
-    return moved
+    """Pending results' publication dates on a changed calendar (as decisions')."""
+    return recount_pending_due_dates(
+        session, RandomInspectionResult, "inspected_on", _record, before, after, **who
+    )
 
 
 # --- scanning ---------------------------------------------------------------------------------

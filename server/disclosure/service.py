@@ -10,6 +10,7 @@ when the case must not be published at all (minors, secrets, privacy), with the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -96,36 +97,41 @@ def decision_due_by(session: Session, decided_at: date) -> date:
     return calendar(session).add_working_days(decided_at, DECISION_PUBLISH_WORKING_DAYS)
 
 
-def recount_due_dates(
+def recount_pending_due_dates(
     session: Session,
+    model: Any,
+    start: str,
+    record: Callable[..., None],
     before: WorkCalendar,
     after: WorkCalendar,
     *,
     actor: User | None = None,
     client_addr: str = "",
-) -> list[PublishedDecision]:
-    """Move the publication dates of pending decisions to a changed calendar (same number of
-    working days from the decision); each move is audited. Returns the decisions moved."""
+) -> list[Any]:
+    """Move the publication dates (``due_by``) of pending rows of ``model`` to a changed
+    calendar: the same number of working days from the row's ``start`` date. Each move is
+    audited through ``record`` as ``due_moved``; returns the rows moved."""
     moved = []
     pending = session.execute(
-        sa.select(PublishedDecision)
-        .where(PublishedDecision.status == DecisionStatus.PENDING.value)
-        .order_by(PublishedDecision.id)
+        sa.select(model).where(model.status == "pending").order_by(model.id)
     ).scalars()
-    for pd in pending:
-        was = pd.due_by
-        pd.due_by = recount_deadline(pd.decided_at, was, before=before, after=after)
-        if pd.due_by != was:
-            moved.append(pd)
-            _record(
-                session,
-                pd,
-                actor,
-                "due_moved",
-                client_addr,
-                **{"from": was.isoformat(), "to": pd.due_by.isoformat()},
-            )
+    for row in pending:
+        was = row.due_by
+        row.due_by = recount_deadline(getattr(row, start), was, before=before, after=after)
+        if row.due_by != was:
+            moved.append(row)
+            details = {"from": was.isoformat(), "to": row.due_by.isoformat()}
+            record(session, row, actor, "due_moved", client_addr, **details)
     return moved
+
+
+def recount_due_dates(
+    session: Session, before: WorkCalendar, after: WorkCalendar, **who: Any
+) -> list[PublishedDecision]:
+    """Pending decisions' publication dates on a changed calendar (see above)."""
+    return recount_pending_due_dates(
+        session, PublishedDecision, "decided_at", _record, before, after, **who
+    )
 
 
 def add_years(day: date, years: int) -> date:

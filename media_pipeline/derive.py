@@ -39,7 +39,8 @@ def _store(
     path: Path,
     content_type: str,
     info: dict[str, Any],
-) -> None:
+) -> str:
+    """Store one derivative and its row; returns its SHA-256."""
     sha256 = _file_sha256(path)
     # Named by content: a re-derive that dies before its commit leaves the row pointing at
     # the file it describes, never at new bytes under the old name.
@@ -54,6 +55,7 @@ def _store(
     row.source_sha256 = item.server_sha256 or item.device_sha256
     row.info = json.loads(json.dumps(info, default=str))
     session.add(row)
+    return sha256
 
 
 def derive(
@@ -70,9 +72,10 @@ def derive(
     """Make the derivatives this kind of media needs; returns their names."""
     kind = probe["detected"]["kind"]
     made: list[str] = []
+    hashes: dict[str, str] = {}  # into the chain, so a row changed later shows at export
 
     def put(name: str, path: Path, content_type: str, info: dict[str, Any]) -> None:
-        _store(session, storage, bucket, item, name, path, content_type, info)
+        hashes[name] = _store(session, storage, bucket, item, name, path, content_type, info)
         session.commit()  # hold no transaction while the next ffmpeg run works
         made.append(name)
 
@@ -125,6 +128,6 @@ def derive(
         action="media.derived",
         object_type="media",
         object_id=item.id,
-        details={"derivatives": made, "source_sha256": item.server_sha256},
+        details={"derivatives": made, "sha256": hashes, "source_sha256": item.server_sha256},
     )
     return made

@@ -257,6 +257,52 @@ def test_export_refuses_a_derivative_replaced_in_its_bucket(app, client, users, 
     assert len(_refusals(app, cid)) == 1
 
 
+def test_a_derivative_swapped_with_its_row_is_caught_by_its_media_derived_entry(
+    app, client, users, tmp_path
+):
+    """An insider who replaces a proxy AND its row's SHA-256 still differs from the hash
+    media.derived put in the chain: the export refuses, and so does the offline verifier."""
+    _, sup, cid, v1, v2 = _case_with_two_videos(client, users, tmp_path)
+    data = _export(client, sup, cid, originals=False)  # before the swap
+
+    def swap_proxy(manifest, members):  # the same swap, made in an exported archive
+        item, other = (next(i for i in manifest["items"] if i["id"] == v) for v in (v1, v2))
+        mine, theirs = (
+            next(d for d in i["derivatives"] if d["name"] == "proxy") for i in (item, other)
+        )
+        members[mine["path"]] = members[theirs["path"]]
+        mine["sha256"] = theirs["sha256"]
+
+    problems = verify.verify_archive(
+        io.BytesIO(_rewrite(data, swap_proxy, Ed25519PrivateKey.generate()))
+    ).problems
+    assert any("is not the file media.derived recorded" in p for p in problems), problems
+
+    with app.app_context():
+        rt = runtime()
+        d1, d2 = (
+            db.session.execute(
+                sa.select(Derivative).where(
+                    Derivative.media_item_id == v, Derivative.name == "proxy"
+                )
+            ).scalar_one()
+            for v in (v1, v2)
+        )
+        derived = db.session.execute(
+            sa.select(AuditEntry.details).where(
+                AuditEntry.action == "media.derived", AuditEntry.object_id == v1
+            )
+        ).scalar_one()
+        assert derived["sha256"]["proxy"] == d1.sha256  # what the pipeline recorded
+        other = rt.storage.get_bytes(d2.bucket, d2.object_key)
+        rt.storage.put(d1.bucket, d1.object_key, other, content_type="video/mp4")
+        d1.sha256 = hashlib.sha256(other).hexdigest()
+        db.session.commit()
+    error = _export(client, sup, cid, originals=False, expect=409)["error"]
+    assert error["code"] == "archive_integrity_mismatch"
+    assert "derivative proxy" in error["message"]
+
+
 def test_export_refuses_capture_time_or_gps_edited_in_the_database(app, client, users, tmp_path):
     _, sup, cid, v1, _ = _case_with_two_videos(client, users, tmp_path)
     with app.app_context():

@@ -676,6 +676,11 @@ def _check_items(
                     f"原始文件与哈希记录不符 / {where}: original {original} has sha256 {sha}, "
                     "not the item's recorded device/server SHA-256"
                 )
+        derived: dict[str, Any] = {}  # name → SHA-256 as media.derived recorded it
+        for entry in entries:
+            details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+            if entry.get("action") == "media.derived" and isinstance(details.get("sha256"), dict):
+                derived.update(details["sha256"])
         for derivative in item.get("derivatives") or []:
             if not isinstance(derivative, dict):
                 continue
@@ -684,6 +689,12 @@ def _check_items(
                 report.problems.append(
                     f"派生文件与记录不符 / {where}: {derivative.get('path')} differs from the "
                     "derivative's recorded SHA-256"
+                )
+            recorded = derived.get(derivative.get("name"), derivative.get("sha256"))
+            if recorded != derivative.get("sha256"):
+                report.problems.append(
+                    f"派生文件与处理记录不符 / {where}: {derivative.get('path')} is not the file "
+                    f"media.derived recorded (SHA-256 {recorded})"
                 )
     for media_id, entries in sorted(by_media.items()):
         if media_id in ids or any(e.get("action") in _GONE_ACTIONS for e in entries):

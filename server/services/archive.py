@@ -297,6 +297,18 @@ def _same_instant(recorded: Any, value: datetime | None) -> bool:
         return False
 
 
+def derived_hashes(entries: Sequence[AuditEntry]) -> dict[str, dict[str, str]]:
+    """Media id → derivative name → SHA-256, as the ``media.derived`` entries recorded them
+    (a later run's hash replaces an earlier one; entries before hashes were recorded add
+    nothing)."""
+    found: dict[str, dict[str, str]] = {}
+    for entry in sorted(entries, key=lambda e: e.seq):
+        hashes = (entry.details or {}).get("sha256") if entry.action == "media.derived" else None
+        if isinstance(hashes, dict):
+            found.setdefault(entry.object_id, {}).update(hashes)
+    return found
+
+
 def recorded_differences(
     case: Case, items: Sequence[MediaItem], entries: Sequence[AuditEntry]
 ) -> list[str]:
@@ -537,6 +549,7 @@ def export_archive(
     )
     docs = issued_documents(session, case.id)
     entries = custody_entries(session, case, [i.id for i in items])
+    derived = derived_hashes(entries)
     if problems := recorded_differences(case, items, entries):
         refuse(problems)
     counts: dict[str, int] = {}
@@ -665,7 +678,8 @@ def export_archive(
             added = writer.add_stream(
                 path, storage.iter_object(d.bucket, d.object_key), "derivative", media_id=item.id
             )
-            if added["sha256"] != d.sha256:
+            recorded = derived.get(item.id, {}).get(d.name, d.sha256)
+            if added["sha256"] != d.sha256 or recorded != d.sha256:
                 refuse([f"item {item.id}: derivative {d.name} does not match its SHA-256"])
             row["derivatives"].append(
                 {"name": d.name, "path": path, "sha256": d.sha256, "source_sha256": d.source_sha256}

@@ -63,6 +63,7 @@ class JobQueue:
             derivatives_bucket=cfg["S3_BUCKET_DERIVATIVES"],
             limits=MediaLimits(
                 max_image_pixels=int(cfg["MEDIA_MAX_IMAGE_PIXELS"]),
+                max_jpeg_scans=int(cfg["MEDIA_MAX_JPEG_SCANS"]),
                 max_duration_s=float(cfg["MEDIA_MAX_DURATION_S"]),
                 ffmpeg_memory_bytes=int(cfg["FFMPEG_MEMORY_MB"]) << 20,
             ),

@@ -73,6 +73,7 @@ class Config:
         self.MEDIA_MAX_CLOCK_SKEW_S = _int("MEDIA_MAX_CLOCK_SKEW_S", 300)
         self.LATE_UPLOAD_HOURS = _int("LATE_UPLOAD_HOURS", 24)
         self.MEDIA_MAX_IMAGE_PIXELS = _int("MEDIA_MAX_IMAGE_PIXELS", 60_000_000)
+        self.MEDIA_MAX_JPEG_SCANS = _int("MEDIA_MAX_JPEG_SCANS", 100)
         self.MEDIA_MAX_DURATION_S = _int("MEDIA_MAX_DURATION_S", 6 * 3600)
         self.FFMPEG_MEMORY_MB = _int("FFMPEG_MEMORY_MB", 2048)
         # A processing run beats every minute; one silent this long lost its worker, and the

@@ -515,3 +515,16 @@ def test_derivatives_are_stored_under_their_content_hash(app, client, users):
             assert row.sha256[:16] in row.object_key
             body = storage.get_bytes(row.bucket, row.object_key)
             assert hashlib.sha256(body).hexdigest() == row.sha256
+
+
+@pytest.fixture
+def few_scans(app_config):
+    app_config["MEDIA_MAX_JPEG_SCANS"] = 5  # before the app is made from it
+
+
+def test_the_jpeg_scan_limit_comes_from_the_configuration(few_scans, client, users):
+    officer = users.create("scans")
+    case = open_case(client, officer)
+    item_id = tus.upload(client, officer, case["id"], progressive_jpeg())  # about 10 scans
+    item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
+    assert "absurd_scan_count" in [f["code"] for f in item["flags"]]

@@ -114,7 +114,7 @@ def register_api(app: Flask) -> None:
         if request.blueprint == "uploads":  # tus: a PATCH never exceeds the upload's length
             request.max_content_length = app.config["MAX_UPLOAD_BYTES"]
         elif request.endpoint == "credentials.set_photo":
-            request.max_content_length = credentials._PHOTO_MAX_REQUEST
+            request.max_content_length = credentials.PHOTO_MAX_REQUEST  # its own 413
 
     @app.after_request
     def _headers(response):

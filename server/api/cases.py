@@ -18,7 +18,7 @@ from ..schemas import (
 from ..services import audit, workflow
 from ..services import cases as case_service
 from ..services.rules import refresh_gaps
-from .common import client_addr, current_user, load_body, login_required
+from .common import audit_read, client_addr, current_user, load_body, login_required
 
 bp = Blueprint("cases", __name__)
 
@@ -52,28 +52,20 @@ def list_cases():
     )
     counts = case_service.media_counts(db.session, [c.id for c in rows])
     # The cases carry their parties (names, ID numbers): who saw which is audited.
-    audit.record(
-        db.session,
-        actor=user,
-        action="case.listed",
-        object_type="unit",
-        object_id=user.unit_id,
-        client_addr=client_addr(),
-        details={
-            "ids": [c.id for c in rows],
-            "filters": filters,
-            "page": query["page"],
-            "per_page": query["per_page"],
-            "total": total,
-        },
-    )
     data = {
         "items": [_dump_case(c, counts[c.id]) for c in rows],
         "total": total,
         "page": query["page"],
         "per_page": query["per_page"],
     }
-    db.session.commit()
+    details = {
+        "ids": [c.id for c in rows],
+        "filters": filters,
+        "page": query["page"],
+        "per_page": query["per_page"],
+        "total": total,
+    }
+    audit_read(user, "case.listed", "unit", user.unit_id, details)
     return data
 
 

@@ -12,6 +12,7 @@ from marshmallow import Schema
 from ..errors import DomainError, Forbidden, Unauthorized
 from ..extensions import db
 from ..models import User
+from ..services import audit
 from ..services import auth as auth_service
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,3 +78,19 @@ def _has_nul(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_nul(v) for v in value)
     return False
+
+
+def audit_read(
+    user: User, action: str, object_type: str, object_id: int | str, details: dict[str, Any]
+) -> None:
+    """Record and commit a read of personal data or evidence (a list: the ids it returned)."""
+    audit.record(
+        db.session,
+        actor=user,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        client_addr=client_addr(),
+        details=details,
+    )
+    db.session.commit()

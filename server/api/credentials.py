@@ -31,10 +31,9 @@ from ..schemas import (
     DeviceKeyRevokeSchema,
     DeviceKeySchema,
 )
-from ..services import audit
 from ..services import cases as case_service
 from ..services import credentials as credential_service
-from .common import client_addr, current_user, load_body, login_required
+from .common import audit_read, client_addr, current_user, load_body, login_required
 
 bp = Blueprint("credentials", __name__)
 
@@ -84,12 +83,12 @@ def change_status(credential_id: int):
 
 
 # A 5 MB photo as a base64 data: URL in JSON, with room for the JSON around it.
-_PHOTO_MAX_REQUEST = PHOTO_MAX_BYTES * 4 // 3 + 64 * 1024
+PHOTO_MAX_REQUEST = PHOTO_MAX_BYTES * 4 // 3 + 64 * 1024
 
 
 def _photo_upload() -> bytes:
     """The photo in the request: the JPEG/PNG body itself, or JSON ``{"image": data URL}``."""
-    if (request.content_length or 0) > _PHOTO_MAX_REQUEST:
+    if (request.content_length or 0) > PHOTO_MAX_REQUEST:
         raise DomainError(
             "照片不能超过 5 MB / the photo must be at most 5 MB",
             code="photo_too_large",
@@ -156,16 +155,8 @@ def get_photo(credential_id: int):
     user = current_user()
     credential = credential_service.get_viewable(db.session, user, credential_id)
     response = photo_response(credential)  # 404 photo_not_found before anything is recorded
-    audit.record(
-        db.session,
-        actor=user,
-        action="credential.photo_viewed",
-        object_type="credential",
-        object_id=credential.id,
-        client_addr=client_addr(),
-        details={"holder_id": credential.user_id, "sha256": credential.photo_sha256},
-    )
-    db.session.commit()
+    details = {"holder_id": credential.user_id, "sha256": credential.photo_sha256}
+    audit_read(user, "credential.photo_viewed", "credential", credential.id, details)
     return response
 
 
@@ -175,17 +166,9 @@ def list_credentials():
     query = CredentialListQuerySchema().load(request.args)
     user = current_user()
     items = credential_service.visible(db.session, user, query.get("user_id"))
-    audit.record(
-        db.session,
-        actor=user,
-        action="credential.listed",
-        object_type="unit",
-        object_id=user.unit_id,
-        client_addr=client_addr(),
-        details={"ids": [c.id for c in items], "user_id": query.get("user_id")},
-    )
     data = CredentialListSchema().dump({"items": items})
-    db.session.commit()
+    details = {"ids": [c.id for c in items], "user_id": query.get("user_id")}
+    audit_read(user, "credential.listed", "unit", user.unit_id, details)
     return data
 
 

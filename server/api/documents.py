@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import segno
 from flask import Blueprint, Response, url_for
 
 from ..documents.registry import DOCUMENT_TYPES, describe
 from ..extensions import db
-from ..models import User, utcnow
+from ..models import utcnow
 from ..runtime import runtime
 from ..schemas import (
     DocumentCreateSchema,
@@ -21,7 +20,7 @@ from ..schemas import (
 from ..services import audit
 from ..services import cases as case_service
 from ..services import documents as service
-from .common import client_addr, current_user, load_body, login_required
+from .common import audit_read, client_addr, current_user, load_body, login_required
 
 bp = Blueprint("documents", __name__)
 CASE_ROLES = ("officer", "supervisor", "legal", "leader")
@@ -65,7 +64,7 @@ def list_for_case(case_id: int):
     user = current_user()
     case = case_service.get_case(db.session, user, case_id)
     docs = service.case_documents(db.session, case)
-    _audit_read(user, "document.listed", case.id, {"ids": [d.id for d in docs]})
+    audit_read(user, "document.listed", "case", case.id, {"ids": [d.id for d in docs]})
     return {"items": DocumentSchema().dump(docs, many=True)}
 
 
@@ -74,22 +73,8 @@ def list_for_case(case_id: int):
 def show(doc_id: str):
     user = current_user()
     doc, case = service.get_document(db.session, user, doc_id)
-    _audit_read(user, "document.viewed", case.id, {"document": doc.id})
+    audit_read(user, "document.viewed", "case", case.id, {"document": doc.id})
     return _dump(doc, service.series_versions(db.session, doc))
-
-
-def _audit_read(user: User, action: str, case_id: int, details: dict[str, Any]) -> None:
-    """Documents hold the parties' personal data: every read is in the case's custody trail."""
-    audit.record(
-        db.session,
-        actor=user,
-        action=action,
-        object_type="case",
-        object_id=case_id,
-        client_addr=client_addr(),
-        details=details,
-    )
-    db.session.commit()
 
 
 @bp.put("/documents/<doc_id>")

@@ -31,7 +31,7 @@ from ..services import archive as archive_service
 from ..services import audit, documents, workflow
 from ..services import cases as case_service
 from ..services import legal_review as review_service
-from .common import client_addr, current_user, load_body, login_required
+from .common import audit_read, client_addr, current_user, load_body, login_required
 
 bp = Blueprint("workflow", __name__)
 
@@ -143,24 +143,8 @@ def case_reviews(case_id: int):
             sa.select(LegalReview).where(LegalReview.case_id == case.id).order_by(LegalReview.round)
         ).scalars()
     )
-    _audit_read(user, "legal_review.listed", "case", case.id, {"ids": [r.id for r in rows]})
+    audit_read(user, "legal_review.listed", "case", case.id, {"ids": [r.id for r in rows]})
     return {"items": _dump_reviews(rows)}
-
-
-def _audit_read(
-    user: User, action: str, object_type: str, object_id: int, details: dict[str, Any]
-) -> None:
-    """Review packages hold documents, media and parties' data: every read is audited."""
-    audit.record(
-        db.session,
-        actor=user,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        client_addr=client_addr(),
-        details=details,
-    )
-    db.session.commit()
 
 
 _REVIEW_STATUSES = ("submitted", "agreed", "returned", "transfer")
@@ -182,7 +166,7 @@ def review_queue():
         query = query.where(review_service.overdue_filter(review_service.today_local(), cal))
     rows = list(db.session.execute(query.order_by(LegalReview.due_on, LegalReview.id)).scalars())
     filters = {k: v for k, v in request.args.items() if k in ("status", "overdue")}
-    _audit_read(
+    audit_read(
         user,
         "legal_review.listed",
         "unit",
@@ -204,7 +188,7 @@ def review_checklist():
 def show_review(review_id: int):
     user = current_user()
     review, case = review_service.get_review(db.session, user, review_id)
-    _audit_read(user, "legal_review.viewed", "case", case.id, {"review": review.id})
+    audit_read(user, "legal_review.viewed", "case", case.id, {"review": review.id})
     return _dump_review(review)
 
 

@@ -219,7 +219,7 @@ def record_access(
     with the byte range that use first asked for.
     """
     if grant is not None:
-        use = _Use(grant.id, action, client_addr, bool(details.get("download")))
+        use = _Use(action, client_addr, bool(details.get("download")))
         entries = _grant_entries(session, user, item, grant.id)
         _require_issuing_address(entries, client_addr)
         if _recorded(entries, use):
@@ -249,7 +249,8 @@ def record_access(
 
 @dataclass(frozen=True)
 class _Use:
-    grant_id: str
+    """One distinct use of a grant (its entries are already the grant's own)."""
+
     action: str
     client_addr: str
     download: bool

@@ -83,6 +83,16 @@ def _rewrite(data: bytes, edit, key: Ed25519PrivateKey) -> bytes:
     return out.getvalue()
 
 
+def _proxies(*item_ids: str) -> list[Derivative]:
+    """The proxy rows of these items (inside an app context)."""
+    return [
+        db.session.execute(
+            sa.select(Derivative).where(Derivative.media_item_id == i, Derivative.name == "proxy")
+        ).scalar_one()
+        for i in item_ids
+    ]
+
+
 def _refusals(app, cid: int) -> list[dict[str, Any]]:
     with app.app_context():
         return [
@@ -241,14 +251,7 @@ def test_export_refuses_a_derivative_replaced_in_its_bucket(app, client, users, 
     _, sup, cid, v1, v2 = _case_with_two_videos(client, users, tmp_path)
     with app.app_context():
         rt = runtime()
-        d1, d2 = (
-            db.session.execute(
-                sa.select(Derivative).where(
-                    Derivative.media_item_id == v, Derivative.name == "proxy"
-                )
-            ).scalar_one()
-            for v in (v1, v2)
-        )
+        d1, d2 = _proxies(v1, v2)
         other = rt.storage.get_bytes(d2.bucket, d2.object_key)
         rt.storage.put(d1.bucket, d1.object_key, other, content_type="video/mp4")
     error = _export(client, sup, cid, originals=False, expect=409)["error"]
@@ -280,14 +283,7 @@ def test_a_derivative_swapped_with_its_row_is_caught_by_its_media_derived_entry(
 
     with app.app_context():
         rt = runtime()
-        d1, d2 = (
-            db.session.execute(
-                sa.select(Derivative).where(
-                    Derivative.media_item_id == v, Derivative.name == "proxy"
-                )
-            ).scalar_one()
-            for v in (v1, v2)
-        )
+        d1, d2 = _proxies(v1, v2)
         derived = db.session.execute(
             sa.select(AuditEntry.details).where(
                 AuditEntry.action == "media.derived", AuditEntry.object_id == v1

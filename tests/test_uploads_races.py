@@ -109,6 +109,13 @@ def case(client, officer):
     return open_case(client, officer)
 
 
+def _created(client, officer: Actor, case, data: bytes) -> str:
+    """A new upload of ``data`` in ``case``; its location."""
+    resp = tus.create(client, officer, len(data), tus.metadata(case["id"], data))
+    assert resp.status_code == 201, resp.json
+    return resp.headers["Location"]
+
+
 def _row(app, location: str) -> UploadSession:
     with app.app_context():
         upload = db.session.get(UploadSession, location.rsplit("/", 1)[1])
@@ -126,9 +133,7 @@ def _audit_actions(app, upload_id: str) -> list[str]:
 
 def test_delete_during_a_patch_is_refused_and_the_upload_completes(app, client, officer, case):
     data = os.urandom(3000)
-    location = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
-        "Location"
-    ]
+    location = _created(client, officer, case, data)
     body = GatedBody(data, [1000])
     running = _patch_in_background(client, officer, location, body)
     body.wait()
@@ -148,9 +153,7 @@ def test_delete_during_a_patch_is_refused_and_the_upload_completes(app, client, 
 
 def test_expiry_sweep_skips_an_upload_being_written(app, client, officer, case):
     data = os.urandom(3000)
-    location = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
-        "Location"
-    ]
+    location = _created(client, officer, case, data)
     body = GatedBody(data, [1000])
     running = _patch_in_background(client, officer, location, body)
     body.wait()
@@ -169,9 +172,7 @@ def test_expiry_sweep_skips_an_upload_being_written(app, client, officer, case):
 def test_a_patch_whose_lease_ran_out_cannot_undo_a_termination(app, client, officer, case):
     """The lease ran out (a stalled client): DELETE may win, and the PATCH then gets 410."""
     data = os.urandom(3000)
-    location = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
-        "Location"
-    ]
+    location = _created(client, officer, case, data)
     upload_id = location.rsplit("/", 1)[1]
     body = GatedBody(data, [1000])
     running = _patch_in_background(client, officer, location, body)
@@ -359,9 +360,7 @@ def test_a_completion_whose_answer_was_lost_is_finished_never_orphaned(
     rt = app.extensions["fieldtrace"]
     calls = _lose_first_answer(rt.storage, monkeypatch, s3_repeats=s3_repeats)
     data = os.urandom(size)
-    location = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
-        "Location"
-    ]
+    location = _created(client, officer, case, data)
     cut = tus.patch(client, officer, location, 0, data)
     assert cut.status_code == 503 and cut.json["error"]["code"] == "storage_unavailable"
     refused = client.delete(location, headers={**tus.TUS, **officer.headers})
@@ -443,9 +442,7 @@ def test_a_stalled_completion_older_than_the_expiry_is_finished_by_recover(
     rt = app.extensions["fieldtrace"]
     calls = _lose_first_answer(rt.storage, monkeypatch, s3_repeats=True)
     data = os.urandom(1400)
-    location = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
-        "Location"
-    ]
+    location = _created(client, officer, case, data)
     assert tus.patch(client, officer, location, 0, data).status_code == 503
     with app.app_context():
         long_ago = utcnow() - timedelta(days=10)

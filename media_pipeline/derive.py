@@ -16,10 +16,11 @@ from server.storage import Storage
 from server.storage.keys import derivative_key
 
 from .audio import make_audio_proxy, make_peaks
+from .ffmpeg_run import AVProbe, probe_av
 from .images import PREVIEW_SIZE, THUMBNAIL_SIZE, make_derivatives
 from .limits import MediaLimits, MediaRejected
 from .steps import add_flag, retry_if_transient, set_step
-from .video import make_poster, make_thumb_strip, make_web_proxy
+from .video import make_poster, make_thumb_strip, make_web_proxy, video_stops_early
 
 
 def _file_sha256(path: Path) -> str:
@@ -58,6 +59,27 @@ def _store(
     return sha256
 
 
+def _seconds(value: float) -> str:
+    return f"{round(value, 1):g}"
+
+
+def _flag_video_stopping_early(session: Session, item: MediaItem, proxy_probe: AVProbe) -> None:
+    """A picture that stops long before its sound is a finding for a supervisor, not a
+    failure: the recording is what the phone made (camera frozen, app in the background)."""
+    early = video_stops_early(proxy_probe)
+    if early is None:
+        return
+    video_end, audio_end = _seconds(early["video_end_s"]), _seconds(early["audio_end_s"])
+    add_flag(
+        session,
+        item,
+        "video_stops_early",
+        f"the picture stops at {video_end} s; the sound goes on to {audio_end} s",
+        message_zh=f"画面在 {video_end} 秒处中断，声音持续到 {audio_end} 秒",
+        **early,
+    )
+
+
 def derive(
     session: Session,
     storage: Storage,
@@ -91,10 +113,9 @@ def derive(
             proxy = workdir / "proxy.mp4"
             proxy_info = make_web_proxy(original, proxy, probe=probe, limits=limits)  # type: ignore[arg-type]
             put("proxy", proxy, "video/mp4", dict(proxy_info))
-            from .ffmpeg_run import probe_av
-
             proxy_probe = probe_av(proxy, limits=limits)
-            duration = proxy_probe.get("duration") or 0.0
+            _flag_video_stopping_early(session, item, proxy_probe)
+            duration = proxy_probe.get("video_end_s") or proxy_probe.get("duration") or 0.0
             poster = workdir / "poster.jpg"
             poster_info = make_poster(
                 proxy, poster, at_s=min(1.0, duration / 2), probe=proxy_probe, limits=limits

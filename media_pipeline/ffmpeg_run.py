@@ -57,6 +57,11 @@ class AVProbe(TypedDict):
     # Seconds: as the container states it, else measured by reading every packet (streamed
     # WebM from MediaRecorder states none); None only when no packet has a timestamp.
     duration: float | None
+    # Where each track ends, in seconds from the start of the file, as its stream states it
+    # (MP4 always does; streamed WebM does not: None). A recording whose camera froze or whose
+    # app went to the background has video that stops long before its audio.
+    video_end_s: float | None
+    audio_end_s: float | None
     has_video: bool
     has_audio: bool
     video_stream_index: int | None
@@ -282,6 +287,8 @@ def _summarise(
         container=container,
         format_name=str(fmt.get("format_name", "")),
         duration=duration,
+        video_end_s=_stream_end(video, fmt) if video else None,
+        audio_end_s=_stream_end(audio, fmt) if audio else None,
         has_video=video is not None,
         has_audio=audio is not None,
         video_stream_index=_int(video.get("index")) if video else None,
@@ -301,6 +308,23 @@ def _summarise(
         gps=_gps_from_tags(tags),
         trailing_bytes=trailing,
     )
+
+
+def _stream_end(stream: dict[str, Any], fmt: dict[str, Any]) -> float | None:
+    """Where ``stream`` ends, counted from the file's start (as ``-ss`` counts), if stated."""
+    duration = _positive_float(stream.get("duration"))
+    if duration is None:
+        return None
+    start, file_start = (_finite_float(x.get("start_time")) for x in (stream, fmt))
+    return round(max(0.0, (start or 0.0) - (file_start or 0.0)) + duration, 3)
+
+
+def _finite_float(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _int(value: Any) -> int | None:

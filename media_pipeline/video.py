@@ -182,6 +182,9 @@ def make_poster(
     """
     probe = probe or probe_av(src, limits=limits)
     video_index = _require_video(probe)
+    # Not past the video's own end: its audio may run on long after the picture stopped.
+    last = _last_frame_time(probe)
+    at_s = round(at_s if last is None else min(at_s, last), 3)
     attempts = [max(0.0, at_s)]
     if attempts[0] > 0:
         attempts.append(0.0)
@@ -220,6 +223,9 @@ def make_thumb_strip(
         raise MediaRejected(
             "probe_failed", "duration unknown; build the thumbnail strip from the web proxy"
         )
+    # Tiles only where there is video: a picture that stopped before its audio has no frame
+    # to show at the later times.
+    duration = min(duration, probe.get("video_end_s") or duration)
     # A seek lands on the first frame at or after the time asked for, so each tile seeks one
     # frame before the middle of its slice of the clip, and shows the frame on screen there.
     # Seeking past the last frame's start decodes nothing, and one empty tile empties the whole
@@ -267,6 +273,39 @@ def make_thumb_strip(
         _discard(dst)
         raise MediaRejected("ffmpeg_failed", "a strip timestamp yielded no frame")
     return ThumbStrip(timestamps=timestamps, tile_width=sprite_width // count, tile_height=height)
+
+
+# Audio that runs this much longer than the video is a finding: the camera froze, or the app
+# went to the background while the microphone went on. Muxers leave a few frames' difference.
+VIDEO_STOPS_EARLY_S = 1.0
+
+
+class VideoStopsEarly(TypedDict):
+    video_end_s: float
+    audio_end_s: float
+
+
+def video_stops_early(probe: AVProbe) -> VideoStopsEarly | None:
+    """Where the picture stops and the sound ends, when the video ends well before the audio.
+
+    Needs both tracks' ends, which MP4 (the web proxy) always states.
+
+    >>> video_stops_early(probe_av("frozen.mp4"))  # doctest: +SKIP
+    {'video_end_s': 0.333, 'audio_end_s': 5.007}
+    """
+    video_end, audio_end = probe.get("video_end_s"), probe.get("audio_end_s")
+    if video_end is None or audio_end is None or audio_end - video_end <= VIDEO_STOPS_EARLY_S:
+        return None
+    return VideoStopsEarly(video_end_s=video_end, audio_end_s=audio_end)
+
+
+def _last_frame_time(probe: AVProbe) -> float | None:
+    """Just before the video's last frame starts (a seek there still finds a frame)."""
+    end = probe.get("video_end_s")
+    if end is None:
+        return None
+    frame = 1.0 / float(probe.get("frame_rate") or 25)
+    return max(0.0, end - frame - min(frame, 0.1))
 
 
 def _write_jpeg(

@@ -119,6 +119,27 @@ def streamed_webm(media_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def video_stops_before_audio_webm(media_dir: Path) -> Path:
+    """As MediaRecorder writes it when the camera freezes: 0.3 s of picture (5 frames), 5 s
+    of sound, streamed WebM without a duration."""
+    out = media_dir / "frozen.webm"
+    with out.open("wb") as f:
+        subprocess.run(
+            [
+                *_FFMPEG,
+                *("-f", "lavfi", "-i", "testsrc=size=320x240:rate=15:duration=0.3"),
+                *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=5"),
+                *_VP8,
+                *("-c:a", "libopus", "-f", "webm", "pipe:1"),
+            ],
+            stdout=f,
+            check=True,
+            timeout=60,
+        )
+    return out
+
+
+@pytest.fixture(scope="session")
 def portrait_odd_webm(media_dir: Path) -> Path:
     """721x1601: portrait, odd sizes, taller than the proxy's 1280 px limit."""
     return ffmpeg(

@@ -11,7 +11,13 @@ from media_pipeline import video
 from media_pipeline.ffmpeg_run import probe_av
 from media_pipeline.limits import MediaLimits, MediaRejected
 from media_pipeline.sniff import top_level_boxes
-from media_pipeline.video import can_remux, make_poster, make_thumb_strip, make_web_proxy
+from media_pipeline.video import (
+    can_remux,
+    make_poster,
+    make_thumb_strip,
+    make_web_proxy,
+    video_stops_early,
+)
 
 from .conftest import ffmpeg
 
@@ -127,7 +133,18 @@ def test_poster_is_an_upright_jpeg(rotated_mp4: Path, tmp_path: Path) -> None:
 
 def test_poster_past_the_end_falls_back_to_first_frame(h264_mp4: Path, tmp_path: Path) -> None:
     dst = tmp_path / "poster.jpg"
-    assert make_poster(h264_mp4, dst, at_s=60.0) == {"at_s": 0.0}
+    probe = probe_av(h264_mp4)
+    probe["video_end_s"] = None  # a stream that does not state where it ends
+    assert make_poster(h264_mp4, dst, at_s=60.0, probe=probe) == {"at_s": 0.0}
+    with Image.open(dst) as poster:
+        assert poster.size == (320, 240)
+
+
+def test_poster_past_the_end_of_a_known_video_is_its_last_frame(
+    h264_mp4: Path, tmp_path: Path
+) -> None:
+    dst = tmp_path / "poster.jpg"
+    assert 1.7 < make_poster(h264_mp4, dst, at_s=60.0)["at_s"] < 2.0
     with Image.open(dst) as poster:
         assert poster.size == (320, 240)
 
@@ -284,3 +301,32 @@ def test_web_proxy_stops_at_the_duration_limit(
     )
     args = commands[0]
     assert args[args.index("-t") + 1] == "5"
+
+
+def test_video_that_stops_before_its_audio(
+    video_stops_before_audio_webm: Path, tmp_path: Path
+) -> None:
+    """0.3 s of picture and 5 s of sound: strip and poster come from where there is video,
+    and the early stop is measured, not mistaken for a broken file."""
+    proxy = tmp_path / "proxy.mp4"
+    make_web_proxy(
+        video_stops_before_audio_webm, proxy, probe=probe_av(video_stops_before_audio_webm)
+    )
+    proxy_probe = probe_av(proxy)
+    assert proxy_probe["video_end_s"] == pytest.approx(0.333, abs=0.05)
+    assert proxy_probe["audio_end_s"] == pytest.approx(5.0, abs=0.1)
+    early = video_stops_early(proxy_probe)
+    assert early is not None and early["video_end_s"] < 0.4 < 4.9 < early["audio_end_s"]
+
+    strip = make_thumb_strip(proxy, tmp_path / "strip.jpg", count=10, height=60, probe=proxy_probe)
+    assert strip["timestamps"] and max(strip["timestamps"]) < 0.33
+    with Image.open(tmp_path / "strip.jpg") as sprite:
+        assert sprite.size == (len(strip["timestamps"]) * 80, 60)
+    poster = make_poster(proxy, tmp_path / "poster.jpg", at_s=1.0, probe=proxy_probe)
+    assert poster["at_s"] < 0.33
+    with Image.open(tmp_path / "poster.jpg") as img:
+        assert img.size == (320, 240)
+
+
+def test_audio_running_a_little_longer_than_video_is_no_finding(h264_mp4: Path) -> None:
+    assert video_stops_early(probe_av(h264_mp4)) is None

@@ -607,13 +607,20 @@ def test_custody_pdf_text_names_people_and_actions(client, team, video):
     assert resp.data.startswith(b"%PDF")
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(resp.data)).pages)
     squeezed = "".join(text.split())
+    # actions and details in words, not codes (the CSV keeps the codes)
     for expected in (
-        "李明", "张主任", "证据保管链", "P-1占道经营", "media.played", "media.bookmarked",
-        "media.verified", "upload.completed", "custody.exported", "拒绝签字", "playback_url",
+        "李明", "张主任", "证据保管链", "P-1占道经营", "播放", "添加时间标记",
+        "哈希校验通过", "上传完成", "导出保管链", "拒绝签字", "备注：拒绝签字",
     ):  # fmt: skip
         assert expected in squeezed, expected
+    for code in ("media.played", "media.verified", "upload.completed", "playback_url", "system"):
+        assert code not in squeezed, code
     with_hashes = client.get(f"{API}/media/{clip}", headers=sup.headers).json
-    assert with_hashes["server_sha256"] in squeezed and "一致match" in squeezed
+    assert with_hashes["server_sha256"] in squeezed and "哈希比对一致" in squeezed
+    english = client.get(f"{pdf_url}&lang=en")
+    text_en = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(english.data)).pages)
+    for expected in ("Chain of custody", "Hash verified", "Upload completed", "note: 拒绝签字"):
+        assert expected in text_en, expected
     # One custody entry per token, however often the tab reloads it.
     assert client.get(pdf_url).status_code == 200
     exported = [e for e in actions(client, sup, clip) if e["action"] == "custody.exported"]

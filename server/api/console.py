@@ -153,16 +153,18 @@ def _export(item_id: str, fmt: str) -> Response:
         {"what": f"custody.{fmt}", "format": fmt, "download": download},
         None,
     )
-    lines = custody_export.custody_lines(db.session, item)
+    lang = "en" if request.args.get("lang") == "en" else "zh"
+    lines = custody_export.custody_lines(db.session, item, lang)
     if fmt == "csv":
         content, mimetype = custody_export.to_csv(lines), "text/csv; charset=utf-8"
     else:
         content = custody_export.to_pdf(
-            custody_export.item_facts(db.session, item),
+            custody_export.item_facts(db.session, item, lang),
             lines,
             generated_at=utcnow(),
             generated_by=f"{user.name} ({user.username})",
             font_path=current_app.config.get("PDF_FONT"),
+            lang=lang,
         )
         mimetype = "application/pdf"
     db.session.commit()

@@ -19,10 +19,11 @@ from xml.sax.saxutils import escape
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..domain import ACTIVITY_LABELS, STAGE_LABELS
 from ..models import AuditEntry, Case, MediaItem, User
 from . import audit
-from .credentials import SHANGHAI
+from .audit_words import Lang, action_words, details_text
 
 # reportlab's built-in Adobe CJK font: needs no font file, every PDF reader knows it, and its
 # text extracts as Unicode. Debian's Noto CJK fonts are CFF-flavoured, which reportlab
@@ -41,26 +42,30 @@ class CustodyLine:
     details: str
     entry_hash: str
     prev_hash: str
+    # for people (the PDF): the action and its details in words, in the report's language
+    action_text: str = ""
+    details_text: str = ""
 
 
 def local_time(at: datetime | None) -> str:
-    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S") if at else ""
+    return at.astimezone(clock.ZONE).strftime("%Y-%m-%d %H:%M:%S") if at else ""
 
 
-def custody_lines(session: Session, item: MediaItem) -> list[CustodyLine]:
-    """Every audit entry about the item, oldest first, actors by name and account."""
+def custody_lines(session: Session, item: MediaItem, lang: Lang = "zh") -> list[CustodyLine]:
+    """Every audit entry about the item, oldest first, actors by name and account; the action
+    and details also in words of ``lang`` (the CSV keeps the codes and the JSON)."""
     entries = audit.entries_for(session, "media", item.id)
     ids = {e.actor_id for e in entries if e.actor_id is not None}
     names: dict[int, str] = {}
     if ids:
         rows = session.execute(sa.select(User.id, User.name).where(User.id.in_(ids)))
         names = {user_id: name for user_id, name in rows}
-    return [_line(e, names) for e in entries]
+    return [_line(e, names, lang) for e in entries]
 
 
-def _line(entry: AuditEntry, names: dict[int, str]) -> CustodyLine:
+def _line(entry: AuditEntry, names: dict[int, str], lang: Lang = "zh") -> CustodyLine:
     if entry.actor_id is None:
-        actor = "系统 system"
+        actor = "系统" if lang == "zh" else "System"
     else:
         actor = f"{names.get(entry.actor_id, '?')} ({entry.actor})"
     return CustodyLine(
@@ -71,55 +76,111 @@ def _line(entry: AuditEntry, names: dict[int, str]) -> CustodyLine:
         details=json.dumps(entry.details or {}, ensure_ascii=False, sort_keys=True),
         entry_hash=entry.entry_hash,
         prev_hash=entry.prev_hash,
+        action_text=action_words(entry.action)[lang],
+        details_text=details_text(entry.action, entry.details, lang),
     )
 
 
-def item_facts(session: Session, item: MediaItem) -> list[tuple[str, str]]:
-    """The item's facts as (label, value), Chinese label first."""
+FACT_LABELS: dict[str, tuple[str, str]] = {
+    "item": ("证据编号", "Item"),
+    "case": ("案件", "Case"),
+    "stage": ("环节", "Stage"),
+    "activity": ("执法活动", "Activity"),
+    "kind": ("类型", "Kind"),
+    "file": ("文件", "File"),
+    "device_sha256": ("设备计算的哈希（SHA-256）", "Device SHA-256"),
+    "server_sha256": ("服务器计算的哈希（SHA-256）", "Server SHA-256"),
+    "hashes": ("哈希比对", "Hashes"),
+    "status": ("状态", "Status"),
+    "captured": ("拍摄时间（设备）", "Captured (device)"),
+    "received": ("接收时间（服务器）", "Received (server)"),
+    "stored": ("存储时间", "Stored"),
+    "verified": ("核验时间", "Verified"),
+    "locked": ("锁定至", "Locked until"),
+    "clock": ("设备时钟偏差", "Device clock offset"),
+    "device": ("设备", "Device"),
+    "uploader": ("上传人", "Uploader"),
+    "location": ("位置", "Location"),
+    "key": ("重要证据", "Key evidence"),
+}
+KIND_WORDS = {
+    "photo": ("照片", "Photo"),
+    "video": ("视频", "Video"),
+    "audio": ("录音", "Audio"),
+    "document": ("文书", "Document"),
+}
+STATUS_WORDS = {
+    "received": ("已接收，待核验", "Received, not yet verified"),
+    "verified": ("已核验", "Verified"),
+    "hash_mismatch": ("哈希不一致，已隔离", "Hash mismatch, quarantined"),
+}
+LOCATION_WORDS = {
+    "refused": ("未授权定位", "Location refused"),
+    "unavailable": ("无法定位", "Location unavailable"),
+}
+
+
+def _words(table: dict[str, tuple[str, str]], code: str | None, lang: Lang) -> str:
+    if not code:
+        return "—"
+    found = table.get(code)
+    return found[0 if lang == "zh" else 1] if found else "—"
+
+
+def _format_name(content_type: str | None) -> str:
+    """``image/jpeg`` → ``JPEG``: the format without the MIME words."""
+    sub = (content_type or "").partition("/")[2].split(";")[0].strip()
+    return sub.removeprefix("x-").upper() if sub else ""
+
+
+def item_facts(session: Session, item: MediaItem, lang: Lang = "zh") -> list[tuple[str, str]]:
+    """The item's facts as (label, value) in ``lang``; codes said in words."""
+    zh = lang == "zh"
     case = session.get(Case, item.case_id)
     uploader = session.get(User, item.uploader_id)
-    match = (
-        "待核验 pending"
-        if item.server_sha256 is None
-        else ("一致 match" if item.server_sha256 == item.device_sha256 else "不一致 MISMATCH")
-    )
+    if item.server_sha256 is None:
+        match = "待核验" if zh else "pending"
+    elif item.server_sha256 == item.device_sha256:
+        match = "一致" if zh else "match"
+    else:
+        match = "不一致" if zh else "MISMATCH"
     place = (
         f"{item.latitude:.6f}, {item.longitude:.6f} (±{item.accuracy_m or 0:.0f} m)"
         if item.latitude is not None and item.longitude is not None
-        else (item.location_status or "—")
+        else _words(LOCATION_WORDS, item.location_status, lang)
     )
     stage = item.attached_stage or item.stage
-    return [
-        ("证据编号 Item", item.id),
-        ("案件 Case", f"{case.number} {case.title}" if case else str(item.case_id)),
-        (
-            "环节 Stage",
-            f"{STAGE_LABELS[stage]['zh']} {stage}" if stage in STAGE_LABELS else "未归入",
-        ),
-        (
-            "活动 Activity",
-            f"{ACTIVITY_LABELS.get(item.activity, {}).get('zh', '')} {item.activity}".strip(),
-        ),
-        ("类型 Kind", f"{item.kind} / {item.detected_content_type or item.claimed_content_type}"),
-        ("文件 File", f"{item.filename} ({item.size} bytes)"),
-        ("设备哈希 Device SHA-256", item.device_sha256),
-        ("服务器哈希 Server SHA-256", item.server_sha256 or "—"),
-        ("哈希比对 Hashes", match),
-        ("状态 Status", item.status),
-        ("拍摄时间 Captured (device)", local_time(item.captured_at)),
-        ("接收时间 Received (server)", local_time(item.received_at)),
-        ("存储时间 Stored", local_time(item.stored_at)),
-        ("核验时间 Verified", local_time(item.verified_at)),
-        ("锁定至 Locked until", local_time(item.locked_until)),
-        (
-            "设备时钟偏差 Device clock offset",
-            "—" if item.device_clock_offset_s is None else f"{item.device_clock_offset_s:.1f} s",
-        ),
-        ("设备 Device", item.device_id),
-        ("上传人 Uploader", f"{uploader.name} ({uploader.username})" if uploader else "—"),
-        ("位置 Location", place),
-        ("重要证据 Key evidence", "是 yes" if item.key_evidence else "否 no"),
-    ]
+    kind = _words(KIND_WORDS, item.kind, lang)
+    fmt = _format_name(item.detected_content_type or item.claimed_content_type)
+    size = f"{item.size:,} 字节" if zh else f"{item.size:,} bytes"
+    offset = item.device_clock_offset_s
+    values = {
+        "item": item.id,
+        "case": f"{case.number} {case.title}" if case else str(item.case_id),
+        "stage": STAGE_LABELS[stage][lang]
+        if stage in STAGE_LABELS
+        else ("未归入环节" if zh else "Not filed under a stage"),
+        "activity": ACTIVITY_LABELS.get(item.activity, {}).get(lang, "—"),
+        "kind": f"{kind}（{fmt}）" if zh and fmt else (f"{kind} ({fmt})" if fmt else kind),
+        "file": f"{item.filename}（{size}）" if zh else f"{item.filename} ({size})",
+        "device_sha256": item.device_sha256,
+        "server_sha256": item.server_sha256 or "—",
+        "hashes": match,
+        "status": _words(STATUS_WORDS, item.status, lang),
+        "captured": local_time(item.captured_at),
+        "received": local_time(item.received_at),
+        "stored": local_time(item.stored_at),
+        "verified": local_time(item.verified_at),
+        "locked": local_time(item.locked_until),
+        "clock": "—" if offset is None else (f"{offset:.1f} 秒" if zh else f"{offset:.1f} s"),
+        "device": item.device_id,
+        "uploader": f"{uploader.name} ({uploader.username})" if uploader else "—",
+        "location": place,
+        "key": ("是" if item.key_evidence else "否")
+        if zh
+        else ("yes" if item.key_evidence else "no"),
+    }
+    return [(FACT_LABELS[k][0 if zh else 1], v) for k, v in values.items()]
 
 
 def _cell(value: Any) -> str:
@@ -184,8 +245,10 @@ def to_pdf(
     generated_at: datetime,
     generated_by: str,
     font_path: str | None = None,
+    lang: Lang = "zh",
 ) -> bytes:
-    """An A4 report: title, the item's facts, then the entries in a table."""
+    """An A4 report in ``lang``: title, the item's facts, then the entries in a table, each
+    action and its details in words (the codes and the JSON are in the CSV and the chain)."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
@@ -215,21 +278,19 @@ def to_pdf(
         [[p(label), p(value)] for label, value in facts], colWidths=[45 * mm, width - 45 * mm]
     )
     facts_table.setStyle(grid)
-    header = [
-        "序号 seq",
-        "时间 time",
-        "操作人 actor",
-        "操作 action",
-        "详情 details",
-        "条目哈希 hash",
-    ]
+    zh = lang == "zh"
+    header = (
+        ["序号", "时间", "操作人", "操作", "详情", "条目哈希"]
+        if zh
+        else ["Seq", "Time", "Actor", "Action", "Details", "Entry hash"]
+    )
     rows = [[p(h) for h in header]] + [
         [
             p(str(line.seq), small),
             p(line.at, small),
             p(line.actor, small),
-            p(line.action, small),
-            p(line.details, small),
+            p(line.action_text, small),
+            p(line.details_text, small),
             p(line.entry_hash, small),
         ]
         for line in lines
@@ -240,13 +301,19 @@ def to_pdf(
     entries_table.setStyle(
         TableStyle([*grid.getCommands(), ("BACKGROUND", (0, 0), (-1, 0), colors.whitesmoke)])
     )
-    stamp = f"生成 generated {local_time(generated_at)} (Asia/Shanghai) / {generated_by}"
+    stamp = (
+        f"生成时间 {local_time(generated_at)}（北京时间）／生成人 {generated_by}"
+        if zh
+        else f"Generated {local_time(generated_at)} (Beijing time) by {generated_by}"
+    )
+    title_text = "证据保管链" if zh else "Chain of custody"
 
     def footer(canvas: Any, doc: Any) -> None:
         canvas.saveState()
         canvas.setFont(font, 7)
         canvas.drawString(15 * mm, 8 * mm, stamp)
-        canvas.drawRightString(A4[0] - 15 * mm, 8 * mm, f"第 {doc.page} 页 page {doc.page}")
+        page_no = f"第 {doc.page} 页" if zh else f"Page {doc.page}"
+        canvas.drawRightString(A4[0] - 15 * mm, 8 * mm, page_no)
         canvas.restoreState()
 
     buf = io.BytesIO()
@@ -257,15 +324,17 @@ def to_pdf(
         rightMargin=15 * mm,
         topMargin=15 * mm,
         bottomMargin=15 * mm,
-        title=f"证据保管链 Chain of custody {facts[0][1] if facts else ''}",
+        title=f"{title_text} {facts[0][1] if facts else ''}",
         author="Fieldtrace",
     )
     doc.build(
         [
-            Paragraph("证据保管链 Chain of custody", title),
+            Paragraph(title_text, title),
             facts_table,
             Spacer(1, 4 * mm),
-            Paragraph(f"保管记录 Custody entries ({len(lines)})", heading),
+            Paragraph(
+                f"保管记录（{len(lines)} 条）" if zh else f"Custody entries ({len(lines)})", heading
+            ),
             entries_table,
         ],
         onFirstPage=footer,

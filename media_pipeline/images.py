@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, TypedDict
 
 from PIL import ExifTags, Image, ImageCms, ImageFile, UnidentifiedImageError, features
-from PIL.JpegImagePlugin import JpegImageFile
+from PIL.JpegImagePlugin import JpegImageFile, jpeg_factory
 
 from media_pipeline.limits import DEFAULT_LIMITS, GeoPoint, MediaLimits, MediaRejected
 from media_pipeline.sniff import (
@@ -121,7 +121,7 @@ def probe_image(
     >>> probe_image("photo.jpg")["display_width"]  # doctest: +SKIP
     3024
     """
-    with _decoding(path, limits) as (img, detected):
+    with _decoding(path, limits, decodes=check_decodes) as (img, detected):
         trailing = trailing_bytes(path, detected)
         exif = _read_exif(img)
         if img.format == "HEIF":
@@ -194,7 +194,7 @@ def make_derivatives(
     with _decoding(src, limits) as (img, _detected):
         # 1 for HEIF: libheif has applied the container's rotation, pillow-heif reset the tag.
         orientation = _orientation(_read_exif(img))
-        _decode_for(img, largest)
+        _decode_for(img, largest, limits)
         info = dict(img.info)
         results: dict[str, ImageDerivative] = {}
         for dst, size in order:  # largest first: each is shrunk in place from the one before
@@ -204,7 +204,7 @@ def make_derivatives(
     return [results[os.fspath(dst)] for dst in targets]
 
 
-def _decode_for(img: ImageFile.ImageFile, largest: int) -> None:
+def _decode_for(img: ImageFile.ImageFile, largest: int, limits: MediaLimits) -> None:
     """Decode ``img`` at the smallest size that still covers ``largest`` px on the long side.
 
     libjpeg decodes at 1/2, 1/4 or 1/8 scale: a 48 MP photo becomes a thumbnail without ever
@@ -218,7 +218,29 @@ def _decode_for(img: ImageFile.ImageFile, largest: int) -> None:
     if isinstance(img, JpegImageFile):
         scale = largest / max(img.size)
         img.draft(None, (math.ceil(img.width * scale), math.ceil(img.height * scale)))
+    _check_decoded_pixels(img.width, img.height, limits)
     img.load()
+
+
+def _check_declared_pixels(img: ImageFile.ImageFile, streams: bool, limits: MediaLimits) -> None:
+    width, height = img.size
+    if not streams or img.info.get("progressive"):
+        _check_decoded_pixels(width, height, limits)
+    elif width * height > limits.max_jpeg_pixels:
+        raise MediaRejected(
+            "decompression_bomb",
+            f"{width}x{height} is {width * height} pixels, more than any camera makes "
+            f"(the limit is {limits.max_jpeg_pixels})",
+        )
+
+
+def _check_decoded_pixels(width: int, height: int, limits: MediaLimits) -> None:
+    if width * height > limits.max_image_pixels:
+        raise MediaRejected(
+            "decompression_bomb",
+            f"{width}x{height} is {width * height} pixels, "
+            f"over the limit of {limits.max_image_pixels}",
+        )
 
 
 def _save_jpeg(out: Image.Image, dst: str | os.PathLike[str]) -> ImageDerivative:
@@ -235,14 +257,23 @@ def _save_jpeg(out: Image.Image, dst: str | os.PathLike[str]) -> ImageDerivative
 
 @contextmanager
 def _decoding(
-    path: str | os.PathLike[str], limits: MediaLimits
+    path: str | os.PathLike[str], limits: MediaLimits, *, decodes: bool = True
 ) -> Iterator[tuple[ImageFile.ImageFile, DetectedType]]:
     """Open a photo for decoding inside the block; decoder failures become MediaRejected.
 
-    The pixel cap is checked here against ``limits``, before any decoding. Pillow's own
-    process-wide cap (``Image.MAX_IMAGE_PIXELS``) stays as a backstop and is never changed;
-    its warning is turned into an error only inside this block. ``catch_warnings`` is not
-    thread-safe on Python < 3.14, which only matters for the backstop: our own check holds.
+    The pixel cap is checked here against ``limits``, before any decoding (see
+    :class:`MediaLimits`: a one-scan sequential JPEG is held to ``max_jpeg_pixels``, what a
+    decode holds in memory to ``max_image_pixels``). ``decodes=False`` opens for the headers
+    alone (size, EXIF): no pixel is decoded then, so a photo too big to decode still tells its
+    capture time and place. A PNG is always decoded (see :func:`probe_image`), so always held
+    to the limits.
+
+    Pillow's own process-wide cap (``Image.MAX_IMAGE_PIXELS``) stays as a backstop for every
+    format but JPEG, and is never changed; its warning is turned into an error only inside
+    this block. ``catch_warnings`` is not thread-safe on Python < 3.14, which only matters for
+    the backstop: our own check holds. A JPEG is opened with the JPEG plugin's own factory,
+    past that backstop: Pillow's 89 MP (warning) and 179 MP (error) would refuse every 108 and
+    200 MP phone photo, which libjpeg decodes at 1/8 scale in a few megabytes.
     """
     detected = detect_type(path)
     if detected.kind != "photo":
@@ -252,10 +283,12 @@ def _decoding(
         raise MediaRejected(
             "unsupported_type", f"{detected.mime} photos cannot be decoded on this worker"
         )
+    decodes = decodes or pillow_format == "PNG"
+    streams = False  # whether libjpeg can decode it a few rows at a time, at reduced scale
     if detected.container == "heif":
         _check_heif_container(path, limits)
-    elif detected.container == "jpeg":
-        _check_jpeg_scans(path, limits)
+    elif detected.container == "jpeg" and decodes:
+        streams = _check_jpeg_scans(path, limits) == 1
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -263,14 +296,9 @@ def _decoding(
                 # Pillow checks PNG chunk CRCs only in verify(), which needs its own handle.
                 with Image.open(path, formats=[pillow_format]) as img:
                     img.verify()
-            with Image.open(path, formats=[pillow_format]) as img:
-                width, height = img.size
-                if width * height > limits.max_image_pixels:
-                    raise MediaRejected(
-                        "decompression_bomb",
-                        f"{width}x{height} is {width * height} pixels, "
-                        f"over the limit of {limits.max_image_pixels}",
-                    )
+            with _open_photo(path, pillow_format) as img:
+                if decodes:
+                    _check_declared_pixels(img, streams, limits)
                 yield img, detected
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
             raise MediaRejected("decompression_bomb", str(exc)) from exc
@@ -284,6 +312,18 @@ def _decoding(
             raise MediaRejected(
                 code, f"{detected.mime} does not decode: {type(exc).__name__}: {text}"
             ) from exc
+
+
+@contextmanager
+def _open_photo(path: str | os.PathLike[str], pillow_format: str) -> Iterator[ImageFile.ImageFile]:
+    """``Image.open`` with only ``pillow_format``'s plugin; for JPEG, its factory itself (see
+    :func:`_decoding`), which also turns a multi-picture JPEG into an MPO as ``open`` does."""
+    if pillow_format != "JPEG":
+        with Image.open(path, formats=[pillow_format]) as img:
+            yield img
+        return
+    with open(path, "rb") as fp, jpeg_factory(fp, os.fspath(path)) as img:
+        yield img
 
 
 def _plugin_available(pillow_format: str) -> bool:
@@ -334,20 +374,22 @@ def _check_heif_container(path: str | os.PathLike[str], limits: MediaLimits) -> 
             )
 
 
-def _check_jpeg_scans(path: str | os.PathLike[str], limits: MediaLimits) -> None:
+def _check_jpeg_scans(path: str | os.PathLike[str], limits: MediaLimits) -> int:
     """Refuse a JPEG from its markers when its scans would make the decode run for hours.
 
     libjpeg visits every block of the image once per scan, even a scan without data, so the
     decode's cost is pixels times scans; the pixel limit alone bounds only one factor.
     """
     most = limits.max_jpeg_scans
-    if jpeg_scan_count(path, stop_after=most) > most:
+    scans = jpeg_scan_count(path, stop_after=most)
+    if scans > most:
         raise MediaRejected(
             "absurd_scan_count",
             f"the JPEG has more than {most} scans (progressive passes; cameras write 1, "
             "progressive encoders about 10), each of which makes the decoder go over the "
             "whole image again",
         )
+    return scans
 
 
 def _to_srgb(img: Image.Image, info: dict[str, Any]) -> Image.Image:

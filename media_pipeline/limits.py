@@ -26,7 +26,14 @@ class MediaLimits:
     """Bounds applied to every untrusted file before and while it is decoded.
 
     ``max_width``/``max_height`` bound video frames; photos are bounded by
-    ``max_image_pixels`` instead, so a 12000x4000 panorama is still accepted.
+    ``max_image_pixels`` instead, so a 12000x4000 panorama is still accepted. That bound is
+    on the pixels a decode holds in memory at once. A JPEG written in one sequential scan, as
+    every phone camera writes it, streams through libjpeg at the reduced scale (1/2 to 1/8)
+    its largest derivative needs, so its memory follows the derivative, not the photo, and
+    it is bounded by ``max_jpeg_pixels`` instead: 50 to 200 MP phone photos are accepted,
+    a JPEG declaring more pixels than any camera makes (a bomb) is not. Progressive and
+    multi-scan JPEGs hold every coefficient of the image while decoding, so they stay held to
+    ``max_image_pixels``.
 
     A JPEG's decoding time grows with its pixels times its scans: libjpeg visits every block
     once per scan, and a scan without data costs the file ten bytes. ``max_jpeg_scans`` keeps
@@ -41,6 +48,8 @@ class MediaLimits:
     """
 
     max_image_pixels: int = 60_000_000
+    # 16384 x 16384: above the largest phone sensors (200 MP: 16320 x 12240).
+    max_jpeg_pixels: int = 16384 * 16384
     max_jpeg_scans: int = 100
     max_duration_s: float = 6 * 3600
     max_width: int = 8192

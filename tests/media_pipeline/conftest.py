@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import struct
 import subprocess
 import zipfile
@@ -335,6 +336,53 @@ def gray16_png(media_dir: Path) -> Path:
         *("-filter_complex", "hstack", "-frames:v", "1", "-pix_fmt", "gray16be"),
     )
     return out
+
+
+def _jpeg_segments(data: bytes) -> tuple[list[tuple[int, bytes]], bytes]:
+    """The segments of a JPEG up to and including its first SOS, and the data after it."""
+    at, head = 2, []
+    while True:
+        marker = data[at + 1]
+        length = struct.unpack(">H", data[at + 2 : at + 4])[0]
+        head.append((marker, data[at : at + 2 + length]))
+        at += 2 + length
+        if marker == 0xDA:
+            return head, data[at:]
+
+
+def with_jpeg_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """``jpeg`` with the frame header (SOF) claiming ``width`` x ``height``."""
+    at = next(i for i in range(2, len(jpeg)) if jpeg[i - 1] == 0xFF and 0xC0 <= jpeg[i] <= 0xC2)
+    return jpeg[: at + 4] + struct.pack(">HH", height, width) + jpeg[at + 8 :]
+
+
+def phone_jpeg(path: Path, width: int, height: int, *, exif: Image.Exif | None = None) -> Path:
+    """A baseline 4:2:0 JPEG of ``width`` x ``height`` as phone cameras write them (one
+    sequential scan, restart markers), with real image data all the way down, written in
+    a fraction of a second: four 16-pixel rows of textured gradient are encoded once, with a
+    restart marker after each row (so every row's data stands alone), and repeated. A 200 MP
+    photo is about 58 MB; no 200 MP image is ever held in memory here."""
+    strip_rows = 4
+    size = (width, 16 * strip_rows)
+    noise = Image.effect_noise(size, 24).convert("RGB")
+    strip = Image.blend(noise, Image.linear_gradient("L").resize(size).convert("RGB"), 0.6)
+    encoded = io.BytesIO()
+    strip.save(encoded, "JPEG", quality=85, subsampling=2, restart_marker_rows=1, exif=exif or b"")
+    head, entropy = _jpeg_segments(encoded.getvalue())
+    rows = re.split(rb"\xff[\xd0-\xd7]", entropy.removesuffix(b"\xff\xd9"))
+    assert len(rows) == strip_rows
+    mcu_rows = -(-height // 16)
+    with path.open("wb") as out:
+        out.write(with_jpeg_size(b"\xff\xd8" + b"".join(seg for _, seg in head), width, height))
+        for row in range(mcu_rows):
+            out.write(rows[row % strip_rows])
+            out.write(bytes([0xFF, 0xD0 + row % 8]) if row < mcu_rows - 1 else b"\xff\xd9")
+    return path
+
+
+def phone_exif() -> Image.Exif:
+    """What a phone writes: capture time with its UTC offset, GPS (Shanghai)."""
+    return _rich_exif(orientation=1)
 
 
 @pytest.fixture(scope="session")

@@ -26,8 +26,11 @@ from .conftest import (
     LON,
     SECRET_MARKERS,
     ZIP_PAYLOAD,
+    phone_exif,
+    phone_jpeg,
     progressive_jpeg,
     with_extra_scans,
+    with_jpeg_size,
 )
 
 
@@ -99,8 +102,8 @@ def test_thumbnail_and_preview_share_one_reduced_decode(
     decoded: list[tuple[int, int]] = []
     real = images._decode_for
 
-    def spy(img: Image.Image, largest: int) -> None:
-        real(img, largest)  # type: ignore[arg-type]
+    def spy(img: Image.Image, largest: int, limits: MediaLimits) -> None:
+        real(img, largest, limits)  # type: ignore[arg-type]
         decoded.append(img.size)
 
     monkeypatch.setattr(images, "_decode_for", spy)
@@ -285,6 +288,71 @@ def test_pixel_limit_comes_from_limits(oriented_jpeg: Path, tmp_path: Path) -> N
         make_thumbnail(oriented_jpeg, tmp_path / "t.jpg", limits=tight)
     assert caught.value.code == "decompression_bomb"
     assert "80000 pixels" in caught.value.message
+
+
+# 64 MP (9248x6936, e.g. Xiaomi/OPPO main cameras), 108 MP, 200 MP (Samsung HP-series).
+@pytest.mark.parametrize("size", [(9248, 6936), (12000, 9000), (16320, 12240)])
+def test_phone_photos_of_64_108_and_200_mp(size: tuple[int, int], tmp_path: Path) -> None:
+    """Past Pillow's own 89/179 MP caps and our 60 MP decode limit, yet decoded at 1/8 scale
+    (a few MB in memory): the capture time and place are read and both derivatives made."""
+    width, height = size
+    path = phone_jpeg(tmp_path / "phone.jpg", width, height, exif=phone_exif())
+    probe = probe_image(path)
+    assert (probe["width"], probe["height"]) == size
+    assert probe["capture_time"] == "2024-05-01T10:20:30.123000+08:00"
+    assert probe["gps"] is not None and probe["gps"]["lat"] == pytest.approx(LAT, abs=1e-4)
+    thumb, preview = tmp_path / "t.jpg", tmp_path / "p.jpg"
+    sizes = make_derivatives(path, {preview: 1600, thumb: 320})
+    assert sizes == [
+        {"width": 1600, "height": round(1600 * height / width)},
+        {"width": 320, "height": round(320 * height / width)},
+    ]
+    with Image.open(preview) as img:
+        assert img.getextrema()[0][1] - img.getextrema()[0][0] > 100  # the picture, not grey
+
+
+def test_a_jpeg_bigger_than_any_camera_makes_is_refused_but_tells_its_exif(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """65535x65535 (4.3 gigapixels) declared in a 2 KB file: a bomb, refused before decoding.
+    Its header still says when and where: the probe reads that without decoding."""
+    path = tmp_path / "bomb.jpg"
+    small = tmp_path / "small.jpg"
+    Image.new("RGB", (64, 48), "gray").save(small, exif=phone_exif())
+    path.write_bytes(with_jpeg_size(small.read_bytes(), 65535, 65535))
+
+    def no_decoding(img: Image.Image) -> None:
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    headers = probe_image(path, check_decodes=False)
+    assert (headers["width"], headers["height"]) == (65535, 65535)
+    assert headers["capture_time"] == "2024-05-01T10:20:30.123000+08:00"
+    assert headers["gps"] is not None
+    for attempt in (lambda: probe_image(path), lambda: make_thumbnail(path, tmp_path / "t.jpg")):
+        with pytest.raises(MediaRejected) as caught:
+            attempt()
+        assert caught.value.code == "decompression_bomb"
+        assert "more than any camera makes" in caught.value.message
+    assert not (tmp_path / "t.jpg").exists()
+
+
+def test_a_progressive_jpeg_holds_every_coefficient_so_the_memory_limit_applies(
+    tmp_path: Path,
+) -> None:
+    """libjpeg keeps the whole coefficient array of a progressive JPEG while it decodes, at
+    any scale: it is held to max_image_pixels, a one-scan JPEG of the size to max_jpeg_pixels."""
+    progressive, baseline = tmp_path / "progressive.jpg", tmp_path / "baseline.jpg"
+    progressive.write_bytes(progressive_jpeg((640, 480)))
+    Image.new("RGB", (640, 480), "gray").save(baseline)
+    limits = MediaLimits(max_image_pixels=640 * 480 - 1)
+    assert make_thumbnail(baseline, tmp_path / "b.jpg", limits=limits)["width"] == 320
+    with pytest.raises(MediaRejected) as caught:
+        make_thumbnail(progressive, tmp_path / "p.jpg", limits=limits)
+    assert caught.value.code == "decompression_bomb"
+    with pytest.raises(MediaRejected) as caught:
+        make_thumbnail(baseline, tmp_path / "b2.jpg", limits=MediaLimits(max_jpeg_pixels=1000))
+    assert caught.value.code == "decompression_bomb"
 
 
 def test_global_state_is_untouched(hostile: dict[str, Path]) -> None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PIL import Image
+
 from tests import tus_helpers as tus
 from tests.conftest import open_case
+
+from .conftest import phone_exif, phone_jpeg, with_jpeg_size
 
 
 def _media(client, officer, item_id: str) -> dict:
@@ -35,3 +39,27 @@ def test_video_that_stops_before_its_audio_is_a_finding_not_a_failure(
     assert finding["message_zh"] == "画面在 0.3 秒处中断，声音持续到 5 秒"
     assert finding["message"] == "the picture stops at 0.3 s; the sound goes on to 5 s"
     assert finding["video_end_s"] < 0.4 and finding["audio_end_s"] > 4.9
+
+
+def test_a_108_mp_photo_is_processed_and_a_jpeg_bomb_still_tells_its_time_and_place(
+    client, users, tmp_path: Path
+) -> None:
+    officer = users.create("li")
+    case = open_case(client, officer)
+    photo = phone_jpeg(tmp_path / "IMG_108MP.jpg", 12000, 9000, exif=phone_exif()).read_bytes()
+    item = _media(client, officer, tus.upload(client, officer, case["id"], photo))
+    assert item["processing"] == "done", item["steps"]
+    assert (item["width"], item["height"]) == (12000, 9000)
+    assert item["derivatives"] == ["preview", "thumbnail"]
+    assert item["file_captured_at"].startswith("2024-05-01T02:20:30")  # 10:20:30+08:00
+
+    small = tmp_path / "small.jpg"
+    Image.new("RGB", (64, 48), "gray").save(small, exif=phone_exif())
+    bomb = with_jpeg_size(small.read_bytes(), 65535, 65535)
+    item = _media(client, officer, tus.upload(client, officer, case["id"], bomb))
+    assert item["processing"] == "flagged"
+    assert item["steps"]["probe"]["state"] == "done"
+    assert item["steps"]["derive"]["code"] == "decompression_bomb"
+    assert "decompression_bomb" in [f["code"] for f in item["flags"]]
+    assert item["file_captured_at"].startswith("2024-05-01T02:20:30")
+    assert item["derivatives"] == []

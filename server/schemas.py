@@ -798,10 +798,28 @@ class DraftPenaltySchema(Schema):
     description = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
+class DraftPartySchema(Schema):
+    """The party the decision is against, as the 处罚决定书 will name them."""
+
+    type = fields.String(allow_none=True, validate=validate.OneOf(["natural", "legal"]))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    id_type = fields.String(allow_none=True, validate=validate.Length(max=200))
+    id_number = fields.String(allow_none=True, validate=validate.Length(max=200))
+    address = fields.String(allow_none=True, validate=validate.Length(max=500))
+    phone = fields.String(allow_none=True, validate=validate.Length(max=50))
+    legal_representative = fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
 class DecisionDraftSchema(Schema):
     penalties = fields.List(fields.Nested(DraftPenaltySchema), required=True)
     summary = fields.String(load_default="", validate=validate.Length(max=5000))
     legal_basis = fields.String(load_default="", validate=validate.Length(max=5000))
+    # The operative content the legal review sees and the decision must follow: whom it is
+    # against, the facts found, and why this penalty within the discretion standard (裁量).
+    # Optional here so earlier drafts stay valid; the console asks for them.
+    party = fields.Nested(DraftPartySchema, allow_none=True)
+    facts = fields.String(allow_none=True, validate=validate.Length(max=20000))
+    discretion = fields.String(allow_none=True, validate=validate.Length(max=5000))
     # Not published (事后公开) when the case involves one of these; the reason is recorded.
     withhold_reason = fields.String(
         allow_none=True,

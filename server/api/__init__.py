@@ -29,6 +29,7 @@ def register_api(app: Flask) -> None:
     from .. import public
     from . import (
         auth,
+        case_forms,
         cases,
         console,
         credentials,
@@ -44,6 +45,7 @@ def register_api(app: Flask) -> None:
 
     for module in (
         auth,
+        case_forms,
         cases,
         uploads,
         media,

@@ -353,10 +353,11 @@ def build_spec() -> dict[str, Any]:
     _credential_paths(spec)
     _console_paths(spec)
     from ..public.keys import OPENAPI_ROWS as KEY_ROWS
+    from .case_forms import OPENAPI_ROWS as FORM_ROWS
     from .openapi_workflow import ROWS, add_paths
     from .reports import OPENAPI_ROWS
 
-    add_paths(spec, ROWS + OPENAPI_ROWS + KEY_ROWS)
+    add_paths(spec, ROWS + OPENAPI_ROWS + KEY_ROWS + FORM_ROWS)
     spec.path(
         "/api/v1/openapi.json",
         operations={

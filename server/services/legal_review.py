@@ -221,6 +221,50 @@ def set_decision_draft(session: Session, case: Case, draft: dict[str, Any]) -> N
     case.is_major = bool(matching_major_items(session, case))
 
 
+def check_may_submit(session: Session, user: User, case: Case) -> LegalReview | None:
+    """Refuse unless ``user`` may submit a round of ``case`` now; the last round, if any."""
+    ensure_open(case)
+    last = session.execute(
+        sa.select(LegalReview)
+        .where(LegalReview.case_id == case.id)
+        .order_by(LegalReview.round.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+    # A decision drafted differently from what the agreed round reviewed needs a new round,
+    # also in the decision stage, and the leader who found the difference may send it.
+    rereview = (
+        last is not None and last.status == "agreed" and bool(differing_decisions(session, case))
+    )
+    submitters = ("officer", "supervisor", "leader") if rereview else ("officer", "supervisor")
+    if user.role not in submitters:
+        raise Forbidden("the undertaking officers submit for legal review", code="role_forbidden")
+    if user.role == "officer" and not any(o.id == user.id for o in case.officers):
+        raise Forbidden("you are not assigned to this case", code="not_assigned")
+    if case.current_stage not in (("review", "decision") if rereview else ("review",)):
+        raise Conflict(
+            "案件须处于审查阶段才能提交法制审核 / submit in the review stage",
+            code="not_in_review_stage",
+        )
+    if last is not None and last.status in ("submitted", "agreed") and not rereview:
+        raise Conflict(
+            f"第{last.round}轮法制审核{'尚在进行' if last.status == 'submitted' else '已同意'}",
+            code="review_in_progress" if last.status == "submitted" else "review_agreed",
+        )
+    return last
+
+
+def preview(
+    session: Session, user: User, case: Case, *, report: str, decision_draft: dict[str, Any]
+) -> dict[str, Any]:
+    """The round ``submit`` would open now and the package it would freeze, written nowhere:
+    what the submitter confirms before submitting."""
+    last = check_may_submit(session, user, case)
+    return {
+        "round": (last.round + 1) if last else 1,
+        "package": _package(session, case, report, decision_draft),
+    }
+
+
 def submit(
     session: Session,
     user: User,
@@ -231,27 +275,7 @@ def submit(
     days: int,
     client_addr: str = "",
 ) -> LegalReview:
-    ensure_open(case)
-    if user.role not in ("officer", "supervisor"):
-        raise Forbidden("the undertaking officers submit for legal review", code="role_forbidden")
-    if user.role == "officer" and not any(o.id == user.id for o in case.officers):
-        raise Forbidden("you are not assigned to this case", code="not_assigned")
-    if case.current_stage != "review":
-        raise Conflict(
-            "案件须处于审查阶段才能提交法制审核 / submit in the review stage",
-            code="not_in_review_stage",
-        )
-    last = session.execute(
-        sa.select(LegalReview)
-        .where(LegalReview.case_id == case.id)
-        .order_by(LegalReview.round.desc())
-        .limit(1)
-    ).scalar_one_or_none()
-    if last is not None and last.status in ("submitted", "agreed"):
-        raise Conflict(
-            f"第{last.round}轮法制审核{'尚在进行' if last.status == 'submitted' else '已同意'}",
-            code="review_in_progress" if last.status == "submitted" else "review_agreed",
-        )
+    last = check_may_submit(session, user, case)
     set_decision_draft(session, case, decision_draft)
     cal = _counting_deadlines(session)
     now = utcnow()

@@ -42,8 +42,12 @@ DEMUXER_FOR_CONTAINER = {
     "wav": "wav",
     "mp3": "mp3",
     "aac": "aac",
+    "amr": "amr",  # NB and WB alike, told apart by the "#!AMR" header
+    "flac": "flac",
 }
 ALLOWED_DEMUXERS = frozenset(DEMUXER_FOR_CONTAINER.values())
+# Containers whose length is measured from their packets, never taken from ffprobe's guess.
+_UNINDEXED = frozenset({"amr"})
 
 _STDERR_TAIL = 600
 
@@ -52,7 +56,7 @@ class AVProbe(TypedDict):
     """What :func:`probe_av` learned about an audio/video file (JSON-serialisable)."""
 
     demuxer: str  # the forced ffmpeg demuxer; pass the probe on so later steps force it too
-    container: str  # sniffed container: mp4, mov, webm, matroska, ogg, wav, mp3, aac
+    container: str  # sniffed: mp4, mov, webm, matroska, ogg, wav, mp3, aac, amr, flac
     format_name: str  # ffprobe's name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
     # Seconds: as the container states it, else measured by reading every packet (streamed
     # WebM from MediaRecorder states none); None only when no packet has a timestamp.
@@ -177,7 +181,8 @@ def probe_av(
     trailing = trailing_bytes(path, detected)
     info = ffprobe_json(path, demuxer=demuxer, limits=limits)
     _media_streams(info)  # missing_stream before reading the whole file for its duration
-    duration = _stated_duration(info)
+    # Raw AMR has no index: ffprobe guesses its length from the bitrate (5.16 s for 5 s).
+    duration = None if detected.container in _UNINDEXED else _stated_duration(info)
     if duration is None:
         duration = measure_duration(path, demuxer=demuxer, limits=limits)
     return _summarise(

@@ -96,6 +96,13 @@ def _detect_head(head: bytes) -> DetectedType | None:
         return _detect_ebml(head)
     if head.startswith(b"OggS"):
         return _detect_ogg(head)
+    # Raw AMR (RFC 4867 section 5): what Chinese phones' voice and call recorders write.
+    if head.startswith(b"#!AMR\n"):
+        return DetectedType("audio", "audio/amr", "amr")
+    if head.startswith(b"#!AMR-WB\n"):
+        return DetectedType("audio", "audio/amr-wb", "amr")
+    if head.startswith(b"fLaC"):
+        return DetectedType("audio", "audio/flac", "flac")
     # PDF readers accept the header anywhere in the first kilobyte, so we do too.
     if b"%PDF-" in head[:1024]:
         return DetectedType("document", "application/pdf", "pdf")
@@ -232,6 +239,11 @@ _MIMES_BY_CONTAINER: dict[str, frozenset[str]] = {
     "wav": frozenset({"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"}),
     "mp3": frozenset({"audio/mpeg", "audio/mp3", "audio/x-mp3", "audio/mpeg3"}),
     "aac": frozenset({"audio/aac", "audio/aacp", "audio/x-aac"}),
+    # AMR-NB and -WB share one container; phones name both either way, and 3GPP's audio type.
+    "amr": frozenset(
+        {"audio/amr", "audio/amr-wb", "audio/x-amr", "audio/amr-nb", "audio/3gpp", "audio/3gp"}
+    ),
+    "flac": frozenset({"audio/flac", "audio/x-flac"}),
     "pdf": frozenset({"application/pdf", "application/x-pdf"}),
 }
 
@@ -245,6 +257,7 @@ _MIME_BY_EXTENSION = {
     ".3gp": "video/3gpp", ".m4a": "audio/mp4", ".webm": "video/webm",
     ".mkv": "video/x-matroska", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg",
     ".wav": "audio/wav", ".mp3": "audio/mpeg", ".aac": "audio/aac", ".pdf": "application/pdf",
+    ".amr": "audio/amr", ".awb": "audio/amr-wb", ".flac": "audio/flac",
 }  # fmt: skip
 
 

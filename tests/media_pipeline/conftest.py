@@ -257,6 +257,44 @@ def audio_samples(media_dir: Path) -> dict[str, Path]:
     }
 
 
+# Payload bytes of a speech frame (RFC 4867, storage format) for the highest mode:
+# AMR-NB 12.2 kbit/s (frame type 7), AMR-WB 23.85 kbit/s (frame type 8).
+_AMR_MODES = {False: (7, 31), True: (8, 60)}
+
+
+def amr_file(path: Path, *, wideband: bool, seconds: float = 2.0) -> Path:
+    """Raw AMR as phones' voice and call recorders write it, by hand (Debian's ffmpeg decodes
+    AMR but has no encoder): the "#!AMR" header, then one 20 ms frame after another, each a
+    header byte (frame type, quality bit) and speech bits (seeded noise, which decodes to
+    sound like any other bits)."""
+    frame_type, payload = _AMR_MODES[wideband]
+    noise = random.Random(13)
+    frames = b"".join(
+        bytes([frame_type << 3 | 0x04]) + noise.randbytes(payload)
+        for _ in range(round(seconds / 0.02))
+    )
+    path.write_bytes((b"#!AMR-WB\n" if wideband else b"#!AMR\n") + frames)
+    return path
+
+
+@pytest.fixture(scope="session")
+def amr_nb(media_dir: Path) -> Path:
+    return amr_file(media_dir / "voice.amr", wideband=False)
+
+
+@pytest.fixture(scope="session")
+def amr_wb(media_dir: Path) -> Path:
+    return amr_file(media_dir / "voice.awb", wideband=True)
+
+
+@pytest.fixture(scope="session")
+def flac_audio(media_dir: Path) -> Path:
+    return ffmpeg(
+        media_dir / "tone.flac",
+        *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1"),
+    )
+
+
 # --- photos --------------------------------------------------------------------------------
 
 SECRET_MARKERS = (b"FieldCam", b"secret-comment", b"secret-xmp")

@@ -121,3 +121,27 @@ def test_audio_proxy_rejects_hostile_input(hostile: dict[str, Path], tmp_path: P
             make_audio_proxy(hostile[name], dst)
         assert caught.value.code == code
         assert not dst.exists()
+
+
+@pytest.mark.parametrize(
+    ("fixture", "codec", "rate"),
+    [("amr_nb", "amr_nb", 8000), ("amr_wb", "amr_wb", 16000), ("flac_audio", "flac", 48000)],
+)
+def test_phone_recordings_get_a_proxy_and_peaks(
+    request: pytest.FixtureRequest, fixture: str, codec: str, rate: int, tmp_path: Path
+) -> None:
+    path = request.getfixturevalue(fixture)
+    probe = probe_av(path)
+    assert (probe["audio_codec"], probe["audio_sample_rate"], probe["has_video"]) == (
+        codec,
+        rate,
+        False,
+    )
+    seconds = 1.0 if fixture == "flac_audio" else 2.0
+    # Measured from the frames: ffprobe's guess from the bitrate says 2.06 s for raw AMR.
+    assert probe["duration"] == pytest.approx(seconds, abs=0.03)
+    proxy = make_audio_proxy(path, tmp_path / "p.m4a", probe=probe)
+    assert proxy["audio_codec"] == "aac" and proxy["channels"] == 1
+    assert proxy["duration"] == pytest.approx(seconds, abs=0.1)
+    peaks = make_peaks(path, probe=probe, buckets=50)
+    assert len(peaks) == 50 and max(peaks) > 0.05

@@ -63,3 +63,25 @@ def test_a_108_mp_photo_is_processed_and_a_jpeg_bomb_still_tells_its_time_and_pl
     assert "decompression_bomb" in [f["code"] for f in item["flags"]]
     assert item["file_captured_at"].startswith("2024-05-01T02:20:30")
     assert item["derivatives"] == []
+
+
+def test_an_amr_voice_recording_is_heard_not_suspected(client, users, amr_nb: Path) -> None:
+    officer = users.create("li")
+    case = open_case(client, officer)
+    item_id = tus.upload(
+        client,
+        officer,
+        case["id"],
+        amr_nb.read_bytes(),
+        filename="录音 2024-05-01 10-20-30.amr",
+        content_type="audio/amr",
+        activity="hearing",
+    )
+    item = _media(client, officer, item_id)
+    assert item["processing"] == "done", item["steps"]
+    assert not {"type_mismatch", "unsupported_type"} & {f["code"] for f in item["flags"]}
+    assert item["detected_content_type"] == "audio/amr"
+    assert set(item["derivatives"]) == {"proxy", "waveform"}
+    assert 1.9 < item["duration_s"] < 2.1
+    proxy = client.get(f"/api/v1/media/{item_id}/proxy", headers=officer.headers)
+    assert proxy.status_code == 200 and proxy.headers["Content-Type"] == "audio/mp4"

@@ -304,3 +304,32 @@ def test_jpeg_scans_are_counted_as_libjpeg_reads_them(
         path.write_bytes(data)
         assert jpeg_scan_count(path) == scans, name
     assert jpeg_scan_count(tmp_path / "many.jpg", stop_after=100) == 101  # stops counting
+
+
+@pytest.mark.parametrize(
+    ("fixture", "mime", "container"),
+    [
+        ("amr_nb", "audio/amr", "amr"),
+        ("amr_wb", "audio/amr-wb", "amr"),
+        ("flac_audio", "audio/flac", "flac"),
+    ],
+)
+def test_phone_recorder_formats_are_recognised(
+    request: pytest.FixtureRequest, fixture: str, mime: str, container: str
+) -> None:
+    """Raw AMR from Chinese phones' voice and call recorders, FLAC from recorder apps: not
+    "application/octet-stream", which made a fair claim read like tampering."""
+    path = request.getfixturevalue(fixture)
+    detected = detect_type(path)
+    assert detected == DetectedType("audio", mime, container)
+    assert claimed_matches(mime, detected)
+    assert trailing_bytes(path, detected) is None  # no framing to check the end against
+
+
+def test_amr_claims_and_names() -> None:
+    nb = DetectedType("audio", "audio/amr", "amr")
+    for claimed in ("audio/amr", "audio/AMR", "audio/amr-wb", "audio/3gpp", None):
+        assert claimed_matches(claimed, nb)
+    assert not claimed_matches("image/jpeg", nb)
+    assert mime_for_filename("录音 2024-05-01.amr") == "audio/amr"
+    assert mime_for_filename("call.awb") == "audio/amr-wb"

@@ -83,6 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with app.app_context():
         _upgrade(app)
         app.extensions["fieldtrace"].storage.ensure_buckets()
+        first_run = _first_run_banner(app, config.SECRET_KEY)
     env = {**os.environ, "FIELDTRACE_DATA_DIR": str(config.DATA_DIR)}
     if config.S3_ENDPOINT_URL:
         env["FIELDTRACE_S3_ENDPOINT_URL"] = config.S3_ENDPOINT_URL
@@ -118,9 +119,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(
         f"\nFieldtrace is serving on http://{bind}/\n"
         f"  API: http://{bind}/api/v1/openapi.json   health: http://{bind}/readyz\n"
-        "  Create the first admin:\n"
-        "    echo 'a-long-password' | .venv/bin/fieldtrace user create --username admin "
-        "--role admin --name 管理员 --unit DEFAULT --password-stdin\n",
+        f"{first_run}",
         flush=True,
     )
     stop = threading.Event()
@@ -139,6 +138,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
             weed.stop()
         endpoint_file.unlink(missing_ok=True)
     return web.returncode or 0
+
+
+def _first_run_banner(app: Any, secret_key: str) -> str:
+    """While no account exists: where to set up the unit and its first admin in the app."""
+    from .extensions import db
+    from .services import setup
+
+    if not setup.needed(db.session):
+        db.session.rollback()
+        return ""
+    db.session.rollback()
+    return (
+        "  First run: open the address above in a browser to set up your unit and its first\n"
+        "  admin (首次使用：在浏览器中打开上面的地址，设置本单位和第一个管理员).\n"
+        f"  Setup code (设置码), needed when not opened on this machine: "
+        f"{setup.setup_code(secret_key)}\n"
+        "  Or by command: echo 'a-long-password' | .venv/bin/fieldtrace user create "
+        "--username admin --role admin --name 管理员 --unit SH-JA --password-stdin\n"
+    )
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -393,6 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--unit", default="DEFAULT", help="unit code (created if missing)")
     create.add_argument("--password-stdin", action="store_true")
     create.set_defaults(func=cmd_user_create)
+    from .cli_admin import add_unit_commands, add_user_commands
+
+    add_user_commands(user)
+    add_unit_commands(sub)
 
     audit_p = sub.add_parser("audit", help="audit log").add_subparsers(
         dest="audit_cmd", required=True

@@ -58,6 +58,9 @@ class Unit(db.Model):
     name: Mapped[str] = mapped_column(sa.String(200))
     # The unit's short name in document numbers, e.g. "某市监" in 某市监罚〔2026〕12号.
     short_name: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
+    # Where the unit sits and how to reach it: printed on documents and public pages.
+    address: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
+    contact_phone: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -56,8 +56,38 @@ class LoginSchema(Schema):
 
 class UnitSchema(Schema):
     id = fields.Integer()
-    code = fields.String()
-    name = fields.String()
+    code = fields.String(metadata={"description": "the unit's key in URLs and the CLI"})
+    name = fields.String(metadata={"description": "full name, e.g. 上海市静安区市场监督管理局"})
+    short_name = fields.String(
+        metadata={"description": "document number prefix, e.g. 沪静市监 (沪静市监罚〔2026〕1号)"}
+    )
+    address = fields.String()
+    contact_phone = fields.String()
+    display_name = fields.Method(
+        "_display_name", metadata={"description": "the name shown to people (never the code)"}
+    )
+    number_prefix = fields.Method(
+        "_number_prefix", metadata={"description": "what document numbers start with now"}
+    )
+    missing = fields.Method(
+        "_missing",
+        metadata={"description": "settings the admin still has to fill in: name, short_name"},
+    )
+
+    def _display_name(self, unit: Any) -> str:
+        from .services.units import display_name
+
+        return display_name(unit)
+
+    def _number_prefix(self, unit: Any) -> str:
+        from .services.units import number_prefix
+
+        return number_prefix(unit)
+
+    def _missing(self, unit: Any) -> list[str]:
+        from .services.units import missing_settings
+
+        return missing_settings(unit)
 
 
 class UserSchema(Schema):

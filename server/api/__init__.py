@@ -28,6 +28,7 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
 def register_api(app: Flask) -> None:
     from .. import public
     from . import (
+        admin,
         auth,
         case_forms,
         cases,
@@ -56,6 +57,7 @@ def register_api(app: Flask) -> None:
         openapi,
         disclosure,
         reports,
+        admin,
     ):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
     app.register_blueprint(health.bp)

@@ -358,6 +358,9 @@ def build_spec() -> dict[str, Any]:
     from .reports import OPENAPI_ROWS
 
     add_paths(spec, ROWS + OPENAPI_ROWS + KEY_ROWS + FORM_ROWS)
+    from .admin import add_openapi as add_admin_paths
+
+    add_admin_paths(spec)
     spec.path(
         "/api/v1/openapi.json",
         operations={

@@ -42,6 +42,7 @@ from ..services import audit
 from ..services import workflow as wf
 from ..services.credentials import SHANGHAI
 from ..services.legal_review import calendar as work_calendar
+from ..services.units import display_name
 from . import redact
 from .inspections import RESULT_LABELS, InspectionStatus
 from .models import RandomInspectionResult
@@ -443,10 +444,7 @@ def _random_inspection_results(session: Session, unit_id: int, year: int) -> dic
 
 
 def unit_public_name(session: Session, unit: Unit) -> str:
-    from .service import latest_content
-
-    info = latest_content(session, unit.id, "unit_info")
-    return info.content["name"] if info else unit.name
+    return display_name(unit, session)
 
 
 def compute_figures(session: Session, unit_id: int, year: int) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..models import AuditEntry, Credential, Unit, User, utcnow
 from ..services import audit
 from ..services.credentials import SHANGHAI, local_day, state_problem
+from ..services.units import display_name
 from ..workcal import WorkCalendar, recount_deadline
 from . import redact
 from .models import PublicContent, PublishedDecision
@@ -311,8 +312,7 @@ def public_units(session: Session) -> list[tuple[Unit, str]]:
     """Every unit with its public name (from its unit_info when published), by name."""
     out = []
     for unit in session.execute(sa.select(Unit).order_by(Unit.code)).scalars():
-        info = latest_content(session, unit.id, "unit_info")
-        out.append((unit, info.content["name"] if info else unit.name))
+        out.append((unit, display_name(unit, session)))
     return sorted(out, key=lambda pair: pair[1])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import abort, current_app, render_template, request, url_for
+from sqlalchemy.orm import object_session
 
 from ..api.common import client_addr
 from ..api.credentials import device_cert_ttl, offline_code_window, photo_response
@@ -18,6 +19,7 @@ from ..models import Credential, utcnow
 from ..schemas import PublicCredentialCheckSchema
 from ..services import credentials as credential_service
 from ..services.credentials import InvalidReason, PublicCheck
+from ..services.units import display_name
 from . import bp
 
 TEXT: dict[str, dict[str, str]] = {
@@ -167,7 +169,7 @@ def public_facts(credential: Credential, photo_url: str | None = None) -> dict[s
         "name": credential.user.name,
         "number": credential.number,
         "issuing_authority": credential.issuing_authority,
-        "unit_name": credential.user.unit.name,
+        "unit_name": display_name(credential.user.unit, object_session(credential)),
         "categories": list(credential.categories),
         "area": credential.area,
         "valid_from": credential_service.local_day(credential.valid_from).isoformat(),

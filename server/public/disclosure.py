@@ -17,6 +17,7 @@ from ..disclosure.models import (  # noqa: F401  (create_all)
 )
 from ..extensions import db
 from ..models import Unit, utcnow
+from ..services.units import display_name
 from . import bp
 
 _HEADERS = {
@@ -64,10 +65,9 @@ def _unit(code: str) -> Unit:
 
 
 def _unit_context(unit: Unit, endpoint: str) -> dict[str, Any]:
-    info = disclosure.latest_content(db.session, unit.id, "unit_info")
     return {
         "unit": unit,
-        "unit_name": info.content["name"] if info else unit.name,
+        "unit_name": display_name(unit, db.session),
         "nav": [(url_for(ep, code=unit.code), label, ep == endpoint) for ep, label in UNIT_PAGES],
     }
 

@@ -16,6 +16,7 @@ from ..disclosure import service as disclosure
 from ..disclosure.report_models import AnnualReport
 from ..extensions import db
 from ..models import Unit
+from ..services.units import display_name
 from . import bp
 from .disclosure import _HEADERS, UNIT_PAGES, PublicNotFound
 
@@ -49,10 +50,9 @@ def _default_unit(year: int) -> str:
 
 
 def _context(unit: Unit) -> dict[str, Any]:
-    info = disclosure.latest_content(db.session, unit.id, "unit_info")
     nav = [(url_for(ep, code=unit.code), label, False) for ep, label in UNIT_PAGES]
     nav.append((url_for(REPORT_INDEX, code=unit.code), "统计年报", True))
-    return {"unit": unit, "unit_name": info.content["name"] if info else unit.name, "nav": nav}
+    return {"unit": unit, "unit_name": display_name(unit, db.session), "nav": nav}
 
 
 def _send(body: Any, report: AnnualReport, content_type: str, **headers: str):

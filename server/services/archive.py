@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from ..domain import ACTIVITY_LABELS, PROCEDURE_LABELS, STAGE_LABELS, MediaStatus
 from ..errors import Conflict
@@ -38,6 +38,7 @@ from ..workflow.coverage import minutes_and_seconds
 from . import audit
 from .custody_export import local_time, pdf_font
 from .signing import Signer, key_fingerprint
+from .units import display_name
 
 FORMAT = "fieldtrace-case-archive/1"
 VERIFY_SOURCE = Path(__file__).resolve().parent.parent / "archive" / "verify.py"
@@ -440,7 +441,7 @@ def cover_pdf(case: Case, unit: Unit, stages: list[CaseStage], counts: dict[str,
     rows = [
         ("案号", case.number),
         ("案由", case.title),
-        ("执法单位", unit.name),
+        ("执法单位", display_name(unit, object_session(unit))),
         ("程序", PROCEDURE_LABELS[case.procedure]["zh"]),
         ("当事人", parties),
         ("立案日期", local_time(case.created_at)[:10]),
@@ -563,7 +564,7 @@ def export_archive(
         pdf = render_pdf(
             RenderInput(
                 doc_type=DOCUMENT_TYPES["case_catalogue"],
-                unit_name=unit.name,
+                unit_name=display_name(unit, session),
                 number=None,
                 case_number=case.number,
                 case_title=case.title,
@@ -713,7 +714,7 @@ def export_archive(
             "id": case.id,
             "number": case.number,
             "title": case.title,
-            "unit": unit.name,
+            "unit": display_name(unit, session),
             "unit_code": unit.code,
             "procedure": case.procedure,
             "case_type": case.case_type,

@@ -1092,3 +1092,60 @@ def valid_by_offline_code(
     """As :func:`valid_by_token`, for a code the phone made offline."""
     verdict = verify_offline_code(session, code, now, secret_key=secret_key, window=window)
     return verdict.credential if verdict.reason is None else None
+
+
+# --- renewal (换证) -------------------------------------------------------------------------
+
+
+def renew(
+    session: Session,
+    actor: User | None,
+    old: Credential,
+    *,
+    number: str,
+    valid_from: date,
+    valid_to: date,
+    client_addr: str = "",
+) -> Credential:
+    """A successor credential for a new validity period: same holder, authority, categories,
+    area and photo, a new number. The old one is left as it was, so what 持证上岗 says about
+    evidence recorded under it never changes after the fact."""
+    _require_admin(actor)
+    if old.status == CredentialStatus.REVOKED:
+        raise Conflict(
+            "a revoked credential cannot be renewed; issue a new one", code="credential_revoked"
+        )
+    new = issue(
+        session,
+        actor,
+        {
+            "user_id": old.user_id,
+            "number": number,
+            "issuing_authority": old.issuing_authority,
+            "categories": list(old.categories),
+            "area": old.area,
+            "valid_from": valid_from,
+            "valid_to": valid_to,
+        },
+        client_addr=client_addr,
+    )
+    new.photo_bucket, new.photo_key = old.photo_bucket, old.photo_key
+    new.photo_version, new.photo_sha256 = old.photo_version, old.photo_sha256
+    audit.record(
+        session,
+        actor=actor,
+        action="credential.renewed",
+        object_type="credential",
+        object_id=new.id,
+        client_addr=client_addr,
+        details={
+            "from_id": old.id,
+            "from_number": old.number,
+            "number": new.number,
+            "valid_from": valid_from.isoformat(),
+            "valid_to": valid_to.isoformat(),
+            "photo_sha256": new.photo_sha256,
+        },
+    )
+    session.flush()
+    return new

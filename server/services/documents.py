@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from marshmallow import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from ..documents.registry import DOCUMENT_TYPES, dump_fields, validate_fields
 from ..documents.render import RenderInput, SignatureImage, render_pdf, render_signature_check
@@ -34,6 +34,7 @@ from ..models import (
 )
 from ..storage import Storage
 from . import audit
+from . import units as unit_service
 from .cases import get_case
 from .credentials import SHANGHAI
 from .workflow import doc_title, ensure_open, latest_review, needs_legal_review
@@ -357,7 +358,9 @@ def next_seq(session: Session, unit_id: int, doc_type: str, year: int) -> int:
 
 
 def format_number(unit: Unit, abbr: str, year: int, seq: int) -> str:
-    return f"{unit.short_name or unit.name}{abbr}〔{year}〕{seq}号"
+    # The unit's prefix (沪静市监), else its full name; never its code (see services/units.py).
+    prefix = unit_service.number_prefix(unit, object_session(unit))
+    return f"{prefix}{abbr}〔{year}〕{seq}号"
 
 
 def issue_document(
@@ -402,7 +405,7 @@ def issue_document(
         assert unit is not None
         seq = next_seq(session, case.unit_id, doc.doc_type, year)
         doc.year, doc.seq, doc.number = year, seq, format_number(unit, doc_type.abbr, year, seq)
-    unit_name = session.execute(sa.select(Unit.name).where(Unit.id == case.unit_id)).scalar_one()
+    unit_name = unit_service.display_name(session.get(Unit, case.unit_id), session)
     signatures = [
         SignatureImage(
             role=s.role,

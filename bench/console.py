@@ -27,6 +27,8 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from server import clock
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -34,7 +36,6 @@ import sqlalchemy as sa  # noqa: E402
 
 from server import create_app  # noqa: E402
 from server.extensions import db  # noqa: E402
-from server.models import utcnow  # noqa: E402
 from server.services.auth import create_user  # noqa: E402
 
 TARGET_P95_MS = 100.0
@@ -298,7 +299,7 @@ def run(app, args: argparse.Namespace, schema: str) -> int:
     headers = {"Authorization": f"Bearer {token}"}
     unit_cases = list(range(1, args.cases + 1, args.units))  # unit U1's case ids
     deep = (len(unit_cases) // 50) or 1
-    today = utcnow().date()
+    today = clock.now().date()
     month_ago = (today - timedelta(days=30)).isoformat()
     rng = random.Random(5)
 

@@ -14,8 +14,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from server import clock
 from server.domain import MediaStatus
-from server.models import Case, MediaItem, utcnow
+from server.models import Case, MediaItem
 from server.services import audit
 from server.services.rules import refresh_gaps
 from server.storage import Storage
@@ -54,7 +55,7 @@ def _claim(session: Session, item_id: str, stale_before: datetime) -> bool:
             MediaItem.processing != "done",
             sa.not_(sa.func.coalesce(held, False)),
         )
-        .values(processing="running", processing_updated_at=utcnow())
+        .values(processing="running", processing_updated_at=clock.now())
         .execution_options(synchronize_session=False)
     ).rowcount
     session.commit()
@@ -75,7 +76,7 @@ def _heartbeat(session: Session, item_id: str, every_s: float) -> Iterator[None]
                     conn.execute(
                         sa.update(MediaItem)
                         .where(MediaItem.id == item_id, MediaItem.processing == "running")
-                        .values(processing_updated_at=utcnow())
+                        .values(processing_updated_at=clock.now())
                     )
             except sa.exc.SQLAlchemyError:  # a busy database: the next beat tries again
                 log.warning("heartbeat of %s failed", item_id, exc_info=True)
@@ -97,7 +98,7 @@ def process_item(
     SKIPPED when there is nothing to do or another live run holds the item. On an error the
     item is let go (``pending``) for the retry, and the error propagates.
     """
-    if not _claim(session, item_id, utcnow() - settings.stuck_after):
+    if not _claim(session, item_id, clock.now() - settings.stuck_after):
         return Outcome.SKIPPED
     try:
         with _heartbeat(session, item_id, settings.heartbeat_s):
@@ -107,7 +108,7 @@ def process_item(
         session.execute(
             sa.update(MediaItem)
             .where(MediaItem.id == item_id, MediaItem.processing == "running")
-            .values(processing="pending", processing_updated_at=utcnow())
+            .values(processing="pending", processing_updated_at=clock.now())
         )
         session.commit()
         raise

@@ -17,8 +17,9 @@ from flask import Flask
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 
+from server import clock
 from server.extensions import db
-from server.models import MediaItem, utcnow
+from server.models import MediaItem
 
 from .limits import MediaLimits
 from .probe import TimeRules
@@ -149,7 +150,7 @@ class JobQueue:
         with self.app.app_context():
             runtime = self.app.extensions["fieldtrace"]
             try:
-                now = utcnow()
+                now = clock.now()
                 stuck = list(
                     db.session.execute(
                         sa.select(MediaItem.id).where(

@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from server.models import MediaItem, utcnow
+from server import clock
+from server.models import MediaItem
 from server.services import audit
 
 from .limits import MediaRejected
@@ -26,9 +27,9 @@ FLAG_MESSAGES_ZH: dict[str, str] = {
 def set_step(item: MediaItem, step: str, state: str, **info: Any) -> None:
     """Record one step's state (``done``, ``failed``, ``skipped``) with when and why."""
     steps = dict(item.steps or {})
-    steps[step] = {"state": state, "at": utcnow().isoformat(), **info}
+    steps[step] = {"state": state, "at": clock.now().isoformat(), **info}
     item.steps = steps
-    item.processing_updated_at = utcnow()
+    item.processing_updated_at = clock.now()
 
 
 def step_done(item: MediaItem, step: str) -> bool:
@@ -41,7 +42,7 @@ def add_flag(session: Session, item: MediaItem, code: str, message: str, **detai
         return
     item.flags = [
         *(item.flags or []),
-        {"code": code, "message": message, "at": utcnow().isoformat(), **details},
+        {"code": code, "message": message, "at": clock.now().isoformat(), **details},
     ]
     audit.record(
         session,

@@ -8,8 +8,9 @@ from enum import StrEnum
 
 from sqlalchemy.orm import Session
 
+from server import clock
 from server.domain import MediaStatus
-from server.models import MediaItem, utcnow
+from server.models import MediaItem
 from server.services import audit
 from server.storage import ObjectNotFound, Storage
 from server.storage.keys import quarantine_key
@@ -42,7 +43,7 @@ def verify_original(
     session.commit()
 
     server_hash = storage.sha256(item.bucket, item.object_key, version_id=item.object_version)
-    now = utcnow()
+    now = clock.now()
     item = session.get(MediaItem, item_id)
     if item is None or item.status != MediaStatus.RECEIVED:
         return Outcome.SKIPPED

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from . import clock
 from .config import Config
 
 ENDPOINT_FILE = "s3-endpoint"
@@ -199,7 +200,6 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from .extensions import db
-    from .models import utcnow
     from .services import audit
     from .storage.base import StorageError
 
@@ -220,7 +220,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
                 audit.sign_head(db.session, rt.signer)
             else:
                 years = int(app.config["AUDIT_HEAD_RETENTION_YEARS"])
-                until = utcnow() + timedelta(days=366 * years)
+                until = clock.now() + timedelta(days=366 * years)
                 try:
                     audit.checkpoint(
                         db.session, rt.signer, rt.storage, bucket, retain_until=until, prefix=prefix

@@ -36,9 +36,9 @@ def local_now() -> datetime:
     return now().astimezone(ZONE)
 
 
-def today() -> date:
-    """The unit's local date today."""
-    return local_now().date()
+def today(at: datetime | None = None) -> date:
+    """The unit's local date today, or of the instant ``at`` when one is given."""
+    return local_date(at) if at is not None else local_now().date()
 
 
 def local_date(at: datetime) -> date:

@@ -9,11 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from . import clock
 from .extensions import db
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_id() -> str:
@@ -61,7 +58,7 @@ class Unit(db.Model):
     # Where the unit sits and how to reach it: printed on documents and public pages.
     address: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
     contact_phone: Mapped[str] = mapped_column(sa.String(40), default="", server_default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class User(db.Model):
@@ -73,7 +70,7 @@ class User(db.Model):
     unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), index=True)
     password_hash: Mapped[str] = mapped_column(sa.String(200))
     active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     unit: Mapped[Unit] = relationship()
     credentials: Mapped[list[Credential]] = relationship(back_populates="user")
@@ -113,7 +110,7 @@ class Device(db.Model):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     label: Mapped[str] = mapped_column(sa.String(200), default="")
     user_agent: Mapped[str] = mapped_column(sa.String(400), default="")
-    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
@@ -129,7 +126,7 @@ class DeviceKey(db.Model):
     # base64url of the 65-byte uncompressed point; the fingerprint is its SHA-256 (hex)
     public_key: Mapped[str] = mapped_column(sa.String(100))
     fingerprint: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     # the last device certificate issued: the phone's offline codes stop 24 h after it
     last_certified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -146,7 +143,7 @@ class ApiToken(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -200,7 +197,7 @@ class Case(db.Model):
     )
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     officers: Mapped[list[User]] = relationship(secondary=case_officers)
     stages: Mapped[list[CaseStage]] = relationship(
@@ -220,7 +217,7 @@ class CaseStage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("cases.id", ondelete="CASCADE"))
     stage: Mapped[str] = mapped_column(sa.String(32))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Who opened the stage and why; a supervisor's override of missing records says why too.
     opened_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
@@ -271,7 +268,7 @@ class MediaItem(db.Model):
     captured_at: Mapped[datetime] = mapped_column(UTCDateTime)
     captured_at_offset_min: Mapped[int | None] = mapped_column()
     captured_end_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     stored_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -359,7 +356,7 @@ class Derivative(db.Model):
     sha256: Mapped[str] = mapped_column(sa.String(64))
     source_sha256: Mapped[str] = mapped_column(sa.String(64))
     info: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     item: Mapped[MediaItem] = relationship(back_populates="derivatives")
 
@@ -380,7 +377,7 @@ class MediaAttachment(db.Model):
     )  # chosen | time_window | unattached | supervisor
     by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     reason: Mapped[str] = mapped_column(sa.Text, default="")
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class MediaBookmark(db.Model):
@@ -392,7 +389,7 @@ class MediaBookmark(db.Model):
     at_s: Mapped[float] = mapped_column(sa.Float)
     note: Mapped[str] = mapped_column(sa.Text, default="")
     author_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     author: Mapped[User] = relationship()
 
@@ -405,7 +402,7 @@ class PlaybackGrant(db.Model):
     user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     media_item_id: Mapped[str] = mapped_column(sa.ForeignKey("media_items.id"), index=True)
     what: Mapped[str] = mapped_column(sa.String(16))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     first_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_range: Mapped[str | None] = mapped_column(sa.String(64))
@@ -433,8 +430,8 @@ class UploadSession(db.Model):
     lock_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     device_clock_offset_s: Mapped[float | None] = mapped_column(sa.Float)
     client_addr: Mapped[str] = mapped_column(sa.String(64), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
@@ -501,7 +498,7 @@ class Document(db.Model):
     sha256: Mapped[str | None] = mapped_column(sa.String(64))
     size: Mapped[int | None] = mapped_column(sa.BigInteger)
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     issued_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -529,7 +526,7 @@ class DocumentSignature(db.Model):
     object_key: Mapped[str] = mapped_column(sa.String(400))
     object_version: Mapped[str | None] = mapped_column(sa.String(200))
     sha256: Mapped[str] = mapped_column(sa.String(64))
-    signed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     device_signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     document: Mapped[Document] = relationship(back_populates="signatures")
@@ -552,7 +549,7 @@ class DocumentHandover(db.Model):
     id: Mapped[str] = mapped_column(sa.String(43), primary_key=True)
     document_id: Mapped[str] = mapped_column(sa.ForeignKey("documents.id"), index=True)
     created_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     open_count: Mapped[int] = mapped_column(default=0)
@@ -573,7 +570,7 @@ class LegalReview(db.Model):
     decision_draft: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     package: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     submitted_by_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
-    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     due_on: Mapped[date] = mapped_column(sa.Date)
     extension: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     materials_requests: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
@@ -603,7 +600,7 @@ class MajorDecisionItem(db.Model):
     min_fine: Mapped[float | None] = mapped_column(sa.Float)
     case_types: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 
 class CalendarDay(db.Model):

@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, pre_load, validate
 
+from . import clock
 from .domain import Activity, Procedure, Role, Stage
 
 _SHA256 = validate.Regexp(r"^[0-9a-f]{64}$", error="must be 64 lowercase hex digits (SHA-256)")
@@ -226,6 +227,8 @@ class MediaItemSchema(Schema):
     uploader = fields.Nested(OfficerRefSchema)
     processing = fields.String()
     steps = fields.Dict()
+
+
 class LabelledFlags(fields.List):
     """A media item's flags, each with ``label`` ({"zh", "en"}) from the one table of flag
     words (media_pipeline/flag_words.py): the console shows the label, never the code."""
@@ -238,7 +241,6 @@ class LabelledFlags(fields.List):
 
         labelled = [{**f, "label": flag_words(str(f.get("code", "")))} for f in value or []]
         return super()._serialize(labelled, attr, obj, **kwargs)
-
 
     flags = LabelledFlags()
     probe = fields.Dict(allow_none=True)
@@ -342,6 +344,7 @@ class UploadMetadataSchema(Schema):
         from .services.audit_words import details_text
 
         return {lang: details_text(entry.action, entry.details, lang) for lang in ("zh", "en")}
+
     stage = fields.String(validate=validate.OneOf([s.value for s in Stage]))
     activity = fields.String(required=True, validate=validate.OneOf([a.value for a in Activity]))
     captured_at = Instant(required=True)
@@ -428,9 +431,8 @@ class _ShanghaiDate(fields.Field):
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         if value is None:
             return None
-        from .services.credentials import local_day
 
-        return local_day(value).isoformat()
+        return clock.local_date(value).isoformat()
 
 
 class CredentialSchema(Schema):

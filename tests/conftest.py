@@ -9,6 +9,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -16,14 +17,68 @@ import pytest
 import sqlalchemy as sa
 from werkzeug.serving import make_server
 
-from server import create_app
+from server import clock, create_app
 from server.extensions import db
 from server.services.auth import create_user
 from server.storage.embedded import EmbeddedSeaweed, free_ports
 
 S3_KEY, S3_SECRET = "fieldtrace-test", "fieldtrace-test-secret"
+# Instants at which the date-sensitive tests must also pass (``--clock NAME``): the last and the
+# first minute of a Beijing day, and the coming New Year's Eve as Beijing enters 1 January.
+CLOCK_INSTANTS = ("before-midnight", "after-midnight", "new-year")
 PASSWORD = "correct horse battery"
 PG_URL = os.environ.get("FIELDTRACE_TEST_DATABASE_URL")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock",
+        default=os.environ.get("FIELDTRACE_TEST_CLOCK", ""),
+        help="run each test with the system clock reading this instant at its start: "
+        + ", ".join(CLOCK_INSTANTS)
+        + " (around 16:00 UTC, Beijing's midnight) or an ISO 8601 time with offset",
+    )
+
+
+def clock_instant(name: str, host_now: datetime) -> datetime:
+    """The instant ``--clock`` names, on the host's UTC date (New Year: the coming one).
+
+    Instants stay near the host's time on purpose: S3 refuses requests signed far from its own
+    clock, so only the application clock moves, and Object Lock dates stay in the future."""
+    day = host_now.astimezone(UTC).date()
+    if name == "before-midnight":
+        return datetime.combine(day, time(15, 59, 30), UTC)
+    if name == "after-midnight":
+        return datetime.combine(day, time(16, 0, 30), UTC)
+    if name == "new-year":
+        eve = datetime(day.year, 12, 31, 16, 0, 30, tzinfo=UTC)
+        return eve if eve >= host_now else eve.replace(year=day.year + 1)
+    at = datetime.fromisoformat(name)
+    if at.tzinfo is None:
+        raise pytest.UsageError(f"--clock {name}: give a time with its offset")
+    return at
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Set before the test modules are imported, so module-level dates follow the clock too.
+    name = config.getoption("--clock")
+    if name:
+        config.stash[_CLOCK_AT] = clock_instant(name, clock.now())
+        clock.set_now(config.stash[_CLOCK_AT])
+
+
+_CLOCK_AT = pytest.StashKey[datetime]()
+
+
+@pytest.fixture(autouse=True)
+def _test_clock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test starts at the ``--clock`` instant (the clock then runs on)."""
+    at = request.config.stash.get(_CLOCK_AT, None)
+    if at is None:
+        yield
+        return
+    with clock.travel(at):
+        yield
 
 
 @pytest.fixture(scope="session")

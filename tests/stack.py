@@ -23,6 +23,7 @@ from typing import IO, Any
 
 import requests
 
+from server import clock
 from server.storage.embedded import free_ports
 
 REPO = Path(__file__).resolve().parents[1]
@@ -421,10 +422,10 @@ def upload_metadata(case_id: int, sha256: str, filename: str = "VID_0001.mp4") -
         "case_id": str(case_id),
         "stage": "filing",
         "activity": "onsite_inspection",
-        "captured_at": datetime.now(CHINA).replace(microsecond=0).isoformat(),
+        "captured_at": clock.local_now().replace(microsecond=0).isoformat(),
         "sha256": sha256,
         "device_id": "phone-1",
-        "sent_at": datetime.now(UTC).isoformat(),
+        "sent_at": clock.now().isoformat(),
     }
 
 

@@ -4,13 +4,13 @@ returned, and a playback link records who got it and each distinct use of it."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from PIL import Image
 
+from server import clock
 from server.extensions import db
 from server.models import AuditEntry, MediaItem, User
 from server.services import audit, playback
@@ -316,7 +316,7 @@ def test_an_unbound_link_records_every_address_that_used_it(app, client, team, p
             db.session.get(User, sup.id),
             db.session.get(MediaItem, item),
             "original",
-            datetime.now(UTC),
+            clock.now(),
             secret_key=app.config["SECRET_KEY"],
         )
         db.session.commit()

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from server import cli
+from server import cli, clock
 from server.archive import verify
 from server.domain import MediaStatus
 from server.extensions import db
@@ -424,13 +424,13 @@ def test_archive_waits_for_recordings_still_being_verified(app, client, users, t
     with app.app_context():  # verified now: archiving proceeds and applies archive retention
         item = db.session.get(MediaItem, video)
         item.status = MediaStatus.VERIFIED.value
-        item.verified_at = item.locked_until = datetime.now(UTC)
+        item.verified_at = item.locked_until = clock.now()
         db.session.commit()
     flow.advance(sup, cid, "archive")
     with app.app_context():
         item = db.session.get(MediaItem, video)
         years = min(config["ARCHIVE_RETENTION_YEARS"], config["ARCHIVE_KEY_EVIDENCE_YEARS"])
-        assert item.locked_until > datetime.now(UTC) + timedelta(days=365 * years - 2)
+        assert item.locked_until > clock.now() + timedelta(days=365 * years - 2)
         assert archive_service.case_file_media(db.session, item.case_id)
 
 

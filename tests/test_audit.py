@@ -1,10 +1,11 @@
 """The hash-chained audit log: every tamper case is detected and named."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from server import clock
 from server.cli import main as cli_main
 from server.extensions import db
 from server.models import AuditEntry, AuditHead
@@ -152,7 +153,7 @@ def _checkpoint(app) -> audit.AuditHead | None:
             rt.signer,
             rt.storage,
             app.config["S3_BUCKET_ORIGINALS"],
-            retain_until=datetime.now(UTC) + timedelta(days=1),
+            retain_until=clock.now() + timedelta(days=1),
             prefix=app.config["AUDIT_HEADS_PREFIX"],
         )
         db.session.commit()

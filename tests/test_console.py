@@ -8,24 +8,24 @@ import io
 import subprocess
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
+from server import clock
 from server.extensions import db
 from server.models import Case, MediaItem, User
 from server.services import playback
 from server.services.auth import create_user
-from server.services.credentials import SHANGHAI
 from tests import tus_helpers as tus
 from tests.conftest import PASSWORD, Actor, open_case, sample_jpeg
 from tests.workflow_helpers import move_case_to
 
 API = "/api/v1"
-TODAY = datetime.now(SHANGHAI).date()  # list dates are days in Asia/Shanghai
+TODAY = clock.today()  # list dates are days in Asia/Shanghai
 
 
 @pytest.fixture(scope="module")
@@ -149,11 +149,11 @@ def test_case_list_filters_flags_and_pagination(app, client, team, video):
     upload(client, li, a["id"], sample_jpeg(), activity="evidence_collection")
     # b: a video, and a photo captured 3 days before the case with no stage → unattached, late.
     upload(client, wang, b["id"], video, content_type="video/mp4", filename="v.mp4")
-    early = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    early = (clock.now() - timedelta(days=3)).isoformat()
     lost = upload(client, wang, b["id"], sample_jpeg(30, 20), stage=None, captured_at=early)
     # c: moved on to investigation; a photo from a phone whose clock is 2 h behind.
     advance(client, sup, c["id"], "investigation")
-    skewed = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    skewed = (clock.now() - timedelta(hours=2)).isoformat()
     upload(
         client,
         li,
@@ -167,7 +167,7 @@ def test_case_list_filters_flags_and_pagination(app, client, team, video):
     upload(client, li, c["id"], sample_jpeg(22, 22), sha256="0" * 64)
     # b was opened ten days ago.
     with app.app_context():
-        db.session.get(Case, b["id"]).created_at = datetime.now(UTC) - timedelta(days=10)
+        db.session.get(Case, b["id"]).created_at = clock.now() - timedelta(days=10)
         db.session.commit()
 
     everything = console_cases(client, sup)
@@ -254,7 +254,7 @@ def test_media_list_filters(client, team, video):
     li, wang, sup = team["li"], team["wang"], team["sup"]
     a = open_case(client, li, number="M-1", title="油烟扰民")
     b = open_case(client, wang, number="M-2")
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     photo = upload(
         client, li, a["id"], sample_jpeg(), captured_at=(now - timedelta(minutes=2)).isoformat()
     )
@@ -262,7 +262,7 @@ def test_media_list_filters(client, team, video):
         client, wang, b["id"], video, content_type="video/mp4", filename="v.mp4", activity="hearing",
         captured_at=(now - timedelta(minutes=1)).isoformat(),
     )  # fmt: skip
-    early = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    early = (clock.now() - timedelta(days=3)).isoformat()
     late = upload(client, wang, b["id"], sample_jpeg(10, 10), stage=None, captured_at=early)
 
     def ids(**params) -> list[str]:
@@ -326,7 +326,7 @@ def test_timeline_stages_media_credentials_and_gaps(app, client, team, video):
     clip = upload(
         client, li, case["id"], video, stage="evidence", content_type="video/mp4", filename="v.mp4"
     )
-    early = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    early = (clock.now() - timedelta(days=3)).isoformat()
     lost = upload(client, li, case["id"], sample_jpeg(12, 12), stage=None, captured_at=early)
 
     resp = client.get(f"{API}/cases/{case['id']}/timeline", headers=sup.headers)
@@ -380,7 +380,7 @@ def _playback_url(client, actor: Actor, item_id: str, what: str) -> str:
     )
     assert resp.status_code == 200, resp.json
     expires = datetime.fromisoformat(resp.json["expires_at"])
-    assert timedelta(minutes=9) < expires - datetime.now(UTC) <= timedelta(minutes=10)
+    assert timedelta(minutes=9) < expires - clock.now() <= timedelta(minutes=10)
     return resp.json["url"]
 
 
@@ -450,7 +450,7 @@ def test_playback_url_refused_when_expired_forged_or_for_another_file(app, clien
             db.session.get(User, sup.id),
             db.session.get(MediaItem, clip),
             "proxy",
-            datetime.now(UTC),
+            clock.now(),
             secret_key=app.config["SECRET_KEY"],
             ttl=timedelta(seconds=-1),
         )
@@ -675,7 +675,7 @@ def test_migration_0003_fills_denormalised_columns_from_existing_rows(app_config
     app = create_app(**app_config)
     with app.app_context():
         upgrade(directory=_migrations_dir_for_tests(), revision="0002")
-        now = datetime.now(UTC)
+        now = clock.now()
         with db.engine.begin() as conn:
             conn.execute(
                 sa.text("INSERT INTO units (id, code, name, created_at) VALUES (7, 'U7', 'u', :t)"),

@@ -7,21 +7,22 @@ import hashlib
 import io
 import os
 import re
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 import segno
 import sqlalchemy as sa
 
+from server import clock
 from server.cli import main as cli_main
 from server.extensions import db
-from server.models import AuditEntry, Credential, Unit, User, utcnow
+from server.models import AuditEntry, Credential, Unit, User
 from server.services import audit
 from server.services import credentials as credential_service
 from server.services.credentials import TokenProblem
 
-TODAY = date.today()
+TODAY = clock.today()
 VERIFY_PREFIX = "http://localhost/public/verify/"  # the short path new QR codes carry
 
 
@@ -191,7 +192,7 @@ def test_issue_display_and_public_page(app, client, people, issued):
 
 
 def test_expired_token_is_refused(app, client, people, issued):
-    old = _mint(app, issued["id"], utcnow() - timedelta(seconds=61))
+    old = _mint(app, issued["id"], clock.now() - timedelta(seconds=61))
     html = client.get(f"/public/credentials/verify/{old}").get_data(as_text=True)
     assert _verdict(html) == "✗ 无效"
     assert "已过期的二维码" in html and "王小明" not in html and "31010020260001" not in html
@@ -208,16 +209,16 @@ def test_expired_token_is_refused(app, client, people, issued):
         "Expired QR code"
     )
     # Just inside its 60 seconds, the same kind of token still works.
-    fresh = _mint(app, issued["id"], utcnow() - timedelta(seconds=45))
+    fresh = _mint(app, issued["id"], clock.now() - timedelta(seconds=45))
     assert client.get(f"/public/credentials/verify/{fresh}.json").json["valid"] is True
     results = [e.details["result"] for e in _actions(app, issued["id"])[1:]]
     assert results == ["expired_token", "expired_token", "expired_token", "valid"]
 
 
 def test_forged_or_modified_tokens_are_refused(app, client, people, issued):
-    good = _mint(app, issued["id"], utcnow())
+    good = _mint(app, issued["id"], clock.now())
     flipped = good[:10] + ("A" if good[10] != "A" else "B") + good[11:]
-    other_key = _mint(app, issued["id"], utcnow(), secret="not-the-server-secret")
+    other_key = _mint(app, issued["id"], clock.now(), secret="not-the-server-secret")
     junk = good[:20] + "!" + good[20:]  # would decode to the same bytes if not strict
     for bad in (flipped, other_key, junk, good[:-2], good + "AA", "abc", "!!!!", "x" * 300):
         body = client.get(f"/public/credentials/verify/{bad}.json").json
@@ -228,7 +229,7 @@ def test_forged_or_modified_tokens_are_refused(app, client, people, issued):
 
     # A forged token naming a real credential id with a later expiry is still refused.
     with app.app_context():
-        now = utcnow()
+        now = clock.now()
         assert (
             credential_service.verify_display_token(
                 db.session, flipped, now, secret_key="test-secret"
@@ -325,7 +326,7 @@ def test_outside_validity_period_and_inactive_holder(app, client, people):
         headers=admin.headers,
     ).json
     assert client.get("/api/v1/me/credential", headers=officer.headers).status_code == 404
-    token = _mint(app, expired["id"], utcnow())
+    token = _mint(app, expired["id"], clock.now())
     html = client.get(f"/public/credentials/verify/{token}").get_data(as_text=True)
     assert _verdict(html) == "✗ 无效" and "证件不在有效期" in html
 
@@ -513,7 +514,7 @@ def test_display_while_working_on_a_case_enters_its_custody_trail(app, client, p
 
 def test_a_token_lives_at_most_sixty_seconds(app, client, people, issued):
     assert timedelta(seconds=60) == credential_service.DISPLAY_TOKEN_TTL
-    now = utcnow()
+    now = clock.now()
     almost = _mint(app, issued["id"], now - timedelta(seconds=58))
     gone = _mint(app, issued["id"], now - timedelta(seconds=60))
     assert client.get(f"/public/verify/{almost}.json").json["valid"] is True
@@ -782,7 +783,7 @@ def test_public_page_shows_the_photo_only_while_the_code_is_valid(app, client, p
     )
 
     # an expired code, a forged one, or a credential no longer valid: no photo, no hint why
-    old = _mint(app, cid, utcnow() - timedelta(seconds=61))
+    old = _mint(app, cid, clock.now() - timedelta(seconds=61))
     assert client.get(f"/public/verify/{old}/photo").status_code == 404
     assert "<img" not in client.get(f"/public/verify/{old}").get_data(as_text=True)
     assert client.get(f"/public/verify/{token[:-2]}AA/photo").status_code == 404
@@ -799,14 +800,14 @@ def test_public_page_shows_the_photo_only_while_the_code_is_valid(app, client, p
 
 def test_status_changes_are_dated(app, client, people, issued):
     assert issued["status_changed_at"] is None
-    before = utcnow()
+    before = clock.now()
     resp = client.post(
         f"/api/v1/credentials/{issued['id']}/status",
         json={"status": "suspended", "reason": "暂停"},
         headers=people["admin"].headers,
     )
     changed = datetime.fromisoformat(resp.json["status_changed_at"])
-    assert before <= changed <= utcnow()
+    assert before <= changed <= clock.now()
     with app.app_context():
         assert db.session.get(Credential, issued["id"]).status_changed_at == changed
 

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from server import clock
 from server.disclosure import service
 from server.disclosure.models import PublishedDecision
 from server.disclosure.service import DecisionSource
 from server.extensions import db
 from server.models import AuditEntry, Unit, User
-from server.services.credentials import SHANGHAI
 
-TODAY = date.today()
+TODAY = clock.today()
 PLANTED_ID = "11010519491231002X"
 PLANTED_PHONE = "138-1234-5678"
 PLANTED_CARD = "6228 4804 0256 4890 018"
@@ -74,7 +74,7 @@ def text_of(html: str) -> str:
 
 
 def local(at_iso: str) -> str:
-    return datetime.fromisoformat(at_iso).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromisoformat(at_iso).astimezone(clock.ZONE).strftime("%Y-%m-%d %H:%M")
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from server import clock
 from server.archive.verify import verify_archive
 from server.extensions import db
 from server.models import AuditEntry, Case, CaseStage, Document, LegalReview
@@ -168,7 +169,7 @@ def _set_calendar(client, admin, *days: date, workday: bool = False) -> None:
 
 
 def _at_ten(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, 10, tzinfo=legal_review.SHANGHAI)
+    return datetime(day.year, day.month, day.day, 10, tzinfo=clock.ZONE)
 
 
 def test_holiday_added_after_submission_moves_review_and_materials_deadlines(app, client, team):
@@ -187,7 +188,7 @@ def test_holiday_added_after_submission_moves_review_and_materials_deadlines(app
     materials_due = date.fromisoformat(asked.json["materials_requests"][0]["due_on"])
     with app.app_context():
         cal = legal_review.calendar(db.session)
-        submitted_on = legal_review.today_local()
+        submitted_on = clock.today()
         day_off = cal.add_working_days(submitted_on, 1)  # inside both periods
     _set_calendar(client, team["admin"], day_off)
 
@@ -225,7 +226,7 @@ def test_overdue_queue_and_flag_follow_a_holiday_declared_late(app, client, team
     review = _submitted_review(client, team)
     with app.app_context():
         cal = legal_review.calendar(db.session)
-        today = legal_review.today_local()
+        today = clock.today()
         yesterday_due = cal.add_working_days(today, -1)
         submitted_on = cal.add_working_days(yesterday_due, -10)
         row = db.session.get(LegalReview, review["id"])
@@ -274,7 +275,7 @@ def test_extension_after_the_flag_lets_the_new_deadline_be_flagged(app, client, 
     review = _submitted_review(client, team)
     with app.app_context():
         cal = legal_review.calendar(db.session)
-        today = legal_review.today_local()
+        today = clock.today()
         row = db.session.get(LegalReview, review["id"])
         row.due_on = cal.add_working_days(today, -1)
         row.submitted_at = _at_ten(cal.add_working_days(row.due_on, -10))

@@ -19,12 +19,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from server import clock
 from server.extensions import db
-from server.models import AuditEntry, Credential, DeviceKey, utcnow
+from server.models import AuditEntry, Credential, DeviceKey
 from server.services import audit
 from server.services import credentials as credential_service
 
-TODAY = date.today()
+TODAY = clock.today()
 OFFLINE_PREFIX = "http://localhost/public/credentials/offline/"
 
 
@@ -68,7 +69,7 @@ class Phone:
 
 
 def now_s() -> int:
-    return int(utcnow().timestamp())
+    return int(clock.now().timestamp())
 
 
 def verdict(html: str) -> str:
@@ -206,7 +207,7 @@ def test_registration_and_certificate(app, client, people, issued, phone):
             offline["cert"] + b64url(bytes(68)), secret_key=app.config["SECRET_KEY"]
         )
         assert expires is not None
-        left = expires.cert_expires_at - utcnow()
+        left = expires.cert_expires_at - clock.now()
         assert timedelta(hours=23, minutes=59) < left <= timedelta(hours=24)
         row = db.session.get(DeviceKey, key["id"])
         assert row.last_certified_at is not None
@@ -343,7 +344,7 @@ def test_expired_certificate_is_refused(app, client, people, online, phone):
         stale, _ = credential_service.device_certificate(
             credential,
             key,
-            utcnow() - timedelta(hours=25),
+            clock.now() - timedelta(hours=25),
             secret_key=app.config["SECRET_KEY"],
             ttl=credential_service.DEVICE_CERT_TTL,
         )
@@ -353,7 +354,7 @@ def test_expired_certificate_is_refused(app, client, people, online, phone):
     # a certificate made with another server's secret is not ours at all
     with app.app_context():
         foreign, _ = credential_service.device_certificate(
-            credential, key, utcnow(), secret_key="another-secret", ttl=timedelta(hours=1)
+            credential, key, clock.now(), secret_key="another-secret", ttl=timedelta(hours=1)
         )
     assert reason(page(client, phone.code(foreign, now_s()))) == "无法识别"
 
@@ -524,15 +525,15 @@ def test_certificate_never_outlives_the_credential():
     from types import SimpleNamespace
 
     last_day = date(2026, 12, 31)
-    credential = SimpleNamespace(id=7, valid_to=credential_service.day_start(last_day))
+    credential = SimpleNamespace(id=7, valid_to=clock.day_start(last_day))
     key = SimpleNamespace(id=3)
-    evening = datetime(2026, 12, 31, 20, 0, tzinfo=credential_service.SHANGHAI)
+    evening = datetime(2026, 12, 31, 20, 0, tzinfo=clock.ZONE)
     _, expires = credential_service.device_certificate(
         credential, key, evening, secret_key="k", ttl=timedelta(hours=24)
     )
     # midnight after the last valid day (Beijing time), not 20:00 the next evening
-    assert expires == credential_service.day_start(date(2027, 1, 1))
-    morning = datetime(2026, 12, 20, 8, 0, tzinfo=credential_service.SHANGHAI)
+    assert expires == clock.day_start(date(2027, 1, 1))
+    morning = datetime(2026, 12, 20, 8, 0, tzinfo=clock.ZONE)
     _, expires = credential_service.device_certificate(
         credential, key, morning, secret_key="k", ttl=timedelta(hours=24)
     )

@@ -6,7 +6,7 @@ import hashlib
 import io
 import json
 import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from media_pipeline.process import process_item
 from media_pipeline.verify import Outcome
+from server import clock
 from server.extensions import db
 from server.models import Derivative, MediaAttachment, MediaItem
 from tests import tus_helpers as tus
@@ -216,14 +217,14 @@ def test_attach_by_time_window_unattached_and_supervisor_move(app, client, users
         case["id"],
         samples["photo"],
         stage=None,
-        captured_at=datetime.now(UTC).isoformat(),
+        captured_at=clock.now().isoformat(),
     )
     item = client.get(f"/api/v1/media/{now_item}", headers=officer.headers).json
     assert (
         item["attached_stage"] == "evidence" and item["steps"]["attach"]["source"] == "time_window"
     )
     # Captured before the case existed: nothing contains it.
-    early = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    early = (clock.now() - timedelta(days=3)).isoformat()
     lost = tus.upload(
         client,
         officer,
@@ -309,7 +310,7 @@ def test_recording_gaps(client, users, samples):
 def test_device_clock_skew_is_flagged(client, users, samples):
     officer = users.create("li")
     case = open_case(client, officer)
-    sent = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    sent = (clock.now() - timedelta(hours=2)).isoformat()
     item_id = tus.upload(client, officer, case["id"], samples["photo"], sent_at=sent)
     flags = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json["flags"]
     assert "device_clock_skew" in [f["code"] for f in flags]
@@ -341,7 +342,7 @@ def test_camera_local_time_written_as_utc_is_a_finding_not_a_mismatch(client, us
     # A camera on Beijing time writes 14:00 local as "14:00Z": 8 h ahead of the instant.
     officer = users.create("li")
     case = open_case(client, officer)
-    captured = datetime.now(tus.CHINA).replace(microsecond=0) - timedelta(minutes=30)
+    captured = clock.local_now().replace(microsecond=0) - timedelta(minutes=30)
     local_as_utc = captured.replace(tzinfo=None).isoformat() + "Z"
     data = _mp4_created_at(tmp_path, local_as_utc)
     item = _upload_video(client, officer, case["id"], data, captured)
@@ -434,7 +435,7 @@ def test_iphone_heic_gets_jpeg_thumbnail_and_keeps_its_original(client, users):
 
     officer = users.create("li")
     case = open_case(client, officer)
-    captured = datetime.now(tus.CHINA).replace(microsecond=0)
+    captured = clock.local_now().replace(microsecond=0)
     data = red_over_blue_heic(captured=captured)
     item_id = _heic_upload(client, officer, case["id"], data, captured_at=captured.isoformat())
     item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json

@@ -13,8 +13,9 @@ from media_pipeline import derive as derive_module
 from media_pipeline.limits import MediaRejected
 from media_pipeline.process import process_item
 from media_pipeline.verify import Outcome
+from server import clock
 from server.extensions import db
-from server.models import MediaItem, utcnow
+from server.models import MediaItem
 from tests import tus_helpers as tus
 from tests.conftest import open_case
 from tests.workflow_helpers import tiny_mp4
@@ -54,14 +55,14 @@ def _run(app, item_id: str, **settings):
 def test_a_live_run_holds_the_item_and_a_silent_one_is_taken_over(app, video):
     with app.app_context():
         item = db.session.get(MediaItem, video)
-        item.processing, item.processing_updated_at = "running", utcnow()
+        item.processing, item.processing_updated_at = "running", clock.now()
         db.session.commit()
     assert _run(app, video) == Outcome.SKIPPED  # another worker is on it
     assert _state(app, video)[0] == "running"
     with app.app_context():
         stuck = app.extensions["fieldtrace"].jobs.pipeline.stuck_after
         item = db.session.get(MediaItem, video)
-        item.processing_updated_at = utcnow() - stuck - timedelta(seconds=1)
+        item.processing_updated_at = clock.now() - stuck - timedelta(seconds=1)
         db.session.commit()
     assert _run(app, video) == Outcome.SUCCESS  # its worker died: this run takes it over
     assert _state(app, video)[0] == "done"

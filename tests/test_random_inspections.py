@@ -3,12 +3,13 @@ public list, take-down, and who may see what."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
+from server import clock
 from server.disclosure import inspections
 from server.disclosure.models import RandomInspectionResult
 from server.extensions import db
@@ -17,7 +18,7 @@ from server.services import housekeeping
 from tests.conftest import Actor, open_case
 
 API = "/api/v1/disclosure/inspections"
-TODAY = date.today()
+TODAY = clock.today()
 PLANTED_PHONE = "138-1234-5678"
 ITEMS = ["食品经营者检查", "特种设备使用单位检查"]
 RANDOM_LIST = {
@@ -222,7 +223,7 @@ def test_housekeeping_publishes_due_results(app, client, admin):
     not_yet = record(client, admin, inspected_on=TODAY.isoformat(), object_name="乙公司")
     blocked = record(client, admin, inspected_on=long_ago, detail=f"电话{PLANTED_PHONE}")
     assert blocked["status"] == "blocked"
-    now = datetime.now(UTC)
+    now = clock.now()
     with app.app_context():
         counts = housekeeping.run(db.session, now)
         db.session.commit()

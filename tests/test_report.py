@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 from pypdf import PdfReader
 
+from server import clock
 from server.disclosure import report
 from server.disclosure.report_models import AnnualReport, ImmutableReport
 from server.documents.registry import DOCUMENT_TYPES
@@ -31,7 +32,6 @@ from server.models import (
     Unit,
     User,
 )
-from server.services.credentials import SHANGHAI
 from tests.conftest import Actor, open_case
 from tests.workflow_helpers import API, Flow, fields
 
@@ -41,7 +41,7 @@ UNIT_NAME = "某市市场监督管理局"
 
 def at(text: str) -> datetime:
     """A wall-clock time in Asia/Shanghai: ``at("2025-03-10 09:00")``."""
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+    return datetime.fromisoformat(text).replace(tzinfo=clock.ZONE)
 
 
 # --- seeding ----------------------------------------------------------------------------------
@@ -963,7 +963,7 @@ def test_published_report_cannot_change_underneath(app, seed):
 
 
 def test_current_and_future_years(client, seed):
-    this_year = report.local_today().year
+    this_year = clock.today().year
     assert (
         client.post(f"{API}/reports/{this_year}/draft", headers=seed.admin.headers).status_code
         == 201
@@ -1065,5 +1065,5 @@ def test_the_periodic_sweep_drafts_last_years_report(app, users):
     assert result["report_reminders"] == 1
     with app.app_context():
         (row,) = db.session.execute(sa.select(AnnualReport)).scalars().all()
-        assert (row.year, row.status) == (report.local_today().year - 1, "draft")
+        assert (row.year, row.status) == (clock.today().year - 1, "draft")
     assert app.extensions["fieldtrace"].jobs.sweep()["report_reminders"] == 0  # once a day

@@ -5,13 +5,14 @@ import dataclasses
 import hashlib
 import os
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from server import clock
 from server.extensions import db
-from server.models import MediaItem, UploadSession, utcnow
+from server.models import MediaItem, UploadSession
 from server.services.uploads import expire_uploads, parse_metadata
 from server.storage import ObjectLocked, ObjectNotFound, StorageError
 from server.storage.s3 import sign_payloads
@@ -114,7 +115,7 @@ def test_multipart_upload_in_uneven_chunks_resumes_with_head(app, client, office
         item = db.session.get(MediaItem, item_id)
         assert item.status == "verified" and item.server_sha256 == sha256_hex(data)
         stat = _storage(app).stat(item.bucket, item.object_key, version_id=item.object_version)
-        assert stat.lock_mode == "COMPLIANCE" and stat.retain_until > utcnow()
+        assert stat.lock_mode == "COMPLIANCE" and stat.retain_until > clock.now()
 
 
 def test_offset_mismatch_is_409_and_changes_nothing(client, officer, case):
@@ -215,7 +216,7 @@ def test_locked_original_cannot_be_deleted_or_overwritten(app, client, officer, 
     with pytest.raises(ObjectLocked):
         storage.delete(bucket, key, version_id=version)
     with pytest.raises(ObjectLocked):
-        storage.lock(bucket, key, version_id=version, until=utcnow() + timedelta(seconds=5))
+        storage.lock(bucket, key, version_id=version, until=clock.now() + timedelta(seconds=5))
     storage.put(bucket, key, b"forged")  # S3 keeps versions: the locked one stays intact
     storage.delete(bucket, key)  # a plain delete only adds a delete marker
     assert storage.sha256(bucket, key, version_id=version) == sha256_hex(data)
@@ -273,7 +274,7 @@ def test_termination_and_expiry(app, client, officer, case):
         tail_key = db.session.get(UploadSession, loc2.rsplit("/", 1)[1]).meta["tail_key"]
         assert rt.storage.stat(rt.uploads.staging_bucket, tail_key).size == 4000
         assert (
-            expire_uploads(db.session, rt.storage, rt.uploads, now=utcnow() + timedelta(days=30))
+            expire_uploads(db.session, rt.storage, rt.uploads, now=clock.now() + timedelta(days=30))
             == 1
         )
         upload = db.session.get(UploadSession, loc2.rsplit("/", 1)[1])
@@ -321,7 +322,7 @@ def test_times_and_place_are_recorded(client, officer, case):
         captured_at="2026-11-27T09:30:00+08:00",
         captured_end_at="2026-11-27T09:30:09+08:00",
         location_status="ok",
-        sent_at=(utcnow() - timedelta(seconds=90)).isoformat(),
+        sent_at=(clock.now() - timedelta(seconds=90)).isoformat(),
     )
     item = client.get(f"/api/v1/media/{item_id}", headers=officer.headers).json
     assert (
@@ -465,22 +466,22 @@ def test_credential_requirement_is_a_setting_on_by_default(app_config, monkeypat
 
 
 def test_no_credential_no_upload(app, client, users, officer, case, strict):
-    resp = _create_at(client, officer, case["id"], datetime.now(UTC))
+    resp = _create_at(client, officer, case["id"], clock.now())
     _refused(resp, "no_credential", "未持有执法证")
     with app.app_context():
         assert db.session.execute(sa.select(sa.func.count(UploadSession.id))).scalar_one() == 0
     # a credential valid only from tomorrow does not cover today's capture
     admin = users.create("admin", role="admin")
-    today = date.today()
+    today = clock.today()
     _issue(client, admin, officer.id, "F-1", today + timedelta(days=1), today + timedelta(days=30))
-    _refused(_create_at(client, officer, case["id"], datetime.now(UTC)), "no_credential", "未持有")
+    _refused(_create_at(client, officer, case["id"], clock.now()), "no_credential", "未持有")
 
 
 def test_valid_credential_uploads_and_expired_refuses(app, client, users, officer, case, strict):
     admin = users.create("admin", role="admin")
-    today = date.today()
+    today = clock.today()
     _issue(client, admin, officer.id, "E-1", today - timedelta(days=60), today - timedelta(days=1))
-    now = datetime.now(UTC)
+    now = clock.now()
     _refused(_create_at(client, officer, case["id"], now), "expired", "已过期")
     # recorded while it was valid, uploaded late: accepted, and it goes through
     made_then = now - timedelta(days=3)
@@ -496,15 +497,15 @@ def test_valid_credential_uploads_and_expired_refuses(app, client, users, office
 
 def test_suspension_and_revocation_do_not_reach_back(app, client, users, officer, case, strict):
     admin = users.create("admin", role="admin")
-    today = date.today()
+    today = clock.today()
     cred = _issue(
         client, admin, officer.id, "S-1", today - timedelta(days=30), today + timedelta(days=30)
     )
-    before = datetime.now(UTC)
+    before = clock.now()
     time.sleep(0.01)
     _set_status(client, admin, cred["id"], "suspended")
     time.sleep(0.01)
-    during = datetime.now(UTC)
+    during = clock.now()
     # evidence recorded while the credential was good still uploads after the suspension
     assert _create_at(client, officer, case["id"], before, size=43).status_code == 201
     _refused(_create_at(client, officer, case["id"], during, size=44), "suspended", "已暂停")
@@ -512,7 +513,7 @@ def test_suspension_and_revocation_do_not_reach_back(app, client, users, officer
     time.sleep(0.01)
     _set_status(client, admin, cred["id"], "active")
     time.sleep(0.01)
-    after = datetime.now(UTC)
+    after = clock.now()
     # reactivated: what was recorded during the suspension stays refused, later captures go
     _refused(_create_at(client, officer, case["id"], during, size=44), "suspended", "已暂停")
     assert _create_at(client, officer, case["id"], after, size=45).status_code == 201
@@ -520,9 +521,7 @@ def test_suspension_and_revocation_do_not_reach_back(app, client, users, officer
     time.sleep(0.01)
     _set_status(client, admin, cred["id"], "revoked")
     time.sleep(0.01)
-    _refused(
-        _create_at(client, officer, case["id"], datetime.now(UTC), size=46), "revoked", "已注销"
-    )
+    _refused(_create_at(client, officer, case["id"], clock.now(), size=46), "revoked", "已注销")
     assert _create_at(client, officer, case["id"], after, size=47).status_code == 201
     assert _create_at(client, officer, case["id"], before, size=48).status_code == 201
     _refused(_create_at(client, officer, case["id"], during, size=44), "suspended", "已暂停")
@@ -672,7 +671,7 @@ def test_a_failed_completion_is_finished_by_the_retry(
         rt = app.extensions["fieldtrace"]
         with app.app_context():
             db.session.execute(  # as if the failure was longer ago than the lease
-                sa.update(UploadSession).values(updated_at=utcnow() - timedelta(minutes=5))
+                sa.update(UploadSession).values(updated_at=clock.now() - timedelta(minutes=5))
             )
             db.session.commit()
             assert expire_uploads(db.session, rt.storage, rt.uploads) == 0

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from server import clock
 from server.extensions import db
-from server.models import MediaItem, UploadSession, utcnow
+from server.models import MediaItem, UploadSession
 from server.services import uploads as upload_service
 from server.services.uploads import (
     expire_uploads,
@@ -159,7 +160,7 @@ def test_expiry_sweep_skips_an_upload_being_written(app, client, officer, case):
     body.wait()
     rt = app.extensions["fieldtrace"]
     with app.app_context():
-        later = utcnow() + timedelta(days=30)
+        later = clock.now() + timedelta(days=30)
         assert expire_uploads(db.session, rt.storage, rt.uploads, now=later) == 0
     body.go()
     assert _finish(running).status_code == 204
@@ -181,7 +182,7 @@ def test_a_patch_whose_lease_ran_out_cannot_undo_a_termination(app, client, offi
         db.session.execute(
             sa.update(UploadSession)
             .where(UploadSession.id == upload_id)
-            .values(lock_expires_at=utcnow() - timedelta(seconds=1))
+            .values(lock_expires_at=clock.now() - timedelta(seconds=1))
         )
         db.session.commit()
     assert client.delete(location, headers={**tus.TUS, **officer.headers}).status_code == 204
@@ -209,14 +210,14 @@ def test_recorded_parts_keep_a_long_patch_from_expiring(app, client, officer, ca
         db.session.execute(
             sa.update(UploadSession)
             .where(UploadSession.id == upload_id)
-            .values(expires_at=utcnow() - timedelta(seconds=1))
+            .values(expires_at=clock.now() - timedelta(seconds=1))
         )
         db.session.commit()
     body.go(0)
     body.wait(1)
     upload = _row(app, location)
     assert upload.offset >= 8 * MiB  # part 1, perhaps part 2 too
-    assert upload.expires_at > utcnow() + app.extensions["fieldtrace"].uploads.expiry / 2
+    assert upload.expires_at > clock.now() + app.extensions["fieldtrace"].uploads.expiry / 2
     head = client.head(location, headers={**tus.TUS, **officer.headers})
     assert head.status_code == 200 and head.headers["Upload-Offset"] == str(upload.offset)
     body.go(1)
@@ -313,7 +314,7 @@ def test_expiry_sweep_during_a_slow_completion_neither_aborts_nor_repeats_it(
     location, running = _start_completion(client, officer, case, held_completion, data)
     rt = app.extensions["fieldtrace"]
     with app.app_context():
-        later = utcnow() + timedelta(days=30)
+        later = clock.now() + timedelta(days=30)
         assert expire_uploads(db.session, rt.storage, rt.uploads, now=later) == 0
         assert expire_uploads(db.session, rt.storage, rt.uploads) == 0
     held_completion.released.set()
@@ -366,7 +367,7 @@ def test_a_completion_whose_answer_was_lost_is_finished_never_orphaned(
     refused = client.delete(location, headers={**tus.TUS, **officer.headers})
     assert refused.status_code == 409 and refused.json["error"]["code"] == "completed"
     with app.app_context():
-        later = utcnow() + timedelta(days=30)
+        later = clock.now() + timedelta(days=30)
         assert expire_uploads(db.session, rt.storage, rt.uploads, now=later) == 0
     if retry == "head":
         head = client.head(location, headers={**tus.TUS, **officer.headers})
@@ -374,7 +375,7 @@ def test_a_completion_whose_answer_was_lost_is_finished_never_orphaned(
     else:
         with app.app_context():
             db.session.execute(  # as if the failure was longer ago than the lease
-                sa.update(UploadSession).values(updated_at=utcnow() - timedelta(minutes=5))
+                sa.update(UploadSession).values(updated_at=clock.now() - timedelta(minutes=5))
             )
             db.session.commit()
             assert expire_uploads(db.session, rt.storage, rt.uploads) == 0
@@ -445,7 +446,7 @@ def test_a_stalled_completion_older_than_the_expiry_is_finished_by_recover(
     location = _created(client, officer, case, data)
     assert tus.patch(client, officer, location, 0, data).status_code == 503
     with app.app_context():
-        long_ago = utcnow() - timedelta(days=10)
+        long_ago = clock.now() - timedelta(days=10)
         db.session.execute(
             sa.update(UploadSession).values(updated_at=long_ago, expires_at=long_ago)
         )

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from server import clock
 from server.archive.verify import verify_archive
 from server.extensions import db
 from server.models import AuditEntry, Case, LegalReview, MediaItem
@@ -109,7 +110,7 @@ def test_on_the_spot_penalty_under_the_simple_procedure(app, client, team, mp4):
     with app.app_context():
         items = db.session.query(MediaItem).filter_by(case_id=cid).all()
         assert len(items) == 2 and all(
-            i.locked_until > datetime.now(UTC) + timedelta(days=365 * 29) for i in items
+            i.locked_until > clock.now() + timedelta(days=365 * 29) for i in items
         )
     docs = client.get(f"{API}/cases/{cid}/documents", headers=officer.headers).json["items"]
     assert [d["type"] for d in docs] == ["onsite_penalty_decision", "case_catalogue"]
@@ -121,7 +122,7 @@ def test_on_the_spot_penalty_under_the_simple_procedure(app, client, team, mp4):
     assert queued["party_display"] == party[0] + "某" and party not in str(queued)
     # The worker's daily chores publish it once due (at most 7 working days after the decision).
     due = datetime.fromisoformat(queued["due_by"]).replace(hour=12, tzinfo=UTC)
-    assert due.date() <= (datetime.now(UTC) + timedelta(days=11)).date()
+    assert due.date() <= (clock.now() + timedelta(days=11)).date()
     with app.app_context():
         from server.services import housekeeping
 
@@ -221,9 +222,7 @@ def test_general_procedure_with_a_returned_then_agreed_legal_review(app, client,
     assert package["decision_draft"]["penalties"] == [
         {"kind": "fine", "amount": 5000.0, "description": ""}
     ]
-    assert (
-        "credential_displays" in package and first["due_on"] > datetime.now(UTC).date().isoformat()
-    )
+    assert "credential_displays" in package and first["due_on"] > clock.now().date().isoformat()
     # The reviewer may not agree with a raised item, and an officer may not review.
     assert (
         client.post(
@@ -414,7 +413,7 @@ def test_overdue_review_is_flagged_and_extension_moves_the_deadline(app, client,
         assert legal_review.flag_overdue(db.session, today=due + timedelta(days=2)) == []  # once
         # Three working days ago (a plain date could be a holiday, which runs to the next
         # working day and would not be overdue yet).
-        cal, today = legal_review.calendar(db.session), legal_review.today_local()
+        cal, today = legal_review.calendar(db.session), clock.today()
         db.session.get(LegalReview, review["id"]).due_on = cal.add_working_days(today, -3)
         db.session.commit()
         assert db.session.get(Case, cid).review_overdue
@@ -453,7 +452,7 @@ def test_overdue_review_is_flagged_and_extension_moves_the_deadline(app, client,
     extended = client.post(
         f"{API}/legal-reviews/{review['id']}/extension/approve", headers=leader.headers
     ).json
-    assert extended["due_on"] > (datetime.now(UTC).date() - timedelta(days=3)).isoformat()
+    assert extended["due_on"] > (clock.now().date() - timedelta(days=3)).isoformat()
     assert extended["extension"]["approved"]
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from typing import Any
+
+from server import clock
 
 from .conftest import Actor, sha256_hex
 
@@ -19,13 +21,13 @@ def metadata(case: int, data: bytes, **overrides: Any) -> dict[str, str]:
         "case_id": str(case),
         "stage": "filing",
         "activity": "onsite_inspection",
-        "captured_at": datetime.now(CHINA).replace(microsecond=0).isoformat(),
+        "captured_at": clock.local_now().replace(microsecond=0).isoformat(),
         "sha256": sha256_hex(data),
         "device_id": "phone-1",
         "latitude": "31.2304",
         "longitude": "121.4737",
         "accuracy_m": "8.5",
-        "sent_at": datetime.now(UTC).isoformat(),
+        "sent_at": clock.now().isoformat(),
     }
     meta.update({k: str(v) for k, v in overrides.items() if v is not None})
     for key in [k for k, v in overrides.items() if v is None]:

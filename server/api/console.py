@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request, url_for
 
+from .. import clock
 from ..extensions import db
-from ..models import utcnow
 from ..schemas import (
     BookmarkCreateSchema,
     BookmarkListSchema,
@@ -90,7 +90,7 @@ def playback_url(item_id: str):
         user,
         item,
         body["what"],
-        utcnow(),
+        clock.now(),
         secret_key=current_app.config["SECRET_KEY"],
         client_addr=client_addr(),  # the link works from this address only
     )
@@ -161,7 +161,7 @@ def _export(item_id: str, fmt: str) -> Response:
         content = custody_export.to_pdf(
             custody_export.item_facts(db.session, item, lang),
             lines,
-            generated_at=utcnow(),
+            generated_at=clock.now(),
             generated_by=f"{user.name} ({user.username})",
             font_path=current_app.config.get("PDF_FONT"),
             lang=lang,

@@ -11,10 +11,11 @@ from typing import Any
 import segno
 from flask import Blueprint, Response, current_app, request, url_for
 
+from .. import clock
 from ..credential_photo import MAX_BYTES as PHOTO_MAX_BYTES
 from ..errors import DomainError, Invalid
 from ..extensions import db
-from ..models import Credential, utcnow
+from ..models import Credential
 from ..runtime import runtime
 from ..schemas import (
     CredentialCreateSchema,
@@ -191,7 +192,7 @@ def my_credential():
     position = {
         k: query[k] for k in ("latitude", "longitude", "accuracy_m") if query.get(k) is not None
     }
-    now = utcnow()
+    now = clock.now()
     shown = credential_service.display(
         db.session,
         user,
@@ -215,8 +216,8 @@ def my_credential():
         "issuing_authority": credential.issuing_authority,
         "categories": list(credential.categories),
         "area": credential.area,
-        "valid_from": credential_service.local_day(credential.valid_from).isoformat(),
-        "valid_to": credential_service.local_day(credential.valid_to).isoformat(),
+        "valid_from": clock.local_date(credential.valid_from).isoformat(),
+        "valid_to": clock.local_date(credential.valid_to).isoformat(),
         "status": credential.status,
         "token": shown.token,
         "token_expires_at": shown.expires_at,
@@ -251,7 +252,7 @@ def register_device_key():
         current_user(),
         device_id=body["device_id"],
         public_key=body["public_key"],
-        now=utcnow(),
+        now=clock.now(),
         client_addr=client_addr(),
     )
     db.session.commit()
@@ -273,7 +274,7 @@ def revoke_device_key(key_id: int):
     user = current_user()
     key = credential_service.get_device_key(db.session, user, key_id)
     credential_service.revoke_device_key(
-        db.session, user, key, body["reason"], now=utcnow(), client_addr=client_addr()
+        db.session, user, key, body["reason"], now=clock.now(), client_addr=client_addr()
     )
     db.session.commit()
     return DeviceKeySchema().dump(key)

@@ -7,9 +7,9 @@ from datetime import timedelta
 import segno
 from flask import Blueprint, Response, url_for
 
+from .. import clock
 from ..documents.registry import DOCUMENT_TYPES, describe
 from ..extensions import db
-from ..models import utcnow
 from ..runtime import runtime
 from ..schemas import (
     DocumentCreateSchema,
@@ -36,7 +36,7 @@ def _dump(doc, versions=None) -> dict:
 
 
 def _retain_until():
-    return utcnow() + timedelta(days=int(runtime().config["RETENTION_DAYS"]))
+    return clock.now() + timedelta(days=int(runtime().config["RETENTION_DAYS"]))
 
 
 @bp.get("/document-types")

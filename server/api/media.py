@@ -8,10 +8,11 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, g, request
 
+from .. import clock
 from ..domain import MediaStatus
 from ..errors import DomainError, NotFound
 from ..extensions import db
-from ..models import Derivative, MediaItem, PlaybackGrant, utcnow
+from ..models import Derivative, MediaItem, PlaybackGrant
 from ..runtime import runtime
 from ..schemas import CustodySchema, MediaItemSchema, ReattachSchema
 from ..services import audit, playback
@@ -44,7 +45,7 @@ def playback_or_login(what: str | None = None) -> Callable[[F], F]:
                 token,
                 item_id=kwargs["item_id"],
                 what=what or kwargs["name"],
-                now=utcnow(),
+                now=clock.now(),
                 secret_key=current_app.config["SECRET_KEY"],
             )
             g.user, g.playback_grant = user, grant
@@ -73,7 +74,7 @@ def audit_access(
         details=details,
         first_range=first_range,
         client_addr=client_addr(),
-        now=utcnow(),
+        now=clock.now(),
     )
 
 

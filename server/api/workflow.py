@@ -10,9 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, request, send_file
 
+from .. import clock
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..extensions import db
-from ..models import CalendarDay, LegalReview, MajorDecisionItem, User, utcnow
+from ..models import CalendarDay, LegalReview, MajorDecisionItem, User
 from ..runtime import runtime
 from ..schemas import (
     CalendarDaySchema,
@@ -81,7 +82,7 @@ def add_execution(case_id: int):
             "执行情况在执行阶段登记 / record execution in the execution stage",
             code="not_in_execution_stage",
         )
-    record = {**body, "on": body["on"].isoformat(), "by": user.id, "at": utcnow().isoformat()}
+    record = {**body, "on": body["on"].isoformat(), "by": user.id, "at": clock.now().isoformat()}
     case.execution_records = [*(case.execution_records or []), record]
     audit.record(
         db.session,
@@ -101,7 +102,7 @@ def add_execution(case_id: int):
 
 def _dump_reviews(reviews: list[LegalReview], **options: Any) -> list[dict]:
     """The rounds as JSON; ``overdue`` by the calendar as it stands, like the queue filter."""
-    cal, today = review_service.calendar(db.session), review_service.today_local()
+    cal, today = review_service.calendar(db.session), clock.today()
     return [
         {**data, "overdue": review_service.is_overdue(review, today, cal)}
         for review, data in zip(
@@ -163,7 +164,7 @@ def review_queue():
         query = query.where(LegalReview.status == status)
     if request.args.get("overdue") == "1":
         cal = review_service.calendar(db.session)
-        query = query.where(review_service.overdue_filter(review_service.today_local(), cal))
+        query = query.where(review_service.overdue_filter(clock.today(), cal))
     rows = list(db.session.execute(query.order_by(LegalReview.due_on, LegalReview.id)).scalars())
     filters = {k: v for k, v in request.args.items() if k in ("status", "overdue")}
     audit_read(
@@ -210,13 +211,13 @@ def give_opinion(review_id: int):
     )
     # The written opinion: 法制审核意见书, signed by the reviewer on screen and issued.
     fields = review_service.opinion_fields(review, user)
-    fields["reviewed_on"] = review_service.today_local().isoformat()
+    fields["reviewed_on"] = clock.today().isoformat()
     doc = documents.create_document(
         db.session, user, case, "legal_review_opinion", fields, client_addr=client_addr()
     )
     rt = runtime()
     bucket = rt.config["S3_BUCKET_ORIGINALS"]
-    until = utcnow() + timedelta(days=int(rt.config["RETENTION_DAYS"]))
+    until = clock.now() + timedelta(days=int(rt.config["RETENTION_DAYS"]))
     documents.add_signature(
         db.session,
         rt.storage,

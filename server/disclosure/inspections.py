@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..errors import Conflict, Invalid, NotFound
-from ..models import Case, User, utcnow
+from ..models import Case, User
 from ..services import audit
 from ..services.legal_review import calendar
 from ..workcal import WorkCalendar
@@ -32,7 +33,6 @@ from .service import (
     PARTY_KINDS,
     hit_dict,
     latest_content,
-    local_today,
     page_of,
     recount_pending_due_dates,
     scanned_notice,
@@ -218,7 +218,7 @@ def record_result(
         item=_check_item(session, actor.unit_id, loaded["item"]),
         object_name=loaded["object_name"].strip(),
         object_kind=loaded["object_kind"],
-        inspected_on=_check_day(loaded["inspected_on"], today or local_today()),
+        inspected_on=_check_day(loaded["inspected_on"], today or clock.today()),
         inspectors=[name.strip() for name in loaded["inspectors"]],
         result=loaded["result"],
         case_id=_check_case(session, actor.unit_id, loaded["case_id"]),
@@ -264,7 +264,7 @@ def update_result(
     if "item" in changes:
         row.item = _check_item(session, row.unit_id, changes["item"])
     if "inspected_on" in changes:
-        row.inspected_on = _check_day(changes["inspected_on"], today or local_today())
+        row.inspected_on = _check_day(changes["inspected_on"], today or clock.today())
         row.due_by = due_by(session, row.inspected_on)
     if "inspectors" in changes:
         row.inspectors = [name.strip() for name in changes["inspectors"]]
@@ -319,7 +319,7 @@ def publish(
             code="personal_data_found",
             details={"hits": hits},
         )
-    _mark_published(row, now or utcnow())
+    _mark_published(row, now or clock.now())
     _record(session, row, actor, "published", client_addr)
     return row
 
@@ -346,7 +346,7 @@ def publish_due(
             row.status, row.block_hits = InspectionStatus.BLOCKED.value, hits
             _record(session, row, None, "blocked", "", hits=_masked_hits(hits))
             continue
-        _mark_published(row, now or utcnow())
+        _mark_published(row, now or clock.now())
         _record(session, row, None, "published", "", automatic=True)
         published.append(row)
     session.flush()
@@ -368,7 +368,7 @@ def take_down(
         raise Conflict("this result is already taken down", code="not_online")
     row.status = InspectionStatus.TAKEN_DOWN.value
     row.takedown_notice = notice
-    row.taken_down_at = now or utcnow()
+    row.taken_down_at = now or clock.now()
     session.flush()
     _record(session, row, actor, "taken_down", client_addr, notice=notice)
     return row

@@ -8,8 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from .. import clock
 from ..extensions import db
-from ..models import Unit, UTCDateTime, utcnow
+from ..models import Unit, UTCDateTime
 
 
 class PublicContent(db.Model):
@@ -23,7 +24,7 @@ class PublicContent(db.Model):
     version: Mapped[int] = mapped_column()
     content: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     __table_args__ = (
         # Also the index behind "latest version of a kind for a unit".
@@ -64,8 +65,8 @@ class PublishedDecision(db.Model):
     takedown_notice: Mapped[str] = mapped_column(sa.Text, default="")
     taken_down_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     corrected_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("published_decisions.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     unit: Mapped[Unit] = relationship()
 
@@ -106,8 +107,8 @@ class RandomInspectionResult(db.Model):
     takedown_notice: Mapped[str] = mapped_column(sa.Text, default="")
     taken_down_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
     unit: Mapped[Unit] = relationship()
 

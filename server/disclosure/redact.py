@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
+from .. import clock
+
 # --- hits ---------------------------------------------------------------------------------
 
 
@@ -76,7 +78,7 @@ def is_valid_id_number(number: str, *, today: date | None = None) -> bool:
         born = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         return False
-    if not date(1900, 1, 1) <= born <= (today or date.today()):
+    if not date(1900, 1, 1) <= born <= (today or clock.today()):
         return False
     return id_check_digit(number[:17]) == number[17]
 

@@ -34,13 +34,12 @@ from xml.sax.saxutils import escape
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..domain import MediaStatus
 from ..errors import Conflict, Invalid, NotFound
 from ..models import Case, CaseStage, Credential, Document, LegalReview, MediaItem, Unit, User
-from ..models import utcnow as _utcnow
 from ..services import audit
 from ..services import workflow as wf
-from ..services.credentials import SHANGHAI
 from ..services.legal_review import calendar as work_calendar
 from ..services.units import display_name
 from . import redact
@@ -128,27 +127,12 @@ class ReportStatus(StrEnum):
 # --- dates ------------------------------------------------------------------------------------
 
 
-def year_bounds(year: int) -> tuple[datetime, datetime]:
-    """[start, end) of the calendar year in Asia/Shanghai, as UTC datetimes."""
-    start = datetime.combine(date(year, 1, 1), time(0), SHANGHAI).astimezone(UTC)
-    end = datetime.combine(date(year + 1, 1, 1), time(0), SHANGHAI).astimezone(UTC)
-    return start, end
-
-
-def local_day(at: datetime) -> date:
-    return at.astimezone(SHANGHAI).date()
-
-
-def local_today(now: datetime | None = None) -> date:
-    return local_day(now or _utcnow())
-
-
 def freeze_deadline(year: int) -> date:
     return date(year + 1, *FREEZE_DEADLINE)
 
 
 def _in(column: Any, year: int) -> sa.ColumnElement[bool]:
-    start, end = year_bounds(year)
+    start, end = clock.year_bounds(year)
     return sa.and_(column >= start, column < end)
 
 
@@ -218,7 +202,7 @@ def _penalty_figures(session: Session, unit_id: int, year: int) -> dict[str, Any
     for doc, first_issued in decisions:
         penalties = [p for p in (doc.fields or {}).get("penalties") or [] if isinstance(p, dict)]
         by_document[doc.doc_type] += 1
-        by_month[local_day(first_issued).month - 1] += 1
+        by_month[clock.local_date(first_issued).month - 1] += 1
         kind = heaviest(penalties)
         if kind is not None:
             by_kind[kind] += 1
@@ -257,7 +241,7 @@ def _case_figures(session: Session, unit_id: int, year: int) -> dict[str, Any]:
     by_month = [0] * 12
     for _, procedure, created_at in rows:
         by_procedure[procedure] = by_procedure.get(procedure, 0) + 1
-        by_month[local_day(created_at).month - 1] += 1
+        by_month[clock.local_date(created_at).month - 1] += 1
     return {
         "total": len(rows),
         "by_procedure": by_procedure,
@@ -281,7 +265,7 @@ def _legal_review_figures(session: Session, unit_id: int, year: int) -> dict[str
     cal = work_calendar(session)
     counts = Counter(status for status, _, _ in rounds)
     days = [
-        cal.working_days_between(local_day(submitted), local_day(decided))
+        cal.working_days_between(clock.local_date(submitted), clock.local_date(decided))
         for _, submitted, decided in rounds
     ]
     return {
@@ -362,7 +346,7 @@ def _credential_figures(session: Session, unit_id: int, year: int) -> dict[str, 
                 Credential.user_id.in_(officers), Credential.status == "active"
             )
         ):
-            if local_day(valid_from) <= day <= local_day(valid_to):
+            if clock.local_date(valid_from) <= day <= clock.local_date(valid_to):
                 certified.add(user_id)
     return {
         "as_of": day.isoformat(),
@@ -667,8 +651,8 @@ def draft_report(
     admin rewrote is kept, and so are permits entered by hand; otherwise the narrative is
     generated again from the new figures.
     """
-    now = now or _utcnow()
-    _check_year(year, local_today(now))
+    now = now or clock.now()
+    _check_year(year, clock.today(now))
     report = get_report(session, unit_id, year)
     if report is not None and report.status != ReportStatus.DRAFT:
         raise _not_draft(report)
@@ -740,7 +724,7 @@ def enter_permits(
         **counts,
         "source": source,
         "entered_by": actor.id,
-        "entered_at": (now or _utcnow()).astimezone(UTC).isoformat(),
+        "entered_at": (now or clock.now()).astimezone(UTC).isoformat(),
         "note": f"由管理员依据{source}录入",
     }
     report.figures = {**report.figures, "permits": permits}
@@ -784,10 +768,10 @@ def freeze(
     Only after the year is over, and only when the draft still matches the database (409
     ``figures_changed`` asks for a re-draft, so what is frozen is what the admin reviewed).
     """
-    now = now or _utcnow()
+    now = now or clock.now()
     if report.status != ReportStatus.DRAFT:
         raise _not_draft(report)
-    today = local_today(now)
+    today = clock.today(now)
     if today <= date(report.year, 12, 31):
         raise Conflict(
             f"{report.year}年尚未结束，不能归档存底 / the year is not over yet",
@@ -842,7 +826,7 @@ def publish(
         )
     _refuse_personal_data(_public_text(report))  # clean when frozen, unless the scanner learnt more
     report.status = ReportStatus.PUBLISHED
-    report.published_at = now or _utcnow()
+    report.published_at = now or clock.now()
     report.published_by = actor.id if actor else None
     session.flush()
     _audit(session, report, actor, "published", client_addr, snapshot_sha256=report.snapshot_sha256)
@@ -899,12 +883,12 @@ def due_drafts(session: Session, today: date) -> list[Reminder]:
     admins to remind of each unpublished one, once a day per unit (audited
     ``report.reminder``). Safe to run every minute."""
     year = today.year - 1
-    now = datetime.combine(today, time(0), SHANGHAI)
+    now = datetime.combine(today, time(0), clock.ZONE)
     reminders = []
     for unit in session.execute(sa.select(Unit).order_by(Unit.id)).scalars():
         report = get_report(session, unit.id, year)
         if report is None:
-            report = draft_report(session, unit.id, year, now=max(now, _utcnow()))
+            report = draft_report(session, unit.id, year, now=max(now, clock.now()))
         if report.status == ReportStatus.PUBLISHED or report.last_reminded_on == today:
             continue
         admins = list(
@@ -944,7 +928,7 @@ def due_drafts(session: Session, today: date) -> list[Reminder]:
 def run_due_drafts(session: Session, now: datetime | None = None) -> list[Reminder]:
     """The periodic sweep's hook: ``due_drafts`` for today (Asia/Shanghai), reminders logged.
     The caller commits."""
-    reminders = due_drafts(session, local_today(now))
+    reminders = due_drafts(session, clock.today(now))
     for r in reminders:
         log.warning(
             "yearly report %s of unit %s is %s (freeze by %s%s); reminding %s",
@@ -985,7 +969,7 @@ def record_remedy_outcome(
         decided_on=data["decided_on"],
         note=(data.get("note") or "").strip(),
         recorded_by=actor.id,
-        recorded_at=_utcnow(),
+        recorded_at=clock.now(),
     )
     session.add(row)
     session.flush()
@@ -1510,7 +1494,7 @@ def chart_svg(figures: dict[str, Any], name: str) -> str:
 
 
 def local_time(at: datetime | None) -> str:
-    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if at else ""
+    return at.astimezone(clock.ZONE).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
 def report_title(figures: dict[str, Any]) -> str:

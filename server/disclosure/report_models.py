@@ -8,8 +8,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .. import clock
 from ..extensions import db
-from ..models import UTCDateTime, utcnow
+from ..models import UTCDateTime
 
 # Columns that make up the archived snapshot (归档存底): once a report leaves "draft" none of
 # them may change again (checked on every UPDATE, whatever code path tries).
@@ -36,7 +37,7 @@ class AnnualReport(db.Model):
     narrative: Mapped[str] = mapped_column(sa.Text, default="")
     # True once the admin rewrote the generated narrative: re-drafting keeps their text.
     narrative_edited: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
-    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     snapshot_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     frozen_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
@@ -46,7 +47,7 @@ class AnnualReport(db.Model):
     published_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     # The last day (Asia/Shanghai) the admins were reminded: at most one reminder a day.
     last_reminded_on: Mapped[date | None] = mapped_column(sa.Date)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     __table_args__ = (sa.UniqueConstraint("unit_id", "year", name="uq_annual_reports_unit_year"),)
 
@@ -83,6 +84,6 @@ class RemedyOutcome(db.Model):
     decided_on: Mapped[date] = mapped_column(sa.Date)
     note: Mapped[str] = mapped_column(sa.Text, default="")
     recorded_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     __table_args__ = (sa.Index("ix_remedy_outcomes_unit_decided", "unit_id", "decided_on"),)

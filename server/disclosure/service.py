@@ -23,11 +23,12 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..domain import CredentialStatus
 from ..errors import Conflict, Invalid, NotFound
-from ..models import AuditEntry, Credential, Unit, User, utcnow
+from ..models import AuditEntry, Credential, Unit, User
 from ..services import audit
-from ..services.credentials import SHANGHAI, local_day, state_problem
+from ..services.credentials import state_problem
 from ..services.units import display_name
 from ..workcal import WorkCalendar, recount_deadline
 from . import redact
@@ -141,10 +142,6 @@ def add_years(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:
         return day.replace(year=day.year + years, day=28)
-
-
-def local_today() -> date:
-    return local_day(utcnow())
 
 
 # --- public content: schemas ----------------------------------------------------------------
@@ -278,7 +275,7 @@ def save_content(
         version=(previous.version + 1) if previous else 1,
         content=content,
         created_by=actor.id,
-        created_at=utcnow(),
+        created_at=clock.now(),
     )
     try:
         with session.begin_nested():
@@ -345,7 +342,7 @@ def certified_officers(session: Session, unit_id: int, now: datetime) -> list[Pu
             number=c.number,
             categories=list(c.categories),
             area=c.area,
-            valid_to=local_day(c.valid_to),
+            valid_to=clock.local_date(c.valid_to),
         )
         for c in rows
         if state_problem(c, now) is None
@@ -529,7 +526,7 @@ def prepare_publication(
 def _mark_published(pd: PublishedDecision, now: datetime) -> None:
     pd.status = DecisionStatus.PUBLISHED.value
     pd.published_at = now
-    pd.offline_after = add_years(local_day(now), ONLINE_YEARS[pd.party_kind])
+    pd.offline_after = add_years(clock.local_date(now), ONLINE_YEARS[pd.party_kind])
     pd.block_hits = []
 
 
@@ -555,7 +552,7 @@ def publish(
             code="personal_data_found",
             details={"hits": hits},
         )
-    _mark_published(pd, now or utcnow())
+    _mark_published(pd, now or clock.now())
     _record(
         session,
         pd,
@@ -590,7 +587,7 @@ def publish_due(
             pd.block_hits = hits
             _record(session, pd, None, "blocked", "", hits=masked_hits(hits))
             continue
-        _mark_published(pd, now or utcnow())
+        _mark_published(pd, now or clock.now())
         _record(session, pd, None, "published", "", automatic=True)
         published.append(pd)
     session.flush()
@@ -647,14 +644,14 @@ def take_down(
     notice = scanned_notice(notice)
     if pd.status not in (DecisionStatus.PUBLISHED, DecisionStatus.PENDING, DecisionStatus.BLOCKED):
         raise Conflict(f"a decision that is {pd.status} cannot be taken down", code="not_online")
-    now = now or utcnow()
+    now = now or clock.now()
     pd.status = DecisionStatus.TAKEN_DOWN.value
     pd.takedown_notice = notice
     pd.taken_down_at = now
     corrected = None
     if replacement is not None:
         corrected = prepare_publication(
-            session, replacement, due_by=local_day(now), actor=actor, client_addr=client_addr
+            session, replacement, due_by=clock.local_date(now), actor=actor, client_addr=client_addr
         )
         corrected.corrected_from_id = pd.id
         if corrected.status == DecisionStatus.PENDING:
@@ -834,7 +831,7 @@ def public_decision(session: Session, decision_id: int, today: date) -> PublicDe
 
 def local_time(at: datetime) -> str:
     """``2026-05-01 10:20`` in Asia/Shanghai."""
-    return at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return at.astimezone(clock.ZONE).strftime("%Y-%m-%d %H:%M")
 
 
 # --- the procedure flow chart ------------------------------------------------------------------

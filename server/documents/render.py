@@ -38,7 +38,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from ..services.credentials import SHANGHAI
+from .. import clock
 from ..services.custody_export import pdf_font
 from .registry import SIGNER_ROLES, Choice, DocumentType, Text
 
@@ -281,7 +281,7 @@ def _scalar(field: fields.Field, value: Any) -> str:
     if isinstance(field, fields.DateTime):
         at = datetime.fromisoformat(value) if isinstance(value, str) else value
         if at.tzinfo is not None:
-            at = at.astimezone(SHANGHAI)
+            at = at.astimezone(clock.ZONE)
         return f"{_cn_date(at)} {at:%H:%M}"
     if isinstance(field, fields.Decimal):
         return f"{Decimal(str(value)):.2f}"
@@ -374,7 +374,7 @@ def _hanging(styles: dict[str, ParagraphStyle], depth: int, *, first: bool) -> P
 def _cn_date(day: date) -> str:
     """``2026年11月27日``; an aware datetime is first taken to Asia/Shanghai."""
     if isinstance(day, datetime) and day.tzinfo is not None:
-        day = day.astimezone(SHANGHAI)
+        day = day.astimezone(clock.ZONE)
     return f"{day.year}年{day.month}月{day.day}日"
 
 
@@ -385,4 +385,4 @@ def _issued_date(at: datetime | None) -> str:
 
 def _server_time(at: datetime) -> datetime:
     """A server timestamp (naive means UTC) in Asia/Shanghai."""
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(SHANGHAI)
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(clock.ZONE)

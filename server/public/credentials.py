@@ -12,10 +12,11 @@ from typing import Any
 from flask import abort, current_app, render_template, request, url_for
 from sqlalchemy.orm import object_session
 
+from .. import clock
 from ..api.common import client_addr
 from ..api.credentials import device_cert_ttl, offline_code_window, photo_response
 from ..extensions import db
-from ..models import Credential, utcnow
+from ..models import Credential
 from ..schemas import PublicCredentialCheckSchema
 from ..services import credentials as credential_service
 from ..services.credentials import InvalidReason, PublicCheck
@@ -140,7 +141,7 @@ def _check(token: str, channel: str) -> PublicCheck:
     result = credential_service.check_publicly(
         db.session,
         token,
-        utcnow(),
+        clock.now(),
         secret_key=current_app.config["SECRET_KEY"],
         client_addr=client_addr(),
         channel=channel,
@@ -153,7 +154,7 @@ def _check_offline(code: str, channel: str) -> PublicCheck:
     result = credential_service.check_offline_publicly(
         db.session,
         code,
-        utcnow(),
+        clock.now(),
         secret_key=current_app.config["SECRET_KEY"],
         window=offline_code_window(),
         client_addr=client_addr(),
@@ -172,14 +173,14 @@ def public_facts(credential: Credential, photo_url: str | None = None) -> dict[s
         "unit_name": display_name(credential.user.unit, object_session(credential)),
         "categories": list(credential.categories),
         "area": credential.area,
-        "valid_from": credential_service.local_day(credential.valid_from).isoformat(),
-        "valid_to": credential_service.local_day(credential.valid_to).isoformat(),
+        "valid_from": clock.local_date(credential.valid_from).isoformat(),
+        "valid_to": clock.local_date(credential.valid_to).isoformat(),
         "photo_url": photo_url if credential.photo_sha256 else None,
     }
 
 
 def _local_time(result: PublicCheck) -> str:
-    return result.checked_at.astimezone(credential_service.SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    return result.checked_at.astimezone(clock.ZONE).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _page(result: PublicCheck, photo_url: str):
@@ -209,7 +210,7 @@ def _page(result: PublicCheck, photo_url: str):
         reason_text=REASONS[result.reason][lang] if result.reason else None,
         hint=hint,
         facts=public_facts(result.credential, photo_url) if result.credential else None,
-        checked_at=result.checked_at.astimezone(credential_service.SHANGHAI).isoformat(),
+        checked_at=result.checked_at.astimezone(clock.ZONE).isoformat(),
         checked_at_local=_local_time(result),
     )
     return html, 200, {"Content-Type": "text/html; charset=utf-8", **_HEADERS}
@@ -268,7 +269,7 @@ def verify_credential_json(token: str):
 def verify_credential_photo(token: str):
     """The officer's photo, only while ``token`` verifies (as the page it appears on)."""
     credential = credential_service.valid_by_token(
-        db.session, token, utcnow(), secret_key=current_app.config["SECRET_KEY"]
+        db.session, token, clock.now(), secret_key=current_app.config["SECRET_KEY"]
     )
     return _photo(credential)
 
@@ -291,7 +292,7 @@ def verify_offline_credential_photo(code: str):
     credential = credential_service.valid_by_offline_code(
         db.session,
         code,
-        utcnow(),
+        clock.now(),
         secret_key=current_app.config["SECRET_KEY"],
         window=offline_code_window(),
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import render_template, request, url_for
 
+from .. import clock
 from ..disclosure import inspections
 from ..disclosure import service as disclosure
 from ..disclosure.models import (  # noqa: F401  (create_all)
@@ -16,7 +17,7 @@ from ..disclosure.models import (  # noqa: F401  (create_all)
     RandomInspectionResult,
 )
 from ..extensions import db
-from ..models import Unit, utcnow
+from ..models import Unit
 from ..services.units import display_name
 from . import bp
 
@@ -101,7 +102,7 @@ def disclosure_unit(code: str):
 @bp.get("/units/<code>/officers")
 def disclosure_officers(code: str):
     unit = _unit(code)
-    now = utcnow()
+    now = clock.now()
     officers = disclosure.certified_officers(db.session, unit.id, now)
     return _page(
         "disclosure_officers.html",
@@ -180,7 +181,7 @@ def _paging(endpoint: str, code: str) -> tuple[dict[str, str], Callable[[int], s
 @bp.get("/units/<code>/decisions")
 def disclosure_decisions(code: str):
     unit = _unit(code)
-    today = disclosure.local_today()
+    today = clock.today()
     errors: list[str] = []
     search = disclosure.DecisionSearch(
         q=request.args.get("q", "").strip()[:100],
@@ -239,7 +240,7 @@ def disclosure_inspection_results(code: str):
 
 @bp.get("/decisions/<int:decision_id>")
 def disclosure_decision(decision_id: int):
-    shown = disclosure.public_decision(db.session, decision_id, disclosure.local_today())
+    shown = disclosure.public_decision(db.session, decision_id, clock.today())
     if shown is None:
         raise PublicNotFound(str(decision_id))
     pd = shown.decision

@@ -19,6 +19,7 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, object_session
 
+from .. import clock
 from ..domain import ACTIVITY_LABELS, PROCEDURE_LABELS, STAGE_LABELS, MediaStatus
 from ..errors import Conflict
 from ..models import (
@@ -31,7 +32,6 @@ from ..models import (
     MediaItem,
     Unit,
     User,
-    utcnow,
 )
 from ..storage import Storage
 from ..workflow.coverage import minutes_and_seconds
@@ -197,7 +197,7 @@ def archive_case(
     rt = runtime()
     storage = storage or rt.storage
     config = config or rt.config
-    now = utcnow()
+    now = clock.now()
     long_until = now + timedelta(days=365 * int(config["ARCHIVE_KEY_EVIDENCE_YEARS"]))
     docs = [d for d in issued_documents(session, case.id) if d.status == "issued"]
     media = case_file_media(session, case.id)
@@ -709,7 +709,7 @@ def export_archive(
     head = head_covering(session, signer, entries[-1].seq if entries else 0)
     manifest = {
         "format": FORMAT,
-        "generated_at": utcnow().isoformat(),
+        "generated_at": clock.now().isoformat(),
         "case": {
             "id": case.id,
             "number": case.number,
@@ -789,6 +789,6 @@ def _iso(at: datetime | None) -> str | None:
 
 
 def archive_filename(case: Case, at: datetime | None = None) -> str:
-    stamp = (at or utcnow()).strftime("%Y%m%d")
+    stamp = (at or clock.now()).strftime("%Y%m%d")
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in case.number)
     return f"case-{safe}-{stamp}.zip"

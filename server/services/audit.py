@@ -11,7 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ..models import AuditEntry, AuditHead, User, utcnow
+from .. import clock
+from ..models import AuditEntry, AuditHead, User
 from ..storage import Storage
 from .signing import Signer, verify_signature
 
@@ -102,7 +103,7 @@ def record(
     clean_details = json.loads(json.dumps(details or {}, ensure_ascii=False, default=str))
     entry = AuditEntry(
         seq=seq,
-        at=utcnow(),
+        at=clock.now(),
         actor_id=actor.id if actor else None,
         actor=actor.username if actor else "system",
         action=action,
@@ -125,7 +126,7 @@ def sign_head(session: Session, signer: Signer) -> AuditHead | None:
     ).scalar_one_or_none()
     if last is None:
         return None
-    signed_at = utcnow()
+    signed_at = clock.now()
     head = AuditHead(
         seq=last.seq,
         entry_hash=last.entry_hash,

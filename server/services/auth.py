@@ -13,9 +13,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..domain import Role
 from ..errors import Conflict, DomainError, Invalid, Unauthorized
-from ..models import ApiToken, LoginThrottle, Unit, User, utcnow
+from ..models import ApiToken, LoginThrottle, Unit, User
 from . import audit
 
 _hasher = PasswordHasher()
@@ -105,7 +106,7 @@ def login(
     max_delay_s: int,
 ) -> LoginResult:
     """Check the password and issue a token; failures grow a per-username delay (HTTP 429)."""
-    now = utcnow()
+    now = clock.now()
     throttle = session.get(LoginThrottle, username)
     if throttle and throttle.next_allowed_at and throttle.next_allowed_at > now:
         wait = math.ceil((throttle.next_allowed_at - now).total_seconds())
@@ -158,7 +159,7 @@ def user_for_token(session: Session, token: str) -> User | None:
     row = session.execute(
         sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token))
     ).scalar_one_or_none()
-    if row is None or row.revoked_at is not None or row.expires_at <= utcnow():
+    if row is None or row.revoked_at is not None or row.expires_at <= clock.now():
         return None
     if not row.user.active:
         return None
@@ -170,7 +171,7 @@ def logout(session: Session, *, token: str, user: User, client_addr: str) -> Non
         sa.select(ApiToken).where(ApiToken.token_hash == hash_token(token))
     ).scalar_one_or_none()
     if row is not None and row.revoked_at is None:
-        row.revoked_at = utcnow()
+        row.revoked_at = clock.now()
         audit.record(
             session,
             actor=user,

@@ -7,9 +7,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..domain import UNIT_WIDE_ROLES, Role, Stage
 from ..errors import Conflict, Forbidden, Invalid, NotFound
-from ..models import Case, CaseStage, MediaItem, User, case_officers, utcnow
+from ..models import Case, CaseStage, MediaItem, User, case_officers
 from . import audit
 
 
@@ -45,7 +46,7 @@ def can_record(user: User, case: Case) -> bool:
 
 
 def _next_number(session: Session, unit_id: int) -> str:
-    year = utcnow().year
+    year = clock.now().year
     prefix = f"{year}-"
     count = session.execute(
         sa.select(sa.func.count(Case.id)).where(
@@ -83,7 +84,7 @@ def create_case(
         sa.select(Case.id).where(Case.unit_id == user.unit_id, Case.number == number)
     ).first():
         raise Conflict(f"case number {number} already exists in your unit", code="case_exists")
-    now = utcnow()
+    now = clock.now()
     case = Case(
         unit_id=user.unit_id,
         number=number,

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from .. import clock
 from ..domain import STAGE_ORDER, MediaKind, MediaStatus, Role, Stage
 from ..errors import Conflict, Forbidden, Invalid
 from ..models import (
@@ -28,11 +29,9 @@ from ..models import (
     User,
     case_officers,
     has_flag,
-    utcnow,
 )
 from . import audit
 from .cases import get_case, visible_cases
-from .credentials import day_start
 
 CONSOLE_ROLES = frozenset({Role.SUPERVISOR.value, Role.LEGAL.value, Role.LEADER.value})
 BOOKMARK_ROLES = CONSOLE_ROLES
@@ -165,9 +164,9 @@ def _day_bounds(
 ) -> list[sa.ColumnElement[bool]]:
     where = []
     if date_from is not None:
-        where.append(column >= day_start(date_from))
+        where.append(column >= clock.day_start(date_from))
     if date_to is not None:
-        where.append(column < day_start(date_to + timedelta(days=1)))
+        where.append(column < clock.day_start(date_to + timedelta(days=1)))
     return where
 
 
@@ -483,7 +482,11 @@ def add_bookmark(
             f"at_s is outside the recording (0 to {item.duration_s} s)", code="outside_recording"
         )
     bookmark = MediaBookmark(
-        media_item_id=item.id, at_s=at_s, note=note.strip(), author_id=user.id, created_at=utcnow()
+        media_item_id=item.id,
+        at_s=at_s,
+        note=note.strip(),
+        author_id=user.id,
+        created_at=clock.now(),
     )
     session.add(bookmark)
     session.flush()
@@ -517,7 +520,7 @@ def mark_key_evidence(
     item.key_evidence_reason = reason
     item.key_evidence_by = user.id
     item.key_evidence_user = user
-    item.key_evidence_at = utcnow()
+    item.key_evidence_at = clock.now()
     audit.record(
         session,
         actor=user,

@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import struct
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -35,18 +35,16 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..domain import CredentialStatus, Role
 from ..errors import Conflict, Forbidden, Invalid, NotFound
-from ..models import AuditEntry, Case, Credential, Device, DeviceKey, User, utcnow
+from ..models import AuditEntry, Case, Credential, Device, DeviceKey, User
 from ..storage.keys import credential_photo_key
 from . import audit
 
 if TYPE_CHECKING:
     from ..storage import Storage
 
-# Mainland China has kept UTC+8 without daylight saving since 1991; a fixed offset needs no
-# tz database on the machine.
-SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")
 DISPLAY_TOKEN_TTL = timedelta(seconds=60)
 # Offline 亮证: a phone makes codes for this long after it was last online, and a code is good
 # for this long either side of our clock (the phone corrects its clock by the offset it saw).
@@ -93,18 +91,13 @@ _TOKEN_TO_REASON = {
 # --- dates ---------------------------------------------------------------------------------
 
 
-def day_start(day: date) -> datetime:
-    """Midnight in Asia/Shanghai of ``day``, as stored in ``valid_from`` / ``valid_to``."""
-    return datetime.combine(day, time(0, 0), SHANGHAI).astimezone(UTC)
-
-
-def local_day(at: datetime) -> date:
-    return at.astimezone(SHANGHAI).date()
-
-
 def in_period(credential: Credential, now: datetime) -> bool:
     """Today (Asia/Shanghai) within valid_from..valid_to, both days included."""
-    return local_day(credential.valid_from) <= local_day(now) <= local_day(credential.valid_to)
+    return (
+        clock.local_date(credential.valid_from)
+        <= clock.local_date(now)
+        <= clock.local_date(credential.valid_to)
+    )
 
 
 def state_problem(credential: Credential, now: datetime) -> InvalidReason | None:
@@ -171,8 +164,8 @@ def issue(
         issuing_authority=data["issuing_authority"].strip(),
         categories=categories,
         area=data["area"].strip(),
-        valid_from=day_start(valid_from),
-        valid_to=day_start(valid_to),
+        valid_from=clock.day_start(valid_from),
+        valid_to=clock.day_start(valid_to),
         status=CredentialStatus.ACTIVE.value,
     )
     try:
@@ -247,7 +240,7 @@ def change_status(
     if current == target:
         raise Conflict(f"the credential is already {current}", code="status_unchanged")
     credential.status = target.value
-    credential.status_changed_at = utcnow()
+    credential.status_changed_at = clock.now()
     audit.record(
         session,
         actor=actor,
@@ -378,7 +371,7 @@ def valid_credential_at(session: Session, user: User, at: datetime) -> Credentia
     if covering:
         then = status_at(session, covering[0], at)
         return Lacking.REVOKED if then == CredentialStatus.REVOKED else Lacking.SUSPENDED
-    if any(local_day(c.valid_to) < local_day(at) for c in credentials):
+    if any(clock.local_date(c.valid_to) < clock.local_date(at) for c in credentials):
         return Lacking.EXPIRED
     return Lacking.NONE
 
@@ -390,7 +383,7 @@ def require_valid_at(session: Session, user: User, captured_at: datetime) -> Cre
     if isinstance(found, Credential):
         return found
     zh, en = LACKING_TEXT[found]
-    local = captured_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    local = captured_at.astimezone(clock.ZONE).strftime("%Y-%m-%d %H:%M:%S")
     raise Forbidden(
         f"持证上岗：拍摄时（{local} 北京时间）{zh}，服务器不接收此文件 / "
         f"no valid credential when this was recorded ({captured_at.isoformat()}): {en}; "
@@ -751,7 +744,7 @@ def own_device(session: Session, user: User, device_id: str, client_addr: str) -
     """The phone, registered to ``user`` on first sight; another officer's phone is refused."""
     device = session.get(Device, device_id)
     if device is None:
-        device = Device(id=device_id, user_id=user.id, last_seen_at=utcnow())
+        device = Device(id=device_id, user_id=user.id, last_seen_at=clock.now())
         session.add(device)
         audit.record(
             session,
@@ -764,7 +757,7 @@ def own_device(session: Session, user: User, device_id: str, client_addr: str) -
     elif device.user_id != user.id:
         raise Conflict("this device is registered to another officer", code="device_not_yours")
     else:
-        device.last_seen_at = utcnow()
+        device.last_seen_at = clock.now()
     return device
 
 
@@ -907,7 +900,7 @@ def device_certificate(
 ) -> tuple[str, datetime]:
     """The server's statement "this key's codes stand for this credential until not-after":
     ``ttl`` from ``now``, never past the credential's last valid day (Asia/Shanghai)."""
-    last_moment = day_start(local_day(credential.valid_to) + timedelta(days=1))
+    last_moment = clock.day_start(clock.local_date(credential.valid_to) + timedelta(days=1))
     not_after = int(min(now + ttl, last_moment).timestamp())
     head = _CERT_HEAD.pack(_CERT_VERSION, credential.id, key.id, not_after)
     return _b64e(head + _cert_mac(secret_key, head)), datetime.fromtimestamp(not_after, UTC)

@@ -19,6 +19,7 @@ from marshmallow import ValidationError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, object_session
 
+from .. import clock
 from ..documents.registry import DOCUMENT_TYPES, dump_fields, validate_fields
 from ..documents.render import RenderInput, SignatureImage, render_pdf, render_signature_check
 from ..errors import Conflict, Forbidden, Invalid, NotFound
@@ -30,13 +31,11 @@ from ..models import (
     DocumentSignature,
     Unit,
     User,
-    utcnow,
 )
 from ..storage import Storage
 from . import audit
 from . import units as unit_service
 from .cases import get_case
-from .credentials import SHANGHAI
 from .workflow import doc_title, ensure_open, latest_review, needs_legal_review
 
 # Documents whose issue (and leader signature) is gated by the legal review.
@@ -103,7 +102,7 @@ def create_document(
         fields=fields,
         status="draft",
         created_by_id=user.id,
-        created_at=utcnow(),
+        created_at=clock.now(),
     )
     session.add(doc)
     session.flush()
@@ -157,7 +156,7 @@ def new_version(
         seq=latest.seq,
         number=latest.number,
         created_by_id=user.id,
-        created_at=utcnow(),
+        created_at=clock.now(),
     )
     session.add(corrected)
     session.flush()
@@ -304,7 +303,7 @@ def add_signature(
         object_key=key,
         object_version=version,
         sha256=hashlib.sha256(png).hexdigest(),
-        signed_at=utcnow(),
+        signed_at=clock.now(),
         device_signed_at=device_signed_at,
     )
     session.add(signature)
@@ -395,12 +394,12 @@ def issue_document(
             details={"missing": missing},
         )
     _legal_gate(session, case, doc.doc_type)
-    now = utcnow()
+    now = clock.now()
     if doc.number is None:
         # Lock order: the audit chain first, then the counter row (every audited write takes
         # the chain lock, so taking the counter first could deadlock with such a writer).
         audit.lock_chain(session)
-        year = now.astimezone(SHANGHAI).year
+        year = now.astimezone(clock.ZONE).year
         unit = session.get(Unit, case.unit_id)
         assert unit is not None
         seq = next_seq(session, case.unit_id, doc.doc_type, year)
@@ -473,11 +472,10 @@ PUBLISHED_TYPES = frozenset({"penalty_decision", "onsite_penalty_decision"})
 def _prepare_publication(session: Session, case: Case, doc: Document, user: User) -> None:
     """Queue the decision for publication within 7 working days, redacted and scanned."""
     from ..disclosure.service import DecisionSource, decision_due_by, prepare_publication
-    from .legal_review import today_local
 
     party = doc.fields.get("party") or {}
     natural = party.get("type") == "natural"
-    decided = today_local(doc.issued_at)
+    decided = clock.today(doc.issued_at)
     others = [party["legal_representative"]] if party.get("legal_representative") else []
     source = DecisionSource(
         unit_id=case.unit_id,
@@ -574,8 +572,8 @@ def create_handover(
         id=token,
         document_id=doc.id,
         created_by_id=user.id,
-        created_at=utcnow(),
-        expires_at=utcnow() + timedelta(minutes=minutes),
+        created_at=clock.now(),
+        expires_at=clock.now() + timedelta(minutes=minutes),
     )
     session.add(handover)
     audit.record(
@@ -597,7 +595,7 @@ def create_handover(
 def open_handover(session: Session, token: str, *, client_addr: str = "") -> Document:
     """The party opens the link: the document is handed over (事中公示: 出具执法文书)."""
     handover = session.get(DocumentHandover, token)
-    now = utcnow()
+    now = clock.now()
     if handover is None or handover.expires_at <= now:
         raise NotFound(
             "链接无效或已过期 / the link is invalid or has expired", code="handover_expired"

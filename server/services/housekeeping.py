@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..models import DocumentHandover, PlaybackGrant
 from . import legal_review
 
@@ -21,7 +22,7 @@ def run(session: Session, now: datetime) -> dict[str, int]:
     from ..disclosure import inspections
     from ..disclosure import service as disclosure
 
-    today = legal_review.today_local(now)
+    today = clock.today(now)
     counts = {
         "reviews_overdue": len(legal_review.flag_overdue(session, today)),
         "decisions_published": len(disclosure.publish_due(session, today)),

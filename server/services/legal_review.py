@@ -17,12 +17,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..errors import Conflict, Forbidden, Invalid, NotFound
-from ..models import CalendarDay, Case, LegalReview, MediaItem, User, utcnow
+from ..models import CalendarDay, Case, LegalReview, MediaItem, User
 from ..workcal import CHINA_2026, WorkCalendar, recount_deadline
 from . import audit
 from .console import credential_events
-from .credentials import SHANGHAI
 from .workflow import completeness, ensure_open, matching_major_items
 
 CHECKLIST: tuple[tuple[str, str], ...] = (
@@ -46,10 +46,6 @@ def calendar(session: Session) -> WorkCalendar:
     ``calendar_days`` rows (admins add later years and local changes there)."""
     rows = session.execute(sa.select(CalendarDay.day, CalendarDay.is_workday)).all()
     return WorkCalendar({**CHINA_2026, **{day: workday for day, workday in rows}})
-
-
-def today_local(now: datetime | None = None) -> date:
-    return (now or utcnow()).astimezone(SHANGHAI).date()
 
 
 def set_calendar_days(
@@ -110,7 +106,7 @@ def recount_deadlines(
 ) -> list[LegalReview]:
     """Move the deadlines of open rounds and of their unanswered materials requests from
     ``before`` to ``after``; an overdue flag whose new deadline has not passed is lifted."""
-    today = today or today_local()
+    today = today or clock.today()
     moved = []
     open_rounds = session.execute(
         sa.select(LegalReview).where(LegalReview.status == "submitted").order_by(LegalReview.id)
@@ -118,7 +114,7 @@ def recount_deadlines(
     for review in open_rounds:
         old_due = review.due_on
         review.due_on = recount_deadline(
-            today_local(review.submitted_at), old_due, before=before, after=after
+            clock.today(review.submitted_at), old_due, before=before, after=after
         )
         if review.overdue_flagged_at and not after.deadline_passed(review.due_on, today):
             review.overdue_flagged_at = None
@@ -129,7 +125,7 @@ def recount_deadlines(
                 continue
             was = date.fromisoformat(request["due_on"])
             due = recount_deadline(
-                today_local(datetime.fromisoformat(request["requested_at"])),
+                clock.today(datetime.fromisoformat(request["requested_at"])),
                 was,
                 before=before,
                 after=after,
@@ -278,7 +274,7 @@ def submit(
     last = check_may_submit(session, user, case)
     set_decision_draft(session, case, decision_draft)
     cal = _counting_deadlines(session)
-    now = utcnow()
+    now = clock.now()
     review = LegalReview(
         case_id=case.id,
         unit_id=case.unit_id,
@@ -289,7 +285,7 @@ def submit(
         package=_package(session, case, report, decision_draft),
         submitted_by_id=user.id,
         submitted_at=now,
-        due_on=cal.add_working_days(today_local(now), days),
+        due_on=cal.add_working_days(clock.today(now), days),
         materials_requests=[],
     )
     session.add(review)
@@ -380,7 +376,7 @@ def give_opinion(
     review.checklist = items
     review.opinion = opinion
     review.reviewer_id = user.id
-    review.decided_at = utcnow()
+    review.decided_at = clock.now()
     case.legal_review_status = review.status
     case.review_overdue = False
     audit.record(
@@ -426,8 +422,8 @@ def request_materials(
 ) -> LegalReview:
     cal = _counting_deadlines(session, review)
     _require_reviewer(user, review)
-    now = utcnow()
-    due = cal.add_working_days(today_local(now), days)
+    now = clock.now()
+    due = cal.add_working_days(clock.today(now), days)
     review.materials_requests = [
         *review.materials_requests,
         {
@@ -469,7 +465,7 @@ def supply_materials(
     if requests[index].get("supplied_at"):
         raise Conflict("these materials were already supplied", code="already_supplied")
     requests[index] |= {
-        "supplied_at": utcnow().isoformat(),
+        "supplied_at": clock.now().isoformat(),
         "supplied_by": user.id,
         "supplied_note": note,
     }
@@ -501,7 +497,7 @@ def request_extension(
     review.extension = {
         "reason": reason,
         "requested_by": user.id,
-        "requested_at": utcnow().isoformat(),
+        "requested_at": clock.now().isoformat(),
         "approved": False,
     }
     audit.record(
@@ -535,9 +531,9 @@ def approve_extension(
         **review.extension,
         "approved": True,
         "approved_by": user.id,
-        "approved_at": utcnow().isoformat(),
+        "approved_at": clock.now().isoformat(),
     }
-    if not cal.deadline_passed(review.due_on, today_local()):
+    if not cal.deadline_passed(review.due_on, clock.today()):
         # The new deadline is watched afresh: flagged (once) if it passes too.
         review.overdue_flagged_at = None
         case.review_overdue = False
@@ -573,7 +569,7 @@ def record_disagreement(
         raise Conflict(
             "a disagreement is already waiting for the leader", code="disagreement_pending"
         )
-    review.disagreement = {"reason": reason, "by": user.id, "at": utcnow().isoformat()}
+    review.disagreement = {"reason": reason, "by": user.id, "at": clock.now().isoformat()}
     audit.record(
         session,
         actor=user,
@@ -606,7 +602,7 @@ def resolve_disagreement(
         "resolution": resolution,
         "note": note,
         "resolved_by": user.id,
-        "resolved_at": utcnow().isoformat(),
+        "resolved_at": clock.now().isoformat(),
     }
     if resolution == "accept_objection":
         review.status = "agreed"
@@ -638,7 +634,7 @@ def is_overdue(review: LegalReview, today: date, cal: WorkCalendar) -> bool:
 
 def flag_overdue(session: Session, today: date | None = None) -> list[LegalReview]:
     """Mark reviews past their due date (once each) and flag their cases for supervisors."""
-    today = today or today_local()
+    today = today or clock.today()
     cal = _counting_deadlines(session)  # and the deadlines as a calendar change left them
     late = list(
         session.execute(
@@ -649,7 +645,7 @@ def flag_overdue(session: Session, today: date | None = None) -> list[LegalRevie
     )
     _flag_late_materials(session, today, cal)
     for review in late:
-        review.overdue_flagged_at = utcnow()
+        review.overdue_flagged_at = clock.now()
         case = session.get(Case, review.case_id)
         if case is not None:
             case.review_overdue = True

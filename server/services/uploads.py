@@ -35,9 +35,10 @@ import sqlalchemy as sa
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
+from .. import clock
 from ..domain import MediaStatus, UploadStatus, kind_for_content_type
 from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from ..models import MediaItem, UploadSession, User, new_id, utcnow
+from ..models import MediaItem, UploadSession, User, new_id
 from ..schemas import UploadMetadataSchema
 from ..storage import ObjectNotFound, Storage, StorageError
 from ..storage.base import Part
@@ -178,7 +179,7 @@ def create_upload(
         require_valid_at(session, user, meta["captured_at"])  # 403 credential_not_valid
     own_device(session, user, meta["device_id"], client_addr)
 
-    now = utcnow()
+    now = clock.now()
     # Only a verified original stands in for a resend: one still "received" may yet turn out
     # hash_mismatch, and the resend would then be the only good copy. Several identical items
     # can exist (two uploads of one file in flight at once): the oldest one is taken.
@@ -249,7 +250,7 @@ def get_upload(session: Session, user: User, upload_id: str) -> UploadSession:
     if upload is None or upload.user_id != user.id:
         raise NotFound("upload not found", code="upload_not_found")
     if upload.status in (UploadStatus.TERMINATED, UploadStatus.EXPIRED) or (
-        upload.status == UploadStatus.ACTIVE and upload.expires_at <= utcnow()
+        upload.status == UploadStatus.ACTIVE and upload.expires_at <= clock.now()
     ):
         raise UploadGone("this upload was terminated or has expired; start a new one")
     return upload
@@ -289,7 +290,7 @@ class _Lease:
         self._renewed = 0.0
 
     def _take(self, *conditions: sa.ColumnElement[bool], **values: Any) -> bool:
-        now = utcnow()
+        now = clock.now()
         result = self.session.execute(
             sa.update(UploadSession)
             .where(UploadSession.id == self.upload_id, _lease_free(now), *conditions)
@@ -309,7 +310,7 @@ class _Lease:
         return self._take(
             UploadSession.offset == offset,
             UploadSession.status == UploadStatus.ACTIVE.value,
-            expires_at=utcnow() + expiry,
+            expires_at=clock.now() + expiry,
         )
 
     def acquire_completion(self) -> bool:
@@ -348,11 +349,11 @@ class _Lease:
     def renew_if_due(self, *, force: bool = False) -> None:
         if not force and time.monotonic() - self._renewed < self.seconds / 3:
             return
-        self._write(lock_expires_at=utcnow() + timedelta(seconds=self.seconds))
+        self._write(lock_expires_at=clock.now() + timedelta(seconds=self.seconds))
 
     def save(self, **values: Any) -> None:
         """Write state, only while still holding the lease on the upload, in its status."""
-        self._write(updated_at=utcnow(), **values)
+        self._write(updated_at=clock.now(), **values)
 
     def complete(self, **values: Any) -> None:
         """Every byte is stored: the upload becomes evidence, which nothing discards."""
@@ -703,7 +704,7 @@ def _stream_into_parts(
             offset=committed,
             tail_size=0,
             multipart_id=multipart_id,
-            expires_at=utcnow() + settings.expiry,
+            expires_at=clock.now() + settings.expiry,
         )
 
     try:
@@ -759,7 +760,7 @@ def _stream_into_parts(
             tail_size=0,
             parts=[p.__dict__ for p in parts],
             multipart_id=multipart_id,
-            expires_at=utcnow() + settings.expiry,  # the sweep retries a failed completion
+            expires_at=clock.now() + settings.expiry,  # the sweep retries a failed completion
             meta={k: v for k, v in state.meta.items() if k not in ("tail_key", "version_id")},
         )
         if state.tail_key:
@@ -777,7 +778,7 @@ def _stream_into_parts(
         lease.save(
             offset=new_offset,
             tail_size=len(rest),
-            expires_at=utcnow() + settings.expiry,
+            expires_at=clock.now() + settings.expiry,
             multipart_id=multipart_id,
             meta={**state.meta, "tail_key": new_tail_key},
         )
@@ -862,7 +863,7 @@ def complete_upload(
         # Object Lock buckets are versioned: without the version id the lock and every later
         # read could hit a newer version instead of this upload's bytes.
         raise StorageError(f"no version id for {upload.bucket}/{upload.object_key}")
-    now = utcnow()
+    now = clock.now()
     captured: datetime = meta["captured_at"]
     offset = captured.utcoffset()
     item = MediaItem(
@@ -1045,14 +1046,14 @@ def _claim_inactive(
     conditions = [
         UploadSession.id == upload_id,
         UploadSession.status == UploadStatus.ACTIVE.value,
-        _lease_free(utcnow()),  # a lease runs on the wall clock, whatever ``expired_by`` says
+        _lease_free(clock.now()),  # a lease runs on the wall clock, whatever ``expired_by`` says
     ]
     if expired_by is not None:
         conditions.append(UploadSession.expires_at <= expired_by)
     result = session.execute(
         sa.update(UploadSession)
         .where(*conditions)
-        .values(status=status.value, updated_at=utcnow())
+        .values(status=status.value, updated_at=clock.now())
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
@@ -1075,7 +1076,7 @@ def expire_uploads(
     completed one, whose object may be assembling. The sweep also finishes completions that
     failed and were not retried by their client.
     """
-    now = now or utcnow()
+    now = now or clock.now()
     stale = session.execute(
         sa.select(UploadSession.id).where(
             UploadSession.status == UploadStatus.ACTIVE.value, UploadSession.expires_at <= now
@@ -1125,7 +1126,7 @@ def finish_stalled_completions(
     The sweep looks only at uploads written to within the expiry period (the expires_at index
     keeps that cheap; older ones are finished by their client's HEAD, GET or PATCH);
     ``any_age`` (``fieldtrace uploads recover``) looks at all of them."""
-    now = utcnow()
+    now = clock.now()
     conditions = [
         UploadSession.status == UploadStatus.COMPLETED.value,
         UploadSession.media_item_id.is_(None),
@@ -1189,8 +1190,8 @@ def recover_orphaned_originals(
                 offset=upload.length,
                 tail_size=0,
                 # Tried again by the sweep for an expiry period, and by the client's HEAD.
-                expires_at=utcnow() + settings.expiry,
-                updated_at=utcnow(),
+                expires_at=clock.now() + settings.expiry,
+                updated_at=clock.now(),
                 meta={
                     **{k: v for k, v in upload.meta.items() if k != "tail_key"},
                     "version_id": stat.version_id,

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, object_session
 
+from .. import clock
 from ..domain import ACTIVITY_LABELS, PROCEDURE_LABELS, STAGE_LABELS, MediaStatus, Stage
 from ..errors import Conflict, Forbidden, Invalid
 from ..models import (
@@ -25,12 +26,10 @@ from ..models import (
     MajorDecisionItem,
     MediaItem,
     User,
-    utcnow,
 )
 from ..workflow.coverage import Interval, minutes_and_seconds, recording_interval, uncovered
 from ..workflow.rules import OVERRIDE_ROLES, Requirement, path, recording_rules, transition_from
 from . import audit
-from .credentials import SHANGHAI
 
 ROLE_LABELS = {
     "officer": "执法人员",
@@ -329,11 +328,11 @@ def _field_time(value: Any) -> datetime | None:
         at = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return at if at.tzinfo else at.replace(tzinfo=SHANGHAI)
+    return at if at.tzinfo else at.replace(tzinfo=clock.ZONE)
 
 
 def _clock(at: datetime) -> str:
-    return at.astimezone(SHANGHAI).strftime("%H:%M:%S")
+    return at.astimezone(clock.ZONE).strftime("%H:%M:%S")
 
 
 def continuity_checks(facts: CaseFacts, stage: str) -> list[Check]:
@@ -563,7 +562,7 @@ def advance_stage(
                 "只有执法机构负责人可以书面说明理由后越过缺项 / only a supervisor may override",
                 code="override_forbidden",
             )
-    now = utcnow()
+    now = clock.now()
     open_stage = session.execute(
         sa.select(CaseStage).where(CaseStage.case_id == case.id, CaseStage.ended_at.is_(None))
     ).scalar_one_or_none()

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from server.services.credentials import SHANGHAI
+from server import clock
 from tests.conftest import PASSWORD
 from tests.test_disclosure import PLANTED_PHONE, POWER_LIST, prepare
 
@@ -21,7 +21,7 @@ API = "/api/v1"
 
 
 def local(at_iso: str) -> str:
-    return datetime.fromisoformat(at_iso).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromisoformat(at_iso).astimezone(clock.ZONE).strftime("%Y-%m-%d %H:%M")
 
 
 def test_admin_edits_the_power_list_and_publishes_a_fixed_decision(open_page, app, client, users):

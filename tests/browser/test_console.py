@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from server import clock
 from tests import tus_helpers as tus
 from tests.conftest import PASSWORD, open_case, sample_jpeg
 
@@ -76,7 +77,7 @@ def test_supervisor_reviews_plays_bookmarks_and_exports(
     )
     unfilmed = open_case(client, officer, title="违法建筑拆除", major_property=True)
     # taken before the case was opened, with no stage given: unattached, for the supervisor
-    before = (datetime.now(tus.CHINA) - timedelta(hours=1)).replace(microsecond=0)
+    before = (clock.local_now() - timedelta(hours=1)).replace(microsecond=0)
     photo_id = tus.upload(
         client,
         officer,

@@ -7,10 +7,11 @@ import io
 import json
 import re
 import urllib.request
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
+from server import clock
 from tests.conftest import PASSWORD, open_case
 
 from .conftest import PHONE, require_browser, sign_in
@@ -18,7 +19,7 @@ from .conftest import PHONE, require_browser, sign_in
 pytestmark = pytest.mark.browser
 require_browser()
 
-TODAY = date.today()
+TODAY = clock.today()
 
 
 def issue_credential(client, admin, officer_id: int) -> dict:

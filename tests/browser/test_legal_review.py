@@ -11,6 +11,7 @@ import re
 
 import pytest
 
+from server import clock
 from tests.conftest import PASSWORD, open_case
 from tests.workflow_helpers import API, Flow, move_case_to
 
@@ -59,7 +60,7 @@ def make_overdue(app, review_id: int) -> None:
         # three working days ago: three calendar days can end inside a holiday, and a
         # deadline on a rest day runs to the next working day
         cal = legal_review.calendar(db.session)
-        review.due_on = cal.add_working_days(legal_review.today_local(), -3)
+        review.due_on = cal.add_working_days(clock.today(), -3)
         assert [r.id for r in legal_review.flag_overdue(db.session)] == [review_id]
         db.session.commit()
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from PIL import Image
 
+from server import clock
 from server.disclosure import service
 from server.extensions import db
 from server.models import User
@@ -26,7 +27,7 @@ from .conftest import CHROMIUM, CHROMIUM_ARGS, PHONE
 
 pytestmark = pytest.mark.browser
 
-TODAY = date.today()
+TODAY = clock.today()
 OFFICER_USERNAME = "wang_xiaoming_2026"
 
 # WCAG 2.x contrast of every element that holds text, against its nearest opaque background.

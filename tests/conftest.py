@@ -63,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # Set before the test modules are imported, so module-level dates follow the clock too.
     name = config.getoption("--clock")
     if name:
-        config.stash[_CLOCK_AT] = clock_instant(name, clock.now())
+        config.stash[_CLOCK_AT] = clock_instant(name, datetime.now(UTC))
         clock.set_now(config.stash[_CLOCK_AT])
 
 

@@ -416,7 +416,11 @@ def _gps_from_tags(tags: dict[str, str]) -> GeoPoint | None:
         if lat is None or lon is None or abs(lat) > 90 or abs(lon) > 180:
             continue
         alt = float(match.group(3)) if match.group(3) else None
-        return GeoPoint(lat=round(lat, 7), lon=round(lon, 7), alt=alt)
+        point = GeoPoint(lat=round(lat, 7), lon=round(lon, 7), alt=alt)
+        accuracy = _finite_float(tags.get("com.apple.quicktime.location.accuracy.horizontal"))
+        if accuracy is not None and accuracy >= 0:
+            point["accuracy_m"] = accuracy
+        return point
     return None
 
 

@@ -490,7 +490,11 @@ def _gps(exif: Image.Exif | None) -> GeoPoint | None:
     alt = _finite(gps.get(G.GPSAltitude))
     if alt is not None and gps.get(G.GPSAltitudeRef) in (1, b"\x01"):
         alt = -alt  # below sea level
-    return GeoPoint(lat=round(lat, 7), lon=round(lon, 7), alt=alt)
+    point = GeoPoint(lat=round(lat, 7), lon=round(lon, 7), alt=alt)
+    accuracy = _finite(gps.get(G.GPSHPositioningError))
+    if accuracy is not None and accuracy >= 0:
+        point["accuracy_m"] = accuracy
+    return point
 
 
 def _degrees(dms: Any, ref: str, negative_ref: str) -> float | None:

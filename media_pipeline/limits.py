@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 RejectCode = Literal[
     "empty_file",
@@ -85,3 +85,6 @@ class GeoPoint(TypedDict):
     lat: float
     lon: float
     alt: float | None
+    # Horizontal accuracy (metres), where the file states it: EXIF GPSHPositioningError,
+    # Apple's com.apple.quicktime.location.accuracy.horizontal.
+    accuracy_m: NotRequired[float]

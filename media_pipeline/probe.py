@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -114,6 +115,7 @@ def probe_original(
         "mime": detected.mime,
         "container": detected.container,
     }
+    _check_location(session, item, probe)
     item.probe = probe
     item.file_captured_at = _parse_file_time(file_time, item.captured_at_offset_min)
     _check_times(session, item, times)
@@ -135,6 +137,68 @@ def probe_original(
         },
     )
     return probe
+
+
+# GPS on a phone strays beyond the accuracy it reports (street canyons, indoors, a first fix):
+# two positions disagree only when they are farther apart than both accuracies and this.
+LOCATION_MARGIN_M = 200.0
+_EARTH_RADIUS_M = 6_371_008.8
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine on the mean Earth radius).
+
+    >>> round(distance_m(31.2304, 121.4737, 39.9042, 116.4074) / 1000)  # Shanghai-Beijing
+    1067
+    """
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * _EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def _metres(value: float) -> tuple[str, str]:
+    """A distance in words: (Chinese, English)."""
+    if value >= 1000:
+        km = f"{value / 1000:.1f}"
+        return f"{km} 公里", f"{km} km"
+    return f"{value:.0f} 米", f"{value:.0f} m"
+
+
+def _check_location(session: Session, item: MediaItem, probe: dict[str, Any]) -> None:
+    """Keep the file's own position next to the phone's, and flag them disagreeing.
+
+    Both go into ``probe["location"]`` (shown with the item). ``location_mismatch`` when
+    they are farther apart than the larger of both accuracies plus :data:`LOCATION_MARGIN_M`:
+    a photo taken elsewhere than the phone said, or a file brought from another place.
+    """
+    gps = probe.get("gps")
+    if not gps:
+        return
+    location: dict[str, Any] = {"file": dict(gps), "device": None}
+    if item.latitude is not None and item.longitude is not None:
+        device = {"lat": item.latitude, "lon": item.longitude, "accuracy_m": item.accuracy_m}
+        distance = distance_m(gps["lat"], gps["lon"], item.latitude, item.longitude)
+        accuracy = max(item.accuracy_m or 0.0, gps.get("accuracy_m") or 0.0)
+        allowed = accuracy + LOCATION_MARGIN_M
+        location.update(device=device, distance_m=round(distance, 1), allowed_m=allowed)
+        if distance > allowed:
+            (far_zh, far_en), (acc_zh, acc_en) = _metres(distance), _metres(accuracy)
+            margin = f"{LOCATION_MARGIN_M:.0f}"
+            add_flag(
+                session,
+                item,
+                "location_mismatch",
+                f"the position in the file is {far_en} from the one the phone reported, "
+                f"more than their accuracy ({acc_en}) plus {margin} m",
+                message_zh=f"文件内记录的位置距设备上报位置 {far_zh}，"
+                f"超出两者定位精度（{acc_zh}）加 {margin} 米余量",
+                distance_m=round(distance, 1),
+                allowed_m=allowed,
+                file=dict(gps),
+                device=device,
+            )
+    probe["location"] = location
 
 
 def _check_times(session: Session, item: MediaItem, times: TimeRules) -> None:

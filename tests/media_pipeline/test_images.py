@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image, ImageFile, features
+from PIL import ExifTags, Image, ImageFile, features
 from PIL.JpegImagePlugin import JpegImageFile
 
 from media_pipeline import images
@@ -515,3 +515,11 @@ def test_avif_is_decoded_by_pillow_with_orientation(tmp_path: Path) -> None:
     with Image.open(tmp_path / "t.jpg") as thumb:
         assert _close(thumb.getpixel((25, 5)), (255, 0, 0))
         assert _close(thumb.getpixel((25, 95)), (0, 0, 255))
+
+
+def test_probe_reads_the_gps_accuracy(tmp_path: Path) -> None:
+    exif = phone_exif()
+    exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSHPositioningError] = 35.0
+    path = tmp_path / "accurate.jpg"
+    Image.new("RGB", (64, 48), "gray").save(path, exif=exif)
+    assert probe_image(path)["gps"] == {"lat": LAT, "lon": LON, "alt": 10.0, "accuracy_m": 35.0}

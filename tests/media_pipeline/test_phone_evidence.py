@@ -3,14 +3,16 @@ recordings whose picture stops early, big photos, AMR voice memos, GPS in the fi
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tests import tus_helpers as tus
 from tests.conftest import open_case
 
-from .conftest import phone_exif, phone_jpeg, with_jpeg_size
+from .conftest import LAT, LON, phone_exif, phone_jpeg, with_jpeg_size
 
 
 def _media(client, officer, item_id: str) -> dict:
@@ -85,3 +87,80 @@ def test_an_amr_voice_recording_is_heard_not_suspected(client, users, amr_nb: Pa
     assert 1.9 < item["duration_s"] < 2.1
     proxy = client.get(f"/api/v1/media/{item_id}/proxy", headers=officer.headers)
     assert proxy.status_code == 200 and proxy.headers["Content-Type"] == "audio/mp4"
+
+
+def _photo(colour: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(out, "JPEG", exif=phone_exif())
+    return out.getvalue()
+
+
+# Beijing, Tiananmen: 1067 km from the Shanghai position the samples carry in their files.
+BEIJING = {"latitude": "39.9042", "longitude": "116.4074", "accuracy_m": "12"}
+
+
+def test_the_files_own_position_is_kept_next_to_the_phones_and_compared(client, users) -> None:
+    officer = users.create("li")
+    case = open_case(client, officer)
+    # Where the phone said it was (tus metadata defaults to the same Shanghai point).
+    here = _media(client, officer, tus.upload(client, officer, case["id"], _photo("gray")))
+    assert "location_mismatch" not in [f["code"] for f in here["flags"]]
+    location = here["probe"]["location"]
+    assert location["file"]["lat"] == pytest.approx(LAT, abs=1e-4)
+    assert location["device"] == {"lat": 31.2304, "lon": 121.4737, "accuracy_m": 8.5}
+    assert location["distance_m"] < 50 and location["allowed_m"] == 8.5 + 200
+
+    far = _media(client, officer, tus.upload(client, officer, case["id"], _photo("red"), **BEIJING))
+    flag = next(f for f in far["flags"] if f["code"] == "location_mismatch")
+    assert flag["message_zh"] == (
+        "文件内记录的位置距设备上报位置 1067.3 公里，超出两者定位精度（12 米）加 200 米余量"
+    )
+    assert flag["message"] == (
+        "the position in the file is 1067.3 km from the one the phone reported, "
+        "more than their accuracy (12 m) plus 200 m"
+    )
+    assert flag["file"]["lat"] == pytest.approx(LAT, abs=1e-4)
+    assert flag["device"]["lat"] == 39.9042
+    assert far["probe"]["location"]["device"]["lon"] == 116.4074
+
+
+def test_a_video_recorded_elsewhere_is_flagged_by_its_quicktime_location(
+    client, users, apple_mov: Path
+) -> None:
+    officer = users.create("li")
+    case = open_case(client, officer)
+    item = _media(
+        client,
+        officer,
+        tus.upload(
+            client,
+            officer,
+            case["id"],
+            apple_mov.read_bytes(),
+            filename="IMG_0002.MOV",
+            content_type="video/quicktime",
+            **BEIJING,
+        ),
+    )
+    assert "location_mismatch" in [f["code"] for f in item["flags"]]
+    assert item["probe"]["location"]["file"] == {"lat": LAT, "lon": LON, "alt": 10.0}
+
+
+def test_no_phone_position_keeps_the_files_without_comparing(client, users) -> None:
+    officer = users.create("li")
+    case = open_case(client, officer)
+    item = _media(
+        client,
+        officer,
+        tus.upload(
+            client,
+            officer,
+            case["id"],
+            _photo("blue"),
+            latitude=None,
+            longitude=None,
+            accuracy_m=None,
+        ),
+    )
+    assert item["probe"]["location"]["device"] is None
+    assert "location_mismatch" not in [f["code"] for f in item["flags"]]

@@ -7,7 +7,7 @@ import pytest
 from media_pipeline.ffmpeg_run import probe_av
 from media_pipeline.limits import MediaLimits, MediaRejected
 
-from .conftest import LAT, LON
+from .conftest import LAT, LON, ffmpeg
 
 
 def test_probe_mp4(h264_mp4: Path) -> None:
@@ -33,6 +33,15 @@ def test_probe_apple_tags_keep_local_offset(apple_mov: Path) -> None:
     assert probe["container"] == "mov"
     assert probe["creation_time"] == "2024-05-01T18:20:30+08:00"
     assert probe["gps"] == {"lat": LAT, "lon": LON, "alt": 10.0}
+
+
+def test_probe_reads_apples_location_accuracy(apple_mov: Path, tmp_path: Path) -> None:
+    mov = ffmpeg(
+        tmp_path / "accurate.mov",
+        *("-i", str(apple_mov), "-c", "copy", "-movflags", "use_metadata_tags"),
+        *("-metadata", "com.apple.quicktime.location.accuracy.horizontal=14.5"),
+    )
+    assert probe_av(mov)["gps"] == {"lat": LAT, "lon": LON, "alt": 10.0, "accuracy_m": 14.5}
 
 
 def test_probe_rotation_swaps_display_size(rotated_mp4: Path) -> None:

@@ -1,5 +1,6 @@
 /** The JSON API under /api/v1 (same origin): login, the current user, cases, media status. */
 import { t } from "./i18n";
+import { serverText } from "./words";
 
 export const API = "/api/v1";
 
@@ -109,13 +110,15 @@ export async function request<T>(
     const err = data?.error;
     if (resp.status === 401 && auth) {
       onUnauthorized?.();
-      throw new ApiError(err?.message || t("session_expired"), 401, err?.code ?? "unauthorized");
+      throw new ApiError(t("session_expired"), 401, err?.code ?? "unauthorized");
     }
+    const details = err?.details && typeof err.details === "object" ? err.details : {};
     throw new ApiError(
-      err?.message || `${resp.status} ${resp.statusText}`,
+      // said in the UI's language by its code, never in English on a Chinese screen (words.ts)
+      serverText(err?.message, resp.status, err?.code, details),
       resp.status,
       err?.code ?? "http_error",
-      err?.details && typeof err.details === "object" ? err.details : {},
+      details,
     );
   }
   return data as T;

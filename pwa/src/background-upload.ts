@@ -207,7 +207,7 @@ async function sendEntry(id: string, pass: Pass): Promise<ItemState | null> {
         pass.changed();
         throw new StopPass(err.code === "aborted" ? "time_up" : "offline");
       }
-      await updateEntry(id, { state: "error", error: err.message });
+      await updateEntry(id, { state: "error", error: err.message, errorCode: err.code });
       pass.changed();
       return "error";
     }

@@ -241,7 +241,9 @@ export function openCompleteness(
       "data-testid": "advance-reason",
       "aria-label": t("advance_reason"),
     });
-    reason.value = t("advance_reason_default", { stage: next });
+    // "everything is in place" only when it is: with items missing the reason is the user's own
+    const current = r.stages.find((s) => s.stage === r.current_stage);
+    if (!current?.missing.length) reason.value = t("advance_reason_default", { stage: next });
     const button = h(
       "button",
       {

@@ -53,6 +53,8 @@ export interface Page<T> {
 export interface MediaFlag {
   code: string;
   message?: string;
+  /** The flag in words (media_pipeline/flag_words.py): shown instead of the code. */
+  label?: { zh: string; en: string };
   [more: string]: unknown;
 }
 
@@ -143,6 +145,9 @@ export interface CustodyEntry {
   client_addr: string;
   details: Record<string, unknown>;
   entry_hash: string;
+  /** The action and its details in words (server/services/audit_words.py). */
+  action_label?: { zh: string; en: string };
+  details_text?: { zh: string; en: string };
 }
 
 export type Playable =

@@ -164,19 +164,36 @@ export function inParens(text: string): string {
 const CJK = /[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]/;
 
 /**
- * A media flag as a label in the UI language (by its code) and the server's own sentence as
- * detail; the detail is left out where it would only repeat the label in the other language.
+ * A media flag in the UI language: its label from the server's one table of flag words
+ * (media_pipeline/flag_words.py), never its code. The pipeline's own sentence (a Pillow or
+ * ffmpeg message, in English) is detail for English readers only; a Chinese screen shows the
+ * label alone. A flag without a label (an old server) is "another finding".
  */
-export function flagText(flag: { code: string; message?: string }): {
+export function flagText(flag: {
+  code: string;
+  message?: string;
+  label?: { zh: string; en: string };
+}): {
   label: string;
   detail: string;
 } {
-  const key = `mflag_${flag.code}`;
-  const known = t(key as Key);
+  const en = getLang() === "en";
   const message = flag.message ?? "";
-  if (known === key) return { label: message || flag.code, detail: "" };
-  const foreign = getLang() === "en" && CJK.test(message);
-  return { label: known, detail: message && message !== known && !foreign ? message : "" };
+  const label = (en ? flag.label?.en : flag.label?.zh) || t("mflag_other");
+  if (!en) return { label, detail: "" };
+  return { label, detail: message && message !== label && !CJK.test(message) ? message : "" };
+}
+
+/** An audit action in words, from the server's table (server/services/audit_words.py). */
+export function auditWords(entry: {
+  action_label?: { zh: string; en: string };
+  details_text?: { zh: string; en: string };
+}): { action: string; details: string } {
+  const lang = getLang() === "en" ? "en" : "zh";
+  return {
+    action: entry.action_label?.[lang] || t("action_other"),
+    details: entry.details_text?.[lang] ?? "",
+  };
 }
 
 /** A recording gap's sentence: the server's (Chinese) one, in English by its code. */

@@ -14,13 +14,14 @@ import * as capi from "./console-api";
 import type { CaseFilters, ConsoleCase, MediaDetail, MediaSummary } from "./console-api";
 import { ACTIVITIES, STAGES } from "./cases";
 import { h } from "./dom";
-import { t, type Key } from "./i18n";
+import { getLang, t, type Key } from "./i18n";
 import { formatBytes } from "./time";
 import {
   backLink,
   errorBox,
   explain,
   flagText,
+  auditWords,
   fmtTime,
   gapMessage,
   joinList,
@@ -148,12 +149,6 @@ function fmtDuration(s: number | null | undefined): string {
   const hours = Math.floor(total / 3600);
   const rest = `${pad(Math.floor((total % 3600) / 60))}:${pad(total % 60)}`;
   return hours ? `${hours}:${rest}` : rest;
-}
-
-function actionLabel(action: string): string {
-  const key = `action_${action.replace(/\./g, "_")}`;
-  const text = t(key as Key);
-  return text === key ? action : `${text} (${action})`;
 }
 
 // --- case list ---------------------------------------------------------------------------
@@ -505,11 +500,7 @@ function positionsSection(items: MediaSummary[]): HTMLElement | string {
 
 function flagChip(f: capi.MediaFlag): HTMLElement {
   const { label: text, detail } = flagText(f);
-  return h(
-    "span",
-    { class: "chip warn", title: detail ? `${detail} (${f.code})` : f.code, "data-flag": f.code },
-    text,
-  );
+  return h("span", { class: "chip warn", title: detail || text, "data-flag": f.code }, text);
 }
 
 function mediaCard(m: MediaSummary): HTMLElement {
@@ -854,7 +845,7 @@ function metadataSection(m: MediaDetail): HTMLElement {
               "li",
               { "data-flag": f.code },
               text,
-              h("small", {}, detail ? ` — ${detail} (${f.code})` : ` (${f.code})`),
+              detail ? h("small", {}, ` — ${detail}`) : "",
             );
           }),
         )
@@ -974,7 +965,8 @@ function custodySection(m: MediaDetail): HTMLElement {
           status.replaceChildren();
           try {
             const url = await capi.playbackUrl(m.id, what);
-            const href = `${url}${url.includes("?") ? "&" : "?"}download=1`;
+            const lang = getLang() === "en" ? "&lang=en" : "";
+            const href = `${url}${url.includes("?") ? "&" : "?"}download=1${lang}`;
             const a = h("a", { href, download: `custody-${m.id}.${what.split(".")[1]}` });
             document.body.append(a);
             a.click();
@@ -1017,8 +1009,8 @@ function custodySection(m: MediaDetail): HTMLElement {
                   { "data-testid": "custody-entry", "data-action": e.action },
                   h("td", {}, fmtTime(e.at)),
                   h("td", {}, e.actor),
-                  h("td", { title: e.action }, actionLabel(e.action)),
-                  h("td", {}, h("code", {}, JSON.stringify(e.details))),
+                  h("td", { "data-code": e.action }, auditWords(e).action),
+                  h("td", {}, auditWords(e).details),
                   h("td", {}, h("code", { title: e.entry_hash }, `${e.entry_hash.slice(0, 12)}…`)),
                 ),
               ),

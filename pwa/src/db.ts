@@ -48,6 +48,8 @@ export interface QueueEntry {
   mediaId: string | null;
   resent: boolean;
   error: string | null;
+  /** The server's `error.code` of a refusal, so the queue says it in the UI's language. */
+  errorCode?: string | null;
   createdAt: number;
   verifiedAt: number | null;
 }

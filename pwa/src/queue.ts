@@ -234,7 +234,11 @@ async function onePass(): Promise<void> {
         }
         return; // every other entry would fail the same way
       }
-      await change(listed.id, { state: "error", error: readable(err) });
+      await change(listed.id, {
+        state: "error",
+        error: readable(err),
+        errorCode: err instanceof ApiError ? err.code : null,
+      });
     }
   }
   await pruneVerified(entries);
@@ -388,7 +392,7 @@ function classify(err: DetailedError): Error {
   // The entry goes to error with the server's word; later entries carry on.
   if (refusal(err)) return new ApiError(message, status, said.code || "upload_refused");
   if (status >= 500 || status === 409 || status === 423) return new Offline(); // try again later
-  return new ApiError(message, status, "upload_refused");
+  return new ApiError(message, status, said.code || "upload_refused");
 }
 
 function readable(err: unknown): string {

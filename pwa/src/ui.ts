@@ -42,6 +42,7 @@ import { adminElement, routeAdmin, startAdmin, stopAdmin } from "./admin";
 
 type View = "login" | "cases" | "case" | "queue" | "console" | "admin";
 
+import { uploadErrorText } from "./words";
 /**
  * Supervisors, legal reviewers and leaders land on the console; officers on the capture app;
  * admins (accounts and configuration, no evidence) on their own pages.
@@ -915,7 +916,9 @@ function queueScreen(): HTMLElement {
             geoLabel(e),
             e.sha256 ? h("code", { title: e.sha256 }, `SHA-256 ${e.sha256.slice(0, 12)}…`) : "",
           ),
-          e.error ? h("p", { class: "error" }, e.error) : "",
+          e.error || e.errorCode
+            ? h("p", { class: "error", "data-testid": "queue-error" }, uploadErrorText(e))
+            : "",
           e.state === "interrupted"
             ? h(
                 "div",

@@ -65,7 +65,14 @@ export function afterServerStatus(
 ): { change: Partial<QueueEntry>; dropBytes: boolean; retryNow: boolean } {
   if (status === "verified") {
     return {
-      change: { state: "verified", percent: 100, mediaId, error: null, verifiedAt: Date.now() },
+      change: {
+        state: "verified",
+        percent: 100,
+        mediaId,
+        error: null,
+        errorCode: null,
+        verifiedAt: Date.now(),
+      },
       dropBytes: true,
       retryNow: false,
     };
@@ -80,13 +87,14 @@ export function afterServerStatus(
           uploadUrl: null,
           mediaId: null,
           error: resendNote,
+          errorCode: "resend_mismatch",
         },
         dropBytes: false,
         retryNow: true,
       };
     }
     return {
-      change: { state: "error", mediaId, error: message || "hash_mismatch" },
+      change: { state: "error", mediaId, error: message || "hash_mismatch", errorCode: "hash_mismatch" },
       dropBytes: false,
       retryNow: false,
     };

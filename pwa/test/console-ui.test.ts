@@ -38,19 +38,26 @@ describe("console words", () => {
     expect(inParens("note")).toBe(" (note)");
   });
 
-  it("names media flags by code and keeps the server's detail when it adds something", () => {
-    const late = { code: "late_upload", message: "uploaded 30.0 h after capture" };
-    const unattached = { code: "unattached", message: "无法确定所属办案环节，待监督人员归入" };
-    const odd = { code: "something_new", message: "a new check" };
-    expect(flagText(late)).toEqual({ label: "拍摄后很久才上传", detail: late.message });
-    expect(flagText(unattached)).toEqual({ label: unattached.message, detail: "" });
+  it("names media flags by the server's label, never by code; English detail only in English", () => {
+    const late = {
+      code: "late_upload",
+      message: "uploaded 30.0 h after capture",
+      label: { zh: "拍摄后很久才上传", en: "Uploaded long after capture" },
+    };
+    const bomb = {
+      code: "decompression_bomb",
+      message: "Image size (90000000 pixels) exceeds limit",
+      label: { zh: "照片像素数超出上限", en: "The photo has too many pixels" },
+    };
+    const unlabelled = { code: "something_new", message: "a new check" };
+    expect(flagText(late)).toEqual({ label: "拍摄后很久才上传", detail: "" });
+    expect(flagText(bomb)).toEqual({ label: "照片像素数超出上限", detail: "" });
+    expect(flagText(unlabelled)).toEqual({ label: "其他处理发现", detail: "" });
     setLang("en");
     expect(flagText(late)).toEqual({ label: "Uploaded long after capture", detail: late.message });
-    expect(flagText(unattached)).toEqual({
-      label: "Stage unknown; a supervisor files it",
-      detail: "",
-    });
-    expect(flagText(odd)).toEqual({ label: "a new check", detail: "" });
+    expect(flagText(unlabelled)).toEqual({ label: "Another processing finding", detail: "a new check" });
+    const chinese = { ...late, message: "无法确定所属办案环节" };
+    expect(flagText(chinese).detail).toBe("");
   });
 
   it("says recording gaps in English by their code", () => {

@@ -10,6 +10,7 @@ when the case must not be published at all (minors, secrets, privacy), with the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -379,11 +380,25 @@ def _yuan(amount: Any) -> str:
     return f"{int(value)}元" if value == value.to_integral_value() else f"{value:.2f}元"
 
 
+_CJK = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff]")
+
+
+def penalty_label(kind: str) -> str:
+    """A penalty kind as the public reads it: ``fine`` → 罚款; a kind written in Chinese by
+    hand stays as written; an unknown code is 其他 (never the code)."""
+    from ..documents.registry import PENALTY_KINDS
+
+    if kind in PENALTY_KINDS:
+        return PENALTY_KINDS[kind][0]
+    return kind if _CJK.search(kind) else PENALTY_KINDS["other"][0]
+
+
 def penalty_summary(penalties: list[dict[str, Any]]) -> str:
-    """罚款5000元；警告."""
+    """罚款5000元；警告 (from ``[{"kind": "fine", "amount": 5000}, {"kind": "warning"}]``)."""
     parts = []
     for p in penalties:
-        kind = str(p.get("kind", "")).strip()
+        raw = str(p.get("kind", "")).strip()
+        kind = penalty_label(raw) if raw else ""
         amount = p.get("amount")
         parts.append(f"{kind}{_yuan(amount)}" if amount not in (None, "", 0) else kind)
     return "；".join(part for part in parts if part)

@@ -202,7 +202,10 @@ def disclosure_decisions(code: str):
         errors=errors,
         result=result,
         page_url=page_url,
-        types=disclosure.penalty_types(db.session, unit.id, today),
+        types=[
+            (kind, disclosure.penalty_label(kind))
+            for kind in disclosure.penalty_types(db.session, unit.id, today)
+        ],
         updated_at=max((d.published_at for d in result.items if d.published_at), default=None),
         **_unit_context(unit, "public.disclosure_decisions"),
     )

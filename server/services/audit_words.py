@@ -77,6 +77,8 @@ ACTION_WORDS: dict[str, tuple[str, str]] = {
     "credential.listed": ("查看执法证列表", "Credentials listed"),
     "credential.displayed": ("亮证", "Credential shown"),
     "credential.verified_publicly": ("公众扫码核验执法证", "Credential checked by the public"),
+    "credential.renewed": ("换发执法证", "Credential renewed"),
+    "officer.listed": ("查看执法人员列表", "Officers listed"),
     # cases
     "case.created": ("立案登记", "Case opened"),
     "case.viewed": ("查看案件", "Case viewed"),
@@ -101,6 +103,9 @@ ACTION_WORDS: dict[str, tuple[str, str]] = {
     "document.listed": ("查看文书列表", "Documents listed"),
     "document.viewed": ("查看文书", "Document viewed"),
     "document.downloaded": ("下载文书", "Document downloaded"),
+    "document.prefilled": ("预填文书", "Document prefilled"),
+    "document.awaiting_signature_listed": ("查看待签名文书", "Documents awaiting signature listed"),
+    "document.review_match_viewed": ("核对文书与审核意见", "Document checked against the review"),
     "document.handover_offered": ("提供文书交付码", "Handover offered"),
     "document.handed_over": ("文书已交付当事人", "Handed over"),
     # legal review
@@ -108,6 +113,8 @@ ACTION_WORDS: dict[str, tuple[str, str]] = {
     "legal_review.decided": ("作出法制审核意见", "Legal review decided"),
     "legal_review.listed": ("查看法制审核列表", "Legal reviews listed"),
     "legal_review.viewed": ("查看法制审核", "Legal review viewed"),
+    "legal_review.previewed": ("预览法制审核材料", "Legal review previewed"),
+    "legal_review.draft_suggested": ("生成审核意见建议稿", "Opinion draft suggested"),
     "legal_review.overdue": ("法制审核超期", "Legal review overdue"),
     "legal_review.materials_requested": ("要求补充材料", "Materials requested"),
     "legal_review.materials_supplied": ("补充材料", "Materials supplied"),

@@ -113,6 +113,7 @@ def login(
         raise LoginThrottled(
             f"too many failed logins; try again in {wait} s",
             headers={"Retry-After": str(wait)},
+            details={"retry_after_s": wait},
         )
     user = session.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
     try:

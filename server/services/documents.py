@@ -226,8 +226,9 @@ def _legal_gate(session: Session, case: Case, doc_type: str) -> None:
     if needs_legal_review(case):
         review = latest_review(session, case.id)
         if review is None or review.status != "agreed":
+            who = "重大执法决定" if case.is_major else "本案"
             raise Conflict(
-                "重大执法决定须先经法制审核同意，才能作出并签发《行政处罚决定书》"
+                f"{who}须先经法制审核同意，才能作出并签发处罚决定书"
                 " / an agreed legal review is required first",
                 code="legal_review_required",
                 details={"review_status": review.status if review else None},

@@ -195,25 +195,42 @@ def _check_requirement(req: Requirement, facts: CaseFacts) -> Check:
     overridable = req.get("overridable", True)
     kind = req["kind"]
     if kind == "document":
+        # What is met is said as met (已出具…), what is missing as missing (须出具…).
         if "any_of" in req:
-            met = any(facts.issued.get(t) for t in req["any_of"])
-            names = "或".join(doc_title(t) for t in req["any_of"])
+            issued = [t for t in req["any_of"] if facts.issued.get(t)]
+            if issued:
+                return Check(
+                    "document_missing",
+                    kind,
+                    True,
+                    "已出具" + "、".join(doc_title(t) for t in issued),
+                    "issued: " + ", ".join(doc_title_en(t) for t in issued),
+                    overridable,
+                )
             return Check(
                 "document_missing",
                 kind,
-                met,
-                f"须出具{names}",
+                False,
+                "须出具" + "或".join(doc_title(t) for t in req["any_of"]),
                 "issue one of: " + " or ".join(doc_title_en(t) for t in req["any_of"]),
                 overridable,
             )
         missing = [t for t in req["types"] if not facts.issued.get(t)]
-        names = "、".join(doc_title(t) for t in req["types"])
+        if not missing:
+            return Check(
+                "document_missing",
+                kind,
+                True,
+                "已出具" + "、".join(doc_title(t) for t in req["types"]),
+                "issued: " + ", ".join(doc_title_en(t) for t in req["types"]),
+                overridable,
+            )
         return Check(
             "document_missing",
             kind,
-            not missing,
-            f"须出具{names}",
-            "issue: " + ", ".join(doc_title_en(t) for t in req["types"]),
+            False,
+            "须出具" + "、".join(doc_title(t) for t in missing),
+            "issue: " + ", ".join(doc_title_en(t) for t in missing),
             overridable,
         )
     if kind == "legal_review":
@@ -224,34 +241,50 @@ def _check_requirement(req: Requirement, facts: CaseFacts) -> Check:
                 "legal_review", kind, True, "无需法制审核", "no legal review needed", False
             )
         words = {
-            None: "尚未提交法制审核",
-            "submitted": "法制审核尚在进行中",
-            "returned": "法制审核退回补正，须修改后重新提交",
-            "transfer": "法制审核建议移送司法机关",
+            None: ("尚未提交法制审核", "not submitted"),
+            "submitted": ("法制审核尚在进行中", "under review"),
+            "returned": ("法制审核退回补正，须修改后重新提交", "returned for correction"),
+            "transfer": ("法制审核建议移送司法机关", "transfer to judicial authorities advised"),
         }
+        if status == "agreed":
+            return Check(
+                "legal_review_required", kind, True, "法制审核已同意", "legal review agreed", False
+            )
+        # Only a case on the major-decision list is a 重大执法决定; the others need the review
+        # because the unit reviews every penalty of the general procedure.
+        if facts.case.is_major:
+            zh, en = "重大执法决定须经法制审核同意", "a major decision needs an agreed legal review"
+        else:
+            zh, en = "作出行政处罚决定前须经法制审核同意", "an agreed legal review is required"
+        now_zh, now_en = words.get(status, ("法制审核未同意", "not agreed"))
         return Check(
-            "legal_review_required",
-            kind,
-            status == "agreed",
-            "重大执法决定须经法制审核同意：" + words.get(status, "已同意"),
-            f"an agreed legal review is required (now: {status or 'not submitted'})",
-            False,
+            "legal_review_required", kind, False, f"{zh}：{now_zh}", f"{en} (now: {now_en})", False
         )
     if kind == "collective_discussion":
+        record = doc_title("collective_discussion_record")
+        if not facts.case.is_major:
+            zh, en = "非重大执法决定，无需集体讨论", "not a major decision: no discussion needed"
+        elif facts.issued.get("collective_discussion_record"):
+            zh, en = f"已出具{record}", "the collective discussion record is issued"
+        else:
+            zh = f"重大执法决定须经集体讨论：须出具{record}"
+            en = "a major decision needs the collective discussion record"
         met = not facts.case.is_major or bool(facts.issued.get("collective_discussion_record"))
-        return Check(
-            "collective_discussion_required",
-            kind,
-            met,
-            f"重大执法决定须经集体讨论：须出具{doc_title('collective_discussion_record')}",
-            "a major decision needs the collective discussion record",
-            False,
-        )
+        return Check("collective_discussion_required", kind, met, zh, en, False)
     if kind == "execution_record":
+        if facts.case.execution_records:
+            return Check(
+                "execution_record_missing",
+                kind,
+                True,
+                "已登记执行情况",
+                "the execution is recorded",
+                overridable,
+            )
         return Check(
             "execution_record_missing",
             kind,
-            bool(facts.case.execution_records),
+            False,
             "须登记执行情况（缴纳罚款或申请强制执行）",
             "record the execution (payment or compulsory execution application)",
             overridable,
@@ -270,13 +303,16 @@ def recording_checks(facts: CaseFacts, stage: str) -> list[Check]:
         if found is None:
             continue  # nothing recorded for this activity in this stage
         met = bool(found & set(rule["needs"]))
+        what = f"{label}环节的{ACTIVITY_LABELS[activity]['zh']}"
         checks.append(
             Check(
                 "activity_not_filmed",
                 "recording",
                 met,
-                f"{label}环节的{ACTIVITY_LABELS[activity]['zh']}须全程音像记录，但只有照片或文书",
-                f"{activity} in {stage} must be filmed or audio-recorded",
+                f"{what}已有音像记录" if met else f"{what}须全程音像记录，但只有照片或文书",
+                f"{activity} in {stage} is filmed or audio-recorded"
+                if met
+                else f"{activity} in {stage} must be filmed or audio-recorded",
                 True,
                 activity,
             )
@@ -293,13 +329,18 @@ def recording_checks(facts: CaseFacts, stage: str) -> list[Check]:
                 met = bool(facts.kinds.get((stage, rule["activity"]), set()) & needs)
             else:
                 met = bool(facts.stage_kinds.get(stage, set()) & needs)
+            number = doc.number or "草稿"
             checks.append(
                 Check(
                     "document_not_filmed",
                     "recording",
                     met,
-                    f"{rule['message']['zh']}（{doc.number or '草稿'}）",
-                    rule["message"]["en"],
+                    f"{doc_title(rule['document'])}已附音像记录（{number}）"
+                    if met
+                    else f"{rule['message']['zh']}（{number}）",
+                    f"{doc_title_en(rule['document'])} has its recording"
+                    if met
+                    else rule["message"]["en"],
                     True,
                 )
             )
@@ -312,8 +353,12 @@ def recording_checks(facts: CaseFacts, stage: str) -> list[Check]:
                 "major_property_no_video",
                 "recording",
                 met,
-                major["message"]["zh"].format(stage=label),
-                major["message"]["en"].format(stage=stage),
+                f"{label}环节已有视频记录（涉及重大财产权益）"
+                if met
+                else major["message"]["zh"].format(stage=label),
+                f"{stage} has video (major property interests)"
+                if met
+                else major["message"]["en"].format(stage=stage),
                 True,
             )
         )

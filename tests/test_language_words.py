@@ -1,0 +1,205 @@
+"""Words a person reads: every pipeline flag and every audit action has a Chinese and an English
+label (no code shown instead), the Chinese says no English, and the completeness report says
+what is met as met and what is missing as missing."""
+
+from __future__ import annotations
+
+import ast
+import re
+import typing
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from media_pipeline import steps
+from media_pipeline.flag_words import FLAG_WORDS
+from media_pipeline.limits import RejectCode
+from server.disclosure.service import penalty_summary
+from server.services import workflow
+from server.services.audit_words import ACTION_WORDS, DETAIL_WORDS, details_text
+from server.workflow.rules import transition_from
+
+ROOT = Path(__file__).resolve().parents[1]
+CJK = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uf900-\ufaff\uff00-\uffef]")
+# Latin a Chinese sentence may hold: names of formats and standards people know by them.
+ALLOWED_LATIN = {"SHA", "PDF", "QR", "GPS", "ID", "UTC", "JPEG", "PNG", "MP4"}
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z_]*")
+
+
+def latin_words(text: str) -> list[str]:
+    return [w for w in LATIN_WORD.findall(text) if w not in ALLOWED_LATIN]
+
+
+def python_sources(*packages: str) -> list[Path]:
+    return [
+        p for pkg in packages for p in (ROOT / pkg).rglob("*.py") if "migrations" not in p.parts
+    ]
+
+
+def string_calls(path: Path, names: set[str], position: int) -> set[str]:
+    """Literal strings passed as argument ``position`` to calls of ``names``."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name in names and len(node.args) > position:
+            arg = node.args[position]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                found.add(arg.value)
+    return found
+
+
+def raised_flag_codes() -> set[str]:
+    codes = set(typing.get_args(RejectCode)) | set(steps.FLAG_MESSAGES_ZH)
+    for path in python_sources("media_pipeline"):
+        codes |= string_calls(path, {"add_flag"}, 2)
+        codes |= string_calls(path, {"MediaRejected"}, 0)
+    return codes
+
+
+def test_every_flag_the_pipeline_raises_has_words():
+    missing = sorted(raised_flag_codes() - set(FLAG_WORDS))
+    assert missing == [], f"add these codes to media_pipeline/flag_words.py: {missing}"
+
+
+def audit_actions() -> set[str]:
+    """Every audit action the code records: literal ``action="x.y"`` keywords, literal actions
+    handed to the audit helpers, and the disclosure/report helpers' f-string actions."""
+    found: set[str] = set()
+    prefixed = {
+        "_record": {
+            "service.py": "disclosure.decision_",
+            "inspections.py": "disclosure.inspection_",
+        },
+        "_audit": {"report.py": "report."},
+        "record": {
+            "service.py": "disclosure.decision_",
+            "inspections.py": "disclosure.inspection_",
+        },
+    }
+    for path in python_sources("server", "media_pipeline"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            for kw in node.keywords:
+                value = kw.value.value if isinstance(kw.value, ast.Constant) else None
+                if kw.arg == "action" and isinstance(value, str) and "." in value:
+                    found.add(value)
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            for arg in node.args:
+                if (
+                    name in {"audit_read", "_audit_list", "audit_access", "record_access"}
+                    and isinstance(arg, ast.Constant)
+                    and isinstance(arg.value, str)
+                    and re.fullmatch(r"[a-z_]+\.[a-z_]+", arg.value)
+                ):
+                    found.add(arg.value)
+            prefix = prefixed.get(name, {}).get(path.name) if "disclosure" in path.parts else None
+            if prefix and len(node.args) >= 4:
+                arg = node.args[3]
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    found.add(prefix + arg.value)
+    return found
+
+
+def test_every_audit_action_has_words():
+    actions = audit_actions()
+    assert {"upload.created", "media.verified", "disclosure.decision_published"} <= actions
+    missing = sorted(actions - set(ACTION_WORDS))
+    assert missing == [], f"add these to ACTION_WORDS in server/services/audit_words.py: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("table", "name"),
+    [(FLAG_WORDS, "flag"), (ACTION_WORDS, "action"), (DETAIL_WORDS, "detail")],
+)
+def test_chinese_words_hold_no_english_and_english_no_chinese(table, name):
+    for code, (zh, en) in table.items():
+        assert zh and en, f"{name} {code}"
+        assert latin_words(zh) == [], f"{name} {code}: {zh}"
+        assert not CJK.search(en), f"{name} {code}: {en}"
+
+
+def test_details_are_said_in_words_without_codes_or_library_english():
+    bomb = {"code": "decompression_bomb", "message": "Image size (90000000 pixels) exceeds limit"}
+    zh = details_text("media.flagged", bomb, "zh")
+    assert zh == "异常：照片像素数超出上限，为防止解压炸弹未予解码"
+    assert "exceeds" not in details_text("media.flagged", bomb, "en")
+    moved = {"from": "filing", "to": "evidence", "reason": "放错了", "chosen": "filing"}
+    assert "原环节：立案" in details_text("media.moved", moved, "zh")
+    assert "from: Filing; to: Evidence collection" in details_text("media.moved", moved, "en")
+    made = {"derivatives": ["thumbnail", "preview"], "sha256": {"thumbnail": "ab"}}
+    assert details_text("media.derived", made, "zh") == "生成：缩略图、预览图"
+
+
+# --- completeness wording ----------------------------------------------------------------------
+
+
+def _facts(**case: object) -> workflow.CaseFacts:
+    defaults = {
+        "procedure": "general",
+        "is_major": False,
+        "major_property": False,
+        "decision_draft": {"penalties": [{"kind": "fine", "amount": 500}]},
+        "execution_records": [],
+        "officers": [],
+    }
+    return workflow.CaseFacts(case=SimpleNamespace(**{**defaults, **case}), reached=["filing"])
+
+
+def _doc(doc_type: str, stage: str) -> SimpleNamespace:
+    return SimpleNamespace(doc_type=doc_type, stage=stage, number="沪市监立〔2026〕1号", fields={})
+
+
+def test_met_is_said_as_met_and_missing_as_missing():
+    facts = _facts()
+    facts.kinds[("investigation", "onsite_inspection")] = {"video"}
+    facts.kinds[("investigation", "random_inspection")] = {"photo"}
+    checks = workflow.recording_checks(facts, "investigation")
+    by_activity = {c.activity: c for c in checks if c.code == "activity_not_filmed"}
+    filmed, unfilmed = by_activity["onsite_inspection"], by_activity["random_inspection"]
+    assert filmed.met and "须" not in filmed.message and "只有照片" not in filmed.message
+    assert filmed.message == "调查环节的现场检查已有音像记录"
+    assert not unfilmed.met and "须全程音像记录" in unfilmed.message
+
+    facts.issued["filing_approval"] = [_doc("filing_approval", "filing")]
+    (doc_check,) = [c for c in workflow.stage_checks(facts, "filing") if c.kind == "document"]
+    assert doc_check.met and doc_check.message.startswith("已出具《")
+    (missing,) = [c for c in workflow.stage_checks(facts, "evidence") if c.kind == "document"]
+    assert not missing.met and missing.message.startswith("须出具《")
+
+
+def test_an_ordinary_case_is_not_called_a_major_decision():
+    ordinary = {c.kind: c for c in workflow.stage_checks(_facts(), "review")}
+    review, discussion = ordinary["legal_review"], ordinary["collective_discussion"]
+    assert "重大执法决定" not in review.message and "须经法制审核同意" in review.message
+    assert discussion.met and discussion.message == "非重大执法决定，无需集体讨论"
+    major = {c.kind: c for c in workflow.stage_checks(_facts(is_major=True), "review")}
+    assert major["legal_review"].message.startswith("重大执法决定须经法制审核同意")
+    assert not major["collective_discussion"].met
+
+
+def test_documents_needed_to_leave_a_stage_are_listed_under_that_stage():
+    """The requirements shown under a stage are those of the move out of it."""
+    facts = _facts()
+    for stage in ("filing", "investigation", "evidence", "review", "decision"):
+        needed = {
+            t
+            for req in transition_from("general", stage).needs
+            if req["kind"] == "document"
+            for t in req.get("types", req.get("any_of", []))
+        }
+        listed = " ".join(c.message for c in workflow.stage_checks(facts, stage))
+        for doc_type in needed:
+            assert workflow.doc_title(doc_type) in listed, (stage, doc_type)
+
+
+def test_public_penalty_summary_names_kinds_in_chinese():
+    summary = penalty_summary([{"kind": "fine", "amount": 200000}, {"kind": "warning"}])
+    assert summary == "罚款200000元；警告"
+    assert penalty_summary([{"kind": "some_new_kind"}]) == "其他"

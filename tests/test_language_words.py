@@ -16,9 +16,11 @@ from media_pipeline import steps
 from media_pipeline.flag_words import FLAG_WORDS
 from media_pipeline.limits import RejectCode
 from server.disclosure.service import penalty_summary
+from server.documents import validate_fields
 from server.services import workflow
 from server.services.audit_words import ACTION_WORDS, DETAIL_WORDS, details_text
 from server.workflow.rules import transition_from
+from tests.test_documents_registry import SAMPLES, render, text_of
 
 ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uf900-\ufaff\uff00-\uffef]")
@@ -203,3 +205,34 @@ def test_public_penalty_summary_names_kinds_in_chinese():
     summary = penalty_summary([{"kind": "fine", "amount": 200000}, {"kind": "warning"}])
     assert summary == "罚款200000元；警告"
     assert penalty_summary([{"kind": "some_new_kind"}]) == "其他"
+
+
+# --- PDFs in Chinese -----------------------------------------------------------------------------
+
+SNAKE_CODE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+
+
+def english_in(text: str, data: tuple[str, ...] = ()) -> list[str]:
+    """Latin words and snake_case codes in a Chinese text, less the given data values."""
+    for value in data:
+        text = text.replace(value, " ")
+    return sorted(set(SNAKE_CODE.findall(text)) | set(latin_words(text)))
+
+
+@pytest.mark.parametrize("code", sorted(SAMPLES))
+def test_every_document_pdf_speaks_chinese(code):
+    text = text_of(render(code, validate_fields(code, SAMPLES[code])))
+    # data typed into the sample forms may hold Latin (ids, plates, units of measure)
+    data = tuple(str(v) for v in _leaves(SAMPLES[code]) if isinstance(v, str))
+    assert english_in(text, data) == [], code
+
+
+def _leaves(value: object):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _leaves(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _leaves(v)
+    else:
+        yield value

@@ -126,6 +126,7 @@ ACTION_WORDS: dict[str, tuple[str, str]] = {
     "legal_review.deadline_moved": ("审核期限随工作日历调整", "Review deadline moved"),
     # configuration
     "config.calendar_changed": ("修改工作日历", "Calendar changed"),
+    "config.national_calendar_imported": ("导入全国节假日安排", "National holidays imported"),
     "config.major_decision_added": ("新增重大执法决定事项", "Major-decision item added"),
     "config.major_decision_changed": ("修改重大执法决定事项", "Major-decision item changed"),
     # disclosure and the yearly report

@@ -911,6 +911,11 @@ class SignatureCreateSchema(Schema):
     signer_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     image = fields.String(required=True, validate=validate.Length(min=30, max=800_000))
     device_signed_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    # The content hash (GET /documents/<id>/review-match) of the version the signer was shown;
+    # required for the leader's signature of a decision bound by the legal review.
+    shown_content_sha256 = fields.String(
+        allow_none=True, load_default=None, validate=validate.Regexp(r"^[0-9a-f]{64}$")
+    )
 
 
 class SignatureSchema(Schema):

@@ -273,7 +273,7 @@ def test_general_procedure_with_a_returned_then_agreed_legal_review(app, client,
     assert [re.sub(r".*审〔\d{4}〕", "", d["number"]) for d in opinions] == ["1号", "2号"]
 
     flow.advance(leader, cid, "decision")
-    flow.sign(leader, decision, "leader", "赵")
+    flow.sign(leader, decision, "leader", "赵", shown=flow.shown(leader, decision))
     issued = flow.issue(officer, decision).json
     assert re.fullmatch(r".+罚〔\d{4}〕1号", issued["number"])
     flow.advance(officer, cid, "service")

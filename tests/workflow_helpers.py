@@ -85,14 +85,31 @@ class Flow:
         assert resp.status_code == 201, resp.json
         return resp.json["id"]
 
-    def sign(self, actor: Actor, doc_id: str, role: str, name: str = "签名人", expect: int = 201):
+    def sign(
+        self,
+        actor: Actor,
+        doc_id: str,
+        role: str,
+        name: str = "签名人",
+        expect: int = 201,
+        shown: str | None = None,
+    ):
+        """``shown``: the content hash the signer was shown (a leader signing a decision)."""
+        body = {"role": role, "signer_name": name, "image": signature_png(len(name))}
+        if shown:
+            body["shown_content_sha256"] = shown
         resp = self.client.post(
-            f"{API}/documents/{doc_id}/signatures",
-            json={"role": role, "signer_name": name, "image": signature_png(len(name))},
-            headers=actor.headers,
+            f"{API}/documents/{doc_id}/signatures", json=body, headers=actor.headers
         )
         assert resp.status_code == expect, resp.json
         return resp
+
+    def shown(self, actor: Actor, doc_id: str) -> str:
+        """What the leader's signing dialog checks first: the review match; its content hash."""
+        resp = self.client.get(f"{API}/documents/{doc_id}/review-match", headers=actor.headers)
+        assert resp.status_code == 200, resp.json
+        assert resp.json["consistent"], resp.json
+        return resp.json["content_sha256"]
 
     def issue(self, actor: Actor, doc_id: str, expect: int = 200):
         resp = self.client.post(f"{API}/documents/{doc_id}/issue", headers=actor.headers)

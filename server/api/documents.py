@@ -17,7 +17,7 @@ from ..schemas import (
     DocumentSchema,
     SignatureCreateSchema,
 )
-from ..services import audit
+from ..services import audit, decision_binding
 from ..services import cases as case_service
 from ..services import documents as service
 from .common import audit_read, client_addr, current_user, load_body, login_required
@@ -77,6 +77,58 @@ def show(doc_id: str):
     return _dump(doc, service.series_versions(db.session, doc))
 
 
+@bp.get("/documents/<doc_id>/review-match")
+@login_required()
+def review_match(doc_id: str):
+    """Whether the document is what the agreed legal review agreed to (checked before the
+    leader signs; the server checks again at the signature and at issue)."""
+    user = current_user()
+    doc, case = service.get_document(db.session, user, doc_id)
+    match = decision_binding.review_match(db.session, case, doc).as_dict()
+    audit_read(
+        user,
+        "document.review_match_viewed",
+        "case",
+        case.id,
+        {"document": doc.id, "consistent": match["consistent"], "round": match["round"]},
+    )
+    return match
+
+
+@bp.get("/documents/awaiting-signature")
+@login_required("leader")
+def awaiting_signature():
+    """The drafts waiting for the leader's signature in the leader's unit, oldest first."""
+    user = current_user()
+    rows = service.awaiting_leader_signature(db.session, user)
+    items = []
+    for doc, case in rows:
+        match = decision_binding.review_match(db.session, case, doc)
+        items.append(
+            {
+                **DocumentSchema(
+                    only=("id", "doc_type", "title", "version", "status", "number", "created_at")
+                ).dump(doc),
+                "case": {
+                    "id": case.id,
+                    "number": case.number,
+                    "title": case.title,
+                    "current_stage": case.current_stage,
+                },
+                "bound": match.bound,
+                "consistent": match.consistent,
+            }
+        )
+    audit_read(
+        user,
+        "document.awaiting_signature_listed",
+        "unit",
+        user.unit_id,
+        {"ids": [doc.id for doc, _ in rows]},
+    )
+    return {"items": items}
+
+
 @bp.put("/documents/<doc_id>")
 @login_required(*CASE_ROLES)
 def edit(doc_id: str):
@@ -119,6 +171,7 @@ def sign(doc_id: str):
         signer_name=body["signer_name"],
         image=body["image"],
         device_signed_at=body["device_signed_at"],
+        shown_content_sha256=body["shown_content_sha256"],
         retain_until=_retain_until(),
         client_addr=client_addr(),
     )

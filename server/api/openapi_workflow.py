@@ -141,6 +141,25 @@ ROWS: tuple[Row, ...] = (
         False,
     ),
     (
+        f"{_D}/review-match",
+        "get",
+        "Whether a decision is what the agreed legal review agreed to: {consistent, review_id, "
+        "round, differences: [{field, label, reviewed, now}], content_sha256} (audited)",
+        None,
+        "object",
+        (401, 404),
+        False,
+    ),
+    (
+        "/api/v1/documents/awaiting-signature",
+        "get",
+        "Leader: the drafts waiting for the leader's signature, oldest first (audited)",
+        None,
+        "object",
+        (401, 403),
+        False,
+    ),
+    (
         f"{_D}/handover",
         "post",
         "A short-lived public link + QR code for the party's copy",

@@ -116,7 +116,7 @@ def _dump_review(review: LegalReview) -> dict:
 
 
 @bp.post("/cases/<int:case_id>/legal-reviews")
-@login_required("officer", "supervisor")
+@login_required("officer", "supervisor", "leader")  # leader: only to re-review a changed decision
 def submit_review(case_id: int):
     body = load_body(LegalReviewSubmitSchema())
     user = current_user()

@@ -462,6 +462,9 @@ class PenaltyDecisionSchema(Schema):
     evidence = _text("证据", "Evidence", required=True)
     legal_basis = _text("处罚依据", "Legal basis", required=True)
     penalties = _list(PenaltySchema, "行政处罚", "Penalties", required=True)
+    # Why this penalty within the discretion standard (裁量基准): part of what the legal
+    # review agrees to, so the decision states it as reviewed.
+    discretion = _text("裁量基准适用情况", "Discretion applied")
     payment = _text("履行方式和期限", "Payment instructions")
     remedy = _text("救济途径和期限", "Remedies", required=True)
 

@@ -33,7 +33,7 @@ from ..models import (
     User,
 )
 from ..storage import Storage
-from . import audit
+from . import audit, decision_binding
 from . import units as unit_service
 from .cases import get_case
 from .workflow import doc_title, ensure_open, latest_review, needs_legal_review
@@ -261,6 +261,7 @@ def add_signature(
     signer_name: str,
     image: str,
     device_signed_at: datetime | None = None,
+    shown_content_sha256: str | None = None,
     retain_until: datetime,
     client_addr: str = "",
 ) -> DocumentSignature:
@@ -285,6 +286,9 @@ def add_signature(
         raise Forbidden("only enforcement officers sign as officer", code="role_forbidden")
     if role == "leader":
         _legal_gate(session, case, doc.doc_type)
+        decision_binding.require_match(
+            session, case, doc, shown_content_sha256=shown_content_sha256, signing=True
+        )
     png = _png_from_data_url(image)
     try:
         render_signature_check(png)
@@ -395,6 +399,7 @@ def issue_document(
             details={"missing": missing},
         )
     _legal_gate(session, case, doc.doc_type)
+    decision_binding.require_match(session, case, doc)
     now = clock.now()
     if doc.number is None:
         # Lock order: the audit chain first, then the counter row (every audited write takes
@@ -632,6 +637,28 @@ def series_versions(session: Session, doc: Document) -> list[Document]:
             .order_by(Document.version)
         ).scalars()
     )
+
+
+def awaiting_leader_signature(session: Session, user: User) -> list[tuple[Document, Case]]:
+    """Drafts in the cases ``user`` sees (not archived) whose type takes the leader's signature
+    and that have none yet, the longest waiting first: the leader's signing list."""
+    from .cases import visible_cases
+
+    types = [code for code, t in DOCUMENT_TYPES.items() if "leader" in t.signatures]
+    cases = visible_cases(user).with_only_columns(Case.id).where(Case.current_stage != "archive")
+    signed = sa.select(DocumentSignature.document_id).where(DocumentSignature.role == "leader")
+    rows = session.execute(
+        sa.select(Document, Case)
+        .join(Case, Case.id == Document.case_id)
+        .where(
+            Document.case_id.in_(cases),
+            Document.status == "draft",
+            Document.doc_type.in_(types),
+            Document.id.not_in(signed),
+        )
+        .order_by(Document.created_at, Document.id)
+    ).all()
+    return [(doc, case) for doc, case in rows]
 
 
 def case_documents(session: Session, case: Case) -> list[Document]:

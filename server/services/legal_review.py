@@ -23,6 +23,7 @@ from ..models import CalendarDay, Case, LegalReview, MediaItem, User
 from ..workcal import CHINA_2026, WorkCalendar, recount_deadline
 from . import audit
 from .console import credential_events
+from .decision_binding import differing_decisions, freeze_decision_documents
 from .workflow import completeness, ensure_open, matching_major_items
 
 CHECKLIST: tuple[tuple[str, str], ...] = (
@@ -182,6 +183,9 @@ def _package(session: Session, case: Case, report: str, draft: dict[str, Any]) -
     return {
         "report": report,
         "decision_draft": draft,
+        # What the review binds (decision_binding): the operative content of the decision
+        # documents drafted so far, compared at the leader's signature and at issue.
+        "decision_documents": freeze_decision_documents(session, case),
         "documents": [
             {
                 "id": d.id,

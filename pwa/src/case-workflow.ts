@@ -36,6 +36,7 @@ import { latestVersions, missingSignatures, openDocuments } from "./documents";
 import { h } from "./dom";
 import { getLang, t } from "./i18n";
 import { reviewStatusChip } from "./legal";
+import { reviewActions } from "./review-submit";
 import { createSignaturePad } from "./signature-pad";
 import { isoWithOffset } from "./time";
 
@@ -97,6 +98,7 @@ export function workflowPanel(
       advanceSection(c, report, user, onStageChanged, types),
       documentsSection(docs, types, user, reload),
       reviewsSection(reviews, user),
+      reviewActions({ ...c, current_stage: report.current_stage }, reviews, user, reload),
     );
   };
   void load();

@@ -29,6 +29,7 @@ import {
 } from "./console-ui";
 import { inboxPage, queuePage, reviewPage } from "./legal";
 import { positionPlot, positionText } from "./map";
+import { mayMoveItems, movableCard } from "./move-item";
 
 export { explain };
 
@@ -400,6 +401,10 @@ async function casePage(el: HTMLElement, caseId: number, seq: number): Promise<v
   }
   if (seq !== routeSeq) return;
   const c = tl.case;
+  // A supervisor may move any item to another stage the case reached (not once archived).
+  const reached = tl.stages.map((s) => s.stage);
+  const card = (m: MediaSummary) =>
+    mayMoveItems(role, c.archived_at) ? movableCard(mediaCard(m), m, reached, route) : mediaCard(m);
   el.replaceChildren(
     backLink("#/console", t("console_cases")),
     h(
@@ -472,7 +477,7 @@ async function casePage(el: HTMLElement, caseId: number, seq: number): Promise<v
           ),
         ),
         s.items.length
-          ? h("div", { class: "tiles" }, s.items.map(mediaCard))
+          ? h("div", { class: "tiles" }, s.items.map(card))
           : h("p", { class: "hint" }, t("no_media")),
       ),
     ),
@@ -481,7 +486,7 @@ async function casePage(el: HTMLElement, caseId: number, seq: number): Promise<v
           "section",
           { class: "stage-block unattached", "data-testid": "timeline-unattached" },
           h("h3", {}, t("flag_unattached")),
-          h("div", { class: "tiles" }, tl.unattached.map(mediaCard)),
+          h("div", { class: "tiles" }, tl.unattached.map(card)),
         )
       : "",
   );

@@ -36,6 +36,13 @@ import {
 import { svgDataUrl } from "./credential";
 import { h } from "./dom";
 import { getLang, t, type Key } from "./i18n";
+import {
+  documentPrefill,
+  markPrefilled,
+  prefilledBanner,
+  type DocumentPrefill,
+  type PrefillSource,
+} from "./prefill";
 import { createSignaturePad } from "./signature-pad";
 import { isoWithOffset } from "./time";
 
@@ -817,7 +824,7 @@ export function openDocuments(c: CaseRef, user: User, onCaseChanged?: (c: Case) 
             class: "doc-type",
             "data-testid": "doc-type",
             "data-code": type.code,
-            onclick: () => showForm(type, "create"),
+            onclick: () => void showNewForm(type),
           },
           h("span", { class: "doc-type-title" }, titleOf(type.title)),
           h("span", { class: "case-meta" }, t(`stage_${type.stage}` as Key)),
@@ -883,14 +890,34 @@ export function openDocuments(c: CaseRef, user: User, onCaseChanged?: (c: Case) 
     );
   };
 
+  // A new document starts from what the case already knows (prefill.ts), marked for checking;
+  // values `given` by a guided flow win over the suggestions.
+  const showNewForm = async (type: DocType, given: Record<string, unknown> = {}) => {
+    show(titleOf(type.title), () => void showList(), h("p", { class: "hint" }, t("loading")));
+    let known: DocumentPrefill | null = null;
+    try {
+      known = await documentPrefill(c.id, type.code);
+    } catch {
+      known = null; // the form still opens, without suggestions
+    }
+    const sources = Object.fromEntries(
+      Object.entries(known?.sources ?? {}).filter(([name]) => !(name in given)),
+    );
+    showForm(type, "create", undefined, { ...(known?.fields ?? {}), ...given }, sources);
+  };
+
   // The generated form: a new document, an edit of an unsigned draft, or a correction.
   const showForm = (
     type: DocType,
     mode: "create" | "edit" | "correct",
     doc?: EnforcementDocument,
+    prefill?: Record<string, unknown>,
+    sources: Record<string, PrefillSource> = {},
   ) => {
-    const root = buildForm(type.fields, doc?.fields ?? {});
+    const root = buildForm(type.fields, doc?.fields ?? prefill ?? {});
     const view = renderForm(root);
+    const prefilled = Object.keys(sources).length > 0;
+    if (prefilled) markPrefilled(view.element, sources);
     const problem = errorLine();
     const save = h(
       "button",
@@ -906,6 +933,7 @@ export function openDocuments(c: CaseRef, user: User, onCaseChanged?: (c: Case) 
         "data-code": type.code,
       },
       mode === "correct" ? h("p", { class: "hint" }, t("correction_hint")) : "",
+      prefilled ? prefilledBanner() : "",
       h("p", { class: "hint" }, t("required_hint")),
       view.element,
       problem,

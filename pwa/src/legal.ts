@@ -554,6 +554,7 @@ export function packageView(p: ReviewPackage, types: DocType[]): HTMLElement {
     h(
       "div",
       { "data-testid": "package-draft" },
+      operativeLines(draft),
       h(
         "ul",
         {},
@@ -650,6 +651,34 @@ export function packageView(p: ReviewPackage, types: DocType[]): HTMLElement {
           ),
         )
       : "",
+  );
+}
+
+/** The draft's party, facts and discretion (the decision must follow what was reviewed). */
+function operativeLines(draft: ReviewPackage["decision_draft"]): HTMLElement | string {
+  const d = draft as typeof draft & {
+    party?: { name?: string; id_number?: string | null; address?: string | null } | null;
+    facts?: string | null;
+    discretion?: string | null;
+  };
+  const party = d.party?.name
+    ? [d.party.name, d.party.id_number, d.party.address].filter(Boolean).join(" · ")
+    : "";
+  const rows: [string, string, string][] = [
+    [t("party"), party, "package-party"],
+    [t("draft_facts"), d.facts ?? "", "package-facts"],
+    [t("draft_discretion"), d.discretion ?? "", "package-discretion"],
+  ];
+  if (!rows.some(([, value]) => value)) return "";
+  return h(
+    "dl",
+    { class: "operative" },
+    rows
+      .filter(([, value]) => value)
+      .flatMap(([term, value, testid]) => [
+        h("dt", {}, term),
+        h("dd", { class: "prewrap", "data-testid": testid }, value),
+      ]),
   );
 }
 

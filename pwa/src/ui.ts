@@ -38,6 +38,7 @@ import {
 import { consoleElement, route as routeConsole, startConsole, stopConsole } from "./console";
 import { closeSheets, openCompleteness } from "./completeness";
 import { openDocuments } from "./documents";
+import { openCaseReview } from "./review-submit";
 import { adminElement, routeAdmin, startAdmin, stopAdmin } from "./admin";
 
 type View = "login" | "cases" | "case" | "queue" | "console" | "admin";
@@ -674,6 +675,18 @@ function caseLinks(c: Case): HTMLElement {
       },
       t("completeness"),
     ),
+    // 法制审核: submit at 审查, and see a returned round item by item (review-submit.ts)
+    (state.current ?? c).current_stage === "review"
+      ? h(
+          "button",
+          {
+            class: "btn",
+            "data-testid": "btn-case-review",
+            onclick: () => openCaseReview(state.current ?? c, user),
+          },
+          t("legal_review"),
+        )
+      : "",
   );
 }
 

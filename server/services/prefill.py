@@ -401,11 +401,19 @@ def penalty_words(penalties: Iterable[dict[str, Any]]) -> str:
     words = []
     for p in penalties:
         kind = PENALTY_KINDS.get(p.get("kind", ""), ("", ""))[0]
-        amount = f"{p['amount']}元" if p.get("amount") not in (None, "") else ""
+        amount = f"{_yuan(p['amount'])}元" if p.get("amount") not in (None, "") else ""
         words.append(
             f"{kind}{amount}{'（' + p['description'] + '）' if p.get('description') else ''}"
         )
     return "；".join(w for w in words if w)
+
+
+def _yuan(amount: Any) -> str:
+    """5000.00 and 5000.0 as 5000, 12.50 as 12.5."""
+    try:
+        return format(Decimal(str(amount)).normalize(), "f")
+    except InvalidOperation:
+        return str(amount)
 
 
 def _decision_summary(known: _Known, doc_type: str) -> Suggestion | None:

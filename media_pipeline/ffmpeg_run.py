@@ -72,6 +72,11 @@ class AVProbe(TypedDict):
     audio_stream_index: int | None
     video_codec: str | None
     pix_fmt: str | None
+    # As ffprobe names them: "arib-std-b67" (HLG) or "smpte2084" (PQ) is HDR; "bt2020", "tv".
+    color_transfer: str | None
+    color_primaries: str | None
+    color_space: str | None
+    color_range: str | None
     audio_codec: str | None
     audio_channels: int | None
     audio_sample_rate: int | None
@@ -300,6 +305,10 @@ def _summarise(
         audio_stream_index=_int(audio.get("index")) if audio else None,
         video_codec=video.get("codec_name") if video else None,
         pix_fmt=video.get("pix_fmt") if video else None,
+        color_transfer=_known((video or {}).get("color_transfer")),
+        color_primaries=_known((video or {}).get("color_primaries")),
+        color_space=_known((video or {}).get("color_space")),
+        color_range=_known((video or {}).get("color_range")),
         audio_codec=audio.get("codec_name") if audio else None,
         audio_channels=_positive_int(audio.get("channels")) if audio else None,
         audio_sample_rate=_positive_int(audio.get("sample_rate")) if audio else None,
@@ -313,6 +322,10 @@ def _summarise(
         gps=_gps_from_tags(tags),
         trailing_bytes=trailing,
     )
+
+
+def _known(value: Any) -> str | None:
+    return str(value) if value not in (None, "", "unknown", "reserved") else None
 
 
 def _stream_end(stream: dict[str, Any], fmt: dict[str, Any]) -> float | None:

@@ -9,7 +9,9 @@ Poster and strip are cheapest made from the web proxy, which also always knows i
 from __future__ import annotations
 
 import os
-from contextlib import suppress
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Any, TypedDict
 
 import ffmpeg
@@ -58,6 +60,7 @@ def can_remux(probe: AVProbe) -> bool:
         and probe["video_codec"] == "h264"
         and probe["pix_fmt"] in _PLAYABLE_PIX_FMTS
         and probe["audio_codec"] in (None, "aac")
+        and not is_hdr(probe)
     )
 
 
@@ -76,6 +79,107 @@ def _long_side_scale(stream: Any, long_side: int) -> Any:
         f"if(gte(dar,1),{long},max(2,2*round({long}*dar/2)))",
         f"if(gte(dar,1),max(2,2*round({long}/dar/2)),{long})",
     ).filter("setsar", 1)
+
+
+# HDR to SDR. iPhones record HLG by default, many Android phones HDR10 (PQ). An 8-bit BT.709
+# derivative made from their signal as it is looks washed out (white 255 -> 191), so every
+# derivative is tone-mapped: zscale turns the signal into linear light on a 1000 cd/m2
+# display (HLG's nominal peak, and what phones master PQ to), in BT.709 primaries, and a 1D
+# curve takes it to the BT.709 signal an SDR display (BT.1886) shows as that light: identity
+# up to SDR_KNEE (with HDR reference white, 203 cd/m2 per ITU-R BT.2408, as SDR white 1.0),
+# then a Mobius roll-off that reaches SDR white at the 1000 cd/m2 peak. Reference white lands
+# at 244 of 255; above it highlights keep some detail instead of clipping. (ffmpeg's tonemap
+# filter has the same curve, but its float path costs 1.7 times the CPU of this lookup.)
+HDR_TRANSFERS = frozenset({"arib-std-b67", "smpte2084"})
+HDR_PEAK_NITS = 1000.0
+REFERENCE_WHITE_NITS = 203.0
+SDR_KNEE = 0.8
+_CURVE_POINTS = 8192
+
+
+def is_hdr(probe: AVProbe) -> bool:
+    """Whether the video's transfer is HLG or PQ, as its stream says."""
+    return probe.get("color_transfer") in HDR_TRANSFERS
+
+
+def _mobius(x: float, knee: float, peak: float) -> float:
+    """Identity up to ``knee``; above it a curve with the same slope at the knee that maps
+    ``peak`` to 1 (the Mobius transform of ffmpeg's tonemap filter)."""
+    if x <= knee:
+        return x
+    a = -knee * knee * (peak - 1) / (knee * knee - 2 * knee + peak)
+    b = (knee * knee - 2 * knee * peak + peak) / max(peak - 1, 1e-6)
+    return (b * b + 2 * b * knee + knee * knee) / (b - a) * (x + a) / (x + b)
+
+
+def _bt1886_inverse_eotf(linear: float) -> float:
+    """Display light to BT.709 signal as an SDR display shows it (BT.1886: gamma 2.4), the
+    same display-referred reading zscale gives the signal when it linearises."""
+    return max(0.0, linear) ** (1 / 2.4)
+
+
+def sdr_signal(nits: float) -> float:
+    """The BT.709 signal (0..1) an HDR light level becomes.
+
+    >>> round(sdr_signal(REFERENCE_WHITE_NITS) * 255)
+    244
+    """
+    peak = HDR_PEAK_NITS / REFERENCE_WHITE_NITS
+    linear = _mobius(nits / REFERENCE_WHITE_NITS, SDR_KNEE, peak)
+    return min(1.0, _bt1886_inverse_eotf(linear))
+
+
+@contextmanager
+def _sdr_curve_file() -> Iterator[str]:
+    """The curve as a .cube 1D LUT for ffmpeg's lut1d: linear light (1.0 = the peak) in,
+    BT.709 signal out. Written per run: a file in a shared temporary directory could be
+    swapped by anyone who can write there."""
+    with tempfile.TemporaryDirectory(prefix="ft-sdr-") as tmp:
+        path = os.path.join(tmp, "hdr-to-sdr.cube")
+        last = _CURVE_POINTS - 1
+        with open(path, "w", encoding="ascii") as cube:
+            cube.write(f"LUT_1D_SIZE {_CURVE_POINTS}\n")
+            for i in range(_CURVE_POINTS):
+                v = sdr_signal(HDR_PEAK_NITS * i / last)
+                cube.write(f"{v:.7f} {v:.7f} {v:.7f}\n")
+        yield path
+
+
+def _to_sdr(stream: Any, probe: AVProbe, curve: str | None) -> Any:
+    """``stream`` tone-mapped to 8-bit BT.709 when the source is HDR (``curve`` is then the
+    file from :func:`_sdr_curve_file`); unchanged otherwise."""
+    if curve is None or not is_hdr(probe):
+        return stream
+    linear = stream.filter(
+        "zscale",
+        tin=probe["color_transfer"],
+        pin=probe.get("color_primaries") or "bt2020",
+        min=probe.get("color_space") or "bt2020nc",
+        rin="full" if probe.get("color_range") == "pc" else "limited",
+        t="linear",
+        npl=HDR_PEAK_NITS,
+        p="bt709",
+    )
+    # 16 bits of linear light keep the shadows: 1 cd/m2 is 65 steps.
+    mapped = linear.filter("format", "gbrp16le").filter("lut1d", file=curve)
+    # The curve wrote BT.709 signal: only the matrix and range remain to convert.
+    return mapped.filter(
+        "zscale", tin="bt709", t="bt709", pin="bt709", p="bt709", m="bt709", r="limited"
+    ).filter("format", "yuv420p")
+
+
+@contextmanager
+def _hdr_curve(probe: AVProbe) -> Iterator[str | None]:
+    if not is_hdr(probe):
+        yield None
+        return
+    with _sdr_curve_file() as path:
+        yield path
+
+
+# The encoder's colour description of an SDR proxy made from HDR (players would otherwise
+# take the source's HLG/PQ tags, which ffmpeg copies, and show it darker still).
+_BT709_TAGS = {"color_primaries": "bt709", "color_trc": "bt709", "colorspace": "bt709"}
 
 
 def _require_video(probe: AVProbe) -> int:
@@ -126,31 +230,34 @@ def make_web_proxy(
         **_NO_METADATA,
     }
     remux = can_remux(probe)
-    if remux:
-        output = ffmpeg.output(video, *audio, file_url(dst), c="copy", **mp4)
-    else:
-        audio = [a.filter("aformat", channel_layouts="mono|stereo") for a in audio]
-        output = ffmpeg.output(
-            _long_side_scale(video, PROXY_LONG_SIDE),
-            *audio,
-            file_url(dst),
-            vcodec="libx264",
-            preset="veryfast",
-            crf=26,
-            pix_fmt="yuv420p",
-            # Phones record variable frame rate; "cfr" would duplicate frames to fill gaps.
-            fps_mode="vfr",
-            acodec="aac",
-            audio_bitrate="128k",
-            **mp4,
-        )
     try:
-        run_ffmpeg(
-            command_line(output.compile()),
-            limits=limits,
-            timeout_s=limits.ffmpeg_timeout_for(probe["duration"]),
-            what="web proxy " + ("remux" if remux else "encode"),
-        )
+        with _hdr_curve(probe) as curve:
+            if remux:
+                output = ffmpeg.output(video, *audio, file_url(dst), c="copy", **mp4)
+            else:
+                audio = [a.filter("aformat", channel_layouts="mono|stereo") for a in audio]
+                output = ffmpeg.output(
+                    # Scaled first: the tone mapping then works on the proxy's pixels only.
+                    _to_sdr(_long_side_scale(video, PROXY_LONG_SIDE), probe, curve),
+                    *audio,
+                    file_url(dst),
+                    vcodec="libx264",
+                    preset="veryfast",
+                    crf=26,
+                    pix_fmt="yuv420p",
+                    # Phones record variable frame rate; "cfr" would duplicate frames.
+                    fps_mode="vfr",
+                    acodec="aac",
+                    audio_bitrate="128k",
+                    **(_BT709_TAGS if curve else {}),
+                    **mp4,
+                )
+            run_ffmpeg(
+                command_line(output.compile()),
+                limits=limits,
+                timeout_s=limits.ffmpeg_timeout_for(probe["duration"]),
+                what="web proxy " + ("remux" if remux else "encode"),
+            )
         result = probe_av(dst, limits=limits)
     except BaseException:
         _discard(dst)
@@ -188,12 +295,13 @@ def make_poster(
     attempts = [max(0.0, at_s)]
     if attempts[0] > 0:
         attempts.append(0.0)
-    for at in attempts:
-        source = ffmpeg.input(file_url(src), ss=at, **input_options(probe["demuxer"]))
-        frame = _long_side_scale(source[str(video_index)], long_side)
-        _write_jpeg(frame, dst, limits=limits, what="poster frame")
-        if os.path.exists(dst) and os.path.getsize(dst) > 0:
-            return Poster(at_s=at)
+    with _hdr_curve(probe) as curve:
+        for at in attempts:
+            source = ffmpeg.input(file_url(src), ss=at, **input_options(probe["demuxer"]))
+            frame = _to_sdr(_long_side_scale(source[str(video_index)], long_side), probe, curve)
+            _write_jpeg(frame, dst, limits=limits, what="poster frame")
+            if os.path.exists(dst) and os.path.getsize(dst) > 0:
+                return Poster(at_s=at)
     _discard(dst)
     raise MediaRejected("ffmpeg_failed", "no video frame could be decoded for the poster")
 
@@ -258,7 +366,8 @@ def make_thumb_strip(
         )
         tiles.append(tile)
     sprite = tiles[0] if count == 1 else ffmpeg.filter(tiles, "hstack", inputs=count)
-    _write_jpeg(sprite, dst, limits=limits, what="thumbnail strip")
+    with _hdr_curve(probe) as curve:
+        _write_jpeg(_to_sdr(sprite, probe, curve), dst, limits=limits, what="thumbnail strip")
     if not os.path.exists(dst):
         raise MediaRejected("ffmpeg_failed", "a strip timestamp yielded no frame")
     try:
@@ -311,6 +420,9 @@ def _last_frame_time(probe: AVProbe) -> float | None:
 def _write_jpeg(
     stream: Any, dst: str | os.PathLike[str], *, limits: MediaLimits, what: str
 ) -> None:
+    # JPEG (JFIF) is BT.601 full range, and viewers decode it so; phone video is BT.709.
+    # Without the matrix change, red 255 showed as 233 and every colour drifted.
+    stream = stream.filter("scale", out_color_matrix="bt601", out_range="full")
     output = stream.output(
         file_url(dst),
         f="image2",

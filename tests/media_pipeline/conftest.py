@@ -140,6 +140,70 @@ def video_stops_before_audio_webm(media_dir: Path) -> Path:
     return out
 
 
+# 10-bit H.264 tagged as phones tag HDR video; iPhones record HLG, many Android phones PQ.
+_HDR_TAGS = {
+    "hlg": ("-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"),
+    "pq": ("-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc"),
+}
+_H264_10_BIT = ("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p10le")
+
+
+@pytest.fixture(scope="session")
+def hlg_grey_mp4(media_dir: Path) -> Path:
+    """HLG whose every pixel is 75 % signal: HDR reference white (ITU-R BT.2408)."""
+    return ffmpeg(
+        media_dir / "hlg_grey.mp4",
+        *("-f", "lavfi", "-i", "color=c=0xBFBFBF:size=320x240:rate=25:duration=1"),
+        *_H264_10_BIT,
+        *_HDR_TAGS["hlg"],
+    )
+
+
+# Colour patches of an SDR (BT.709) picture, from dark to bright and saturated.
+PATCHES = (
+    (255, 0, 0), (200, 60, 50), (60, 160, 70), (50, 80, 180), (230, 200, 60), (128, 128, 128),
+    (40, 40, 40), (255, 255, 255),
+)  # fmt: skip
+PATCH_SIZE = 48
+
+
+def patches_png(path: Path) -> Path:
+    img = Image.new("RGB", (PATCH_SIZE * len(PATCHES), PATCH_SIZE))
+    for i, colour in enumerate(PATCHES):
+        img.paste(colour, (i * PATCH_SIZE, 0, (i + 1) * PATCH_SIZE, PATCH_SIZE))
+    img.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def sdr_patches_mp4(media_dir: Path) -> Path:
+    """The patches as an SDR BT.709 recording: what the HDR ones must come back to."""
+    return ffmpeg(
+        media_dir / "sdr_patches.mp4",
+        *("-loop", "1", "-framerate", "25", "-i", str(patches_png(media_dir / "patches.png"))),
+        *("-t", "1", "-vf", "scale=out_color_matrix=bt709:out_range=tv,format=yuv420p"),
+        *("-c:v", "libx264", "-preset", "ultrafast"),
+        *("-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"),
+    )
+
+
+def hdr_patches(path: Path, transfer: str) -> Path:
+    """The patches as an HDR camera records them: SDR white at HDR reference white
+    (203 cd/m2), BT.2020 primaries, HLG or PQ, 10 bits."""
+    zscale_transfer = {"hlg": "arib-std-b67", "pq": "smpte2084"}[transfer]
+    return ffmpeg(
+        path,
+        *("-loop", "1", "-framerate", "25", "-i", str(patches_png(path.with_suffix(".png")))),
+        "-t",
+        "1",
+        "-vf",
+        "zscale=tin=bt709:pin=bt709:rin=full:t=linear:npl=203:p=bt2020,format=gbrpf32le,"
+        f"zscale=t={zscale_transfer}:npl=203:m=bt2020nc:r=limited,format=yuv420p10le",
+        *_H264_10_BIT,
+        *_HDR_TAGS[transfer],
+    )
+
+
 @pytest.fixture(scope="session")
 def portrait_odd_webm(media_dir: Path) -> Path:
     """721x1601: portrait, odd sizes, taller than the proxy's 1280 px limit."""

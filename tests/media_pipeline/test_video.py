@@ -13,13 +13,14 @@ from media_pipeline.limits import MediaLimits, MediaRejected
 from media_pipeline.sniff import top_level_boxes
 from media_pipeline.video import (
     can_remux,
+    is_hdr,
     make_poster,
     make_thumb_strip,
     make_web_proxy,
     video_stops_early,
 )
 
-from .conftest import ffmpeg
+from .conftest import PATCH_SIZE, PATCHES, ffmpeg, hdr_patches
 
 
 def _assert_browser_ready(proxy: Path) -> None:
@@ -330,3 +331,90 @@ def test_video_that_stops_before_its_audio(
 
 def test_audio_running_a_little_longer_than_video_is_no_finding(h264_mp4: Path) -> None:
     assert video_stops_early(probe_av(h264_mp4)) is None
+
+
+def _lab(rgb: tuple[float, ...]) -> tuple[float, float, float]:
+    """CIE L*a*b* (D65) of an sRGB colour."""
+
+    def linear(c: float) -> float:
+        c /= 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in rgb)
+    xyz = (
+        (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047,
+        0.2126 * r + 0.7152 * g + 0.0722 * b,
+        (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883,
+    )
+    fx, fy, fz = (t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116 for t in xyz)
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+def _delta_e(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    return sum((x - y) ** 2 for x, y in zip(_lab(a), _lab(b), strict=True)) ** 0.5
+
+
+def _patch_colours(poster: Path) -> list[tuple[float, ...]]:
+    with Image.open(poster) as img:
+        rgb = img.convert("RGB")
+        colours = []
+        for i in range(len(PATCHES)):
+            # The middle of each patch: chroma subsampling blurs the borders.
+            box = (i * PATCH_SIZE + 12, 12, (i + 1) * PATCH_SIZE - 12, PATCH_SIZE - 12)
+            colours.append(tuple(ImageStat.Stat(rgb.crop(box)).mean))
+        return colours
+
+
+def _poster_through_the_proxy(src: Path, tmp_path: Path, name: str) -> Path:
+    proxy = tmp_path / f"{name}.mp4"
+    make_web_proxy(src, proxy, probe=probe_av(src))
+    poster = tmp_path / f"{name}.jpg"
+    make_poster(proxy, poster, at_s=0.5)
+    return poster
+
+
+def test_hlg_reference_white_is_sdr_white_and_the_proxy_is_bt709(
+    hlg_grey_mp4: Path, tmp_path: Path
+) -> None:
+    """iPhone HLG: 75 % signal (HDR reference white) came out 191 of 255, washed out."""
+    source = probe_av(hlg_grey_mp4)
+    assert is_hdr(source) and not can_remux(source)
+    proxy = tmp_path / "proxy.mp4"
+    make_web_proxy(hlg_grey_mp4, proxy, probe=source)
+    tags = probe_av(proxy)
+    assert (tags["color_transfer"], tags["color_primaries"], tags["color_space"]) == (
+        "bt709",
+        "bt709",
+        "bt709",
+    )
+    assert tags["pix_fmt"] == "yuv420p"
+    for poster in (tmp_path / "from_proxy.jpg", tmp_path / "from_original.jpg"):
+        make_poster(proxy if "proxy" in poster.name else hlg_grey_mp4, poster, at_s=0.5)
+        with Image.open(poster) as img:
+            assert min(ImageStat.Stat(img.convert("L")).mean) >= 225
+    strip = tmp_path / "strip.jpg"
+    make_thumb_strip(hlg_grey_mp4, strip, count=2, height=40, probe=source)
+    with Image.open(strip) as img:
+        assert ImageStat.Stat(img.convert("L")).mean[0] >= 225
+
+
+@pytest.mark.parametrize("transfer", ["hlg", "pq"])
+def test_hdr_colours_come_back_close_to_the_sdr_picture(
+    transfer: str, sdr_patches_mp4: Path, tmp_path: Path
+) -> None:
+    """The same patches recorded in SDR and in HDR give posters a small colour difference
+    apart: identical below the knee of the curve, a little darker at full white/red."""
+    hdr = hdr_patches(tmp_path / f"{transfer}_source.mp4", transfer)
+    assert probe_av(hdr)["color_transfer"] == {"hlg": "arib-std-b67", "pq": "smpte2084"}[transfer]
+    reference = _patch_colours(_poster_through_the_proxy(sdr_patches_mp4, tmp_path, "sdr"))
+    mapped = _patch_colours(_poster_through_the_proxy(hdr, tmp_path, transfer))
+    differences = [_delta_e(a, b) for a, b in zip(reference, mapped, strict=True)]
+    assert max(differences) < 5, differences  # full red and white: 4.2 and 3.8
+    assert sum(differences) / len(differences) < 2, differences
+
+
+def test_posters_of_bt709_video_keep_their_colours(sdr_patches_mp4: Path, tmp_path: Path) -> None:
+    """JPEG is BT.601: a BT.709 frame written into it unconverted showed red 255 as 233."""
+    poster = _patch_colours(_poster_through_the_proxy(sdr_patches_mp4, tmp_path, "sdr"))
+    differences = [_delta_e(a, b) for a, b in zip(PATCHES, poster, strict=True)]
+    assert max(differences) < 1.5, differences

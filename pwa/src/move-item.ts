@@ -79,6 +79,7 @@ function moveForm(
     placeholder: t("move_item_reason"),
   });
   const status = h("div", {});
+  reason.addEventListener("input", () => status.replaceChildren());
   const save = h(
     "button",
     { type: "submit", class: "btn small primary", "data-testid": "move-item-save" },

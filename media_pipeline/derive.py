@@ -17,7 +17,7 @@ from server.storage.keys import derivative_key
 
 from .audio import make_audio_proxy, make_peaks
 from .ffmpeg_run import AVProbe, probe_av
-from .images import PREVIEW_SIZE, THUMBNAIL_SIZE, make_derivatives
+from .images import PREVIEW_SIZE, THUMBNAIL_SIZE, make_derivatives, make_thumbnail
 from .limits import MediaLimits, MediaRejected
 from .steps import add_flag, retry_if_transient, set_step
 from .video import make_poster, make_thumb_strip, make_web_proxy, video_stops_early
@@ -124,7 +124,10 @@ def derive(
             strip = workdir / "strip.jpg"
             strip_info = make_thumb_strip(proxy, strip, probe=proxy_probe, limits=limits)
             put("strip", strip, "image/jpeg", dict(strip_info))
-            put("thumbnail", poster, "image/jpeg", {"from": "poster"})
+            # The size of a photo's thumbnail, from the poster's frame: lists show both alike.
+            thumb = workdir / "thumbnail.jpg"
+            thumb_size = make_thumbnail(poster, thumb, size=THUMBNAIL_SIZE, limits=limits)
+            put("thumbnail", thumb, "image/jpeg", {"from": "poster", **thumb_size})
         elif kind in ("video", "audio") and probe.get("has_audio"):
             proxy = workdir / "proxy.m4a"
             put(

@@ -153,7 +153,7 @@ def hlg_grey_mp4(media_dir: Path) -> Path:
     """HLG whose every pixel is 75 % signal: HDR reference white (ITU-R BT.2408)."""
     return ffmpeg(
         media_dir / "hlg_grey.mp4",
-        *("-f", "lavfi", "-i", "color=c=0xBFBFBF:size=320x240:rate=25:duration=1"),
+        *("-f", "lavfi", "-i", "color=c=0xBFBFBF:size=640x360:rate=25:duration=1"),
         *_H264_10_BIT,
         *_HDR_TAGS["hlg"],
     )

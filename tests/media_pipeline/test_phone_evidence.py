@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageStat
 
 from tests import tus_helpers as tus
 from tests.conftest import open_case
@@ -41,6 +41,30 @@ def test_video_that_stops_before_its_audio_is_a_finding_not_a_failure(
     assert finding["message_zh"] == "画面在 0.3 秒处中断，声音持续到 5 秒"
     assert finding["message"] == "the picture stops at 0.3 s; the sound goes on to 5 s"
     assert finding["video_end_s"] < 0.4 and finding["audio_end_s"] > 4.9
+
+
+def test_an_iphone_hlg_video_gets_a_320_px_sdr_thumbnail(client, users, hlg_grey_mp4) -> None:
+    """The thumbnail of a video is a photo's size (it was the 1280 px poster), and HDR
+    reference white is white in it (it was 191 of 255)."""
+    officer = users.create("li")
+    case = open_case(client, officer)
+    item_id = tus.upload(
+        client,
+        officer,
+        case["id"],
+        hlg_grey_mp4.read_bytes(),
+        filename="IMG_0003.MOV",
+        content_type="video/mp4",
+    )
+    item = _media(client, officer, item_id)
+    assert item["processing"] == "done", item["steps"]
+    thumb = client.get(f"/api/v1/media/{item_id}/thumbnail", headers=officer.headers)
+    with Image.open(io.BytesIO(thumb.data)) as img:
+        assert img.size == (320, 180)
+        assert min(ImageStat.Stat(img.convert("L")).extrema[0]) >= 225
+    poster = client.get(f"/api/v1/media/{item_id}/poster", headers=officer.headers)
+    with Image.open(io.BytesIO(poster.data)) as img:
+        assert img.size == (640, 360)  # the recording's own size: never upscaled
 
 
 def test_a_108_mp_photo_is_processed_and_a_jpeg_bomb_still_tells_its_time_and_place(

@@ -133,6 +133,8 @@ def test_submit_shows_the_package_to_be_frozen_then_submits(
     )
     expect(sheet.locator("[data-testid=package-draft]")).to_contain_text("罚款 5000 元")
     shot(page, tmp_path, "review-submit-preview")
+    doc_row.scroll_into_view_if_needed()
+    shot(page, tmp_path, "review-submit-preview-documents")
     # nothing is submitted before the confirmation
     assert (
         client.get(f"{API}/cases/{cid}/legal-reviews", headers=case_at_review["sup"].headers).json[

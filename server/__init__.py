@@ -11,11 +11,13 @@ from werkzeug.routing import IntegerConverter
 
 from .config import Config
 from .extensions import db, migrate
+from .json_input import StrictJSONProvider
 
 
 def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     """Build the WSGI app. ``overrides`` replace config values (used by tests)."""
     app = Flask(__name__, static_folder=None)
+    app.json = StrictJSONProvider(app)  # NUL, lone surrogates, deep nesting: 422 everywhere
     app.url_map.converters["int"] = Int64Converter  # before any route is added
     app.config.from_object(config or Config())
     app.config.update(overrides)
@@ -40,6 +42,9 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     from .api import register_api
 
     register_api(app)
+    from .api.limits import register_limits
+
+    register_limits(app)
     return app
 
 

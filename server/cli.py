@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from . import clock
+from .api.limits import GUNICORN_FIELD_LIMIT
 from .config import Config
 
 ENDPOINT_FILE = "s3-endpoint"
@@ -110,6 +111,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "30",
             "--access-logfile",
             "-",
+            # above the app's own 8 KiB line limit, so it answers 431 in JSON (api/limits.py)
+            "--limit-request-field_size",
+            str(GUNICORN_FIELD_LIMIT),
         ],
         env=env,
     )

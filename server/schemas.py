@@ -305,6 +305,10 @@ class AuditEntrySchema(Schema):
 class CustodySchema(Schema):
     media_id = fields.String()
     entries = fields.List(fields.Nested(AuditEntrySchema))
+    # Paged (?after=<seq>&limit=<n>, 500 by default, at most 1000): the next page starts
+    # after next_after; null on the last page.
+    total = fields.Integer()
+    next_after = fields.Integer(allow_none=True)
 
 
 class UploadStatusSchema(Schema):

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from flask import Blueprint, Response, current_app, g, request
 
 from .. import clock
 from ..domain import MediaStatus
 from ..errors import DomainError, NotFound
 from ..extensions import db
-from ..models import Derivative, MediaItem, PlaybackGrant
+from ..models import AuditEntry, Derivative, MediaItem, PlaybackGrant
 from ..runtime import runtime
 from ..schemas import CustodySchema, MediaItemSchema, ReattachSchema
 from ..services import audit, playback
@@ -233,7 +234,43 @@ def custody(item_id: str):
         object_id=item.id,
         client_addr=client_addr(),
     )
-    entries = audit.entries_for(db.session, "media", item.id)
-    data = CustodySchema().dump({"media_id": item.id, "entries": entries})
+    after, limit = _page_arg("after", 0), min(_page_arg("limit", CUSTODY_PAGE), CUSTODY_PAGE_MAX)
+    entries, total = audit.entries_page(
+        db.session, "media", item.id, after=after, limit=max(limit, 1)
+    )
+    more = len(entries) == max(limit, 1) and entries[-1].seq < _last_seq(item.id)
+    data = CustodySchema().dump(
+        {
+            "media_id": item.id,
+            "entries": entries,
+            "total": total,
+            "next_after": entries[-1].seq if more else None,
+        }
+    )
     db.session.commit()
     return data
+
+
+CUSTODY_PAGE, CUSTODY_PAGE_MAX = 500, 1000
+
+
+def _page_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise DomainError(
+            f"{name} 须为非负整数 / {name} must be a non-negative integer",
+            code=f"invalid_{name}",
+            status=422,
+        )
+    return int(raw)
+
+
+def _last_seq(item_id: str) -> int:
+    last = db.session.execute(
+        sa.select(sa.func.max(AuditEntry.seq)).where(
+            AuditEntry.object_type == "media", AuditEntry.object_id == item_id
+        )
+    ).scalar_one()
+    return int(last or 0)

@@ -281,9 +281,17 @@ def build_spec() -> dict[str, Any]:
         "/api/v1/media/{item_id}/custody",
         operations={
             "get": _op(
-                "The item's chain of custody (its audit entries, in order)",
-                {"200": _json("Custody"), **_errors(401, 404)},
-                parameters=[_id_param("item_id")],
+                "The item's chain of custody (its audit entries, in order), paged",
+                {"200": _json("Custody"), **_errors(401, 404, 422)},
+                parameters=[
+                    _id_param("item_id"),
+                    {"name": "after", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    },
+                ],
             )
         },
     )

@@ -186,7 +186,7 @@ def _int_arg(name: str) -> int | None:
     raw = request.args.get(name)
     if raw in (None, ""):
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # not "²", which int() refuses
         raise Invalid(f"{name} must be a number", code=f"invalid_{name}")
     return int(raw)
 

@@ -37,7 +37,8 @@ def _require_tus() -> None:
 
 def _int_header(name: str) -> int:
     raw = request.headers.get(name)
-    if raw is None or not raw.isdigit():
+    # ASCII digits only: str.isdigit also accepts "²" and "٣", which int() then refuses or reads
+    if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 20:
         raise DomainError(f"{name} must be a non-negative integer", code="invalid_header")
     return int(raw)
 

@@ -165,7 +165,7 @@ def _date_arg(name: str, errors: list[str], label: str) -> date | None:
 
 def _page_number() -> int:
     raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() else 1
+    return int(raw) if raw.isascii() and raw.isdigit() else 1  # not "²", which int() refuses
 
 
 def _paging(endpoint: str, code: str) -> tuple[dict[str, str], Callable[[int], str]]:

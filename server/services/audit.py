@@ -396,6 +396,22 @@ def verify_chain(session: Session, *, trusted_public_keys: set[str] | None = Non
     return report
 
 
+def entries_page(
+    session: Session, object_type: str, object_id: str, *, after: int, limit: int
+) -> tuple[list[AuditEntry], int]:
+    """Up to ``limit`` entries about the object after chain position ``after``, in order, and
+    how many there are in all."""
+    where = (AuditEntry.object_type == object_type, AuditEntry.object_id == object_id)
+    rows = session.execute(
+        sa.select(AuditEntry)
+        .where(*where, AuditEntry.seq > after)
+        .order_by(AuditEntry.seq)
+        .limit(limit)
+    ).scalars()
+    total = session.execute(sa.select(sa.func.count()).select_from(AuditEntry).where(*where))
+    return list(rows), int(total.scalar_one())
+
+
 def entries_for(session: Session, object_type: str, object_id: str) -> list[AuditEntry]:
     return list(
         session.execute(

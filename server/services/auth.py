@@ -17,7 +17,7 @@ from .. import clock
 from ..domain import Role
 from ..errors import Conflict, DomainError, Invalid, Unauthorized
 from ..models import ApiToken, LoginThrottle, Unit, User
-from . import audit
+from . import audit, playback
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so timing does not reveal which users exist.
@@ -173,6 +173,8 @@ def logout(session: Session, *, token: str, user: User, client_addr: str) -> Non
     ).scalar_one_or_none()
     if row is not None and row.revoked_at is None:
         row.revoked_at = clock.now()
+        # The media links this user was given stop working too (they outlive no session).
+        playback.revoke_user_grants(session, user, row.revoked_at)
         audit.record(
             session,
             actor=user,

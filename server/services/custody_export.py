@@ -45,6 +45,7 @@ class CustodyLine:
     # for people (the PDF): the action and its details in words, in the report's language
     action_text: str = ""
     details_text: str = ""
+    last_seq: int | None = None  # the PDF's folded reads (summarised): seq to last_seq
 
 
 def local_time(at: datetime | None) -> str:
@@ -220,6 +221,70 @@ def to_csv(lines: list[CustodyLine]) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
+# Reads of the item: any viewer can add thousands of these, so the PDF gives each reader's
+# reads of one kind on one day as one line (count, first and last time, their first and last
+# entry); the CSV and the JSON keep every entry.
+VIEW_ACTIONS = frozenset(
+    {
+        "media.viewed",
+        "media.played",
+        "media.downloaded",
+        "custody.viewed",
+        "custody.exported",
+        "playback_url.issued",
+    }
+)
+# Beyond this many rows the PDF stops and says where the rest is (a PDF is for reading).
+MAX_PDF_ROWS = 2000
+
+
+def summarised(lines: list[CustodyLine], lang: Lang = "zh") -> list[CustodyLine]:
+    """``lines`` with each reader's repeated reads of one kind on one day folded into the
+    first of them: "N 次（首次 … 末次 …）", seq "a–b", and the last entry's hash."""
+    groups: dict[tuple[str, str, str], list[CustodyLine]] = {}
+    order: list[CustodyLine | tuple[str, str, str]] = []
+    for line in lines:
+        if line.action not in VIEW_ACTIONS:
+            order.append(line)
+            continue
+        key = (line.actor, line.action, line.at[:10])
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(line)
+    out: list[CustodyLine] = []
+    for entry in order:
+        if isinstance(entry, CustodyLine):
+            out.append(entry)
+            continue
+        group = groups[entry]
+        first, last = group[0], group[-1]
+        if len(group) == 1:
+            out.append(first)
+            continue
+        text = (
+            f"共 {len(group)} 次（首次 {first.at}，末次 {last.at}）；首次：{first.details_text}"
+            if lang == "zh"
+            else f"{len(group)} times (first {first.at}, last {last.at}); first: "
+            f"{first.details_text}"
+        )
+        out.append(
+            CustodyLine(
+                seq=first.seq,
+                at=first.at,
+                actor=first.actor,
+                action=first.action,
+                details=first.details,
+                entry_hash=last.entry_hash,
+                prev_hash=first.prev_hash,
+                action_text=first.action_text,
+                details_text=text,
+                last_seq=last.seq,
+            )
+        )
+    return out
+
+
 @cache
 def pdf_font(ttf_path: str | None = None) -> str:
     """Register and name the font for PDFs: a configured TrueType font (``path`` or
@@ -284,17 +349,29 @@ def to_pdf(
         if zh
         else ["Seq", "Time", "Actor", "Action", "Details", "Entry hash"]
     )
+    count = len(lines)
+    shown = summarised(lines, lang)
+    cut = len(shown) - MAX_PDF_ROWS
+    shown = shown[:MAX_PDF_ROWS]
     rows = [[p(h) for h in header]] + [
         [
-            p(str(line.seq), small),
+            p(f"{line.seq}–{line.last_seq}" if line.last_seq else str(line.seq), small),
             p(line.at, small),
             p(line.actor, small),
             p(line.action_text, small),
             p(line.details_text, small),
             p(line.entry_hash, small),
         ]
-        for line in lines
+        for line in shown
     ]
+    if cut > 0:
+        rest = (
+            f"另有 {cut} 行未列出，完整记录见 CSV 导出（custody.csv）"
+            if zh
+            else f"{cut} more rows not listed here: the CSV export (custody.csv) has them all"
+        )
+        rows.append([p("…", small), p("", small), p("", small), p("", small), p(rest, small)])
+        rows[-1].append(p("", small))
     widths = [12 * mm, 24 * mm, 26 * mm, 30 * mm]
     widths += [width - sum(widths) - 30 * mm, 30 * mm]
     entries_table = LongTable(rows, colWidths=widths, repeatRows=1)
@@ -332,9 +409,7 @@ def to_pdf(
             Paragraph(title_text, title),
             facts_table,
             Spacer(1, 4 * mm),
-            Paragraph(
-                f"保管记录（{len(lines)} 条）" if zh else f"Custody entries ({len(lines)})", heading
-            ),
+            Paragraph(f"保管记录（{count} 条）" if zh else f"Custody entries ({count})", heading),
             entries_table,
         ],
         onFirstPage=footer,

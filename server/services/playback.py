@@ -197,6 +197,11 @@ def authorize(
         raise Unauthorized("this playback link is not valid", code="playback_token_invalid")
     if not user.active:
         raise Unauthorized("the account of this link is disabled", code="account_inactive")
+    if now >= grant.expires_at:  # ended early: its user signed out (revoke_user_grants)
+        raise Unauthorized(
+            "已退出登录，此播放链接已失效 / this playback link ended when its user signed out",
+            code="playback_token_revoked",
+        )
     return user, get_media(session, user, item_id), grant
 
 
@@ -236,6 +241,14 @@ def record_access(
             "grant": grant.id,
             **extra,
         }
+    elif first_range is not None:
+        # A seeking player's (or a script's) Range reads with a bearer token: one view per
+        # user, file and address within PLAYBACK_TTL, with the range it first asked for.
+        if _range_view_recorded(session, user, item, action, details, client_addr, now):
+            return
+        audit.lock_chain(session)
+        if _range_view_recorded(session, user, item, action, details, client_addr, now):
+            return
     audit.record(
         session,
         actor=user,
@@ -245,6 +258,43 @@ def record_access(
         client_addr=client_addr,
         details=details,
     )
+
+
+def _range_view_recorded(
+    session: Session,
+    user: User,
+    item: MediaItem,
+    action: str,
+    details: dict[str, Any],
+    client_addr: str,
+    now: datetime,
+) -> bool:
+    found = session.execute(
+        sa.select(AuditEntry.id)
+        .where(
+            AuditEntry.object_type == "media",
+            AuditEntry.object_id == item.id,
+            AuditEntry.actor_id == user.id,
+            AuditEntry.action == action,
+            AuditEntry.client_addr == client_addr,
+            AuditEntry.at > now - PLAYBACK_TTL,
+            AuditEntry.details["what"].as_string() == str(details.get("what")),
+            AuditEntry.details["range"].as_string().is_not(None),
+        )
+        .limit(1)
+    ).first()
+    return found is not None
+
+
+def revoke_user_grants(session: Session, user: User, now: datetime) -> int:
+    """End every playback link of this user now (at logout): they answer 401 from then on."""
+    result = session.execute(
+        sa.update(PlaybackGrant)
+        .where(PlaybackGrant.user_id == user.id, PlaybackGrant.expires_at > now)
+        .values(expires_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
 
 
 @dataclass(frozen=True)

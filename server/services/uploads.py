@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import logging
 import math
+import re
 import secrets
 import time
 import uuid
@@ -102,12 +103,30 @@ def parse_metadata(header: str | None) -> dict[str, str]:
             continue
         key, _, value = pair.partition(" ")
         try:
-            result[key] = base64.b64decode(value.strip(), validate=True).decode() if value else ""
+            text = base64.b64decode(value.strip(), validate=True).decode() if value else ""
         except (binascii.Error, UnicodeDecodeError):
             raise Invalid(
                 f"Upload-Metadata value for {key!r} is not base64 UTF-8", code="invalid_metadata"
             ) from None
+        result[key] = _without_control_characters(key, text)
     return result
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _without_control_characters(key: str, text: str) -> str:
+    """A file name's control characters become "_" (a phone's name for its file is kept, and
+    the case archive and its manifest stay verifiable); in any other value they are refused."""
+    if not _CONTROL.search(text):
+        return text
+    if key in ("filename", "name"):
+        return _CONTROL.sub("_", text)
+    raise Invalid(
+        f"Upload-Metadata 的 {key!r} 含有控制字符 / Upload-Metadata value for {key!r} contains "
+        "a control character",
+        code="invalid_metadata",
+    )
 
 
 def client_metadata(upload: UploadSession) -> dict[str, str]:

@@ -1,0 +1,67 @@
+"""Request-size limits the app enforces itself, answered in the API's JSON error form.
+
+- A body sent without Content-Length (``Transfer-Encoding: chunked``) is held to the route's
+  limit too: Werkzeug would silently cut such a body at the limit (and the JSON parser then
+  says 400 "not JSON"); here it is 413 like a declared one.
+- Request headers: any one line longer than ``MAX_HEADER_LINE`` or all of them together longer
+  than ``MAX_HEADER_BYTES`` get 431. nginx (the shipped ``nginx.conf``) refuses larger ones
+  first and maps its own answer to this form; gunicorn's own limits (``fieldtrace serve`` sets
+  ``--limit-request-field_size`` above ``MAX_HEADER_LINE``) answer in gunicorn's plain text,
+  which only a client talking to gunicorn directly can reach.
+"""
+
+from __future__ import annotations
+
+import io
+
+from flask import Flask, request
+from werkzeug.exceptions import RequestEntityTooLarge, RequestHeaderFieldsTooLarge
+
+MAX_HEADER_LINE = 8 * 1024  # as nginx's large_client_header_buffers (4 8k)
+MAX_HEADER_BYTES = 32 * 1024
+GUNICORN_FIELD_LIMIT = 16 * 1024  # above MAX_HEADER_LINE, so the app answers first
+_READ = 64 * 1024
+
+
+def register_limits(app: Flask) -> None:
+    """After ``register_api``: its own hook sets each route's ``max_content_length`` first."""
+
+    @app.before_request
+    def _header_limit() -> None:
+        total = 0
+        for name, value in request.headers.items():
+            line = len(name) + len(value) + 4
+            if line > MAX_HEADER_LINE:
+                raise RequestHeaderFieldsTooLarge(
+                    f"请求头 {name} 过长 / the {name} header is longer than {MAX_HEADER_LINE} bytes"
+                )
+            total += line
+        if total > MAX_HEADER_BYTES:
+            raise RequestHeaderFieldsTooLarge(
+                f"请求头过大 / the request headers exceed {MAX_HEADER_BYTES} bytes"
+            )
+
+    @app.before_request
+    def _chunked_body_limit() -> None:
+        limit = request.max_content_length
+        if (
+            limit is None
+            or request.content_length is not None
+            or request.blueprint == "uploads"  # tus streams its bodies; it has its own limits
+            or "chunked" not in request.headers.get("Transfer-Encoding", "").lower()
+        ):
+            return
+        raw = request.environ["wsgi.input"]
+        body = bytearray()
+        while len(body) <= limit:
+            chunk = raw.read(min(_READ, limit + 1 - len(body)))
+            if not chunk:
+                break
+            body += chunk
+        if len(body) > limit:
+            raise RequestEntityTooLarge(
+                f"请求内容过大 / the request body is larger than {limit} bytes"
+            )
+        # What get_data()/get_json() and request.stream (the credential photo) read from now on.
+        request._cached_data = bytes(body)
+        request.environ["wsgi.input"] = io.BytesIO(request._cached_data)

@@ -104,6 +104,12 @@ def _pick_demuxer(detected: DetectedType, forced_format: str | None) -> str:
     return demuxer
 
 
+def ffmpeg_threads(limits: MediaLimits) -> int:
+    """Threads for a decoder or encoder: what ffmpeg would pick on this machine (about one
+    per core), never more than ``limits.max_threads``."""
+    return max(1, min(limits.max_threads, (os.cpu_count() or 1) + 1))
+
+
 def file_url(path: str | os.PathLike[str]) -> str:
     """An explicit ``file:`` URL, so a name like ``-x`` or ``http:x`` is never misread."""
     return "file:" + os.path.abspath(path)

@@ -41,7 +41,14 @@ class MediaLimits:
 
     An ffmpeg run may take ``ffmpeg_timeout_s`` plus ``ffmpeg_timeout_per_media_s`` for every
     second of media: a fixed timeout that suits a 2-minute clip would kill the re-encode of a
-    legitimate six-hour recording.
+    legitimate six-hour recording. A re-encode's work grows with the pixels it decodes, so its
+    budget also grows with width x height x frame rate: three times what a worker that
+    transcodes ``transcode_pixels_per_s`` source pixels a second would need (4K60 is 8 times
+    1080p30; at a fixed 2 s per second a 4K60 recording ran out of time after 100 s).
+    ``bench/pipeline.py`` prints the speed measured on the machine it runs on.
+
+    ``max_threads`` caps decoder and encoder threads: by default they follow the core count,
+    and on a 32-core worker x264's threads alone outgrew ``ffmpeg_memory_bytes``.
 
     >>> MediaLimits(max_duration_s=60).max_duration_s
     60
@@ -57,10 +64,25 @@ class MediaLimits:
     ffmpeg_timeout_s: float = 600
     ffmpeg_timeout_per_media_s: float = 2.0
     ffmpeg_memory_bytes: int = 2 * 1024**3
+    # Source pixels a second a busy two-core worker turns into a proxy (4K60 H.264: ~100 M).
+    transcode_pixels_per_s: float = 100e6
+    max_threads: int = 8
 
     def ffmpeg_timeout_for(self, duration_s: float | None) -> float:
         """Wall-clock budget for one ffmpeg run over media of ``duration_s`` seconds."""
         return self.ffmpeg_timeout_s + self.ffmpeg_timeout_per_media_s * (duration_s or 0.0)
+
+    def transcode_timeout_for(
+        self, duration_s: float | None, *, width: int, height: int, frame_rate: float
+    ) -> float:
+        """Wall-clock budget for re-encoding ``duration_s`` seconds of video of that size.
+
+        >>> round(MediaLimits().transcode_timeout_for(600, width=3840, height=2160,
+        ...                                           frame_rate=60))
+        9558
+        """
+        expected = (duration_s or 0.0) * width * height * frame_rate / self.transcode_pixels_per_s
+        return max(self.ffmpeg_timeout_for(duration_s), self.ffmpeg_timeout_s + 3 * expected)
 
 
 DEFAULT_LIMITS = MediaLimits()

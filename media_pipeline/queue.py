@@ -65,6 +65,9 @@ class JobQueue:
             limits=MediaLimits(
                 max_image_pixels=int(cfg["MEDIA_MAX_IMAGE_PIXELS"]),
                 max_jpeg_scans=int(cfg["MEDIA_MAX_JPEG_SCANS"]),
+                max_jpeg_pixels=int(cfg["MEDIA_MAX_JPEG_PIXELS"]),
+                transcode_pixels_per_s=float(cfg["MEDIA_TRANSCODE_PIXELS_PER_S"]),
+                max_threads=int(cfg["FFMPEG_MAX_THREADS"]),
                 max_duration_s=float(cfg["MEDIA_MAX_DURATION_S"]),
                 ffmpeg_memory_bytes=int(cfg["FFMPEG_MEMORY_MB"]) << 20,
             ),

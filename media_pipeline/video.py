@@ -19,6 +19,7 @@ import ffmpeg
 from media_pipeline.ffmpeg_run import (
     AVProbe,
     command_line,
+    ffmpeg_threads,
     ffprobe_json,
     file_url,
     input_options,
@@ -214,7 +215,11 @@ def make_web_proxy(
     {'remuxed': False, 'width': 1280, 'height': 720, ...}
     """
     video_index = _require_video(probe)
-    source = ffmpeg.input(file_url(src), **input_options(probe["demuxer"]))
+    remux = can_remux(probe)
+    threads = ffmpeg_threads(limits)
+    # Decoder threads: the input's own -threads (a 4K frame per thread, each).
+    decoding = {} if remux else {"threads": threads}
+    source = ffmpeg.input(file_url(src), **decoding, **input_options(probe["demuxer"]))
     video = source[str(video_index)]
     audio = (
         [source[str(probe["audio_stream_index"])]]
@@ -229,7 +234,15 @@ def make_web_proxy(
         "max_muxing_queue_size": 1024,
         **_NO_METADATA,
     }
-    remux = can_remux(probe)
+    if remux:  # copying: the time goes by bytes, not pixels
+        timeout_s = limits.ffmpeg_timeout_for(probe["duration"])
+    else:
+        timeout_s = limits.transcode_timeout_for(
+            probe["duration"],
+            width=probe["width"] or 0,
+            height=probe["height"] or 0,
+            frame_rate=probe["frame_rate"] or 30.0,
+        )
     try:
         with _hdr_curve(probe) as curve:
             if remux:
@@ -247,6 +260,7 @@ def make_web_proxy(
                     pix_fmt="yuv420p",
                     # Phones record variable frame rate; "cfr" would duplicate frames.
                     fps_mode="vfr",
+                    threads=threads,
                     acodec="aac",
                     audio_bitrate="128k",
                     **(_BT709_TAGS if curve else {}),
@@ -255,7 +269,7 @@ def make_web_proxy(
             run_ffmpeg(
                 command_line(output.compile()),
                 limits=limits,
-                timeout_s=limits.ffmpeg_timeout_for(probe["duration"]),
+                timeout_s=timeout_s,
                 what="web proxy " + ("remux" if remux else "encode"),
             )
         result = probe_av(dst, limits=limits)

@@ -74,6 +74,11 @@ class Config:
         self.LATE_UPLOAD_HOURS = _int("LATE_UPLOAD_HOURS", 24)
         self.MEDIA_MAX_IMAGE_PIXELS = _int("MEDIA_MAX_IMAGE_PIXELS", 60_000_000)
         self.MEDIA_MAX_JPEG_SCANS = _int("MEDIA_MAX_JPEG_SCANS", 100)
+        # One-scan JPEGs decode at 1/8 scale: 200 MP phone photos (see MediaLimits).
+        self.MEDIA_MAX_JPEG_PIXELS = _int("MEDIA_MAX_JPEG_PIXELS", 16384 * 16384)
+        # Measured by bench/pipeline.py; the proxy encode's time limit scales with it.
+        self.MEDIA_TRANSCODE_PIXELS_PER_S = _int("MEDIA_TRANSCODE_PIXELS_PER_S", 100_000_000)
+        self.FFMPEG_MAX_THREADS = _int("FFMPEG_MAX_THREADS", 8)
         self.MEDIA_MAX_DURATION_S = _int("MEDIA_MAX_DURATION_S", 6 * 3600)
         self.FFMPEG_MEMORY_MB = _int("FFMPEG_MEMORY_MB", 2048)
         # A processing run beats every minute; one silent this long lost its worker, and the

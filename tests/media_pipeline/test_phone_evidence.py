@@ -188,3 +188,16 @@ def test_no_phone_position_keeps_the_files_without_comparing(client, users) -> N
     )
     assert item["probe"]["location"]["device"] is None
     assert "location_mismatch" not in [f["code"] for f in item["flags"]]
+
+
+@pytest.fixture
+def small_jpeg_limit(app_config):
+    app_config["MEDIA_MAX_JPEG_PIXELS"] = 1000  # before the app is made from it
+
+
+def test_the_jpeg_pixel_limit_comes_from_the_configuration(small_jpeg_limit, client, users):
+    officer = users.create("li")
+    case = open_case(client, officer)
+    item = _media(client, officer, tus.upload(client, officer, case["id"], _photo("green")))
+    assert item["steps"]["derive"]["code"] == "decompression_bomb"
+    assert item["file_captured_at"] is not None  # its EXIF is read all the same

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -418,3 +419,51 @@ def test_posters_of_bt709_video_keep_their_colours(sdr_patches_mp4: Path, tmp_pa
     poster = _patch_colours(_poster_through_the_proxy(sdr_patches_mp4, tmp_path, "sdr"))
     differences = [_delta_e(a, b) for a, b in zip(PATCHES, poster, strict=True)]
     assert max(differences) < 1.5, differences
+
+
+def test_the_transcode_time_limit_grows_with_pixels_and_frames() -> None:
+    limits = MediaLimits()
+    hd30 = limits.transcode_timeout_for(600, width=1920, height=1080, frame_rate=30)
+    uhd60 = limits.transcode_timeout_for(600, width=3840, height=2160, frame_rate=60)
+    assert hd30 == limits.ffmpeg_timeout_for(600)  # as before for what it was made for
+    assert uhd60 - limits.ffmpeg_timeout_s > 7 * (hd30 - limits.ffmpeg_timeout_s)
+    # A still frame is no cheaper to open than the fixed allowance.
+    assert limits.transcode_timeout_for(None, width=1, height=1, frame_rate=1) == 600
+
+
+def test_the_proxy_encode_gets_the_scaled_time(
+    vp8_webm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    budgets: dict[str, float] = {}
+    real = video.run_ffmpeg
+
+    def spy(args: list[str], **kwargs: Any) -> bytes:
+        budgets[kwargs["what"]] = kwargs["timeout_s"]
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(video, "run_ffmpeg", spy)
+    slow = MediaLimits(transcode_pixels_per_s=1000)  # 320x240 at 15 fps: 1152 s a second
+    make_web_proxy(vp8_webm, tmp_path / "p.mp4", probe=probe_av(vp8_webm), limits=slow)
+    assert budgets["web proxy encode"] == pytest.approx(600 + 3 * 2.0 * 320 * 240 * 15 / 1000, 0.02)
+
+
+def test_decoder_and_encoder_threads_are_capped(
+    vp8_webm: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 32-core worker gave x264 48 threads, whose buffers outgrew the 2 GiB memory cap."""
+    commands: list[list[str]] = []
+    real = video.run_ffmpeg
+
+    def spy(args: list[str], **kwargs: Any) -> bytes:
+        commands.append(list(args))
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(video, "run_ffmpeg", spy)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    make_web_proxy(
+        vp8_webm, tmp_path / "p.mp4", probe=probe_av(vp8_webm), limits=MediaLimits(max_threads=3)
+    )
+    args = commands[0]
+    threads = [args[i + 1] for i, arg in enumerate(args) if arg == "-threads"]
+    assert threads == ["3", "3"]  # before the input (decoder) and for the output (x264)
+    assert args.index("-threads") < args.index("-i")

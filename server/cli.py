@@ -419,6 +419,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_user_commands(user)
     add_unit_commands(sub)
+    from .cli_calendar import add_calendar_commands
+
+    add_calendar_commands(sub)
 
     audit_p = sub.add_parser("audit", help="audit log").add_subparsers(
         dest="audit_cmd", required=True

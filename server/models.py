@@ -604,12 +604,26 @@ class MajorDecisionItem(db.Model):
 
 
 class CalendarDay(db.Model):
-    """A day whose working status differs from Mon–Fri: a holiday or a make-up workday."""
+    """A unit's own day off or working day (a local closure, a local make-up day): it moves
+    only that unit's deadlines. The national holidays are :class:`CalendarYear` notices."""
 
-    __tablename__ = "calendar_days"
+    __tablename__ = "unit_calendar_days"
+    unit_id: Mapped[int] = mapped_column(sa.ForeignKey("units.id"), primary_key=True)
     day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
     is_workday: Mapped[bool] = mapped_column()
     note: Mapped[str] = mapped_column(sa.String(100), default="")
+
+
+class CalendarYear(db.Model):
+    """A year's national holiday notice loaded after release (``fieldtrace calendar import``
+    or the admin screen); the years known when the code was written ship as data."""
+
+    __tablename__ = "calendar_years"
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(sa.String(200))
+    holidays: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    imported_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
 
 # --- denormalised console columns -----------------------------------------------------------

@@ -11,40 +11,125 @@ datetime.date(2026, 10, 10)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
 
 _DAY = timedelta(days=1)
 
 
-def _days(first: date, last: date, value: bool) -> dict[date, bool]:
-    return {first + timedelta(days=i): value for i in range((last - first).days + 1)}
+# The State Council's yearly notices (国务院办公厅关于部分节假日安排的通知), one JSON file a
+# year in ``server/calendars/``, in the form ``fieldtrace calendar import`` takes for a new one:
+# {"year": 2026, "source": "...", "holidays": [{"name": "春节", "rest": [days off, weekends
+# included], "work": [make-up working weekends]}]}.
+NATIONAL_DIR = Path(__file__).parent / "calendars"
 
 
-# 国务院办公厅关于2026年部分节假日安排的通知 (2025-11-04). Every rest day of each holiday is
-# listed, weekend days included, so the table reads like the notice.
-CHINA_2026: dict[date, bool] = {
-    # 元旦: 1月1日(周四)至3日(周六)放假调休; 1月4日(周日)上班.
-    **_days(date(2026, 1, 1), date(2026, 1, 3), False),
-    date(2026, 1, 4): True,
-    # 春节: 2月15日(周日)至23日(周一)放假调休; 2月14日(周六)、2月28日(周六)上班.
-    **_days(date(2026, 2, 15), date(2026, 2, 23), False),
-    date(2026, 2, 14): True,
-    date(2026, 2, 28): True,
-    # 清明节: 4月4日(周六)至6日(周一)放假.
-    **_days(date(2026, 4, 4), date(2026, 4, 6), False),
-    # 劳动节: 5月1日(周五)至5日(周二)放假调休; 5月9日(周六)上班.
-    **_days(date(2026, 5, 1), date(2026, 5, 5), False),
-    date(2026, 5, 9): True,
-    # 端午节: 6月19日(周五)至21日(周日)放假.
-    **_days(date(2026, 6, 19), date(2026, 6, 21), False),
-    # 中秋节: 9月25日(周五)至27日(周日)放假.
-    **_days(date(2026, 9, 25), date(2026, 9, 27), False),
-    # 国庆节: 10月1日(周四)至7日(周三)放假调休; 9月20日(周日)、10月10日(周六)上班.
-    **_days(date(2026, 10, 1), date(2026, 10, 7), False),
-    date(2026, 9, 20): True,
-    date(2026, 10, 10): True,
-}
+class NoticeError(ValueError):
+    """A holiday notice that cannot be right; ``code`` names the problem."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One year's national holiday arrangement."""
+
+    year: int
+    source: str
+    holidays: tuple[dict[str, Any], ...]
+    overrides: Mapping[date, bool]
+
+
+def parse_notice(doc: Any) -> Notice:
+    """Check a notice and turn it into day overrides (False rest day, True make-up workday).
+
+    >>> n = parse_notice({"year": 2027, "source": "通知", "holidays": [
+    ...     {"name": "元旦", "rest": ["2027-01-01", "2027-01-02", "2027-01-03"], "work": []}]})
+    >>> n.overrides[date(2027, 1, 1)]
+    False
+    """
+    if not isinstance(doc, dict) or not isinstance(doc.get("holidays"), list):
+        raise NoticeError(
+            "invalid_notice",
+            "需要 {year, source, holidays: [...]} / expected an object with year, source "
+            "and holidays",
+        )
+    year = doc.get("year")
+    if not isinstance(year, int) or isinstance(year, bool) or not 1990 <= year <= 2100:
+        raise NoticeError(
+            "invalid_notice_year",
+            "年份应为1990至2100之间的整数 / year must be an integer from 1990 to 2100",
+        )
+    source = doc.get("source")
+    if not isinstance(source, str) or not source.strip() or len(source) > 200:
+        raise NoticeError(
+            "invalid_notice_source",
+            "请写明通知名称（200字以内）/ name the notice (at most 200 characters)",
+        )
+    # A notice lists its own year's days; a make-up day may sit a few days into the next or
+    # previous year (a holiday spanning New Year).
+    first, last = date(year, 1, 1) - timedelta(days=31), date(year, 12, 31) + timedelta(days=31)
+    overrides: dict[date, bool] = {}
+    holidays = []
+    for holiday in doc["holidays"]:
+        if not isinstance(holiday, dict) or not isinstance(holiday.get("name"), str):
+            raise NoticeError(
+                "invalid_notice_holiday", "每个节日需要名称 / every holiday needs a name"
+            )
+        entry: dict[str, Any] = {"name": holiday["name"].strip()[:40], "rest": [], "work": []}
+        for kind, workday in (("rest", False), ("work", True)):
+            days = holiday.get(kind, [])
+            if not isinstance(days, list):
+                raise NoticeError(
+                    "invalid_notice_day", f"{kind} 应为日期列表 / {kind} must be a list of dates"
+                )
+            for text in days:
+                try:
+                    day = date.fromisoformat(text) if isinstance(text, str) else None
+                except ValueError:
+                    day = None
+                if day is None or not first <= day <= last:
+                    raise NoticeError(
+                        "invalid_notice_day",
+                        f"日期无效或不在{year}年：{text!r} / not a date of {year}: {text!r}",
+                    )
+                if workday and day.weekday() < 5:
+                    raise NoticeError(
+                        "invalid_notice_day",
+                        f"调休上班日应为周末：{day} / a make-up working day must be a weekend "
+                        f"day: {day}",
+                    )
+                if overrides.get(day, workday) != workday:
+                    raise NoticeError(
+                        "invalid_notice_day",
+                        f"{day} 既是休息日又是上班日 / {day} is both a rest day and a working day",
+                    )
+                overrides[day] = workday
+                entry[kind].append(day.isoformat())
+        holidays.append(entry)
+    if not any(not workday for workday in overrides.values()):
+        raise NoticeError("invalid_notice", "通知中没有任何放假日期 / the notice names no day off")
+    return Notice(year, source.strip(), tuple(holidays), overrides)
+
+
+@cache
+def shipped_notices() -> dict[int, Notice]:
+    """The notices shipped with Fieldtrace, by year."""
+    notices = {}
+    for path in sorted(NATIONAL_DIR.glob("*.json")):
+        notice = parse_notice(json.loads(path.read_text(encoding="utf-8")))
+        notices[notice.year] = notice
+    return notices
+
+
+CHINA_2026: Mapping[date, bool] = shipped_notices()[2026].overrides
 
 
 class WorkCalendar:
@@ -55,8 +140,28 @@ class WorkCalendar:
     datetime.date(2026, 1, 2)
     """
 
-    def __init__(self, overrides: Mapping[date, bool] | None = None) -> None:
+    def __init__(
+        self,
+        overrides: Mapping[date, bool] | None = None,
+        *,
+        known_years: frozenset[int] | None = None,
+    ) -> None:
         self.overrides: dict[date, bool] = dict(overrides or {})
+        # Years whose holidays are loaded; None: treat every year as known (plain Mon–Fri).
+        self.known_years = known_years
+
+    def estimated(self, start: date, end: date) -> bool:
+        """True when a day after ``start`` up to ``end`` falls in a year with no holiday
+        notice loaded: a count over it is only a Monday-to-Friday estimate.
+
+        >>> cal = WorkCalendar(known_years=frozenset({2026}))
+        >>> cal.estimated(date(2026, 12, 28), date(2027, 1, 4))
+        True
+        """
+        if self.known_years is None:
+            return False
+        low, high = min(start, end), max(start, end)
+        return any(year not in self.known_years for year in range(low.year, high.year + 1))
 
     def is_workday(self, d: date) -> bool:
         override = self.overrides.get(d)

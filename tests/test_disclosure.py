@@ -533,7 +533,7 @@ def test_a_holiday_declared_later_moves_a_pending_publication(app, client, users
     admin = users.create("cal_admin", role="admin", unit="PD")
     friday = date(2026, 3, 6)  # 7 working days → Tue 17 Mar
     with app.app_context():
-        due = service.decision_due_by(db.session, friday)
+        due = service.decision_due_by(db.session, unit_id(app), friday)
     pending = prepare(app, due_by=due, decided_at=friday)
     resp = client.put(
         "/api/v1/calendar",
@@ -555,9 +555,9 @@ def test_due_date_counts_working_days(app):
     with app.app_context():
         friday = date(2026, 3, 6)  # a plain week: 7 working days → Tue 17 Mar
         assert friday.weekday() == 4
-        assert service.decision_due_by(db.session, friday) == date(2026, 3, 17)
+        assert service.decision_due_by(db.session, None, friday) == date(2026, 3, 17)
         # The shipped calendar: 2 Jan is in the 元旦 holiday, Sun 4 Jan a make-up workday.
-        assert service.decision_due_by(db.session, date(2026, 1, 2)) == date(2026, 1, 12)
+        assert service.decision_due_by(db.session, None, date(2026, 1, 2)) == date(2026, 1, 12)
 
 
 def test_taken_down_decision_leaves_the_list_and_shows_the_notice(app, client, admin):

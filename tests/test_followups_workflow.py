@@ -12,7 +12,7 @@ import pytest
 from server import clock
 from server.archive.verify import verify_archive
 from server.extensions import db
-from server.models import AuditEntry, Case, CaseStage, Document, LegalReview
+from server.models import AuditEntry, Case, CaseStage, Document, LegalReview, User
 from server.services import legal_review
 from tests.conftest import open_case
 from tests.workflow_helpers import API, Flow, move_case_to
@@ -168,6 +168,11 @@ def _set_calendar(client, admin, *days: date, workday: bool = False) -> None:
     assert resp.status_code == 200, resp.json
 
 
+def _unit(team) -> int:
+    """The team's unit (call inside an app context)."""
+    return db.session.get(User, team["sup"].id).unit_id
+
+
 def _at_ten(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, 10, tzinfo=clock.ZONE)
 
@@ -187,13 +192,13 @@ def test_holiday_added_after_submission_moves_review_and_materials_deadlines(app
     due = date.fromisoformat(review["due_on"])
     materials_due = date.fromisoformat(asked.json["materials_requests"][0]["due_on"])
     with app.app_context():
-        cal = legal_review.calendar(db.session)
+        cal = legal_review.calendar(db.session, _unit(team))
         submitted_on = clock.today()
         day_off = cal.add_working_days(submitted_on, 1)  # inside both periods
     _set_calendar(client, team["admin"], day_off)
 
     with app.app_context():
-        cal = legal_review.calendar(db.session)
+        cal = legal_review.calendar(db.session, _unit(team))
         new_due = cal.add_working_days(submitted_on, 10)
         new_materials_due = cal.add_working_days(submitted_on, 3)
     assert new_due > due and new_materials_due > materials_due
@@ -225,7 +230,7 @@ def test_overdue_queue_and_flag_follow_a_holiday_declared_late(app, client, team
     sup = team["sup"]
     review = _submitted_review(client, team)
     with app.app_context():
-        cal = legal_review.calendar(db.session)
+        cal = legal_review.calendar(db.session, _unit(team))
         today = clock.today()
         yesterday_due = cal.add_working_days(today, -1)
         submitted_on = cal.add_working_days(yesterday_due, -10)
@@ -237,7 +242,7 @@ def test_overdue_queue_and_flag_follow_a_holiday_declared_late(app, client, team
     assert [r["id"] for r in queue] == [review["id"]] and queue[0]["overdue"]
 
     with app.app_context():
-        day_off = legal_review.calendar(db.session).add_working_days(submitted_on, 4)
+        day_off = legal_review.calendar(db.session, _unit(team)).add_working_days(submitted_on, 4)
     _set_calendar(client, team["admin"], day_off)
     assert client.get(f"{API}/legal-reviews?overdue=1", headers=sup.headers).json["items"] == []
     shown = client.get(f"{API}/legal-reviews/{review['id']}", headers=sup.headers).json
@@ -247,7 +252,7 @@ def test_overdue_queue_and_flag_follow_a_holiday_declared_late(app, client, team
         assert row.overdue_flagged_at is None and not row.case.review_overdue
         assert legal_review.flag_overdue(db.session, today=today) == []
         # Flagged again, once, when the moved deadline passes.
-        after = legal_review.calendar(db.session).add_working_days(row.due_on, 1)
+        after = legal_review.calendar(db.session, _unit(team)).add_working_days(row.due_on, 1)
         assert [r.id for r in legal_review.flag_overdue(db.session, today=after)] == [row.id]
         assert row.case.review_overdue
         db.session.rollback()
@@ -274,7 +279,7 @@ def test_extension_after_the_flag_lets_the_new_deadline_be_flagged(app, client, 
     legal, leader = team["legal"], team["leader"]
     review = _submitted_review(client, team)
     with app.app_context():
-        cal = legal_review.calendar(db.session)
+        cal = legal_review.calendar(db.session, _unit(team))
         today = clock.today()
         row = db.session.get(LegalReview, review["id"])
         row.due_on = cal.add_working_days(today, -1)
@@ -294,6 +299,6 @@ def test_extension_after_the_flag_lets_the_new_deadline_be_flagged(app, client, 
     with app.app_context():
         row = db.session.get(LegalReview, review["id"])
         assert row.overdue_flagged_at is None and not row.case.review_overdue
-        after = legal_review.calendar(db.session).add_working_days(new_due, 1)
+        after = legal_review.calendar(db.session, _unit(team)).add_working_days(new_due, 1)
         assert [r.id for r in legal_review.flag_overdue(db.session, today=after)] == [row.id]
         db.session.rollback()

@@ -12,7 +12,7 @@ import pytest
 from server import clock
 from server.archive.verify import verify_archive
 from server.extensions import db
-from server.models import AuditEntry, Case, LegalReview, MediaItem
+from server.models import AuditEntry, Case, LegalReview, MediaItem, User
 from server.services import legal_review
 from tests.conftest import open_case
 from tests.workflow_helpers import API, Flow, fields, signature_png
@@ -413,7 +413,10 @@ def test_overdue_review_is_flagged_and_extension_moves_the_deadline(app, client,
         assert legal_review.flag_overdue(db.session, today=due + timedelta(days=2)) == []  # once
         # Three working days ago (a plain date could be a holiday, which runs to the next
         # working day and would not be overdue yet).
-        cal, today = legal_review.calendar(db.session), clock.today()
+        cal, today = (
+            legal_review.calendar(db.session, db.session.get(User, sup.id).unit_id),
+            clock.today(),
+        )
         db.session.get(LegalReview, review["id"]).due_on = cal.add_working_days(today, -3)
         db.session.commit()
         assert db.session.get(Case, cid).review_overdue

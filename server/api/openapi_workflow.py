@@ -277,11 +277,30 @@ ROWS: tuple[Row, ...] = (
         _W,
         False,
     ),
-    ("/api/v1/calendar", "get", "Holidays and make-up workdays", None, "object", (401,), False),
+    (
+        "/api/v1/calendar",
+        "get",
+        "The unit's own days off and working days, the national notices loaded, and whether "
+        "next year's is due",
+        None,
+        "object",
+        (401,),
+        False,
+    ),
     (
         "/api/v1/calendar",
         "put",
-        "Set holidays and make-up workdays (admin)",
+        "Set the unit's own days off and make-up working days (admin); only its deadlines move",
+        "object",
+        "object",
+        _W,
+        False,
+    ),
+    (
+        "/api/v1/calendar/national",
+        "post",
+        "Load a year's national holiday notice (admin): {year, source, holidays: [{name, rest, "
+        "work}]}; every unit's running deadlines are recounted",
         "object",
         "object",
         _W,

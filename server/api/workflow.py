@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from flask import Blueprint, request, send_file
 
 from .. import clock
-from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..extensions import db
-from ..models import CalendarDay, LegalReview, MajorDecisionItem, User
+from ..models import LegalReview, MajorDecisionItem, User
 from ..runtime import runtime
 from ..schemas import (
     CalendarDaySchema,
@@ -30,6 +30,7 @@ from ..schemas import (
 )
 from ..services import archive as archive_service
 from ..services import audit, documents, workflow
+from ..services import calendar as calendar_service
 from ..services import cases as case_service
 from ..services import legal_review as review_service
 from .common import audit_read, client_addr, current_user, load_body, login_required
@@ -101,14 +102,29 @@ def add_execution(case_id: int):
 
 
 def _dump_reviews(reviews: list[LegalReview], **options: Any) -> list[dict]:
-    """The rounds as JSON; ``overdue`` by the calendar as it stands, like the queue filter."""
-    cal, today = review_service.calendar(db.session), clock.today()
-    return [
-        {**data, "overdue": review_service.is_overdue(review, today, cal)}
-        for review, data in zip(
-            reviews, LegalReviewSchema(**options).dump(reviews, many=True), strict=True
+    """The rounds as JSON; ``overdue`` by the unit's calendar as it stands, like the queue
+    filter, and ``due_note`` when the deadline is only an estimate (no holiday notice for a
+    year it reaches into)."""
+    today, calendars = clock.today(), {}
+    dumped = []
+    for review, data in zip(
+        reviews, LegalReviewSchema(**options).dump(reviews, many=True), strict=True
+    ):
+        if review.unit_id not in calendars:
+            calendars[review.unit_id] = review_service.calendar(db.session, review.unit_id)
+        cal = calendars[review.unit_id]
+        note = calendar_service.estimate_note(
+            cal, clock.local_date(review.submitted_at), review.due_on
         )
-    ]
+        dumped.append(
+            {
+                **data,
+                "overdue": review_service.is_overdue(review, today, cal),
+                "due_estimated": note is not None,
+                "due_note": note,
+            }
+        )
+    return dumped
 
 
 def _dump_review(review: LegalReview) -> dict:
@@ -163,7 +179,7 @@ def review_queue():
             )
         query = query.where(LegalReview.status == status)
     if request.args.get("overdue") == "1":
-        cal = review_service.calendar(db.session)
+        cal = review_service.calendar(db.session, user.unit_id)
         query = query.where(review_service.overdue_filter(clock.today(), cal))
     rows = list(db.session.execute(query.order_by(LegalReview.due_on, LegalReview.id)).scalars())
     filters = {k: v for k, v in request.args.items() if k in ("status", "overdue")}
@@ -450,16 +466,38 @@ def edit_major(item_id: int):
 @bp.get("/calendar")
 @login_required()
 def list_calendar():
-    rows = db.session.execute(sa.select(CalendarDay).order_by(CalendarDay.day)).scalars()
-    return {"items": CalendarDaySchema().dump(list(rows), many=True)}
+    """The user's unit's own days, and which national holiday notices are loaded."""
+    user = current_user()
+    rows = calendar_service.unit_days(db.session, user.unit_id)
+    return {
+        "items": CalendarDaySchema().dump(rows, many=True),
+        **calendar_service.status(db.session),
+    }
 
 
 @bp.put("/calendar")
 @login_required("admin")
 def set_calendar():
+    """The admin's unit's own days off and working days; only its deadlines move."""
     days = load_body(CalendarPutSchema())["items"]
     user = _config_admin()
     # Deadlines still running are recounted on the new calendar in the same transaction.
-    review_service.set_calendar_days(db.session, user, days, client_addr=client_addr())
+    calendar_service.set_unit_days(db.session, user, days, client_addr=client_addr())
     db.session.commit()
     return {"items": CalendarDaySchema().dump(days, many=True)}
+
+
+@bp.post("/calendar/national")
+@login_required("admin")
+def import_national_calendar():
+    """Load a year's national holiday notice (the State Council's), as
+    ``fieldtrace calendar import``; every unit's running deadlines are recounted on it."""
+    user = _config_admin()
+    body = request.get_json(silent=True)
+    if body is None:
+        raise DomainError(
+            "请提交JSON格式的通知 / send the notice as a JSON object", code="invalid_json"
+        )
+    notice = calendar_service.import_notice(db.session, body, actor=user, client_addr=client_addr())
+    db.session.commit()
+    return {"year": notice.year, "source": notice.source, "holidays": list(notice.holidays)}, 201

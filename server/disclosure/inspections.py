@@ -24,7 +24,7 @@ from .. import clock
 from ..errors import Conflict, Invalid, NotFound
 from ..models import Case, User
 from ..services import audit
-from ..services.legal_review import calendar
+from ..services.calendar import calendar, calendar_changed
 from ..workcal import WorkCalendar
 from . import redact
 from .models import RandomInspectionResult
@@ -92,18 +92,28 @@ class InspectionResultSchema(Schema):
 # --- dates ------------------------------------------------------------------------------------
 
 
-def due_by(session: Session, inspected_on: date) -> date:
-    """The last day to publish a result of an inspection made on ``inspected_on``."""
-    return calendar(session).add_working_days(inspected_on, INSPECTION_RESULT_WORKING_DAYS)
+def due_by(session: Session, unit_id: int, inspected_on: date) -> date:
+    """The last day for the unit to publish a result of an inspection made on
+    ``inspected_on``."""
+    return calendar(session, unit_id).add_working_days(inspected_on, INSPECTION_RESULT_WORKING_DAYS)
 
 
+@calendar_changed.connect
 def recount_due_dates(
-    session: Session, before: WorkCalendar, after: WorkCalendar, **who: Any
-) -> list[RandomInspectionResult]:
+    session: Session, *, changes: dict[int, tuple[WorkCalendar, WorkCalendar]], **who: Any
+) -> None:
     """Pending results' publication dates on a changed calendar (as decisions')."""
-    return recount_pending_due_dates(
-        session, RandomInspectionResult, "inspected_on", _record, before, after, **who
-    )
+    for unit_id, (before, after) in changes.items():
+        recount_pending_due_dates(
+            session,
+            RandomInspectionResult,
+            "inspected_on",
+            _record,
+            before,
+            after,
+            unit_id=unit_id,
+            **who,
+        )
 
 
 # --- scanning ---------------------------------------------------------------------------------
@@ -226,7 +236,7 @@ def record_result(
         block_hits=[],
     )
     _apply_object(row, loaded["detail"])
-    row.due_by = due_by(session, row.inspected_on)
+    row.due_by = due_by(session, row.unit_id, row.inspected_on)
     _rescan(row)
     session.add(row)
     session.flush()
@@ -265,7 +275,7 @@ def update_result(
         row.item = _check_item(session, row.unit_id, changes["item"])
     if "inspected_on" in changes:
         row.inspected_on = _check_day(changes["inspected_on"], today or clock.today())
-        row.due_by = due_by(session, row.inspected_on)
+        row.due_by = due_by(session, row.unit_id, row.inspected_on)
     if "inspectors" in changes:
         row.inspectors = [name.strip() for name in changes["inspectors"]]
     if "result" in changes:

@@ -40,7 +40,7 @@ from ..errors import Conflict, Invalid, NotFound
 from ..models import Case, CaseStage, Credential, Document, LegalReview, MediaItem, Unit, User
 from ..services import audit
 from ..services import workflow as wf
-from ..services.legal_review import calendar as work_calendar
+from ..services.calendar import calendar as work_calendar
 from ..services.units import display_name
 from . import redact
 from .inspections import RESULT_LABELS, InspectionStatus
@@ -262,7 +262,7 @@ def _legal_review_figures(session: Session, unit_id: int, year: int) -> dict[str
             _in(LegalReview.decided_at, year),
         )
     ).all()
-    cal = work_calendar(session)
+    cal = work_calendar(session, unit_id)
     counts = Counter(status for status, _, _ in rounds)
     days = [
         cal.working_days_between(clock.local_date(submitted), clock.local_date(decided))

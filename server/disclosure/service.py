@@ -29,6 +29,7 @@ from ..domain import CredentialStatus
 from ..errors import Conflict, Invalid, NotFound
 from ..models import AuditEntry, Credential, Unit, User
 from ..services import audit
+from ..services.calendar import calendar, calendar_changed
 from ..services.credentials import state_problem
 from ..services.units import display_name
 from ..workcal import WorkCalendar, recount_deadline
@@ -73,7 +74,7 @@ WITHHOLD_REASONS: dict[str, str] = {
 
 PARTY_KINDS = frozenset({"natural", "legal"})
 # Publication deadlines in working days, counted on the holiday calendar
-# (``legal_review.calendar``: the shipped official arrangement plus the unit's own days).
+# (``services.calendar``: the national notices plus the unit's own days).
 DECISION_PUBLISH_WORKING_DAYS = 7
 INSPECTION_RESULT_WORKING_DAYS = 20
 TAKEDOWN_WORKING_DAYS = 5
@@ -93,11 +94,9 @@ FIELD_LABELS = {
 # --- dates ----------------------------------------------------------------------------------
 
 
-def decision_due_by(session: Session, decided_at: date) -> date:
-    """The last day to publish a decision made on ``decided_at``."""
-    from ..services.legal_review import calendar
-
-    return calendar(session).add_working_days(decided_at, DECISION_PUBLISH_WORKING_DAYS)
+def decision_due_by(session: Session, unit_id: int | None, decided_at: date) -> date:
+    """The last day for the unit to publish a decision made on ``decided_at``."""
+    return calendar(session, unit_id).add_working_days(decided_at, DECISION_PUBLISH_WORKING_DAYS)
 
 
 def recount_pending_due_dates(
@@ -108,15 +107,18 @@ def recount_pending_due_dates(
     before: WorkCalendar,
     after: WorkCalendar,
     *,
+    unit_id: int,
     actor: User | None = None,
     client_addr: str = "",
 ) -> list[Any]:
-    """Move the publication dates (``due_by``) of pending rows of ``model`` to a changed
-    calendar: the same number of working days from the row's ``start`` date. Each move is
-    audited through ``record`` as ``due_moved``; returns the rows moved."""
+    """Move the publication dates (``due_by``) of the unit's pending rows of ``model`` to a
+    changed calendar: the same number of working days from the row's ``start`` date. Each
+    move is audited through ``record`` as ``due_moved``; returns the rows moved."""
     moved = []
     pending = session.execute(
-        sa.select(model).where(model.status == "pending").order_by(model.id)
+        sa.select(model)
+        .where(model.status == "pending", model.unit_id == unit_id)
+        .order_by(model.id)
     ).scalars()
     for row in pending:
         was = row.due_by
@@ -128,13 +130,22 @@ def recount_pending_due_dates(
     return moved
 
 
+@calendar_changed.connect
 def recount_due_dates(
-    session: Session, before: WorkCalendar, after: WorkCalendar, **who: Any
-) -> list[PublishedDecision]:
+    session: Session, *, changes: dict[int, tuple[WorkCalendar, WorkCalendar]], **who: Any
+) -> None:
     """Pending decisions' publication dates on a changed calendar (see above)."""
-    return recount_pending_due_dates(
-        session, PublishedDecision, "decided_at", _record, before, after, **who
-    )
+    for unit_id, (before, after) in changes.items():
+        recount_pending_due_dates(
+            session,
+            PublishedDecision,
+            "decided_at",
+            _record,
+            before,
+            after,
+            unit_id=unit_id,
+            **who,
+        )
 
 
 def add_years(day: date, years: int) -> date:
@@ -915,26 +926,30 @@ TAKEDOWN_OUTCOMES = ("revoked", "changed", "confirmed_illegal")
 
 def takedown_deadlines(session: Session, unit_id: int | None = None) -> dict[int, date]:
     """Published decisions whose case has a revoking or changing remedy outcome, each with
-    the last day (5 working days after the outcome) to take it down or correct it."""
-    from ..services.legal_review import calendar
+    the last day (5 working days after the outcome, on the unit's calendar) to take it down
+    or correct it."""
     from .report_models import RemedyOutcome
 
     query = (
-        sa.select(PublishedDecision.id, sa.func.min(RemedyOutcome.decided_on))
+        sa.select(
+            PublishedDecision.id, PublishedDecision.unit_id, sa.func.min(RemedyOutcome.decided_on)
+        )
         .join(RemedyOutcome, RemedyOutcome.case_id == PublishedDecision.case_id)
         .where(
             PublishedDecision.status == DecisionStatus.PUBLISHED.value,
             RemedyOutcome.outcome.in_(TAKEDOWN_OUTCOMES),
         )
-        .group_by(PublishedDecision.id)
+        .group_by(PublishedDecision.id, PublishedDecision.unit_id)
     )
     if unit_id is not None:
         query = query.where(PublishedDecision.unit_id == unit_id)
-    cal = calendar(session)
-    return {
-        pd_id: cal.add_working_days(decided, TAKEDOWN_WORKING_DAYS)
-        for pd_id, decided in session.execute(query)
-    }
+    calendars: dict[int, WorkCalendar] = {}
+    deadlines = {}
+    for pd_id, pd_unit, decided in session.execute(query):
+        if pd_unit not in calendars:
+            calendars[pd_unit] = calendar(session, pd_unit)
+        deadlines[pd_id] = calendars[pd_unit].add_working_days(decided, TAKEDOWN_WORKING_DAYS)
+    return deadlines
 
 
 def flag_overdue_takedowns(session: Session, today: date) -> list[int]:

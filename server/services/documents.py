@@ -501,7 +501,9 @@ def _prepare_publication(session: Session, case: Case, doc: Document, user: User
         ],
         sensitive=(case.decision_draft or {}).get("withhold_reason"),
     )
-    prepare_publication(session, source, due_by=decision_due_by(session, decided), actor=user)
+    prepare_publication(
+        session, source, due_by=decision_due_by(session, case.unit_id, decided), actor=user
+    )
 
 
 def _apply_effects(case: Case, doc: Document) -> None:

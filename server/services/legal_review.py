@@ -5,8 +5,9 @@ the officers' credential displays, the draft decision). The reviewer works throu
 checklist and agrees, returns it for correction (a new round follows) or proposes transfer
 to the judicial organs; the opinion is issued as the 法制审核意见书. Deadlines count working
 days on the unit's calendar, and follow it when it changes: a holiday declared while a round
-runs moves its deadline (``set_calendar_days``), and the overdue checks apply the calendar as it
-stands when they run (a deadline on a rest day runs to the next working day).
+runs moves its deadline (a listener of ``calendar.calendar_changed``), and the overdue checks
+apply the calendar as it stands when they run (a deadline on a rest day runs to the next
+working day).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from sqlalchemy.orm import Session
 
 from .. import clock
 from ..errors import Conflict, Forbidden, Invalid, NotFound
-from ..models import CalendarDay, Case, LegalReview, MediaItem, User
-from ..workcal import CHINA_2026, WorkCalendar, recount_deadline
+from ..models import Case, LegalReview, MediaItem, User
+from ..workcal import WorkCalendar, recount_deadline
 from . import audit
+from . import calendar as calendar_service
 from .console import credential_events
 from .decision_binding import differing_decisions, freeze_decision_documents
 from .workflow import completeness, ensure_open, matching_major_items
@@ -42,58 +44,36 @@ OUTCOME_LABELS = {"agree": "同意", "returned": "存在问题，退回补正", 
 _STATUS_OF_OUTCOME = {"agree": "agreed", "returned": "returned", "transfer": "transfer"}
 
 
-def calendar(session: Session) -> WorkCalendar:
-    """The official holiday arrangement shipped with Fieldtrace, overridden by the unit's
-    ``calendar_days`` rows (admins add later years and local changes there)."""
-    rows = session.execute(sa.select(CalendarDay.day, CalendarDay.is_workday)).all()
-    return WorkCalendar({**CHINA_2026, **{day: workday for day, workday in rows}})
+def calendar(session: Session, unit_id: int | None) -> WorkCalendar:
+    """The calendar the unit's deadlines count on (national notices and its own days)."""
+    return calendar_service.calendar(session, unit_id)
 
 
-def set_calendar_days(
-    session: Session, user: User, days: list[dict[str, Any]], *, client_addr: str = ""
-) -> list[LegalReview]:
-    """Record holidays and make-up working days, and recount the deadlines still running.
-
-    A deadline is a number of working days from the day a round was submitted (or materials
-    were asked for); it is stored as a date, so the dates of open rounds are recounted here on
-    the new calendar. Returns the rounds whose deadlines moved.
-    """
-    # Taken first, as every deadline count takes it (``_counting_deadlines``): a round
-    # submitted or extended meanwhile either sees the new calendar or is recounted here.
-    audit.lock_chain(session)
-    before = calendar(session)
-    for day in days:
-        row = session.get(CalendarDay, day["day"]) or CalendarDay(day=day["day"])
-        row.is_workday, row.note = day["is_workday"], day.get("note", "")
-        session.add(row)
-    session.flush()
-    after = calendar(session)
-    audit.record(
-        session,
-        actor=user,
-        action="config.calendar_changed",
-        object_type="unit",
-        object_id=user.unit_id,
-        client_addr=client_addr,
-        details={"days": [d["day"].isoformat() for d in days]},
-    )
-    from ..disclosure import inspections
-    from ..disclosure import service as disclosure
-
-    # Publication dates of decisions and inspection results are working-day deadlines too.
-    for recount in (disclosure.recount_due_dates, inspections.recount_due_dates):
-        recount(session, before, after, actor=user, client_addr=client_addr)
-    return recount_deadlines(session, before, after, actor=user, client_addr=client_addr)
+@calendar_service.calendar_changed.connect
+def _recount_on_calendar_change(
+    session: Session,
+    *,
+    changes: dict[int, tuple[WorkCalendar, WorkCalendar]],
+    actor: User | None = None,
+    client_addr: str = "",
+    **_: Any,
+) -> None:
+    for unit_id, (before, after) in changes.items():
+        recount_deadlines(
+            session, before, after, unit_id=unit_id, actor=actor, client_addr=client_addr
+        )
 
 
-def _counting_deadlines(session: Session, review: LegalReview | None = None) -> WorkCalendar:
+def _counting_deadlines(
+    session: Session, unit_id: int, review: LegalReview | None = None
+) -> WorkCalendar:
     """The calendar to count a deadline on, read under the lock a calendar change takes
     first, so it is the committed one; ``review`` is re-read too, in case its deadlines were
     just recounted."""
     audit.lock_chain(session)
     if review is not None:
         session.refresh(review)
-    return calendar(session)
+    return calendar(session, unit_id)
 
 
 def recount_deadlines(
@@ -101,16 +81,20 @@ def recount_deadlines(
     before: WorkCalendar,
     after: WorkCalendar,
     *,
+    unit_id: int,
     actor: User | None = None,
     today: date | None = None,
     client_addr: str = "",
 ) -> list[LegalReview]:
-    """Move the deadlines of open rounds and of their unanswered materials requests from
-    ``before`` to ``after``; an overdue flag whose new deadline has not passed is lifted."""
+    """Move the deadlines of the unit's open rounds and of their unanswered materials
+    requests from ``before`` to ``after``; an overdue flag whose new deadline has not passed
+    is lifted."""
     today = today or clock.today()
     moved = []
     open_rounds = session.execute(
-        sa.select(LegalReview).where(LegalReview.status == "submitted").order_by(LegalReview.id)
+        sa.select(LegalReview)
+        .where(LegalReview.status == "submitted", LegalReview.unit_id == unit_id)
+        .order_by(LegalReview.id)
     ).scalars()
     for review in open_rounds:
         old_due = review.due_on
@@ -277,7 +261,7 @@ def submit(
 ) -> LegalReview:
     last = check_may_submit(session, user, case)
     set_decision_draft(session, case, decision_draft)
-    cal = _counting_deadlines(session)
+    cal = _counting_deadlines(session, case.unit_id)
     now = clock.now()
     review = LegalReview(
         case_id=case.id,
@@ -424,7 +408,7 @@ def request_materials(
     days: int,
     client_addr: str = "",
 ) -> LegalReview:
-    cal = _counting_deadlines(session, review)
+    cal = _counting_deadlines(session, review.unit_id, review)
     _require_reviewer(user, review)
     now = clock.now()
     due = cal.add_working_days(clock.today(now), days)
@@ -527,7 +511,7 @@ def approve_extension(
 ) -> LegalReview:
     if user.role != "leader":
         raise Forbidden("the leader approves an extension", code="role_forbidden")
-    cal = _counting_deadlines(session, review)
+    cal = _counting_deadlines(session, review.unit_id, review)
     if not review.extension or review.extension.get("approved"):
         raise Conflict("no pending extension request", code="no_extension_request")
     review.due_on = cal.add_working_days(review.due_on, days)
@@ -625,7 +609,8 @@ def resolve_disagreement(
 
 def overdue_filter(today: date, cal: WorkCalendar) -> sa.ColumnElement[bool]:
     """Open rounds whose deadline has passed on ``today`` by the calendar ``cal`` (pass the
-    current ``calendar(session)``): a deadline on a rest day runs to the next working day."""
+    unit's current ``calendar(session, unit_id)``): a deadline on a rest day runs to the next
+    working day."""
     return sa.and_(
         LegalReview.status == "submitted", LegalReview.due_on <= cal.last_passed_due(today)
     )
@@ -639,15 +624,21 @@ def is_overdue(review: LegalReview, today: date, cal: WorkCalendar) -> bool:
 def flag_overdue(session: Session, today: date | None = None) -> list[LegalReview]:
     """Mark reviews past their due date (once each) and flag their cases for supervisors."""
     today = today or clock.today()
-    cal = _counting_deadlines(session)  # and the deadlines as a calendar change left them
-    late = list(
-        session.execute(
+    late: list[LegalReview] = []
+    units = session.execute(
+        sa.select(LegalReview.unit_id).where(LegalReview.status == "submitted").distinct()
+    ).scalars()
+    for unit_id in sorted(units):
+        # Each unit's calendar, and the deadlines as a calendar change left them.
+        cal = _counting_deadlines(session, unit_id)
+        late += session.execute(
             sa.select(LegalReview).where(
-                overdue_filter(today, cal), LegalReview.overdue_flagged_at.is_(None)
+                overdue_filter(today, cal),
+                LegalReview.unit_id == unit_id,
+                LegalReview.overdue_flagged_at.is_(None),
             )
         ).scalars()
-    )
-    _flag_late_materials(session, today, cal)
+        _flag_late_materials(session, today, cal, unit_id)
     for review in late:
         review.overdue_flagged_at = clock.now()
         case = session.get(Case, review.case_id)
@@ -664,10 +655,12 @@ def flag_overdue(session: Session, today: date | None = None) -> list[LegalRevie
     return late
 
 
-def _flag_late_materials(session: Session, today: date, cal: WorkCalendar) -> None:
+def _flag_late_materials(session: Session, today: date, cal: WorkCalendar, unit_id: int) -> None:
     """Materials not supplied within their working days: marked once on the request."""
     open_rounds = session.execute(
-        sa.select(LegalReview).where(LegalReview.status == "submitted")
+        sa.select(LegalReview).where(
+            LegalReview.status == "submitted", LegalReview.unit_id == unit_id
+        )
     ).scalars()
     for review in open_rounds:
         requests = [dict(r) for r in review.materials_requests]

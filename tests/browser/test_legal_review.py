@@ -59,7 +59,7 @@ def make_overdue(app, review_id: int) -> None:
         review = db.session.get(LegalReview, review_id)
         # three working days ago: three calendar days can end inside a holiday, and a
         # deadline on a rest day runs to the next working day
-        cal = legal_review.calendar(db.session)
+        cal = legal_review.calendar(db.session, review.unit_id)
         review.due_on = cal.add_working_days(clock.today(), -3)
         assert [r.id for r in legal_review.flag_overdue(db.session)] == [review_id]
         db.session.commit()

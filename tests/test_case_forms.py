@@ -9,11 +9,12 @@ import pytest
 
 from server import clock
 from server.extensions import db
-from server.models import AuditEntry, LegalReview
+from server.models import AuditEntry
+from server.services.legal_review import CHECKLIST_CODES
 from tests import tus_helpers as tus
 from tests.conftest import open_case, sample_jpeg
 from tests.test_documents_registry import COMPANY
-from tests.workflow_helpers import API, Flow, move_case_to
+from tests.workflow_helpers import API, Flow, move_case_to, signature_png
 
 DRAFT = {
     "penalties": [{"kind": "fine", "amount": 5000, "description": "罚款人民币伍仟元"}],
@@ -30,6 +31,7 @@ def team(users, client):
     li = users.create("li", role="officer")
     wang = users.create("wang", role="officer")
     sup = users.create("sup", role="supervisor")
+    legal = users.create("legal", role="legal")
     admin = users.create("adm", role="admin")
     for officer, number in ((li, "31010020260001"), (wang, "31010020260002")):
         today = clock.today()
@@ -47,7 +49,7 @@ def team(users, client):
             headers=admin.headers,
         )
         assert resp.status_code == 201, resp.json
-    return {"li": li, "wang": wang, "sup": sup}
+    return {"li": li, "wang": wang, "sup": sup, "legal": legal}
 
 
 def prefill(client, actor, case_id: int, doc_type: str, expect: int = 200) -> dict:
@@ -168,10 +170,18 @@ def test_the_decision_follows_the_reviewed_draft_and_times_come_from_the_recordi
         headers=li.headers,
     )
     assert resp.status_code == 201, resp.json
-    with client.application.app_context():
-        review = db.session.get(LegalReview, resp.json["id"])
-        review.status = "agreed"  # the opinion route needs a drawn signature; not the point here
-        db.session.commit()
+    legal = team["legal"]
+    agreed = client.post(
+        f"{API}/legal-reviews/{resp.json['id']}/opinion",
+        json={
+            "outcome": "agree",
+            "checklist": [{"item": code, "passed": True} for code in CHECKLIST_CODES],
+            "opinion": "事实清楚，证据确凿，同意。",
+            "signature": signature_png(),
+        },
+        headers=legal.headers,
+    )
+    assert agreed.status_code == 200, agreed.json
     decision = prefill(client, li, cid, "penalty_decision")
     assert decision["fields"]["party"] == DRAFT["party"]
     assert decision["fields"]["facts"] == DRAFT["facts"]
@@ -179,8 +189,26 @@ def test_the_decision_follows_the_reviewed_draft_and_times_come_from_the_recordi
     assert decision["fields"]["penalties"] == [
         {"kind": "fine", "amount": "5000.00", "description": "罚款人民币伍仟元"}
     ]
+    assert decision["fields"]["discretion"] == DRAFT["discretion"]
     assert decision["sources"]["penalties"]["kind"] == "legal_review"
     assert decision["sources"]["penalties"]["label"]["zh"] == "经法制审核同意的决定草案（第1轮）"
+
+    # A decision written from the suggestion is the one the legal review agreed to.
+    fields = {
+        **decision["fields"],
+        "evidence": "现场检查笔录、询问笔录。",
+        "payment": "自收到本决定书之日起十五日内缴纳。",
+        "remedy": "如不服本决定，可在六十日内申请行政复议或六个月内提起行政诉讼。",
+    }
+    resp = client.post(
+        f"{API}/cases/{cid}/documents",
+        json={"type": "penalty_decision", "fields": fields},
+        headers=li.headers,
+    )
+    assert resp.status_code == 201, resp.json
+    match = client.get(f"{API}/documents/{resp.json['id']}/review-match", headers=li.headers)
+    assert match.status_code == 200, match.json
+    assert match.json["consistent"] is True, match.json["differences"]
 
 
 def test_the_preview_shows_the_package_a_round_would_freeze_and_writes_nothing(client, team):

@@ -825,7 +825,7 @@ function metadataSection(m: MediaDetail): HTMLElement {
     [t("stage"), label("stage", m.attached_stage ?? m.stage)],
     [t("activity"), label("activity", m.activity)],
     [t("size"), formatBytes(m.size)],
-    [t("content_type"), `${m.detected_content_type ?? "?"} (${m.claimed_content_type})`],
+    [t("content_type"), contentTypeText(m.detected_content_type, m.claimed_content_type)],
     [t("duration"), fmtDuration(m.duration_s) || "—"],
     [t("dimensions"), m.width && m.height ? `${m.width}×${m.height}` : "—"],
   ];
@@ -965,6 +965,15 @@ function custodySection(m: MediaDetail): HTMLElement {
       "button",
       {
         class: "btn small",
+/** `image/jpeg` → JPEG; with the declared type when it differs: "JPEG（声明为 PNG）". */
+function contentTypeText(detected: string | null | undefined, claimed: string): string {
+  const name = (type: string) => type.split("/")[1]?.split(";")[0].replace(/^x-/, "").toUpperCase();
+  const real = detected ? name(detected) : null;
+  const said = name(claimed) || claimed;
+  if (!real) return t("content_type_pending", { claimed: said });
+  return real === said ? real : t("content_type_differs", { real, claimed: said });
+}
+
         "data-testid": `export-${what.split(".")[1]}`,
         onclick: async () => {
           status.replaceChildren();
@@ -1013,7 +1022,7 @@ function custodySection(m: MediaDetail): HTMLElement {
                   "tr",
                   { "data-testid": "custody-entry", "data-action": e.action },
                   h("td", {}, fmtTime(e.at)),
-                  h("td", {}, e.actor),
+                  h("td", {}, e.actor === "system" ? t("actor_system") : e.actor),
                   h("td", { "data-code": e.action }, auditWords(e).action),
                   h("td", {}, auditWords(e).details),
                   h("td", {}, h("code", { title: e.entry_hash }, `${e.entry_hash.slice(0, 12)}…`)),

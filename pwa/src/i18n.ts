@@ -205,6 +205,9 @@ const zh = {
   entry_hash: "记录哈希",
   // actions and flags are named by the server's tables (audit_words.py, flag_words.py)
   action_other: "其他操作",
+  actor_system: "系统",
+  content_type_differs: "{real}（声明为 {claimed}）",
+  content_type_pending: "声明为 {claimed}，待检测",
   // the server's refusals by error code (words.ts); others fall back to refusal_generic
   refusal_generic: "服务器未能完成此操作（{status}），请稍后重试或联系管理员。",
   refusal_invalid_credentials: "账号或密码错误。",
@@ -986,6 +989,9 @@ const en: Record<Key, string> = {
   no_package: "No package was frozen with this round.",
   review_package: "Submitted package (frozen on submission)",
   review_report: "Investigation report",
+  actor_system: "System",
+  content_type_differs: "{real} (declared {claimed})",
+  content_type_pending: "declared {claimed}, not yet checked",
   decision_draft: "Draft decision",
   legal_basis: "Legal basis",
   withhold_reason: "Not published because",

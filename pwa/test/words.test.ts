@@ -66,7 +66,10 @@ describe("serverText", () => {
   });
 
   it("says an upload refusal by its code in the language of the moment", () => {
-    const entry = { error: "the case has not reached stage review", errorCode: "stage_not_reached" };
+    const entry = {
+      error: "the case has not reached stage review",
+      errorCode: "stage_not_reached",
+    };
     expect(uploadErrorText(entry)).toContain("案件尚未进入所选阶段");
     expect(uploadErrorText({ error: "some english", errorCode: "upload_refused" })).toBe(
       "服务器拒绝接收此文件，请联系监督人员。",

@@ -55,6 +55,7 @@ ACTION_WORDS: dict[str, tuple[str, str]] = {
     "media.key_evidence_unmarked": ("取消重要证据标记", "Key evidence mark removed"),
     "custody.viewed": ("查看保管链", "Custody viewed"),
     "custody.exported": ("导出保管链", "Custody exported"),
+    "playback_url.issued": ("签发临时播放链接", "Playback link issued"),
     # accounts
     "auth.login": ("登录", "Signed in"),
     "auth.login_failed": ("登录失败", "Sign-in failed"),
@@ -256,7 +257,7 @@ def _value(key: str, value: Any, lang: Lang) -> str:
     if isinstance(value, int | float):
         return f"{value:g}"
     if key == "key":
-        return "是" if zh else "yes"
+        return ""  # a storage object's key, not the key-evidence mark (a bool, said above)
     text = str(value)
     if _CODE.match(text):
         return ""  # a machine word without a label

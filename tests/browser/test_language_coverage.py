@@ -1,0 +1,183 @@
+"""Every screen in both languages (Chromium): Chinese shows no English and no raw codes, English
+shows no Chinese, outside the data people typed (names, titles, file names, usernames).
+
+Signs in as each role — the officer on a phone (360×740), the supervisor, legal reviewer, leader
+and admin on a desktop (1366×900) — visits their screens in zh and in en, and fails naming the
+words that leaked. Screenshots land in /tmp/shots/lang-*.png for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from server import clock
+from server.extensions import db
+from server.models import LoginThrottle
+from tests import tus_helpers as tus
+from tests.conftest import PASSWORD, open_case, sample_jpeg
+
+from .conftest import PHONE, expect, require_browser, sign_in, to_english
+
+pytestmark = pytest.mark.browser
+require_browser()
+
+API = "/api/v1"
+CONSOLE = {"viewport": {"width": 1366, "height": 900}}
+SHOTS = Path("/tmp/shots")
+CJK = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uf900-\ufaff\uff00-\uffef]")
+# Latin a Chinese screen may show: names of formats, standards and units people know by them.
+ALLOWED_LATIN = {
+    "PDF", "QR", "GPS", "SHA", "ID", "CSV", "HTTPS", "Wi", "Fi", "UTC", "JPEG", "PNG", "MP4",
+    "English", "m", "km", "MB", "KB", "GB", "B", "s", "px", "N",
+}  # fmt: skip
+HEX = re.compile(r"\b[0-9a-f]{8,}\b")
+UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+WORD = re.compile(r"[A-Za-z][A-Za-z_]*")
+DOC_NUMBER = re.compile(r"\S*〔\d{4}〕\d+号")
+CASE_TITLE = "占道经营检查"
+GENERIC = ("其他操作", "Other action", "其他处理发现", "Another processing finding")
+
+
+def visible_text(page) -> str:
+    """The page's visible text (typed values of inputs are not part of it)."""
+    return page.inner_text("body")
+
+
+def english_on_chinese_page(page, data: tuple[str, ...]) -> list[str]:
+    text = visible_text(page)
+    for value in sorted(data, key=len, reverse=True):
+        text = text.replace(value, " ")
+    text = UUID.sub(" ", HEX.sub(" ", text))
+    return sorted({w for w in WORD.findall(text) if w not in ALLOWED_LATIN})
+
+
+def chinese_on_english_page(page, data: tuple[str, ...]) -> list[str]:
+    text = visible_text(page).replace("中文", "")  # the switch back names its language
+    text = DOC_NUMBER.sub(" ", text)  # a document's number is its name: 沪市监罚〔2026〕1号
+    for value in sorted(data, key=len, reverse=True):
+        text = text.replace(value, " ")
+    return [line for line in text.splitlines() if CJK.search(line)]
+
+
+def check(page, name: str, data: tuple[str, ...], problems: list[str]) -> None:
+    """Screenshot the page and note what leaked, in whichever language it is in."""
+    SHOTS.mkdir(exist_ok=True)
+    english = page.evaluate("document.documentElement.lang") == "en"
+    page.screenshot(
+        path=str(SHOTS / f"lang-{name}-{'en' if english else 'zh'}.png"), full_page=True
+    )
+    leaked = chinese_on_english_page(page, data) if english else english_on_chinese_page(page, data)
+    # the general label of an action or flag the server's tables lack (audit_words, flag_words)
+    unlabelled = [g for g in GENERIC if g in visible_text(page)]
+    if unlabelled:
+        problems.append(f"{name}: unlabelled action or flag shown as {unlabelled}")
+    if leaked:
+        problems.append(f"{name} ({'en' if english else 'zh'}): {leaked}")
+
+
+def seed(client, users):
+    officer = users.create("lc_officer")
+    sup = users.create("lc_sup", role="supervisor")
+    users.create("lc_legal", role="legal")
+    users.create("lc_leader", role="leader")
+    users.create("lc_admin", role="admin")
+    case = open_case(client, officer, title=CASE_TITLE, case_type="市场监管")
+    # a JPEG sent as a PNG: the pipeline flags type_mismatch with an English detail
+    photo = tus.upload(
+        client,
+        officer,
+        case["id"],
+        sample_jpeg(64, 48),
+        filename="scene.png",
+        content_type="image/png",
+        activity="onsite_inspection",
+    )
+    return officer, sup, case, photo
+
+
+def data_of(case: dict, *more: str) -> tuple[str, ...]:
+    people = ("lc_officer", "lc_sup", "lc_legal", "lc_leader", "lc_admin")
+    names = tuple(p.title() for p in people)
+    return (*people, *names, "U1", case["number"], CASE_TITLE, "市场监管", *more)
+
+
+def test_every_screen_in_both_languages(open_page, client, users, app):
+    _officer, _sup, case, photo = seed(client, users)
+    data = data_of(case, "scene.png", "lc_device", "lc_slow", "lc_nobody", "phone-1")
+    problems: list[str] = []
+
+    # the login page and its refusals: a wrong password, then the throttle
+    page = open_page(**PHONE)
+    sign_in(page, "lc_nobody", "wrong-password")
+    expect(page.locator("[role=alert]")).to_have_text("账号或密码错误。")
+    check(page, "login-refused", data, problems)
+    with app.app_context():  # failed often enough to wait five minutes
+        db.session.add(
+            LoginThrottle(
+                username="lc_slow",
+                failures=10,
+                next_allowed_at=clock.now() + timedelta(minutes=5),
+            )
+        )
+        db.session.commit()
+    sign_in(page, "lc_slow", "wrong-password")
+    expect(page.locator("[role=alert]")).to_contain_text("登录失败次数过多")
+    check(page, "login-throttled", data, problems)
+    page.context.close()
+
+    # the officer on the phone: case list, case screen, queue
+    for english in (False, True):
+        page = open_page(**PHONE)
+        sign_in(page, "lc_officer", PASSWORD)
+        page.wait_for_selector("[data-testid=case-row]")
+        if english:
+            to_english(page)
+        check(page, "officer-cases", data, problems)
+        page.click(f"[data-testid=case-row][data-case-id='{case['id']}']")
+        page.wait_for_selector("[data-testid=btn-photo]")
+        check(page, "officer-case", data, problems)
+        page.click("[data-testid=tab-queue]")
+        page.wait_for_timeout(300)
+        check(page, "officer-queue", data, problems)
+        page.context.close()
+
+    # the supervisor at a desk: case list, case page, item page with its flags and custody
+    for english in (False, True):
+        page = open_page(**CONSOLE)
+        sign_in(page, "lc_sup", PASSWORD)
+        page.wait_for_selector("[data-testid=console-cases]")
+        if english:
+            to_english(page)
+        check(page, "console-cases", data, problems)
+        page.click(f"[data-testid=console-case][data-number='{case['number']}']")
+        page.wait_for_selector("[data-testid=wf-summary]")
+        check(page, "console-case", data, problems)
+        page.goto(f"/#/console/media/{photo}")
+        page.wait_for_selector("[data-testid=item-head]")
+        expect(page.locator("[data-flag=type_mismatch]").first).to_be_visible()
+        page.click("[data-testid=custody-show]")
+        page.wait_for_selector("[data-testid=custody-entry]")
+        check(page, "console-item", data, problems)
+        page.context.close()
+
+    # the legal reviewer, the leader and the admin: their landing pages
+    for username, ready in (
+        ("lc_legal", "[data-testid=review-queue], [data-testid=queue-empty]"),
+        ("lc_leader", "[data-testid=inbox-ready]"),
+        ("lc_admin", "[data-testid=admin-kinds]"),
+    ):
+        for english in (False, True):
+            page = open_page(**CONSOLE)
+            sign_in(page, username, PASSWORD)
+            page.wait_for_selector(ready)
+            if english:
+                to_english(page)
+            page.wait_for_timeout(500)  # the lists under the heading fill in
+            check(page, username.removeprefix("lc_"), data, problems)
+            page.context.close()
+
+    assert problems == [], "\n".join(problems)

@@ -143,7 +143,8 @@ def test_another_units_case_and_media_are_404(client, team):
 def test_case_list_filters_flags_and_pagination(app, client, team, video):
     li, wang, sup = team["li"], team["wang"], team["sup"]
     a = open_case(client, li, number="2026-A-001", title="无证经营检查", major_property=True)
-    b = open_case(client, wang, number="2026-A-002", title="食品安全抽查")
+    # b: two officers on site (执法人员不得少于两人), so its video leaves no gap.
+    b = open_case(client, wang, number="2026-A-002", title="食品安全抽查", officer_ids=[li.id])
     c = open_case(client, sup, number="2026-B-001", title="噪声扰民", officer_ids=[li.id, wang.id])
     # a: only a photo of a must-film activity → recording gaps.
     upload(client, li, a["id"], sample_jpeg(), activity="evidence_collection")
@@ -178,8 +179,10 @@ def test_case_list_filters_flags_and_pagination(app, client, team, video):
     assert first["officers"] == [{"id": li.id, "name": "李明"}] and first["major_property"]
     assert first["current_stage"] == "filing"
     assert first["counts"] == {"filing": {"photo": 1, "video": 0, "audio": 0, "document": 0}}
+    # gaps: the photo of a must-film activity, no video in a major-property case, and li alone
+    # on site (执法人员不得少于两人).
     assert first["flags"] == {
-        "gap": 2, "unverified": 0, "hash_mismatch": 0, "unattached": 0, "clock_skew": 0,
+        "gap": 3, "unverified": 0, "hash_mismatch": 0, "unattached": 0, "clock_skew": 0,
         "late_upload": 0, "review_overdue": 0, "override": 0,
     }  # fmt: skip
     second = by_number["2026-A-002"]
@@ -350,8 +353,11 @@ def test_timeline_stages_media_credentials_and_gaps(app, client, team, video):
         ("activity_not_filmed", "filing"),
         ("major_property_no_video", "filing"),
         ("major_property_no_video", "investigation"),
+        # li alone on site, collecting evidence (执法人员不得少于两人)
+        ("too_few_officers", "filing"),
+        ("too_few_officers", "evidence"),
     }
-    assert tl["flags"]["gap"] == 3 and tl["flags"]["unattached"] == 1
+    assert tl["flags"]["gap"] == 5 and tl["flags"]["unattached"] == 1
     assert tl["counts"]["evidence"]["video"] == 1
     # The assigned officer sees it too; another unit's supervisor does not; viewing is audited.
     assert client.get(f"{API}/cases/{case['id']}/timeline", headers=li.headers).status_code == 200

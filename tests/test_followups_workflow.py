@@ -22,6 +22,8 @@ from tests.workflow_helpers import API, Flow, move_case_to
 def team(users):
     return {
         "officer": users.create("li"),
+        # 执法人员不得少于两人: li's colleague on every case here.
+        "officer2": users.create("wang"),
         "sup": users.create("zhang", role="supervisor"),
         "legal": users.create("sun", role="legal"),
         "leader": users.create("zhao", role="leader"),
@@ -46,7 +48,7 @@ def test_case_with_only_recordings_archives_with_them_in_the_catalogue(app, clie
     The supervisor overrides the missing 当场行政处罚决定书 with a reason; archiving must then
     list the recordings in the 案卷目录 instead of failing on an empty catalogue."""
     flow, officer, sup = Flow(client, tmp_path), team["officer"], team["sup"]
-    cid = open_case(client, officer, procedure="simple")["id"]
+    cid = open_case(client, officer, procedure="simple", officer_ids=[team["officer2"].id])["id"]
     video = flow.video(officer, cid, "filing", "onsite_inspection")
     flow.advance(officer, cid, "decision")
     flow.advance(sup, cid, "service", override_reason="当场处罚决定书为纸质预印文书，已扫描另存")
@@ -70,7 +72,7 @@ def test_case_with_only_recordings_archives_with_them_in_the_catalogue(app, clie
 
 def test_catalogue_lists_documents_first_then_recordings(app, client, team, tmp_path):
     flow, officer, sup = Flow(client, tmp_path), team["officer"], team["sup"]
-    cid = open_case(client, officer, procedure="simple")["id"]
+    cid = open_case(client, officer, procedure="simple", officer_ids=[team["officer2"].id])["id"]
     flow.video(officer, cid, "filing", "onsite_inspection")
     flow.advance(officer, cid, "decision")
     flow.video(officer, cid, "decision", "other")
@@ -95,7 +97,7 @@ def test_empty_case_file_is_refused_before_anything_is_written(app, client, team
     """Nothing issued and nothing recorded: archiving would seal an empty case file. The
     gate says so up front (completeness report and stage move), even to an override."""
     officer, sup = team["officer"], team["sup"]
-    cid = open_case(client, officer, procedure="simple")["id"]
+    cid = open_case(client, officer, procedure="simple", officer_ids=[team["officer2"].id])["id"]
     move_case_to(client, sup, cid, "execution")
     _pay(client, officer, cid)
     with app.app_context():
@@ -146,7 +148,7 @@ def test_empty_case_file_is_refused_before_anything_is_written(app, client, team
 
 def _submitted_review(client, team) -> dict:
     officer, sup = team["officer"], team["sup"]
-    cid = open_case(client, officer)["id"]
+    cid = open_case(client, officer, officer_ids=[team["officer2"].id])["id"]
     move_case_to(client, sup, cid, "review")
     resp = client.post(
         f"{API}/cases/{cid}/legal-reviews",

@@ -69,18 +69,18 @@ def test_on_the_spot_penalty_under_the_simple_procedure(app, client, team, mp4):
     case = open_case(client, officer, procedure="simple", officer_ids=[team["officer2"].id])
     cid = case["id"]
     assert case["procedure"] == "simple"
+    # Not filmed yet: no decision on the spot before the on-site video, and it says why.
+    blocked = flow.advance(officer, cid, "decision", expect=409)
+    assert blocked.json["error"]["code"] == "stage_requirements_missing"
+    assert missing_codes(blocked) == ["onsite_not_filmed"]
+    assert "现场执法视频" in blocked.json["error"]["message"]
     flow.video(officer, cid, "filing", "onsite_inspection")
     flow.advance(officer, cid, "decision")  # simple: the officer decides on the spot
     doc = flow.full_doc(
         cid, "onsite_penalty_decision", {"officer": officer, "party": officer}, officer
     )
     assert re.fullmatch(r".+当〔\d{4}〕1号", doc["number"]) and doc["sha256"]
-    # Not filmed yet in the decision stage: the case cannot move on, and says why.
-    blocked = flow.advance(officer, cid, "service", expect=409)
-    assert blocked.json["error"]["code"] == "stage_requirements_missing"
-    assert missing_codes(blocked) == ["document_not_filmed"]
-    assert "当场行政处罚决定书" in blocked.json["error"]["message"]
-    flow.video(officer, cid, "decision", "other")
+    # The on-site video of the filing stage films the decision made on the spot too.
     flow.advance(officer, cid, "service")
     flow.advance(officer, cid, "execution")
     refused = flow.advance(officer, cid, "archive", expect=403)
@@ -109,7 +109,7 @@ def test_on_the_spot_penalty_under_the_simple_procedure(app, client, team, mp4):
     assert late.status_code == 409 and late.json["error"]["code"] == "case_archived"
     with app.app_context():
         items = db.session.query(MediaItem).filter_by(case_id=cid).all()
-        assert len(items) == 2 and all(
+        assert len(items) == 1 and all(
             i.locked_until > clock.now() + timedelta(days=365 * 29) for i in items
         )
     docs = client.get(f"{API}/cases/{cid}/documents", headers=officer.headers).json["items"]
@@ -164,7 +164,9 @@ def test_on_the_spot_penalty_under_the_simple_procedure(app, client, team, mp4):
 
 def _general_case_to_review(flow: Flow, client, team, mp4) -> int:
     officer, sup, leader = team["officer"], team["sup"], team["leader"]
-    cid = open_case(client, officer, title="销售过期食品案")["id"]
+    cid = open_case(client, officer, title="销售过期食品案", officer_ids=[team["officer2"].id])[
+        "id"
+    ]
     filing = flow.doc(officer, cid, "filing_approval")
     flow.sign(officer, filing, "officer", "李")
     flow.sign(officer, filing, "approver", "李", expect=403)  # approval is the supervisor's
@@ -338,7 +340,7 @@ def test_general_procedure_with_a_returned_then_agreed_legal_review(app, client,
 
 def test_major_property_case_blocked_for_missing_video_then_unblocked(client, team, mp4):
     flow, officer, sup = Flow(client, mp4), team["officer"], team["sup"]
-    cid = open_case(client, officer, major_property=True)["id"]
+    cid = open_case(client, officer, major_property=True, officer_ids=[team["officer2"].id])["id"]
     flow.full_doc(cid, "filing_approval", {"officer": officer, "approver": sup}, officer)
     blocked = flow.advance(sup, cid, "investigation", expect=409)
     assert missing_codes(blocked) == ["major_property_no_video"]

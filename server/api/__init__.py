@@ -31,6 +31,7 @@ def register_api(app: Flask) -> None:
         admin,
         auth,
         case_forms,
+        case_team,
         cases,
         console,
         credentials,
@@ -57,6 +58,7 @@ def register_api(app: Flask) -> None:
         openapi,
         disclosure,
         reports,
+        case_team,
         admin,
     ):
         app.register_blueprint(module.bp, url_prefix="/api/v1")

@@ -369,6 +369,9 @@ def build_spec() -> dict[str, Any]:
     from .admin import add_openapi as add_admin_paths
 
     add_admin_paths(spec)
+    from .case_team import add_openapi as add_case_team_paths
+
+    add_case_team_paths(spec)
     spec.path(
         "/api/v1/openapi.json",
         operations={

@@ -69,6 +69,10 @@ class CaseFacts:
     timeline: dict[str, list[Interval]] = field(default_factory=lambda: defaultdict(list))
     issued: dict[str, list[Document]] = field(default_factory=lambda: defaultdict(list))
     review: LegalReview | None = None
+    # stage -> when its first recording of an on-site activity began (执法人员不得少于两人),
+    # and the case's officers' standing then: (met, message zh, message en).
+    onsite_first: dict[str, datetime] = field(default_factory=dict)
+    team: dict[str, tuple[bool, str, str]] = field(default_factory=dict)
 
 
 def item_stage(chosen: str | None, attached: str | None, steps: dict | None) -> str | None:
@@ -99,6 +103,7 @@ def gather(session: Session, case: Case) -> CaseFacts:
             MediaItem.captured_end_at,
         ).where(MediaItem.case_id == case.id, MediaItem.status != MediaStatus.HASH_MISMATCH)
     )
+    onsite = set(recording_rules()["officers"]["activities"])
     for item_id, kind, activity, chosen, attached, steps, start, duration, end in rows:
         facts.recordings[item_id] = kind
         facts.timeline[kind].append(recording_interval(start, duration, end))
@@ -107,6 +112,16 @@ def gather(session: Session, case: Case) -> CaseFacts:
             continue
         facts.kinds[(stage, activity)].add(kind)
         facts.stage_kinds[stage].add(kind)
+        first = facts.onsite_first.get(stage)
+        if activity in onsite and (first is None or start < first):
+            facts.onsite_first[stage] = start
+    if facts.onsite_first:
+        from . import case_team
+
+        required = case_team.credential_required()
+        for stage, at in facts.onsite_first.items():
+            found = case_team.team(session, case, at, required=required)
+            facts.team[stage] = (found["enough"], found["message"], found["message_en"])
     for doc in session.execute(
         sa.select(Document)
         .where(Document.case_id == case.id, Document.status == "issued")
@@ -271,6 +286,17 @@ def _check_requirement(req: Requirement, facts: CaseFacts) -> Check:
             en = "a major decision needs the collective discussion record"
         met = not facts.case.is_major or bool(facts.issued.get("collective_discussion_record"))
         return Check("collective_discussion_required", kind, met, zh, en, False)
+    if kind == "recording":
+        # 简易程序: the on-the-spot penalty is filmed before the decision is made.
+        have = facts.stage_kinds.get(req["stage"], set()) & set(req["needs"])
+        return Check(
+            "onsite_not_filmed",
+            kind,
+            bool(have),
+            req["message"]["zh"],
+            req["message"]["en"],
+            overridable,
+        )
     if kind == "execution_record":
         if facts.case.execution_records:
             return Check(
@@ -328,7 +354,12 @@ def recording_checks(facts: CaseFacts, stage: str) -> list[Check]:
             elif rule["activity"]:
                 met = bool(facts.kinds.get((stage, rule["activity"]), set()) & needs)
             else:
-                met = bool(facts.stage_kinds.get(stage, set()) & needs)
+                # "stages": recordings of these stages count too (the on-the-spot penalty is
+                # filmed from the first contact, before the case reaches its decision).
+                kinds = set(facts.stage_kinds.get(stage, set()))
+                for other in rule.get("stages", []):
+                    kinds |= facts.stage_kinds.get(other, set())
+                met = bool(kinds & needs)
             number = doc.number or "草稿"
             checks.append(
                 Check(
@@ -344,6 +375,18 @@ def recording_checks(facts: CaseFacts, stage: str) -> list[Check]:
                     True,
                 )
             )
+    if stage in facts.team:
+        enough, zh, en = facts.team[stage]
+        checks.append(
+            Check(
+                "too_few_officers",
+                "officers",
+                enough,
+                zh or f"{label}环节的现场执法有至少两名持有效执法证的执法人员",
+                en or "enough certified officers on site",
+                True,
+            )
+        )
     checks += continuity_checks(facts, stage)
     major = rules["major_property"]
     if facts.case.major_property and stage in major["stages"]:

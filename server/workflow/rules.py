@@ -88,7 +88,23 @@ TRANSITIONS: tuple[Transition, ...] = (
         {"kind": "document", "types": ["closing_report"]},
     ),
     # 简易程序: the decision is made and handed over on the spot, on video.
-    _t("simple", "filing", "decision", OFFICERS),
+    _t(
+        "simple",
+        "filing",
+        "decision",
+        OFFICERS,
+        {
+            "kind": "recording",
+            "stage": "filing",
+            "needs": ["video"],
+            "message": {
+                "zh": "当场处罚须先录制现场执法视频"
+                "（出示执法证、告知违法事实和权利、听取陈述申辩）",
+                "en": "film the on-site enforcement first (credential shown, facts and rights "
+                "told, statement heard)",
+            },
+        },
+    ),
     _t(
         "simple",
         "decision",

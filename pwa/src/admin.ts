@@ -25,6 +25,7 @@ import {
 } from "./documents";
 import { h } from "./dom";
 import { t, type Key } from "./i18n";
+import { devicesPage, peoplePage, personPage, unitPage, unitWarning } from "./admin-people";
 
 // --- pure: the content forms, public addresses, hits ----------------------------------------------
 
@@ -200,6 +201,8 @@ export function canTakeDown(status: string): boolean {
 let container: HTMLElement | null = null;
 let admin: User | null = null;
 let routeSeq = 0;
+/** The admin's unit as last read: its missing name or prefix is warned about on every page. */
+let adminUnit: aapi.Unit | null = null;
 
 export function adminElement(): HTMLElement {
   if (!container) container = h("div", { class: "console admin", "data-testid": "admin" });
@@ -208,6 +211,14 @@ export function adminElement(): HTMLElement {
 
 export function startAdmin(user: User): void {
   admin = user;
+  adminUnit = null;
+  void aapi
+    .unit()
+    .then((unit) => {
+      adminUnit = unit;
+      if (admin === user) showUnitWarning();
+    })
+    .catch(() => undefined); // the pages say what failed
   window.removeEventListener("hashchange", routeAdmin);
   window.addEventListener("hashchange", routeAdmin);
   if (!location.hash.startsWith("#/admin")) history.replaceState(null, "", "#/admin");
@@ -227,9 +238,21 @@ export function routeAdmin(): void {
   const current = () => seq === routeSeq;
   const hash = location.hash.replace(/^#/, "");
   const page = h("div", { class: "console-page" });
-  el.replaceChildren(adminNav(hash), page);
+  el.replaceChildren(adminNav(hash), h("div", { "data-testid": "unit-warning-slot" }), page);
+  showUnitWarning();
   let m: RegExpExecArray | null;
-  if (
+  if (hash === "/admin/unit") {
+    void unitPage(page, current, (unit) => {
+      adminUnit = unit;
+      showUnitWarning();
+    });
+  } else if (hash === "/admin/people") {
+    void peoplePage(page, current);
+  } else if ((m = /^\/admin\/people\/(\d+)$/.exec(hash))) {
+    void personPage(page, Number(m[1]), current, admin?.id ?? null);
+  } else if (hash === "/admin/devices") {
+    void devicesPage(page, current);
+  } else if (
     (m = /^\/admin\/content\/(\w+)$/.exec(hash)) &&
     aapi.CONTENT_KINDS.includes(m[1] as ContentKind)
   ) {
@@ -271,6 +294,9 @@ function adminNav(hash: string): HTMLElement {
     "nav",
     { class: "console-nav row", "data-testid": "admin-nav" },
     link("overview", "#/admin", t("admin_overview"), hash === "/admin" || hash === ""),
+    link("unit", "#/admin/unit", t("unit_settings"), hash === "/admin/unit"),
+    link("people", "#/admin/people", t("people"), hash.startsWith("/admin/people")),
+    link("devices", "#/admin/devices", t("devices"), hash === "/admin/devices"),
     link("decisions", "#/admin/decisions", t("pd_queue"), hash.startsWith("/admin/decision")),
     link("reports", "#/admin/reports", t("annual_reports"), hash.startsWith("/admin/reports")),
     code
@@ -287,6 +313,14 @@ function adminNav(hash: string): HTMLElement {
         )
       : "",
   );
+}
+
+/** The unit's missing name or prefix, above every admin page except the unit form itself
+ * (which shows it next to the fields). */
+function showUnitWarning(): void {
+  const slot = container?.querySelector('[data-testid="unit-warning-slot"]');
+  if (!slot) return;
+  slot.replaceChildren(location.hash === "#/admin/unit" ? "" : unitWarning(adminUnit));
 }
 
 function kindLabel(kind: string): string {

@@ -40,6 +40,7 @@ import { closeSheets, openCompleteness } from "./completeness";
 import { openDocuments } from "./documents";
 import { openCaseReview } from "./review-submit";
 import { adminElement, routeAdmin, startAdmin, stopAdmin } from "./admin";
+import { offerFirstRun } from "./setup";
 
 type View = "login" | "cases" | "case" | "queue" | "console" | "admin";
 
@@ -479,6 +480,7 @@ function loginScreen(): HTMLElement {
       render();
     }
   });
+  void offerFirstRun(form, signIn); // no account yet: set up the unit and its first admin
   return form;
 }
 

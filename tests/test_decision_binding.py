@@ -71,10 +71,10 @@ def draft(**overrides: Any) -> dict[str, Any]:
 class Binding:
     """A general-procedure case at 审查 with its steps over the API."""
 
-    def __init__(self, client, team: dict[str, Actor]) -> None:
+    def __init__(self, client, team: dict[str, Actor], title: str = "销售过期食品案") -> None:
         self.client, self.team, self.flow = client, team, Flow(client)
         officer, sup = team["officer"], team["sup"]
-        self.case_id = open_case(client, officer, title="销售过期食品案")["id"]
+        self.case_id = open_case(client, officer, title=title)["id"]
         move_case_to(client, sup, self.case_id, "review")
 
     def new_decision(self, **overrides: Any) -> str:

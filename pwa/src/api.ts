@@ -273,6 +273,9 @@ export interface SignatureInput {
   image: string;
   /** When it was signed, by the phone's clock (ISO 8601 with offset). */
   device_signed_at: string;
+  /** The content hash of the version the signer was shown (review-match); the server refuses
+   * the signature if the document changed since. */
+  shown_content_sha256?: string;
 }
 
 export interface Handover {

@@ -6,7 +6,7 @@
  * the decision (行政处罚决定书) followed by its issue.
  */
 import * as api from "./api";
-import type { Completeness, DocType, EnforcementDocument, User } from "./api";
+import type { Completeness, DocField, DocType, EnforcementDocument, User } from "./api";
 import * as capi from "./console-api";
 import type { LegalReview } from "./console-api";
 import {
@@ -32,7 +32,7 @@ import {
   type CaseRef,
   type Sheet,
 } from "./completeness";
-import { latestVersions, missingSignatures, openDocuments } from "./documents";
+import { latestVersions, missingSignatures, openDocuments, renderSummary } from "./documents";
 import { h } from "./dom";
 import { getLang, t } from "./i18n";
 import { reviewStatusChip } from "./legal";
@@ -68,6 +68,7 @@ export function workflowPanel(
   c: WorkflowCase,
   user: User,
   onStageChanged: () => void,
+  opts: { sign?: string } = {},
 ): HTMLElement {
   const panel = h(
     "section",
@@ -101,7 +102,16 @@ export function workflowPanel(
       reviewActions({ ...c, current_stage: report.current_stage }, reviews, user, reload),
     );
   };
-  void load();
+  // Arrived from the leader's list of documents to sign: open that document's dialog once.
+  const openRequested = () => {
+    if (!opts.sign) return;
+    const button = panel.querySelector<HTMLButtonElement>(
+      `[data-testid=btn-leader-sign][data-doc-id="${CSS.escape(opts.sign)}"]`,
+    );
+    opts = {};
+    button?.click();
+  };
+  void load().then(openRequested);
   return panel;
 }
 
@@ -466,7 +476,13 @@ function documentsSection(
   );
 }
 
-/** The leader signs on the pad; once no signature is missing, the document is issued. */
+/**
+ * The leader's sign-and-issue dialog: the document as it reads now (this version's fields, laid
+ * out as the document), whether it is what the agreed legal review agreed to, and the pad. A
+ * decision that differs cannot be signed (the server refuses it too, whoever asks); it can go
+ * to a new round. The signature carries the content hash the dialog showed, so an edit made
+ * while the dialog was open is refused and the dialog shows the new content.
+ */
 function leaderSignForm(
   doc: EnforcementDocument,
   type: DocType,
@@ -486,11 +502,49 @@ function leaderSignForm(
     others.length ? t("confirm_signature") : t("sign_and_issue"),
   );
   const problem = h("div", {});
+  const shownDoc = h(
+    "div",
+    { class: "sign-doc", "data-testid": "sign-doc" },
+    h("p", { class: "hint" }, t("loading")),
+  );
+  const verdict = h(
+    "div",
+    { class: "review-match", "data-testid": "review-match", "data-state": "checking" },
+    h("p", { class: "hint" }, t("review_match_checking")),
+  );
+  let match: capi.ReviewMatch | null = null;
+  let padEmpty = true;
+  let signed: EnforcementDocument | null = null;
+  const mayPen = () => !!match && (!match.bound || match.consistent);
+  const refreshConfirm = () => {
+    confirm.disabled = signed ? false : padEmpty || !mayPen();
+  };
   const pad = createSignaturePad({
     label: t("sig_area_for", { role: roleLabel("leader") }),
-    onChange: (empty) => (confirm.disabled = empty),
+    onChange: (empty) => {
+      padEmpty = empty;
+      refreshConfirm();
+    },
   });
-  let signed: EnforcementDocument | null = null;
+  const check = async () => {
+    match = null;
+    refreshConfirm();
+    verdict.dataset.state = "checking";
+    verdict.replaceChildren(h("p", { class: "hint" }, t("review_match_checking")));
+    let found: capi.ReviewMatch;
+    try {
+      found = await capi.reviewMatch(doc.id);
+    } catch (err) {
+      verdict.dataset.state = "error";
+      verdict.replaceChildren(errorBox(explain(err, t("legal_review"))));
+      return;
+    }
+    match = found;
+    shownDoc.replaceChildren(renderedDocument(doc, type, found));
+    verdict.dataset.state = found.state;
+    verdict.replaceChildren(...matchVerdict(found, type, doc, user, () => void check()));
+    refreshConfirm();
+  };
   const cancelButton = h("button", { type: "button", class: "btn ghost" }, t("cancel"));
   cancelButton.addEventListener("click", () => {
     pad.destroy();
@@ -498,7 +552,7 @@ function leaderSignForm(
     else cancel();
   });
   confirm.addEventListener("click", async () => {
-    if (!signed && pad.isEmpty()) return;
+    if (!signed && (pad.isEmpty() || !match || !mayPen())) return;
     confirm.disabled = true;
     confirm.textContent = t("working");
     problem.replaceChildren();
@@ -508,6 +562,7 @@ function leaderSignForm(
         signer_name: user.name,
         image: pad.toDataURL(),
         device_signed_at: isoWithOffset(),
+        shown_content_sha256: match!.content_sha256,
       });
       if (missingSignatures(type, signed).length === 0) await api.issueDocument(signed.id);
       pad.destroy();
@@ -515,32 +570,282 @@ function leaderSignForm(
     } catch (err) {
       const e = err instanceof api.ApiError ? err : null;
       const lines = e ? missingMessages(e.details) : [];
-      problem.replaceChildren(
-        errorBox(
-          e?.code === "signatures_missing"
-            ? t("missing_signatures", { roles: joinList(lines) })
-            : explain(err, signed ? t("issue") : t("sign_as", { role: roleLabel("leader") })),
-          "leader-sign-error",
-        ),
-      );
-      // Once signed, trying again only retries the issue; the signature is kept.
-      confirm.disabled = !signed && pad.isEmpty();
+      let message: string;
+      if (e?.code === "signatures_missing") {
+        message = t("missing_signatures", { roles: joinList(lines) });
+      } else if (e?.code === "document_changed_since_shown") {
+        message = t("document_changed_since_shown");
+      } else {
+        message = explain(err, signed ? t("issue") : t("sign_as", { role: roleLabel("leader") }));
+      }
+      problem.replaceChildren(errorBox(message, "leader-sign-error"));
       confirm.textContent = signed
         ? t("issue")
         : others.length
           ? t("confirm_signature")
           : t("sign_and_issue");
+      // The content changed or differs now: show it as it is and check again.
+      if (
+        e?.code === "document_changed_since_shown" ||
+        e?.code === "decision_differs_from_review" ||
+        e?.code === "legal_review_required"
+      ) {
+        await check();
+      }
+      // Once signed, trying again only retries the issue; the signature is kept.
+      refreshConfirm();
     }
   });
+  void check();
   return h(
     "div",
-    { class: "stack leader-sign", "data-testid": "leader-sign", "data-doc-id": doc.id },
+    {
+      class: "stack leader-sign",
+      "data-testid": "leader-sign",
+      "data-doc-id": doc.id,
+      role: "dialog",
+      "aria-label": `${t("sign_as", { role: roleLabel("leader") })}${t("colon")}${titleOf(doc)}`,
+    },
     h("h4", {}, `${t("sign_as", { role: roleLabel("leader") })}${t("colon")}${titleOf(doc)}`),
+    verdict,
+    shownDoc,
     h("p", { class: "hint" }, t("leader_sign_hint", { name: user.name })),
     h("div", { class: "pad-wrap" }, pad.element),
     problem,
     h("div", { class: "row sign-actions" }, cancelButton, confirm),
   );
+}
+
+/** The version as read with its hash, laid out as the document (a draft has no PDF yet). */
+function renderedDocument(
+  doc: EnforcementDocument,
+  type: DocType,
+  m: capi.ReviewMatch,
+): HTMLElement {
+  return h(
+    "article",
+    {
+      class: "doc-paper",
+      "data-testid": "sign-doc-rendered",
+      "data-version": m.version,
+      "aria-label": t("sign_dialog_document", { n: m.version }),
+    },
+    h("h4", { class: "doc-paper-title" }, titleOf(doc)),
+    h(
+      "p",
+      { class: "doc-paper-number" },
+      `${t("doc_number")}${t("colon")}${doc.number ?? t("unnumbered")} · ${t("version_n", { n: m.version })}`,
+    ),
+    renderSummary(type.fields, m.fields),
+  );
+}
+
+/** The form field a difference names (`party.name` → the party's name field). */
+function diffField(type: DocType, path: string): DocField | undefined {
+  const [top, sub] = path.split(".");
+  const field = type.fields.find((f) => f.name === top);
+  return sub ? field?.fields?.find((f) => f.name === sub) : field;
+}
+
+function diffValue(type: DocType, d: capi.ReviewDifference, value: unknown, reviewed: boolean) {
+  if (value === null || value === undefined || value === "") {
+    if (reviewed && d.reviewed_note)
+      return getLang() === "en" ? d.reviewed_note.en : d.reviewed_note.zh;
+    return t("diff_none");
+  }
+  const field = diffField(type, d.field);
+  const one = (f: DocField | undefined, v: unknown): string => {
+    if (v === null || v === undefined || v === "") return "";
+    if (f?.type === "choice") {
+      const choice = f.choices?.find((c) => c.value === v);
+      if (choice) return getLang() === "en" ? choice.label.en : choice.label.zh;
+    }
+    if (f?.type === "decimal") return t("amount_yuan", { amount: String(v) });
+    if (f?.type === "boolean") return v === true ? t("yes") : t("no");
+    return String(v);
+  };
+  if (typeof value === "object" && !Array.isArray(value)) {
+    const record = value as Record<string, unknown>;
+    const parts = (field?.fields ?? []).map((f) => one(f, record[f.name])).filter(Boolean);
+    return parts.join(" ");
+  }
+  return one(field, value);
+}
+
+/** Consistent, waiting for the review, or the differences with a way to a new round. */
+function matchVerdict(
+  m: capi.ReviewMatch,
+  type: DocType,
+  doc: EnforcementDocument,
+  user: User,
+  recheck: () => void,
+): (HTMLElement | string)[] {
+  const round = m.round ? t("review_match_round", { round: m.round }) : "";
+  if (!m.bound) return [h("p", { class: "hint" }, t("review_match_not_needed"))];
+  if (m.consistent) {
+    return [
+      h(
+        "p",
+        { class: "good match-ok", "data-testid": "review-match-consistent" },
+        `✓ ${t("review_match_consistent")}${round}`,
+      ),
+    ];
+  }
+  if (m.review_status !== "agreed") {
+    return [
+      h(
+        "p",
+        { class: "bad", "data-testid": "review-match-pending" },
+        `${t("review_match_pending")}${m.round ? ` ${t("round_n", { n: m.round })}${t("colon")}${label("review_status", m.review_status)}` : ""}`,
+      ),
+    ];
+  }
+  const table = h(
+    "table",
+    { class: "grid diff", "data-testid": "review-differences" },
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        [t("diff_field"), t("diff_reviewed"), t("diff_now")].map((x) => h("th", {}, x)),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      m.differences.map((d) =>
+        h(
+          "tr",
+          { "data-testid": "review-difference", "data-field": d.field },
+          h("td", {}, getLang() === "en" ? d.label.en : d.label.zh),
+          h("td", { class: "was" }, diffValue(type, d, d.reviewed, true)),
+          h("td", { class: "now" }, diffValue(type, d, d.now, false)),
+        ),
+      ),
+    ),
+  );
+  return [
+    h(
+      "p",
+      { class: "bad", "data-testid": "review-match-differs" },
+      t("review_match_differs", { round: m.round ?? "" }),
+    ),
+    h("div", { class: "table-wrap" }, table),
+    resubmitAction(m, type, doc, user, recheck),
+  ];
+}
+
+/** The decision draft of a new round: the document's operative content as it now reads. */
+function draftFromDocument(
+  fields: Record<string, unknown>,
+  type: DocType,
+  withhold: unknown,
+): Record<string, unknown> {
+  const rows = Array.isArray(fields.penalties)
+    ? (fields.penalties as Record<string, unknown>[])
+    : [];
+  const penalties = rows.map((p) => ({
+    kind: p.kind,
+    amount:
+      p.amount === null || p.amount === undefined || p.amount === "" ? null : Number(p.amount),
+    description: typeof p.description === "string" ? p.description : "",
+  }));
+  const kinds = type.fields
+    .find((f) => f.name === "penalties")
+    ?.fields?.find((f) => f.name === "kind");
+  const summary = penalties
+    .map((p) => {
+      const kind = kinds?.choices?.find((c) => c.value === p.kind)?.label.zh ?? String(p.kind);
+      return p.amount === null ? kind : `${kind}${p.amount}元`;
+    })
+    .join("；");
+  const party =
+    fields.party && typeof fields.party === "object"
+      ? Object.fromEntries(
+          Object.entries(fields.party as Record<string, unknown>).filter(
+            ([, v]) => v !== null && v !== "",
+          ),
+        )
+      : null;
+  const text = (v: unknown) => (typeof v === "string" && v.trim() ? v : null);
+  return {
+    penalties,
+    summary,
+    party,
+    facts: text(fields.facts),
+    legal_basis: text(fields.legal_basis) ?? "",
+    discretion: text(fields.discretion),
+    withhold_reason: withhold ?? null,
+  };
+}
+
+const RESUBMITTERS = ["officer", "supervisor", "leader"];
+
+function resubmitAction(
+  m: capi.ReviewMatch,
+  type: DocType,
+  doc: EnforcementDocument,
+  user: User,
+  recheck: () => void,
+): HTMLElement | string {
+  if (!RESUBMITTERS.includes(user.role)) return "";
+  const open = h(
+    "button",
+    { type: "button", class: "btn", "data-testid": "btn-resubmit-review-from-sign" },
+    t("resubmit_review"),
+  );
+  const area = h("div", { class: "stack" });
+  open.addEventListener("click", () => {
+    open.hidden = true;
+    const fieldsChanged = [
+      ...new Set(m.differences.map((d) => (getLang() === "en" ? d.label.en : d.label.zh))),
+    ];
+    const note = h("textarea", { rows: 3, "data-testid": "resubmit-note" });
+    note.value = t("resubmit_note_default", {
+      title: titleOf(doc),
+      round: m.round ?? "",
+      fields: joinList(fieldsChanged),
+    });
+    const send = h(
+      "button",
+      { type: "button", class: "btn primary", "data-testid": "btn-resubmit-review-send" },
+      t("resubmit_review"),
+    );
+    const status = h("div", {});
+    send.addEventListener("click", async () => {
+      const why = note.value.trim();
+      if (!why) {
+        note.focus();
+        return;
+      }
+      send.disabled = true;
+      status.replaceChildren();
+      try {
+        const rounds = await capi.caseReviews(doc.case_id);
+        const agreed = rounds.find((r) => r.id === m.review_id);
+        const review = await capi.resubmitForReview(
+          doc.case_id,
+          why,
+          draftFromDocument(m.fields, type, agreed?.decision_draft?.withhold_reason),
+        );
+        area.replaceChildren(
+          h(
+            "p",
+            { class: "good", "data-testid": "resubmitted" },
+            t("resubmitted", { round: review.round }),
+          ),
+        );
+        recheck();
+      } catch (err) {
+        send.disabled = false;
+        status.replaceChildren(errorBox(explain(err, t("resubmit_review"))));
+      }
+    });
+    area.replaceChildren(h("label", {}, t("resubmit_note"), note), send, status);
+  });
+  return h("div", { class: "stack resubmit" }, h("div", { class: "row" }, open), area);
 }
 
 // --- legal review rounds ----------------------------------------------------------------------------

@@ -443,3 +443,70 @@ export async function caseIndex(
 export function getCase(id: number) {
   return request<ConsoleCase & Record<string, unknown>>("GET", `/cases/${id}`);
 }
+
+// --- the legal review binds the decision -------------------------------------------------------
+
+/** One operative field that differs from what the agreed round reviewed. */
+export interface ReviewDifference {
+  field: string;
+  label: { zh: string; en: string };
+  reviewed: unknown;
+  now: unknown;
+  /** Set when the round's draft did not state the field at all. */
+  reviewed_note?: { zh: string; en: string };
+}
+
+/** `GET /documents/<id>/review-match`: the document as read, and how it stands to the review. */
+export interface ReviewMatch {
+  document_id: string;
+  type: string;
+  version: number;
+  status: string;
+  fields: Record<string, unknown>;
+  content_sha256: string;
+  bound: boolean;
+  consistent: boolean;
+  state: "not_needed" | "consistent" | "pending" | "differs";
+  review_id: number | null;
+  round: number | null;
+  review_status: string | null;
+  reviewed_source: "document" | "draft" | null;
+  differences: ReviewDifference[];
+  resubmit_url: string | null;
+}
+
+export function reviewMatch(docId: string): Promise<ReviewMatch> {
+  return request<ReviewMatch>("GET", `/documents/${docId}/review-match`);
+}
+
+/** A draft waiting for the leader's signature (`GET /documents/awaiting-signature`). */
+export interface AwaitingSignature {
+  id: string;
+  type: string;
+  title: { zh: string; en: string };
+  version: number;
+  status: string;
+  number: string | null;
+  created_at: string;
+  case: { id: number; number: string; title: string; current_stage: string };
+  bound: boolean;
+  consistent: boolean;
+  review_state: "not_needed" | "consistent" | "pending" | "differs";
+}
+
+export async function awaitingSignature(): Promise<AwaitingSignature[]> {
+  return (await request<{ items: AwaitingSignature[] }>("GET", "/documents/awaiting-signature"))
+    .items;
+}
+
+/** A new legal-review round of the case for a changed decision (`POST /cases/<id>/legal-reviews`). */
+export function resubmitForReview(
+  caseId: number,
+  report: string,
+  decisionDraft: Record<string, unknown>,
+): Promise<LegalReview> {
+  return request<LegalReview>("POST", `/cases/${caseId}/legal-reviews`, {
+    report,
+    decision_draft: decisionDraft,
+  });
+}

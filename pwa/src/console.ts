@@ -87,14 +87,14 @@ export function route(): void {
   const el = consoleElement();
   const seq = ++routeSeq;
   const hash = location.hash.replace(/^#/, "");
-  const caseMatch = /^\/console\/case\/(\d+)$/.exec(hash);
+  const caseMatch = /^\/console\/case\/(\d+)(?:\/sign\/([0-9a-f]+))?$/.exec(hash);
   const mediaMatch = /^\/console\/media\/([^/]+)$/.exec(hash);
   const reviewMatch = /^\/console\/review\/(\d+)$/.exec(hash);
   document.querySelectorAll("video, audio").forEach((m) => (m as HTMLMediaElement).pause());
   const page = h("div", { class: "console-page" });
   el.replaceChildren(nav(hash), page);
   const current = () => seq === routeSeq;
-  if (caseMatch) void casePage(page, Number(caseMatch[1]), seq);
+  if (caseMatch) void casePage(page, Number(caseMatch[1]), seq, caseMatch[2]);
   else if (mediaMatch) void itemPage(page, decodeURIComponent(mediaMatch[1]), seq);
   else if (reviewMatch) void reviewPage(page, Number(reviewMatch[1]), role, current);
   else if (hash === "/console/reviews") void queuePage(page, current);
@@ -387,7 +387,13 @@ function pager(total: number, page: number, perPage: number): HTMLElement {
 
 // --- case timeline -----------------------------------------------------------------------
 
-async function casePage(el: HTMLElement, caseId: number, seq: number): Promise<void> {
+/** `signDoc`: open the leader's signing dialog of that document (from the inbox). */
+async function casePage(
+  el: HTMLElement,
+  caseId: number,
+  seq: number,
+  signDoc?: string,
+): Promise<void> {
   el.replaceChildren(
     backLink("#/console", t("console_cases")),
     h("p", { class: "hint" }, t("loading")),
@@ -419,7 +425,7 @@ async function casePage(el: HTMLElement, caseId: number, seq: number): Promise<v
       { class: "hint" },
       `${t("current_stage")}${t("colon")}${label("stage", c.current_stage)}`,
     ),
-    user ? workflowPanel(c as unknown as WorkflowCase, user, () => route()) : "",
+    user ? workflowPanel(c as unknown as WorkflowCase, user, () => route(), { sign: signDoc }) : "",
     tl.gaps.length
       ? h(
           "section",

@@ -877,11 +877,12 @@ export async function inboxPage(el: HTMLElement, current: () => boolean): Promis
   const extensions = h("section", { class: "stack", "data-testid": "inbox-extensions" });
   const disputes = h("section", { class: "stack", "data-testid": "inbox-disagreements" });
   const ready = h("section", { class: "stack", "data-testid": "inbox-ready" });
+  const toSign = awaitingSignatureSection(current);
   const loading = () => h("p", { class: "hint" }, t("loading"));
   extensions.replaceChildren(h("h3", {}, t("extension_requests")), loading());
   disputes.replaceChildren(h("h3", {}, t("disagreements")), loading());
   ready.replaceChildren(h("h3", {}, t("ready_for_decision")), loading());
-  el.replaceChildren(h("h2", {}, t("leader_inbox")), ready, extensions, disputes);
+  el.replaceChildren(h("h2", {}, t("leader_inbox")), toSign, ready, extensions, disputes);
   const reload = () => void inboxPage(el, current);
 
   let cases: CaseMap = new Map();
@@ -961,6 +962,83 @@ export async function inboxPage(el: HTMLElement, current: () => boolean): Promis
     extensions.replaceChildren(h("h3", {}, t("extension_requests")), message);
     disputes.replaceChildren(h("h3", {}, t("disagreements")), message.cloneNode(true));
   }
+}
+
+/** Every draft waiting for the leader's signature, oldest first, each opening its dialog. */
+function awaitingSignatureSection(current: () => boolean): HTMLElement {
+  const section = h(
+    "section",
+    { class: "stack", "data-testid": "inbox-to-sign" },
+    h("h3", {}, t("awaiting_signature")),
+    h("p", { class: "hint" }, t("loading")),
+  );
+  const fill = async () => {
+    let items: capi.AwaitingSignature[];
+    try {
+      items = await capi.awaitingSignature();
+    } catch (err) {
+      if (current())
+        section.replaceChildren(
+          h("h3", {}, t("awaiting_signature")),
+          errorBox(explain(err, t("awaiting_signature"))),
+        );
+      return;
+    }
+    if (!current()) return;
+    section.replaceChildren(
+      h("h3", {}, t("awaiting_signature")),
+      items.length
+        ? h(
+            "ul",
+            { class: "inbox-list" },
+            items.map((d) =>
+              h(
+                "li",
+                { "data-testid": "to-sign", "data-doc-id": d.id, "data-case-id": d.case.id },
+                h(
+                  "a",
+                  {
+                    href: `#/console/case/${d.case.id}/sign/${d.id}`,
+                    class: "to-sign-open",
+                    "data-testid": "to-sign-open",
+                  },
+                  h("strong", {}, getLang() === "en" ? d.title.en : d.title.zh),
+                ),
+                ` · ${d.number ?? t("unnumbered")} · ${t("version_n", { n: d.version })}`,
+                h(
+                  "div",
+                  { class: "hint" },
+                  h("span", { class: "case-number" }, d.case.number),
+                  ` ${d.case.title} · ${t("awaiting_since", { time: fmtTime(d.created_at) })}`,
+                ),
+                d.review_state === "differs" || d.review_state === "pending"
+                  ? h(
+                      "span",
+                      {
+                        class: "chip flag-review_overdue",
+                        "data-testid": "to-sign-review-state",
+                        "data-state": d.review_state,
+                      },
+                      d.review_state === "differs" ? t("not_as_reviewed") : t("review_not_agreed"),
+                    )
+                  : "",
+                h(
+                  "a",
+                  {
+                    href: `#/console/case/${d.case.id}/sign/${d.id}`,
+                    class: "btn small primary",
+                    "data-testid": "to-sign-go",
+                  },
+                  t("open_to_sign"),
+                ),
+              ),
+            ),
+          )
+        : h("p", { class: "hint" }, t("awaiting_none")),
+    );
+  };
+  void fill();
+  return section;
 }
 
 function extensionItem(r: LegalReview, cases: CaseMap, reload: () => void): HTMLElement {

@@ -117,6 +117,7 @@ def awaiting_signature():
                 },
                 "bound": match.bound,
                 "consistent": match.consistent,
+                "review_state": match.state,
             }
         )
     audit_read(

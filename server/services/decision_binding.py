@@ -67,6 +67,15 @@ class Match:
     source: str | None = None  # "document" or "draft": what the round froze
     differences: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def state(self) -> str:
+        """not_needed, consistent, pending (no agreed round yet) or differs."""
+        if not self.bound:
+            return "not_needed"
+        if self.consistent:
+            return "consistent"
+        return "differs" if self.review and self.review.status == "agreed" else "pending"
+
     def as_dict(self) -> dict[str, Any]:
         review = self.review
         return {
@@ -74,9 +83,12 @@ class Match:
             "type": self.document.doc_type,
             "version": self.document.version,
             "status": self.document.status,
+            # The content the hash is of, read together: what the signing dialog shows.
+            "fields": self.document.fields,
             "content_sha256": content_sha256(self.document),
             "bound": self.bound,
             "consistent": self.consistent,
+            "state": self.state,
             "review_id": review.id if review else None,
             "round": review.round if review else None,
             "review_status": review.status if review else None,

@@ -151,7 +151,9 @@ def test_reviewer_returns_then_agrees_and_the_leader_decides(open_page, app, cli
     raised = [c for c in rounds[0]["checklist"] if not c["passed"]]
     assert [(c["item"], c["note"]) for c in raised] == [("evidence", "缺少进货凭证，无法认定货值")]
 
-    # the officer corrects and resubmits
+    # the officer drafts the 行政处罚决定书, corrects and resubmits: the round freezes the draft
+    flow = Flow(client)
+    decision_id = flow.doc(officer, cid, "penalty_decision")
     second = submit_review(client, officer, cid, "已补充进货凭证，货值1200元。")
     assert second["round"] == 2
 
@@ -198,11 +200,9 @@ def test_reviewer_returns_then_agrees_and_the_leader_decides(open_page, app, cli
     assert rounds[1]["opinion_document_id"] == opinions[1]["id"]
     assert [s["role"] for s in opinions[1]["signatures"]] == ["reviewer"]
 
-    # 告知 and 陈述申辩 are on file; the decision is drafted for the leader to sign
-    flow = Flow(client)
+    # 告知 and 陈述申辩 are on file; the decision waits for the leader to sign
     flow.full_doc(cid, "prior_notice", {"officer": officer}, officer)
     flow.full_doc(cid, "statement_record", {"officer": officer, "party": officer}, officer)
-    decision_id = flow.doc(officer, cid, "penalty_decision")
 
     # the leader sees the case ready and takes it to 决定
     boss.click("[data-testid=console-nav-inbox]")
@@ -218,6 +218,7 @@ def test_reviewer_returns_then_agrees_and_the_leader_decides(open_page, app, cli
 
     # …and signs the 行政处罚决定书 on screen, which issues it
     boss.click(f"[data-testid=btn-leader-sign][data-doc-id='{decision_id}']")
+    boss.wait_for_selector("[data-testid=review-match-consistent]")
     sign_with_mouse(boss)
     boss.click("[data-testid=btn-leader-sign-confirm]")
     boss.wait_for_selector(f"[data-testid=wf-doc][data-doc-id='{decision_id}'][data-status=issued]")

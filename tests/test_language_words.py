@@ -219,6 +219,7 @@ def test_public_penalty_summary_names_kinds_in_chinese():
 # --- PDFs in Chinese -----------------------------------------------------------------------------
 
 SNAKE_CODE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+HEXISH = re.compile(r"[0-9a-f]+")
 
 
 def english_in(text: str, data: tuple[str, ...] = ()) -> list[str]:
@@ -245,3 +246,75 @@ def _leaves(value: object):
             yield from _leaves(v)
     else:
         yield value
+
+
+# --- public pages (server-rendered, Chinese) ----------------------------------------------------
+
+
+def page_text(html: str) -> str:
+    """What a reader sees: the body's text without tags, scripts and styles."""
+    html = re.sub(r"(?s)<(script|style)\b.*?</\1>", " ", html)
+    html = re.sub(r"(?s)<!--.*?-->", " ", html)
+    html = re.sub(r"(?s)<code\b.*?</code>", " ", html)  # commands and keys, typed as they are
+    body = re.search(r"(?s)<body\b.*?</body>", html)
+    text = re.sub(r"<[^>]+>", " ", body.group(0) if body else html)
+    return re.sub(r"&[a-z]+;|&#\d+;", " ", text)
+
+
+def test_public_pages_speak_chinese(app, client, users):
+    from server import clock
+    from server.disclosure import service
+    from server.disclosure.service import DecisionSource
+    from server.extensions import db
+
+    users.create("pub_admin", role="admin", unit="PUB")
+    today = clock.today()
+    with app.app_context():
+        from server.models import Unit
+
+        unit = db.session.execute(db.select(Unit).where(Unit.code == "PUB")).scalar_one()
+        src = DecisionSource(
+            unit_id=unit.id,
+            case_id=None,
+            document_id=None,
+            number="沪市监罚〔2026〕7号",
+            title="某某商行销售过期食品案",
+            decided_at=today,
+            party_kind="legal",
+            party_name="某某商行",
+            other_names=[],
+            facts="当事人销售超过保质期的食品。",
+            legal_basis="《中华人民共和国食品安全法》第一百二十四条",
+            penalties=[{"kind": "fine", "amount": 200000}, {"kind": "warning"}],
+            sensitive=None,
+        )
+        pd = service.prepare_publication(db.session, src, due_by=today)
+        service.publish_due(db.session, today)
+        db.session.commit()
+        decision_id = pd.id
+    pages = [
+        "/public/",
+        "/public/units/PUB/",
+        "/public/units/PUB/decisions",
+        f"/public/decisions/{decision_id}",
+        "/public/units/PUB/inspection-results",
+        "/public/units/PUB/officers",
+        "/public/units/PUB/powers",
+        "/public/units/PUB/procedures",
+        "/public/units/PUB/remedies",
+        "/public/units/PUB/random-inspections",
+        "/public/units/PUB/reports/",
+        "/public/signing-keys",
+    ]
+    data = ("PUB", "pub_admin", "Pub_Admin", "Ed25519", "UNAUTHENTICATED")
+    problems = {}
+    for url in pages:
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        leaked = english_in(page_text(resp.get_data(as_text=True)), data)
+        leaked = [w for w in leaked if not HEXISH.fullmatch(w)]
+        if leaked:
+            problems[url] = leaked
+    assert problems == {}
+    decision_page = page_text(client.get(f"/public/decisions/{decision_id}").get_data(as_text=True))
+    assert "罚款200000元；警告" in decision_page

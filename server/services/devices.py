@@ -101,7 +101,10 @@ def revoke_device(
         raise NotFound(f"device {device_id} not found in your unit", code="device_not_found")
     live = [k for k in device.keys if k.revoked_at is None]
     if not live:
-        raise Conflict("this phone has no live 亮证 key to revoke", code="device_key_revoked")
+        raise Conflict(
+            "该手机没有可吊销的亮证密钥 / this phone has no live 亮证 key to revoke",
+            code="device_key_revoked",
+        )
     now = clock.now()
     for key in live:
         credential_service.revoke_device_key(

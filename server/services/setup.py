@@ -66,11 +66,14 @@ def run(
         # Two first-run forms sent at once: the second waits, then finds an account.
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(0x5E7C0DE)))
     if not needed(session):
-        raise Conflict("this installation is already set up; sign in", code="setup_done")
+        raise Conflict(
+            "系统已完成初始设置，请登录 / this installation is already set up; sign in",
+            code="setup_done",
+        )
     if not allowed:
         raise DomainError(
-            "give the setup code printed by `fieldtrace serve`, or open the app on the server "
-            "itself (http://127.0.0.1)",
+            "请输入启动服务时显示的设置码，或在服务器本机打开（http://127.0.0.1） / give the setup "
+            "code printed by `fieldtrace serve`, or open the app on the server itself",
             code="setup_code_required",
             status=403,
         )

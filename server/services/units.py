@@ -78,7 +78,7 @@ def _clean(changes: dict[str, Any]) -> dict[str, str]:
                 )
             out[key] = value
     if "name" in out and not out["name"]:
-        raise Invalid("the unit's name must not be empty", code="invalid_unit")
+        raise Invalid("单位名称不能为空 / the unit's name must not be empty", code="invalid_unit")
     return out
 
 

@@ -77,7 +77,9 @@ def create(
         raise Invalid("name the user's unit", code="unit_required")
     username, name = username.strip(), name.strip()
     if not username or not name:
-        raise Invalid("username and name must not be empty", code="invalid_user")
+        raise Invalid(
+            "账号和姓名不能为空 / username and name must not be empty", code="invalid_user"
+        )
     return auth_service.create_user(
         session,
         username=username,
@@ -106,7 +108,8 @@ def _keep_an_admin(session: Session, user: User, *, leaves: bool) -> None:
     others = [u for u in _active_admins(session, user.unit_id) if u.id != user.id]
     if not others:
         raise Conflict(
-            "this is the unit's last active admin: make another admin first",
+            "这是本单位最后一个在用的管理员，请先设置另一名管理员 / this is the unit's last "
+            "active admin: make another admin first",
             code="last_admin",
         )
 
@@ -140,7 +143,7 @@ def update(
     if (name := changes.get("name")) is not None:
         name = str(name).strip()
         if not name:
-            raise Invalid("the name must not be empty", code="invalid_user")
+            raise Invalid("姓名不能为空 / the name must not be empty", code="invalid_user")
         if name != user.name:
             done["name"] = {"from": user.name, "to": name}
             user.name = name
@@ -154,7 +157,8 @@ def update(
     if (unit_code := changes.get("unit_code")) is not None:
         if actor is not None:
             raise Forbidden(
-                "moving a user to another unit is done by the operator (fieldtrace user update)",
+                "调整人员所属单位需由系统运维人员操作 / moving a user to another unit is "
+                "done by the operator (fieldtrace user update)",
                 code="unit_change_forbidden",
             )
         unit = get_by_code(session, unit_code)
@@ -187,7 +191,8 @@ def reset_password(
     _require_admin(actor)
     if len(password) < auth_service.MIN_PASSWORD_LENGTH:
         raise Invalid(
-            f"password must have at least {auth_service.MIN_PASSWORD_LENGTH} characters",
+            f"密码至少 {auth_service.MIN_PASSWORD_LENGTH} 个字符 / password must have at least "
+            f"{auth_service.MIN_PASSWORD_LENGTH} characters",
             code="weak_password",
         )
     # The same Argon2 parameters as every other password.
@@ -219,7 +224,8 @@ def set_active(
     _require_admin(actor)
     if user.active == active:
         raise Conflict(
-            f"the user is already {'active' if active else 'deactivated'}", code="status_unchanged"
+            "该账号已是此状态 / the user is already " + ("active" if active else "deactivated"),
+            code="status_unchanged",
         )
     if not active:
         _keep_an_admin(session, user, leaves=True)

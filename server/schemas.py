@@ -363,6 +363,8 @@ class UploadMetadataSchema(Schema):
     sent_at = Instant()
     captured_end_at = Instant()
     location_status = fields.String(validate=validate.OneOf(["ok", "refused", "unavailable"]))
+    # How the app took a photo (method, size, camera), as JSON: kept with the upload.
+    capture = fields.String(validate=validate.Length(max=2000))
 
     @pre_load
     def _normalise(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 /**
  * Capture inside the app: video (with sound) and audio through getUserMedia + MediaRecorder,
- * writing a slice to IndexedDB every second; photos as a JPEG of one video frame; and a
+ * writing a slice to IndexedDB every second; photos at the camera's full resolution (its own
+ * still where the browser has ImageCapture, else a frame at the largest size); and a
  * `<input type=file capture>` fallback for browsers without those APIs.
  */
 import {
@@ -129,6 +130,7 @@ async function newEntry(
   contentType: string,
   startedAt: Date,
   geo: GeoStatus = "pending",
+  capture?: CaptureInfo,
 ): Promise<QueueEntry> {
   const entry: QueueEntry = {
     id,
@@ -155,6 +157,7 @@ async function newEntry(
     error: null,
     createdAt: startedAt.getTime(),
     verifiedAt: null,
+    ...(capture ? { capture: JSON.stringify(capture) } : {}),
   };
   await putEntry(entry);
   return entry;
@@ -273,17 +276,158 @@ export async function startRecording(
   };
 }
 
-/** One frame of the live preview as a JPEG, stored as a finished single-slice item. */
+/**
+ * What the phone knew about a photo as it took it, kept in the upload's metadata (`capture`,
+ * JSON) as EXIF would keep it in a camera's file: how it was taken, its size, the camera.
+ */
+export interface CaptureInfo {
+  /** `image_capture`: the camera's own still (ImageCapture.takePhoto); `video_frame`: a frame
+   * of the camera's stream at the largest size it accepts. */
+  method: "image_capture" | "video_frame";
+  width: number;
+  height: number;
+  /** the camera as the browser names it (track label), its facing mode and zoom */
+  camera?: string;
+  facing?: string;
+  zoom?: number;
+  /** the largest frame the camera's stream offers, for comparison */
+  stream_max?: { width: number; height: number };
+}
+
+const JPEG_QUALITY = 0.92;
+/** How long a camera may take to switch its stream to a new size before the frame is taken. */
+const RESIZE_WAIT_MS = 2500;
+
+interface ImageCaptureLike {
+  getPhotoCapabilities(): Promise<{
+    imageWidth?: { max?: number };
+    imageHeight?: { max?: number };
+  }>;
+  takePhoto(settings?: { imageWidth?: number; imageHeight?: number }): Promise<Blob>;
+}
+
+type ImageCaptureConstructor = new (track: MediaStreamTrack) => ImageCaptureLike;
+
+/** The largest frame size a video track says it can deliver, if it says. */
+export function largestSize(
+  caps: Partial<Pick<MediaTrackCapabilities, "width" | "height">>,
+): { width: number; height: number } | null {
+  const width = caps.width?.max;
+  const height = caps.height?.max;
+  return width && height ? { width, height } : null;
+}
+
+function canvasJpeg(source: CanvasImageSource, width: number, height: number): Promise<Blob> {
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  canvas.getContext("2d")!.drawImage(source, 0, 0, width, height);
+  return new Promise<Blob>((resolve, reject) =>
+    canvas.toBlob(
+      (b) => (b ? resolve(b) : reject(new Error("no JPEG"))),
+      "image/jpeg",
+      JPEG_QUALITY,
+    ),
+  );
+}
+
+/** The camera's own still photo, when the browser has ImageCapture; null when it fails. */
+async function stillPhoto(
+  track: MediaStreamTrack,
+): Promise<{ blob: Blob; width: number; height: number } | null> {
+  const Capture = (globalThis as { ImageCapture?: ImageCaptureConstructor }).ImageCapture;
+  if (!Capture) return null;
+  try {
+    const capture = new Capture(track);
+    const caps = await capture.getPhotoCapabilities().catch(() => null);
+    const width = caps?.imageWidth?.max;
+    const height = caps?.imageHeight?.max;
+    const photo = await capture
+      .takePhoto(width && height ? { imageWidth: width, imageHeight: height } : undefined)
+      .catch(() => capture.takePhoto());
+    const bitmap = await createImageBitmap(photo);
+    const size = { width: bitmap.width, height: bitmap.height };
+    // Some cameras hand back PNG (or a raw format): the evidence is stored as a JPEG.
+    const blob =
+      photo.type === "image/jpeg" ? photo : await canvasJpeg(bitmap, size.width, size.height);
+    bitmap.close();
+    return { blob, ...size };
+  } catch {
+    return null;
+  }
+}
+
+/** Resolve once the element shows frames of ``width`` x ``height`` (or after a while). */
+function videoAtSize(video: HTMLVideoElement, width: number, height: number): Promise<void> {
+  const deadline = Date.now() + RESIZE_WAIT_MS;
+  return new Promise((resolve) => {
+    const check = () => {
+      const done = video.videoWidth * video.videoHeight >= width * height;
+      if (done || Date.now() > deadline) resolve();
+      else setTimeout(check, 50);
+    };
+    check();
+  });
+}
+
+/** A frame of the stream at the largest size the camera's track accepts. */
+async function largestFrame(
+  video: HTMLVideoElement,
+  track: MediaStreamTrack | undefined,
+): Promise<{ blob: Blob; width: number; height: number }> {
+  const largest = track?.getCapabilities ? largestSize(track.getCapabilities()) : null;
+  const now = { width: video.videoWidth, height: video.videoHeight };
+  if (track && largest && largest.width * largest.height > now.width * now.height) {
+    try {
+      await track.applyConstraints({
+        width: { ideal: largest.width },
+        height: { ideal: largest.height },
+      });
+      const settings = track.getSettings();
+      await videoAtSize(video, settings.width ?? largest.width, settings.height ?? largest.height);
+    } catch {
+      // The camera keeps the size it has: the frame is taken at that size.
+    }
+  }
+  const width = video.videoWidth || 640;
+  const height = video.videoHeight || 480;
+  return { blob: await canvasJpeg(video, width, height), width, height };
+}
+
+/**
+ * A photo at the camera's full resolution, from the live preview's camera: its own still
+ * (ImageCapture) where the browser has one and it is at least as large as the stream's
+ * largest frame, else a frame of the stream raised to the largest size it accepts. (A
+ * frame of the stream as it was opened is 640x480 on many phones: too small for labels.)
+ */
+export async function capturePhoto(
+  video: HTMLVideoElement,
+): Promise<{ blob: Blob; info: CaptureInfo }> {
+  const track = (video.srcObject as MediaStream | null)?.getVideoTracks?.()[0];
+  const caps = track?.getCapabilities ? track.getCapabilities() : {};
+  const streamMax = largestSize(caps);
+  const settings = track?.getSettings ? track.getSettings() : {};
+  const about: Omit<CaptureInfo, "method" | "width" | "height"> = {
+    ...(track?.label ? { camera: track.label } : {}),
+    ...(settings.facingMode ? { facing: settings.facingMode } : {}),
+    ...("zoom" in settings ? { zoom: (settings as { zoom?: number }).zoom } : {}),
+    ...(streamMax ? { stream_max: streamMax } : {}),
+  };
+  const still = track ? await stillPhoto(track) : null;
+  const frameMax = streamMax ?? { width: video.videoWidth, height: video.videoHeight };
+  if (still && still.width * still.height >= frameMax.width * frameMax.height) {
+    const { blob, width, height } = still;
+    return { blob, info: { method: "image_capture", width, height, ...about } };
+  }
+  const { blob, width, height } = await largestFrame(video, track);
+  return { blob, info: { method: "video_frame", width, height, ...about } };
+}
+
+/** A photo from the live preview's camera (see capturePhoto), stored as a finished item. */
 export async function takePhoto(video: HTMLVideoElement, target: CaptureTarget): Promise<string> {
   const at = new Date();
-  const canvas = document.createElement("canvas");
-  canvas.width = video.videoWidth || 640;
-  canvas.height = video.videoHeight || 480;
-  canvas.getContext("2d")!.drawImage(video, 0, 0, canvas.width, canvas.height);
-  const blob = await new Promise<Blob>((resolve, reject) =>
-    canvas.toBlob((b) => (b ? resolve(b) : reject(new Error("no JPEG"))), "image/jpeg", 0.92),
-  );
-  return storeFinished("photo", blob, "image/jpeg", target, at);
+  const { blob, info } = await capturePhoto(video);
+  return storeFinished("photo", blob, "image/jpeg", target, at, true, info);
 }
 
 /** A file from the fallback `<input type=file capture>` (or any picked file). */
@@ -303,11 +447,12 @@ async function storeFinished(
   target: CaptureTarget,
   at: Date,
   located = true,
+  capture?: CaptureInfo,
 ): Promise<string> {
   const id = crypto.randomUUID();
   const release = await holdLock(recordingLockName(id));
   try {
-    await newEntry(id, kind, target, contentType, at, located ? "pending" : "none");
+    await newEntry(id, kind, target, contentType, at, located ? "pending" : "none", capture);
     const geo = located ? locate(id) : null;
     try {
       await addSlice({ itemId: id, seq: 0, data: blob });

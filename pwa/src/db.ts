@@ -52,6 +52,8 @@ export interface QueueEntry {
   errorCode?: string | null;
   createdAt: number;
   verifiedAt: number | null;
+  /** How a photo was taken (capture.ts CaptureInfo as JSON), sent as the upload's `capture`. */
+  capture?: string;
 }
 
 export interface Slice {

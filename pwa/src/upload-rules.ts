@@ -126,6 +126,7 @@ export function uploadMetadata(entry: QueueEntry): Record<string, string> {
     // Not (yet) stored by the server, which ignores unknown keys; sent so nothing is lost.
     captured_end_at: entry.endedAt ?? entry.startedAt,
   };
+  if (entry.capture) meta.capture = entry.capture;
   // "none": not recorded (a picked file), which the server keeps as no status at all
   if (entry.geo !== "none") meta.location_status = entry.geo;
   if (entry.geo === "ok" && entry.latitude != null && entry.longitude != null) {

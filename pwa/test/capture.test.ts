@@ -26,6 +26,7 @@ vi.mock("../src/db", async (orig) => {
 import {
   GEO_WAIT_AFTER_CAPTURE_MS,
   isStorageFull,
+  largestSize,
   startRecording,
   storePickedFile,
   type CaptureTarget,
@@ -184,5 +185,29 @@ describe("picked files", () => {
     const file = new File(["jpeg"], "scene.jpg", { type: "image/jpeg" });
     await expect(storePickedFile(file, TARGET)).rejects.toSatisfy(isStorageFull);
     expect((await allEntries()).length).toBe(before);
+  });
+});
+
+describe("photos at the camera's full resolution", () => {
+  it("the largest size a track offers", () => {
+    expect(largestSize({ width: { max: 3840 }, height: { max: 2160 } })).toEqual({
+      width: 3840,
+      height: 2160,
+    });
+    expect(largestSize({ width: { max: 3840 } })).toBeNull();
+    expect(largestSize({})).toBeNull();
+  });
+
+  it("how a photo was taken travels as the upload's capture metadata", async () => {
+    const file = new File(["jpeg"], "scene.jpg", { type: "image/jpeg" });
+    const entry = (await getEntry(await storePickedFile(file, TARGET)))!;
+    expect(uploadMetadata({ ...entry, sha256: "0".repeat(64) })).not.toHaveProperty("capture");
+    const capture = JSON.stringify({ method: "image_capture", width: 4000, height: 3000 });
+    const meta = uploadMetadata({ ...entry, capture, sha256: "0".repeat(64) });
+    expect(JSON.parse(meta.capture)).toEqual({
+      method: "image_capture",
+      width: 4000,
+      height: 3000,
+    });
   });
 });

@@ -25,7 +25,7 @@ from tests.test_documents_registry import SAMPLES, render, text_of
 ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uf900-\ufaff\uff00-\uffef]")
 # Latin a Chinese sentence may hold: names of formats and standards people know by them.
-ALLOWED_LATIN = {"SHA", "PDF", "QR", "GPS", "ID", "UTC", "JPEG", "PNG", "MP4"}
+ALLOWED_LATIN = {"SHA", "PDF", "QR", "GPS", "ID", "UTC", "JPEG", "PNG", "MP4", "m", "km", "s"}
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z_]*")
 
 
@@ -318,3 +318,40 @@ def test_public_pages_speak_chinese(app, client, users):
     assert problems == {}
     decision_page = page_text(client.get(f"/public/decisions/{decision_id}").get_data(as_text=True))
     assert "罚款200000元；警告" in decision_page
+
+
+def test_custody_pdf_speaks_one_language(client, users):
+    import io
+
+    from pypdf import PdfReader
+
+    from tests import tus_helpers as tus
+    from tests.conftest import open_case, sample_jpeg
+
+    officer = users.create("cp_officer")
+    sup = users.create("cp_sup", role="supervisor")
+    case = open_case(client, officer, title="占道经营检查")
+    # a JPEG declared as PNG: flagged, with the pipeline's English sentence stored beside it
+    item = tus.upload(
+        client, officer, case["id"], sample_jpeg(), filename="scene.png", content_type="image/png"
+    )
+    client.post(
+        f"/api/v1/media/{item}/bookmarks",
+        json={"at_s": 0, "note": "当事人拒绝签字"},
+        headers=sup.headers,
+    )
+
+    def text(lang: str) -> str:
+        resp = client.get(f"/api/v1/media/{item}/custody.pdf?lang={lang}", headers=sup.headers)
+        assert resp.status_code == 200
+        return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(resp.data)).pages)
+
+    zh = text("zh")
+    data = ("cp_officer", "cp_sup", "Cp_Officer", "Cp_Sup", "scene.png", "phone-1", case["number"])
+    leaked = [w for w in english_in(zh, data) if not HEXISH.fullmatch(w)]
+    assert leaked == []
+    assert "文件实际类型与声明类型不符" in "".join(zh.split())
+    en = text("en")
+    for value in (*data, "当事人拒绝签字", "占道经营检查"):
+        en = en.replace(value, " ")
+    assert not CJK.search(en), [line for line in en.splitlines() if CJK.search(line)]

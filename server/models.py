@@ -673,7 +673,13 @@ def refresh_case_summaries(connection: sa.Connection, case_ids: list[int]) -> No
         return
     if connection.dialect.name == "postgresql":
         connection.execute(
-            sa.select(Case.id).where(Case.id.in_(ids)).order_by(Case.id).with_for_update()
+            sa.select(Case.id)
+            .where(Case.id.in_(ids))
+            .order_by(Case.id)
+            # NO KEY UPDATE: it does not wait for the KEY SHARE lock that inserting an item of
+            # the case took (its foreign key), so two uploads completing at once queue here
+            # instead of deadlocking.
+            .with_for_update(key_share=True)
         )
     connection.execute(
         sa.update(Case)

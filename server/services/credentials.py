@@ -32,6 +32,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -741,23 +743,40 @@ def device_signature_ok(public_key: str, message: bytes, signature: bytes) -> bo
 
 
 def own_device(session: Session, user: User, device_id: str, client_addr: str) -> Device:
-    """The phone, registered to ``user`` on first sight; another officer's phone is refused."""
+    """The phone, registered to ``user`` on first sight; another officer's phone is refused.
+
+    Safe when a new phone's first uploads arrive at once (on any number of nodes): the first
+    registers it, the others find it. The audit chain's lock is taken before the insert, so a
+    second request waits for the first to commit instead of failing on the primary key (and
+    the two never wait on each other in the opposite order)."""
     device = session.get(Device, device_id)
     if device is None:
-        device = Device(id=device_id, user_id=user.id, last_seen_at=clock.now())
-        session.add(device)
-        audit.record(
-            session,
-            actor=user,
-            action="device.registered",
-            object_type="device",
-            object_id=device_id,
-            client_addr=client_addr,
+        audit.lock_chain(session)
+        now = clock.now()
+        values = {"id": device_id, "user_id": user.id, "registered_at": now, "last_seen_at": now}
+        insert = (
+            pg_insert(Device)
+            if session.get_bind().dialect.name == "postgresql"
+            else sqlite_insert(Device)
         )
-    elif device.user_id != user.id:
+        inserted = session.execute(
+            insert.values(**values).on_conflict_do_nothing().returning(Device.id)
+        ).first()
+        device = session.get(Device, device_id, populate_existing=True)
+        if device is None:  # cannot happen: inserted, or there since another request's commit
+            raise RuntimeError(f"device {device_id} neither inserted nor found")
+        if inserted is not None:
+            audit.record(
+                session,
+                actor=user,
+                action="device.registered",
+                object_type="device",
+                object_id=device_id,
+                client_addr=client_addr,
+            )
+    if device.user_id != user.id:
         raise Conflict("this device is registered to another officer", code="device_not_yours")
-    else:
-        device.last_seen_at = clock.now()
+    device.last_seen_at = clock.now()
     return device
 
 

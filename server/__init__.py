@@ -45,6 +45,9 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     from .api.limits import register_limits
 
     register_limits(app)
+    from .api.unavailable import register_unavailable
+
+    register_unavailable(app)
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from email.utils import format_datetime
 
 from flask import Blueprint, Response, request
@@ -20,6 +21,7 @@ from . import TUS_VERSION
 from .common import client_addr, current_user, login_required
 
 bp = Blueprint("uploads", __name__)
+log = logging.getLogger(__name__)
 
 EXTENSIONS = "creation,creation-with-upload,termination,expiration,checksum"
 CHECKSUMS = {"sha256": "sha256", "sha1": "sha1", "md5": "md5"}
@@ -69,7 +71,11 @@ def _on_complete(upload: UploadSession) -> str | None:
     # no transaction while the job (which may run inline) opens its own. A duplicate's item
     # is verified already: its verification job skips it.
     if rt.jobs is not None:
-        rt.jobs.enqueue_verify(item_id)
+        try:
+            rt.jobs.enqueue_verify(item_id)
+        except Exception:  # the queue is away (Redis restarting): the item is stored; the
+            # sweep enqueues items left "received" (media_pipeline/queue.py), so say success
+            log.exception("could not enqueue verification of %s; the sweep will", item_id)
     return item_id
 
 

@@ -70,9 +70,76 @@ def _start_embedded_s3(config: Config):
     return weed
 
 
+def _refuse_half_configured(command: str, database_url: str | None) -> bool:
+    """True (and the reasons printed) when a cluster node lacks a shared setting."""
+    from .deployment import is_cluster, missing_shared_settings, refusal
+
+    if not is_cluster(database_url):
+        return False
+    missing = missing_shared_settings()
+    if missing:
+        print(refusal(command, missing), file=sys.stderr)
+        return True
+    return False
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    """Migrations and buckets, as a step of its own; nodes running it at once take turns."""
+    from .deployment import setup_lock
+    from .extensions import db
+
+    config = prepared_config()
+    if _refuse_half_configured("setup", config.SQLALCHEMY_DATABASE_URI):
+        return 2
+    app = _app(config)
+    with app.app_context():
+        try:
+            with setup_lock(db.engine):
+                _upgrade(app)
+                print("database schema is up to date", flush=True)
+                if config.S3_ENDPOINT_URL:
+                    app.extensions["fieldtrace"].storage.ensure_buckets()
+                    print("buckets are ready", flush=True)
+                else:
+                    print("no S3 endpoint: `fieldtrace serve` starts one and makes its buckets")
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+    return 0
+
+
+def _cluster_serve_checks(config: Config) -> str | None:
+    """A cluster node serves only a database that `fieldtrace setup` brought up to date."""
+    from .deployment import schema_is_current
+    from .extensions import db
+
+    app = _app(config)
+    with app.app_context():
+        try:
+            if not schema_is_current(db.engine, _migrations_dir_for_tests()):
+                return (
+                    "fieldtrace serve: the database schema is not up to date; run "
+                    "`fieldtrace setup` once (on any node) first"
+                )
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+    return None
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Embedded SeaweedFS (unless an endpoint is set), migrations, gunicorn, in-process worker."""
+    """Embedded SeaweedFS (unless an endpoint is set), migrations, gunicorn, in-process worker.
+
+    A cluster node (PostgreSQL or FIELDTRACE_DEPLOYMENT=cluster) refuses to start without the
+    shared settings, leaves migrations and buckets to `fieldtrace setup`, and runs no job
+    worker unless given --worker (workers are `fieldtrace worker` processes)."""
+    from .deployment import is_cluster
+
     config = Config()
+    if _refuse_half_configured("serve", config.SQLALCHEMY_DATABASE_URI):
+        return 2
+    if is_cluster(config.SQLALCHEMY_DATABASE_URI):
+        return _serve_cluster_node(args)
     config.DATA_DIR.mkdir(parents=True, exist_ok=True)
     endpoint_file = config.DATA_DIR / ENDPOINT_FILE
     endpoint_file.unlink(missing_ok=True)
@@ -92,29 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or config.PORT
     bind = f"{args.host or config.HOST}:{port}"
     web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "server.wsgi:app",
-            "--bind",
-            bind,
-            "--worker-class",
-            "gthread",
-            "--workers",
-            str(args.web_workers),
-            "--threads",
-            "8",
-            "--timeout",
-            "300",
-            "--graceful-timeout",
-            "30",
-            "--access-logfile",
-            "-",
-            # above the app's own 8 KiB line limit, so it answers 431 in JSON (api/limits.py)
-            "--limit-request-field_size",
-            str(GUNICORN_FIELD_LIMIT),
-        ],
+        _gunicorn_command(bind, args.web_workers),
         env=env,
     )
     consumer = None
@@ -145,6 +190,60 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return web.returncode or 0
 
 
+def _serve_cluster_node(args: argparse.Namespace) -> int:
+    config = prepared_config()
+    problem = _cluster_serve_checks(config)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    port = args.port or config.PORT
+    bind = f"{args.host or config.HOST}:{port}"
+    web = subprocess.Popen(_gunicorn_command(bind, args.web_workers))
+    consumer = None
+    if args.worker:
+        consumer = _app(config).extensions["fieldtrace"].jobs.consumer(workers=2, in_process=True)
+        consumer.start()
+    print(f"Fieldtrace (cluster node) is serving on http://{bind}/", flush=True)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        while not stop.is_set() and web.poll() is None:
+            stop.wait(1)
+    finally:
+        if web.poll() is None:
+            web.terminate()
+            web.wait(30)
+        if consumer is not None:
+            consumer.stop(graceful=True)
+    return web.returncode or 0
+
+
+def _gunicorn_command(bind: str, web_workers: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "server.wsgi:app",
+        "--bind",
+        bind,
+        "--worker-class",
+        "gthread",
+        "--workers",
+        str(web_workers),
+        "--threads",
+        "8",
+        "--timeout",
+        "300",
+        "--graceful-timeout",
+        "30",
+        "--access-logfile",
+        "-",
+        "--limit-request-field_size",
+        str(GUNICORN_FIELD_LIMIT),
+    ]
+
+
 def _first_run_banner(app: Any, secret_key: str) -> str:
     """While no account exists: where to set up the unit and its first admin in the app."""
     from .extensions import db
@@ -165,6 +264,8 @@ def _first_run_banner(app: Any, secret_key: str) -> str:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
+    if _refuse_half_configured("worker", Config().SQLALCHEMY_DATABASE_URI):
+        return 2
     app = _app()
     consumer = app.extensions["fieldtrace"].jobs.consumer(workers=args.workers)
     consumer.run()
@@ -397,11 +498,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--web-workers", type=int, default=2)
     serve.add_argument("--no-worker", action="store_true", help="run no in-process job worker")
+    serve.add_argument(
+        "--worker",
+        action="store_true",
+        help="a cluster node: run an in-process job worker too (by default it runs none)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="run a job worker")
     worker.add_argument("--workers", type=int, default=2)
     worker.set_defaults(func=cmd_worker)
+
+    sub.add_parser(
+        "setup",
+        help="apply migrations and create the buckets (once per release, on any node; "
+        "safe when several nodes run it at once)",
+    ).set_defaults(func=cmd_setup)
 
     user = sub.add_parser("user", help="manage users").add_subparsers(
         dest="user_cmd", required=True

@@ -26,6 +26,7 @@ import {
 import { h } from "./dom";
 import { t, type Key } from "./i18n";
 import { devicesPage, peoplePage, personPage, unitPage, unitWarning } from "./admin-people";
+import { calendarPage, calendarReminder } from "./admin-calendar";
 
 // --- pure: the content forms, public addresses, hits ----------------------------------------------
 
@@ -252,6 +253,8 @@ export function routeAdmin(): void {
     void personPage(page, Number(m[1]), current, admin?.id ?? null);
   } else if (hash === "/admin/devices") {
     void devicesPage(page, current);
+  } else if (hash === "/admin/calendar") {
+    void calendarPage(page, current);
   } else if (
     (m = /^\/admin\/content\/(\w+)$/.exec(hash)) &&
     aapi.CONTENT_KINDS.includes(m[1] as ContentKind)
@@ -297,6 +300,7 @@ function adminNav(hash: string): HTMLElement {
     link("unit", "#/admin/unit", t("unit_settings"), hash === "/admin/unit"),
     link("people", "#/admin/people", t("people"), hash.startsWith("/admin/people")),
     link("devices", "#/admin/devices", t("devices"), hash === "/admin/devices"),
+    link("calendar", "#/admin/calendar", t("work_calendar"), hash === "/admin/calendar"),
     link("decisions", "#/admin/decisions", t("pd_queue"), hash.startsWith("/admin/decision")),
     link("reports", "#/admin/reports", t("annual_reports"), hash.startsWith("/admin/reports")),
     code
@@ -334,8 +338,15 @@ async function overviewPage(el: HTMLElement, current: () => boolean): Promise<vo
     { "data-testid": "admin-decision-counts" },
     h("p", { class: "hint" }, t("loading")),
   );
+  const reminder = h("div", { "data-testid": "calendar-reminder-slot" });
+  void calendarReminder().then((box) => {
+    if (!current()) return;
+    reminder.replaceChildren(box);
+    reminder.dataset.loaded = "1";
+  });
   el.replaceChildren(
     h("h2", {}, t("admin_title")),
+    reminder,
     h("p", { class: "hint" }, t("admin_no_evidence")),
     h("h3", {}, t("public_content")),
     list,

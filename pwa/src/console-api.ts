@@ -343,6 +343,9 @@ export interface MaterialsRequest {
 
 export interface LegalReview {
   id: number;
+  /** Set when the deadline reaches a year with no holiday notice loaded: only an estimate. */
+  due_estimated?: boolean;
+  due_note?: { zh: string; en: string } | null;
   case_id: number;
   round: number;
   status: ReviewStatus | string;

@@ -37,6 +37,7 @@ import {
   pdfButton,
   shortHash,
 } from "./console-ui";
+import { calendarReminder } from "./admin-calendar";
 import { localMessage, requirementMessage, stageName } from "./completeness";
 import { h } from "./dom";
 import { getLang, t, type Key } from "./i18n";
@@ -339,8 +340,15 @@ export async function queuePage(el: HTMLElement, current: () => boolean): Promis
       },
       text,
     );
+  const reminder = h("div", { "data-testid": "calendar-reminder-slot" });
+  void calendarReminder().then((box) => {
+    if (!current()) return;
+    reminder.replaceChildren(box);
+    reminder.dataset.loaded = "1";
+  });
   el.replaceChildren(
     h("h2", {}, t("review_queue")),
+    reminder,
     h(
       "div",
       { class: "row" },
@@ -419,7 +427,14 @@ function queueTable(items: LegalReview[], cases: CaseMap): HTMLElement {
             ),
             h("td", {}, t("round_n", { n: r.round })),
             h("td", {}, fmtTime(r.submitted_at)),
-            h("td", { class: r.overdue ? "bad" : "" }, fmtDate(r.due_on)),
+            h(
+              "td",
+              { class: r.overdue ? "bad" : "" },
+              fmtDate(r.due_on),
+              r.due_note
+                ? h("span", { title: getLang() === "en" ? r.due_note.en : r.due_note.zh }, "*")
+                : "",
+            ),
             h("td", {}, reviewStatusChip(r)),
             h("td", {}, extensionText(r)),
           ),
@@ -485,6 +500,13 @@ export async function reviewPage(
           { class: r.overdue ? "bad" : "", "data-testid": "review-due" },
           fmtDate(r.due_on),
         ),
+        r.due_note
+          ? h(
+              "span",
+              { class: "chip warn", "data-testid": "review-due-estimated" },
+              getLang() === "en" ? r.due_note.en : r.due_note.zh,
+            )
+          : "",
       ),
       r.extension
         ? h(

@@ -55,9 +55,24 @@ test: deps ## run the whole test suite (SQLite, embedded SeaweedFS, real ffmpeg/
 	npm test --prefix pwa
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc = 5 ]; then echo "no tests were collected" >&2; exit 1; fi; exit $$rc
+	$(MAKE) --no-print-directory test-dates
+
+# The tests whose answers depend on the local date (credential validity, deadlines, publication
+# and take-down dates, document-number years, the yearly report's year).
+DATE_TESTS := tests/test_clock.py tests/test_credentials.py tests/test_offline_credential.py \
+	tests/test_uploads.py::test_no_credential_no_upload \
+	tests/test_uploads.py::test_valid_credential_uploads_and_expired_refuses \
+	tests/test_uploads.py::test_suspension_and_revocation_do_not_reach_back \
+	tests/test_random_inspections.py tests/test_disclosure.py tests/test_report.py \
+	tests/test_followups_workflow.py tests/test_workflow.py tests/test_document_numbers.py
+
+test-dates: deps ## the date-sensitive tests with the clock at 15:59:30Z, 16:00:30Z (Beijing midnight) and New Year, host in UTC and in Asia/Shanghai
+	TZ=UTC $(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not browser" --clock before-midnight $(DATE_TESTS)
+	TZ=Asia/Shanghai $(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not browser" --clock after-midnight $(DATE_TESTS)
+	TZ=Asia/Shanghai $(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not browser" --clock new-year $(DATE_TESTS)
 
 lint: venv ## ruff
 	$(BIN)/ruff check server media_pipeline tests bench
 	$(BIN)/ruff format --check server media_pipeline tests bench
 
-.PHONY: help system-deps venv node-deps pwa deps run test lint
+.PHONY: help system-deps venv node-deps pwa deps run test test-dates lint

@@ -37,6 +37,7 @@ import { h } from "./dom";
 import { getLang, t } from "./i18n";
 import { reviewStatusChip } from "./legal";
 import { reviewActions } from "./review-submit";
+import { executionSection, exportSection, type ExecutionRecord } from "./case-close";
 import { createSignaturePad } from "./signature-pad";
 import { isoWithOffset } from "./time";
 
@@ -44,6 +45,8 @@ export interface WorkflowCase extends CaseRef {
   review_overdue?: boolean;
   override_count?: number;
   legal_review_status?: string | null;
+  execution_records?: ExecutionRecord[];
+  archived_at?: string | null;
 }
 
 /** Who may open the 文书 screens (documents.ts); the server checks each action anyway. */
@@ -100,6 +103,8 @@ export function workflowPanel(
       documentsSection(docs, types, user, reload),
       reviewsSection(reviews, user),
       reviewActions({ ...c, current_stage: report.current_stage }, reviews, user, reload),
+      executionSection(c, report.current_stage, user, onStageChanged),
+      exportSection(c, user),
     );
   };
   // Arrived from the leader's list of documents to sign: open that document's dialog once.

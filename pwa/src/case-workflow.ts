@@ -725,8 +725,16 @@ function matchVerdict(
           "tr",
           { "data-testid": "review-difference", "data-field": d.field },
           h("td", {}, getLang() === "en" ? d.label.en : d.label.zh),
-          h("td", { class: "was" }, diffValue(type, d, d.reviewed, true)),
-          h("td", { class: "now" }, diffValue(type, d, d.now, false)),
+          h(
+            "td",
+            { class: "was", "data-label": `${t("diff_reviewed")}${t("colon")}` },
+            diffValue(type, d, d.reviewed, true),
+          ),
+          h(
+            "td",
+            { class: "now", "data-label": `${t("diff_now")}${t("colon")}` },
+            diffValue(type, d, d.now, false),
+          ),
         ),
       ),
     ),

@@ -13,7 +13,7 @@ from tests.conftest import PASSWORD
 from tests.test_decision_binding import Binding, decision_fields
 from tests.workflow_helpers import API, fields
 
-from .conftest import require_browser, sign_in
+from .conftest import PHONE, require_browser, sign_in
 from .test_documents import sign_with_mouse
 
 pytestmark = pytest.mark.browser
@@ -165,3 +165,32 @@ def test_a_change_while_the_dialog_is_open_is_refused_and_shown(open_page, clien
 
 def _report_fields() -> dict:
     return fields("investigation_report")
+
+
+def test_the_inbox_and_the_dialog_fit_a_phone(open_page, client, users):
+    team = {
+        "officer": users.create("bd3_li"),
+        "sup": users.create("bd3_zhang", role="supervisor"),
+        "legal": users.create("bd3_sun", role="legal"),
+        "leader": users.create("bd3_zhao", role="leader"),
+    }
+    case, doc_id = agreed_case(client, team, "销售过期食品案")
+    case.edit(doc_id, party={"type": "legal", "name": "某某商贸有限公司"})
+    page = open_page(**PHONE)
+    sign_in(page, "bd3_zhao", PASSWORD)
+    row = page.wait_for_selector(f"[data-testid=to-sign][data-doc-id='{doc_id}']")
+    assert "与法制审核内容不一致" in row.inner_text()
+    page.screenshot(path=f"{SHOTS}/leader-inbox-to-sign-360.png", full_page=True)
+    page.click(f"[data-testid=to-sign][data-doc-id='{doc_id}'] [data-testid=to-sign-go]")
+    page.wait_for_selector("[data-testid=review-match][data-state=differs]")
+    fields = page.locator("[data-testid=review-difference]").evaluate_all(
+        "rows => rows.map(r => r.dataset.field)"
+    )
+    assert "party.name" in fields and "party.id_number" in fields
+    name = page.locator("[data-testid=review-difference][data-field='party.name'] td")
+    assert name.all_inner_texts() == ["当事人·姓名/名称", "某某食品有限公司", "某某商贸有限公司"]
+    page.locator("[data-testid=leader-sign]").screenshot(
+        path=f"{SHOTS}/leader-sign-differs-360.png"
+    )
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= 360, wide

@@ -64,8 +64,9 @@ class MediaLimits:
     ffmpeg_timeout_s: float = 600
     ffmpeg_timeout_per_media_s: float = 2.0
     ffmpeg_memory_bytes: int = 2 * 1024**3
-    # Source pixels a second a busy two-core worker turns into a proxy (4K60 H.264: ~100 M).
-    transcode_pixels_per_s: float = 100e6
+    # Source pixels a second a busy two-core worker turns into a proxy (bench/pipeline.py
+    # measures it): 4K60 HEVC ran at 32 M a second on two cores shared with other work.
+    transcode_pixels_per_s: float = 50e6
     max_threads: int = 8
 
     def ffmpeg_timeout_for(self, duration_s: float | None) -> float:
@@ -79,7 +80,7 @@ class MediaLimits:
 
         >>> round(MediaLimits().transcode_timeout_for(600, width=3840, height=2160,
         ...                                           frame_rate=60))
-        9558
+        18516
         """
         expected = (duration_s or 0.0) * width * height * frame_rate / self.transcode_pixels_per_s
         return max(self.ffmpeg_timeout_for(duration_s), self.ffmpeg_timeout_s + 3 * expected)

@@ -8,6 +8,7 @@ Poster and strip are cheapest made from the web proxy, which also always knows i
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -29,6 +30,10 @@ from media_pipeline.ffmpeg_run import (
 from media_pipeline.limits import DEFAULT_LIMITS, MediaLimits, MediaRejected
 
 PROXY_LONG_SIDE = 1280
+# A re-encoded proxy plays at most this many frames a second: 4K60 and slow-motion (120/240
+# fps) recordings are half or less of the work to decode, scale and encode then; the original
+# keeps every frame.
+PROXY_MAX_FPS = 30
 
 # Browsers play H.264 only as 8-bit 4:2:0; High 4:4:4 or 4:2:2 streams must be re-encoded.
 _PLAYABLE_PIX_FMTS = frozenset({"yuv420p", "yuvj420p"})
@@ -95,7 +100,9 @@ HDR_TRANSFERS = frozenset({"arib-std-b67", "smpte2084"})
 HDR_PEAK_NITS = 1000.0
 REFERENCE_WHITE_NITS = 203.0
 SDR_KNEE = 0.8
-_CURVE_POINTS = 8192
+# One entry per 16-bit input value, read without interpolation: exact, and half the work of
+# interpolating a shorter table.
+_CURVE_POINTS = 65536
 
 
 def is_hdr(probe: AVProbe) -> bool:
@@ -137,13 +144,19 @@ def _sdr_curve_file() -> Iterator[str]:
     swapped by anyone who can write there."""
     with tempfile.TemporaryDirectory(prefix="ft-sdr-") as tmp:
         path = os.path.join(tmp, "hdr-to-sdr.cube")
-        last = _CURVE_POINTS - 1
         with open(path, "w", encoding="ascii") as cube:
-            cube.write(f"LUT_1D_SIZE {_CURVE_POINTS}\n")
-            for i in range(_CURVE_POINTS):
-                v = sdr_signal(HDR_PEAK_NITS * i / last)
-                cube.write(f"{v:.7f} {v:.7f} {v:.7f}\n")
+            cube.write(_sdr_curve_text())
         yield path
+
+
+@functools.cache
+def _sdr_curve_text() -> str:
+    last = _CURVE_POINTS - 1
+    rows = (
+        f"{v:.7f} {v:.7f} {v:.7f}"
+        for v in (sdr_signal(HDR_PEAK_NITS * i / last) for i in range(_CURVE_POINTS))
+    )
+    return f"LUT_1D_SIZE {_CURVE_POINTS}\n" + "\n".join(rows) + "\n"
 
 
 def _to_sdr(stream: Any, probe: AVProbe, curve: str | None) -> Any:
@@ -162,7 +175,7 @@ def _to_sdr(stream: Any, probe: AVProbe, curve: str | None) -> Any:
         p="bt709",
     )
     # 16 bits of linear light keep the shadows: 1 cd/m2 is 65 steps.
-    mapped = linear.filter("format", "gbrp16le").filter("lut1d", file=curve)
+    mapped = linear.filter("format", "gbrp16le").filter("lut1d", file=curve, interp="nearest")
     # The curve wrote BT.709 signal: only the matrix and range remain to convert.
     return mapped.filter(
         "zscale", tin="bt709", t="bt709", pin="bt709", p="bt709", m="bt709", r="limited"
@@ -249,6 +262,8 @@ def make_web_proxy(
                 output = ffmpeg.output(video, *audio, file_url(dst), c="copy", **mp4)
             else:
                 audio = [a.filter("aformat", channel_layouts="mono|stereo") for a in audio]
+                if (probe["frame_rate"] or 0) > PROXY_MAX_FPS + 0.5:
+                    video = video.filter("fps", PROXY_MAX_FPS)  # before any pixel work
                 output = ffmpeg.output(
                     # Scaled first: the tone mapping then works on the proxy's pixels only.
                     _to_sdr(_long_side_scale(video, PROXY_LONG_SIDE), probe, curve),

@@ -77,7 +77,7 @@ class Config:
         # One-scan JPEGs decode at 1/8 scale: 200 MP phone photos (see MediaLimits).
         self.MEDIA_MAX_JPEG_PIXELS = _int("MEDIA_MAX_JPEG_PIXELS", 16384 * 16384)
         # Measured by bench/pipeline.py; the proxy encode's time limit scales with it.
-        self.MEDIA_TRANSCODE_PIXELS_PER_S = _int("MEDIA_TRANSCODE_PIXELS_PER_S", 100_000_000)
+        self.MEDIA_TRANSCODE_PIXELS_PER_S = _int("MEDIA_TRANSCODE_PIXELS_PER_S", 50_000_000)
         self.FFMPEG_MAX_THREADS = _int("FFMPEG_MAX_THREADS", 8)
         self.MEDIA_MAX_DURATION_S = _int("MEDIA_MAX_DURATION_S", 6 * 3600)
         self.FFMPEG_MEMORY_MB = _int("FFMPEG_MEMORY_MB", 2048)

@@ -425,7 +425,7 @@ def test_the_transcode_time_limit_grows_with_pixels_and_frames() -> None:
     limits = MediaLimits()
     hd30 = limits.transcode_timeout_for(600, width=1920, height=1080, frame_rate=30)
     uhd60 = limits.transcode_timeout_for(600, width=3840, height=2160, frame_rate=60)
-    assert hd30 == limits.ffmpeg_timeout_for(600)  # as before for what it was made for
+    assert hd30 >= limits.ffmpeg_timeout_for(600)  # never less than before
     assert uhd60 - limits.ffmpeg_timeout_s > 7 * (hd30 - limits.ffmpeg_timeout_s)
     # A still frame is no cheaper to open than the fixed allowance.
     assert limits.transcode_timeout_for(None, width=1, height=1, frame_rate=1) == 600
@@ -467,3 +467,20 @@ def test_decoder_and_encoder_threads_are_capped(
     threads = [args[i + 1] for i, arg in enumerate(args) if arg == "-threads"]
     assert threads == ["3", "3"]  # before the input (decoder) and for the output (x264)
     assert args.index("-threads") < args.index("-i")
+
+
+def test_a_60_fps_recording_gets_a_30_fps_proxy(tmp_path: Path) -> None:
+    """Half the frames to decode, scale and encode for 4K60 and slow motion; same length."""
+    clip = ffmpeg(
+        tmp_path / "sixty.webm",
+        *("-f", "lavfi", "-i", "testsrc=size=160x120:rate=60:duration=1"),
+        *_VP8_FAST,
+    )
+    source = probe_av(clip)
+    assert source["frame_rate"] == 60
+    make_web_proxy(clip, tmp_path / "proxy.mp4", probe=source)
+    proxy = probe_av(tmp_path / "proxy.mp4")
+    assert proxy["frame_rate"] == 30 and proxy["duration"] == pytest.approx(1.0, abs=0.05)
+
+
+_VP8_FAST = ("-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k")

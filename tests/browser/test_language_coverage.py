@@ -38,7 +38,17 @@ HEX = re.compile(r"\b[0-9a-f]{8,}\b")
 UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 WORD = re.compile(r"[A-Za-z][A-Za-z_]*")
 DOC_NUMBER = re.compile(r"\S*〔\d{4}〕\d+号")
+DOC_TITLE = re.compile(r"《[^》]*》|\S*关于\S*的通知")
 CASE_TITLE = "占道经营检查"
+REVIEW_TITLE = "销售过期食品案"
+ADMIN_ROUTES = (
+    "/admin/unit",
+    "/admin/people",
+    "/admin/devices",
+    "/admin/calendar",
+    "/admin/decisions",
+    "/admin/reports",
+)
 GENERIC = ("其他操作", "Other action", "其他处理发现", "Another processing finding")
 
 
@@ -58,6 +68,9 @@ def english_on_chinese_page(page, data: tuple[str, ...]) -> list[str]:
 def chinese_on_english_page(page, data: tuple[str, ...]) -> list[str]:
     text = visible_text(page).replace("中文", "")  # the switch back names its language
     text = DOC_NUMBER.sub(" ", text)  # a document's number is its name: 沪市监罚〔2026〕1号
+    text = DOC_TITLE.sub(
+        " ", text
+    )  # and a title is a title: 《食品安全法》, 国务院办公厅关于…的通知
     for value in sorted(data, key=len, reverse=True):
         text = text.replace(value, " ")
     return [line for line in text.splitlines() if CJK.search(line)]
@@ -80,7 +93,7 @@ def check(page, name: str, data: tuple[str, ...], problems: list[str]) -> None:
 
 
 def seed(client, users):
-    officer = users.create("lc_officer")
+    officer = users.create("lcofficer")
     sup = users.create("lc_sup", role="supervisor")
     users.create("lc_legal", role="legal")
     users.create("lc_leader", role="leader")
@@ -100,13 +113,13 @@ def seed(client, users):
 
 
 def data_of(case: dict, *more: str) -> tuple[str, ...]:
-    people = ("lc_officer", "lc_sup", "lc_legal", "lc_leader", "lc_admin")
+    people = ("lcofficer", "lc_sup", "lc_legal", "lc_leader", "lc_admin")
     names = tuple(p.title() for p in people)
     return (*people, *names, "U1", case["number"], CASE_TITLE, "市场监管", *more)
 
 
 def test_every_screen_in_both_languages(open_page, client, users, app):
-    _officer, _sup, case, photo = seed(client, users)
+    officer, sup, case, photo = seed(client, users)
     data = data_of(case, "scene.png", "lc_device", "lc_slow", "lc_nobody", "phone-1")
     problems: list[str] = []
 
@@ -132,7 +145,7 @@ def test_every_screen_in_both_languages(open_page, client, users, app):
     # the officer on the phone: case list, case screen, queue
     for english in (False, True):
         page = open_page(**PHONE)
-        sign_in(page, "lc_officer", PASSWORD)
+        sign_in(page, "lcofficer", PASSWORD)
         page.wait_for_selector("[data-testid=case-row]")
         if english:
             to_english(page)
@@ -140,6 +153,15 @@ def test_every_screen_in_both_languages(open_page, client, users, app):
         page.click(f"[data-testid=case-row][data-case-id='{case['id']}']")
         page.wait_for_selector("[data-testid=btn-photo]")
         check(page, "officer-case", data, problems)
+        page.click("[data-testid=btn-completeness]")
+        page.wait_for_selector("[data-testid=completeness-screen] [data-testid=stage-block]")
+        check(page, "officer-completeness", data, problems)
+        page.click("[data-testid=sheet-back]")
+        page.click("[data-testid=btn-documents]")
+        page.wait_for_selector("[data-testid=documents-screen]")
+        page.wait_for_load_state("networkidle")
+        check(page, "officer-documents", data, problems)
+        page.click("[data-testid=sheet-back]")
         page.click("[data-testid=tab-queue]")
         page.wait_for_timeout(300)
         check(page, "officer-queue", data, problems)
@@ -162,6 +184,64 @@ def test_every_screen_in_both_languages(open_page, client, users, app):
         page.click("[data-testid=custody-show]")
         page.wait_for_selector("[data-testid=custody-entry]")
         check(page, "console-item", data, problems)
+        page.context.close()
+
+    # a second case at 审查 with a legal review round for the reviewer to open
+    review_case = open_case(client, officer, title=REVIEW_TITLE, case_type="市场监管")
+    for stage in ("investigation", "evidence", "review"):
+        resp = client.post(
+            f"{API}/cases/{review_case['id']}/stage",
+            json={"to_stage": stage, "reason": "测试准备", "override_reason": "测试准备：越过缺项"},
+            headers=sup.headers,
+        )
+        assert resp.status_code == 200, resp.json
+    resp = client.post(
+        f"{API}/cases/{review_case['id']}/legal-reviews",
+        json={
+            "report": "当事人销售过期牛奶。",
+            "decision_draft": {
+                "penalties": [{"kind": "fine", "amount": 5000}],
+                "summary": "罚款五千元",
+                "legal_basis": "《食品安全法》第一百二十四条",
+            },
+        },
+        headers=officer.headers,
+    )
+    assert resp.status_code == 201, resp.json
+    review_id = resp.json["id"]
+    data = (
+        *data,
+        review_case["number"],
+        REVIEW_TITLE,
+        "当事人销售过期牛奶。",
+        "罚款五千元",
+        "第一百二十四条",
+    )
+    for english in (False, True):
+        page = open_page(**CONSOLE)
+        sign_in(page, "lc_legal", PASSWORD)
+        row = f"[data-testid=review-row][data-review-id='{review_id}']"
+        page.wait_for_selector(row)
+        if english:
+            to_english(page)
+        check(page, "legal-queue", data, problems)
+        page.click(row)
+        page.wait_for_selector("[data-testid=review-package]")
+        page.wait_for_selector("[data-testid=opinion-form]")
+        check(page, "legal-round", data, problems)
+        page.context.close()
+
+    for english in (False, True):
+        page = open_page(**CONSOLE)
+        sign_in(page, "lc_admin", PASSWORD)
+        page.wait_for_selector("[data-testid=admin-kinds]")
+        if english:
+            to_english(page)
+        for route in ADMIN_ROUTES:
+            page.goto(f"/#{route}")
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(300)
+            check(page, "admin" + route.replace("/", "-"), data, problems)
         page.context.close()
 
     # the legal reviewer, the leader and the admin: their landing pages

@@ -52,8 +52,10 @@ def render_nginx_conf(
     upstream: str,
     static_root: Path,
     upstream_source: str | None = None,
+    more_upstreams: tuple[str, ...] = (),
 ) -> str:
-    """``nginx.conf`` with every ``# SUBST`` point pointed at ``prefix`` and local ports."""
+    """``nginx.conf`` with every ``# SUBST`` point pointed at ``prefix`` and local ports;
+    ``more_upstreams`` are further web nodes, listed before it with the same parameters."""
     user = pwd.getpwuid(os.getuid()).pw_name  # ignored (with a warning) unless root
     replacements = {
         "user www-data;": f"user {user};",
@@ -78,6 +80,9 @@ def render_nginx_conf(
         if old not in conf:
             raise ValueError(f"nginx.conf no longer contains {old!r}; update tests/stack.py")
         conf = conf.replace(old, new)
+    for node in more_upstreams:
+        line = next(ln for ln in conf.splitlines() if ln.strip().startswith(f"server {upstream} "))
+        conf = conf.replace(line, line.replace(upstream, node) + "\n" + line, 1)
     return conf
 
 
@@ -186,12 +191,14 @@ class Stack:
         threads: int = 4,
         upstream_source: str | None = None,
         app_env: Mapping[str, str] | None = None,
+        more_upstreams: tuple[str, ...] = (),
     ) -> None:
         self.workdir = Path(workdir)
         self.s3 = s3
         self.workers = workers
         self.threads = threads
         self.upstream_source = upstream_source
+        self.more_upstreams = more_upstreams
         self.app_port, self.https_port, self.http_port = free_ports(3)
         self.url = f"https://127.0.0.1:{self.https_port}"
         self.http_url = f"http://127.0.0.1:{self.http_port}"
@@ -307,6 +314,7 @@ class Stack:
                 upstream=f"127.0.0.1:{self.app_port}",
                 static_root=prefix / "html",
                 upstream_source=self.upstream_source,
+                more_upstreams=self.more_upstreams,
             ),
             encoding="utf-8",
         )

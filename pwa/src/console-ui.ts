@@ -167,11 +167,14 @@ const CJK = /[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]/;
  * A media flag in the UI language: its label from the server's one table of flag words
  * (media_pipeline/flag_words.py), never its code. The pipeline's own sentence (a Pillow or
  * ffmpeg message, in English) is detail for English readers only; a Chinese screen shows the
- * label alone. A flag without a label (an old server) is "another finding".
+ * label alone, or the pipeline's Chinese sentence where it wrote one (`message_zh`: a
+ * finding with its figures, as "画面在 0.3 秒处中断，声音持续到 5 秒"). A flag without a label
+ * (an old server) is "another finding".
  */
 export function flagText(flag: {
   code: string;
   message?: string;
+  message_zh?: string;
   label?: { zh: string; en: string };
 }): {
   label: string;
@@ -180,7 +183,7 @@ export function flagText(flag: {
   const en = getLang() === "en";
   const message = flag.message ?? "";
   const label = (en ? flag.label?.en : flag.label?.zh) || t("mflag_other");
-  if (!en) return { label, detail: "" };
+  if (!en) return { label, detail: flag.message_zh ?? "" };
   return { label, detail: message && message !== label && !CJK.test(message) ? message : "" };
 }
 

@@ -60,6 +60,21 @@ describe("console words", () => {
     expect(flagText(chinese).detail).toBe("");
   });
 
+  it("shows a finding's figures in the pipeline's Chinese sentence on a Chinese screen", () => {
+    const early = {
+      code: "video_stops_early",
+      message: "the picture stops at 0.3 s; the sound goes on to 5 s",
+      message_zh: "画面在 0.3 秒处中断，声音持续到 5 秒",
+      label: { zh: "录像画面早于声音中断", en: "The picture stops before the sound does" },
+    };
+    expect(flagText(early)).toEqual({ label: "录像画面早于声音中断", detail: early.message_zh });
+    setLang("en");
+    expect(flagText(early)).toEqual({
+      label: "The picture stops before the sound does",
+      detail: early.message,
+    });
+  });
+
   it("says recording gaps in English by their code", () => {
     const gap = {
       code: "major_property_no_video",

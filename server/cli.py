@@ -296,6 +296,14 @@ def cmd_user_create(args: argparse.Namespace) -> int:
             print(f"error: {exc.message} ({exc.code})", file=sys.stderr)
             return 1
         print(f"created {user.role} {user.username} (id {user.id}) in unit {args.unit}")
+        from .services.units import missing_settings
+
+        if missing := missing_settings(user.unit):
+            print(
+                f"note: unit {args.unit} has no {' or '.join(missing)} yet; document numbers "
+                "need the prefix: set them in the app (单位设置) or with `fieldtrace unit update "
+                f"--code {args.unit} --name … --prefix …`"
+            )
     return 0
 
 

@@ -462,4 +462,11 @@ def test_cli_units_and_users(app, client, cli_env, users, monkeypatch, capsys):
     assert cli_main(["user", "update", "--username", "pt_li", "--unit", "U1"]) == 0
     assert "in unit U1" in capsys.readouterr().out
     assert cli_main(["user", "deactivate", "--username", "nobody"]) == 1
+
+    # a unit made on the fly by `user create` is nameless: the operator is told what to set
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    create = ["user", "create", "--username", "new_one", "--role", "officer", "--name", "新人"]
+    assert cli_main([*create, "--unit", "SH-NEW", "--password-stdin"]) == 0
+    out = capsys.readouterr().out
+    assert "note: unit SH-NEW has no name or short_name yet" in out and "unit update" in out
     assert admin.id  # still the unit's admin

@@ -48,6 +48,9 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     from .api.unavailable import register_unavailable
 
     register_unavailable(app)
+    from .events import require_listeners
+
+    require_listeners()  # a decision issued with nobody listening would never be published
     return app
 
 

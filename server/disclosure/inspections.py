@@ -22,9 +22,10 @@ from sqlalchemy.orm import Session
 
 from .. import clock
 from ..errors import Conflict, Invalid, NotFound
+from ..events import calendar_changed
 from ..models import Case, User
 from ..services import audit
-from ..services.calendar import calendar, calendar_changed
+from ..services.calendar import calendar
 from ..workcal import WorkCalendar
 from . import redact
 from .models import RandomInspectionResult

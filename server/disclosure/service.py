@@ -27,9 +27,10 @@ from sqlalchemy.orm import Session
 from .. import clock
 from ..domain import CredentialStatus
 from ..errors import Conflict, Invalid, NotFound
+from ..events import calendar_changed, decision_issued
 from ..models import AuditEntry, Credential, Unit, User
 from ..services import audit
-from ..services.calendar import calendar, calendar_changed
+from ..services.calendar import calendar
 from ..services.credentials import state_problem
 from ..services.units import display_name
 from ..workcal import WorkCalendar, recount_deadline
@@ -547,6 +548,18 @@ def prepare_publication(
 
 
 # --- decisions: state changes ----------------------------------------------------------------
+
+
+@decision_issued.connect
+def queue_issued_decision(session: Session, *, case: Any, document: Any, actor: User) -> None:
+    """事后公开: an issued penalty decision is queued for publication within 7 working days
+    of the unit's calendar, redacted and scanned."""
+    from ..services.documents import publication_source
+
+    src = DecisionSource(**publication_source(case, document))
+    prepare_publication(
+        session, src, due_by=decision_due_by(session, case.unit_id, src.decided_at), actor=actor
+    )
 
 
 def _mark_published(pd: PublishedDecision, now: datetime) -> None:

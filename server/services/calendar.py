@@ -21,11 +21,11 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from blinker import Namespace
 from sqlalchemy.orm import Session
 
 from .. import clock
 from ..errors import Invalid
+from ..events import calendar_changed
 from ..models import CalendarDay, CalendarYear, Unit, User
 from ..workcal import Notice, NoticeError, WorkCalendar, parse_notice, shipped_notices
 from . import audit
@@ -39,9 +39,7 @@ ESTIMATE_NOTE = {
 # in late October or November).
 REMIND_FROM = (11, 1)
 
-_signals = Namespace()
-calendar_changed = _signals.signal("calendar-changed")
-"""Sent with ``session``, ``changes`` ({unit_id: (before, after)}), ``actor``, ``client_addr``."""
+__all__ = ["calendar", "calendar_changed", "import_notice", "set_unit_days", "status"]
 
 
 def notices(session: Session) -> dict[int, Notice]:

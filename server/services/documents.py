@@ -23,6 +23,7 @@ from .. import clock
 from ..documents.registry import DOCUMENT_TYPES, dump_fields, validate_fields
 from ..documents.render import RenderInput, SignatureImage, render_pdf, render_signature_check
 from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..events import decision_issued
 from ..models import (
     Case,
     Document,
@@ -476,14 +477,17 @@ PUBLISHED_TYPES = frozenset({"penalty_decision", "onsite_penalty_decision"})
 
 
 def _prepare_publication(session: Session, case: Case, doc: Document, user: User) -> None:
-    """Queue the decision for publication within 7 working days, redacted and scanned."""
-    from ..disclosure.service import DecisionSource, decision_due_by, prepare_publication
+    """Announce the issued decision; disclosure queues it for publication (事后公开)."""
+    decision_issued.send(session, case=case, document=doc, actor=user)
 
+
+def publication_source(case: Case, doc: Document) -> dict[str, Any]:
+    """What the public page of an issued decision is made from, before redaction."""
     party = doc.fields.get("party") or {}
     natural = party.get("type") == "natural"
     decided = clock.today(doc.issued_at)
     others = [party["legal_representative"]] if party.get("legal_representative") else []
-    source = DecisionSource(
+    return dict(
         unit_id=case.unit_id,
         case_id=case.id,
         document_id=doc.id,
@@ -500,9 +504,6 @@ def _prepare_publication(session: Session, case: Case, doc: Document, user: User
             for p in doc.fields.get("penalties") or []
         ],
         sensitive=(case.decision_draft or {}).get("withhold_reason"),
-    )
-    prepare_publication(
-        session, source, due_by=decision_due_by(session, case.unit_id, decided), actor=user
     )
 
 

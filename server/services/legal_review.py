@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from .. import clock
 from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..events import calendar_changed
 from ..models import Case, LegalReview, MediaItem, User
 from ..workcal import WorkCalendar, recount_deadline
 from . import audit
@@ -49,7 +50,7 @@ def calendar(session: Session, unit_id: int | None) -> WorkCalendar:
     return calendar_service.calendar(session, unit_id)
 
 
-@calendar_service.calendar_changed.connect
+@calendar_changed.connect
 def _recount_on_calendar_change(
     session: Session,
     *,

@@ -1,6 +1,7 @@
 /** The supervisor console's calls (docs/console-api.md), on top of api.request. */
 import { request } from "./api";
 import type { Completeness } from "./api";
+import type { FileLocation } from "./map";
 
 export interface PersonRef {
   id: number;
@@ -84,6 +85,8 @@ export interface MediaSummary {
 }
 
 export interface MediaDetail extends MediaSummary {
+  /** What the pipeline read from the file; `location`: its own position next to the phone's. */
+  probe?: { location?: FileLocation } | null;
   case_id: number;
   filename: string;
   claimed_content_type: string;

@@ -28,7 +28,7 @@ import {
   label,
 } from "./console-ui";
 import { inboxPage, queuePage, reviewPage } from "./legal";
-import { positionPlot, positionText } from "./map";
+import { filePositionText, positionPlot, positionText } from "./map";
 import { mayMoveItems, movableCard } from "./move-item";
 
 export { explain };
@@ -827,6 +827,7 @@ function metadataSection(m: MediaDetail): HTMLElement {
     ],
     [t("device"), m.device_id],
     [t("gps"), positionText(m)],
+    [t("gps_file"), filePositionText(m.probe?.location)],
     [t("uploader"), m.uploader?.name ?? "—"],
     [t("stage"), label("stage", m.attached_stage ?? m.stage)],
     [t("activity"), label("activity", m.activity)],

@@ -458,6 +458,29 @@ function plotSvg(
   return root;
 }
 
+/** The position a file records about itself, next to the device's (the pipeline's
+ * ``probe.location``: media_pipeline/probe.py). */
+export interface FileLocation {
+  file?: { lat: number; lon: number; alt?: number | null; accuracy_m?: number } | null;
+  device?: { lat: number; lon: number; accuracy_m: number | null } | null;
+  distance_m?: number;
+  allowed_m?: number;
+}
+
+function distanceText(metres: number): string {
+  return metres >= 1000 ? `${(metres / 1000).toFixed(1)} km` : `${Math.round(metres)} m`;
+}
+
+/** "31.23041, 121.47368 ±5 m, 12 m from the device's": where the file says it was made. */
+export function filePositionText(location: FileLocation | null | undefined): string {
+  const file = location?.file;
+  if (!file) return t("gps_file_none");
+  const acc = file.accuracy_m == null ? "" : ` ±${Math.round(file.accuracy_m)} m`;
+  const position = `${file.lat.toFixed(5)}, ${file.lon.toFixed(5)}${acc}`;
+  if (location?.distance_m == null) return position;
+  return t("gps_file_distance", { position, distance: distanceText(location.distance_m) });
+}
+
 /** "31.23040, 121.47370 ±9 m" for text next to the plot. */
 export function positionText(item: PlotItem): string {
   if (!hasPosition(item)) {

@@ -1,6 +1,8 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
+import { setLang } from "../src/i18n";
 import {
   EARTH_RADIUS_M,
+  filePositionText,
   fitView,
   formatDistance,
   groundDistance,
@@ -177,5 +179,28 @@ describe("items without a position", () => {
   it("labels points with the Beijing time", () => {
     expect(pointTime("2026-05-12T06:03:00Z", false)).toBe("14:03");
     expect(pointTime("2026-05-12T06:03:00Z", true)).toBe("05-12 14:03");
+  });
+});
+
+describe("the file's own position", () => {
+  afterEach(() => setLang("zh-CN"));
+
+  it("is said next to the device's, with how far apart they are", () => {
+    const location = {
+      file: { lat: 31.2304, lon: 121.4737, alt: 10, accuracy_m: 5 },
+      device: { lat: 39.9042, lon: 116.4074, accuracy_m: 12 },
+      distance_m: 1067321.4,
+      allowed_m: 212,
+    };
+    expect(filePositionText(location)).toBe("31.23040, 121.47370 ±5 m，距设备上报位置 1067.3 km");
+    expect(filePositionText({ ...location, distance_m: 12.4 })).toContain("距设备上报位置 12 m");
+    expect(filePositionText(null)).toBe("文件内未记录位置");
+    setLang("en");
+    expect(filePositionText({ file: location.file, device: null })).toBe(
+      "31.23040, 121.47370 ±5 m",
+    );
+    expect(filePositionText(location)).toBe(
+      "31.23040, 121.47370 ±5 m, 1067.3 km from the device's",
+    );
   });
 });

@@ -2,12 +2,16 @@
 
 Jobs carry ids only, re-load their rows and are safe to run twice. A periodic sweep re-enqueues
 items left ``received`` (a worker killed mid-job), expires abandoned uploads and signs the
-audit head, so nothing stays stuck whichever backend loses a job.
+audit head, so nothing stays stuck whichever backend loses a job. However many workers run,
+the sweep runs once per minute per cluster (``claim_period``: a Redis key per period).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -16,6 +20,7 @@ import sqlalchemy as sa
 from flask import Flask
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
+from huey.storage import RedisStorage
 
 from server import clock
 from server.extensions import db
@@ -31,6 +36,8 @@ log = logging.getLogger(__name__)
 # How long an item may stay "received" before the sweep enqueues its verification again.
 STUCK_AFTER = timedelta(minutes=5)
 JOB_NAMES = frozenset({"verify_original", "process_media", "sweep"})
+# A periodic job's claim lasts less than its period (a minute), so the next period is free.
+PERIOD_CLAIM_S = 50
 
 
 def build_huey(queue_url: str | None, data_dir: Path, *, name: str = "fieldtrace") -> Huey:
@@ -117,6 +124,10 @@ class JobQueue:
 
         @huey.periodic_task(crontab(minute="*"), name="sweep")
         def sweep_task() -> dict[str, int]:
+            # Every worker's scheduler fires this; one per cluster runs it (signed audit heads,
+            # yearly report drafts and re-queues must not happen once per worker).
+            if not self.claim_period("sweep", seconds=PERIOD_CLAIM_S):
+                return {"skipped": 1}
             return self.sweep()
 
         self.verify_task = verify_task
@@ -138,6 +149,19 @@ class JobQueue:
         if app.config.get("QUEUE_IMMEDIATE"):
             huey.immediate = True
         return cls(app, huey)
+
+    def claim_period(self, name: str, *, seconds: int) -> bool:
+        """True for the one worker of the cluster that runs periodic job ``name`` now.
+
+        On Redis (many machines) a key set only if absent, expiring before the next period:
+        the first worker to fire claims it, the others find it taken. The embedded SQLite
+        queue serves one machine's workers, whose one scheduler fires each period once."""
+        storage = self.huey.storage
+        if not isinstance(storage, RedisStorage):
+            return True
+        key = f"fieldtrace:{self.huey.name}:periodic:{name}"
+        holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        return bool(storage.conn.set(key, holder, nx=True, ex=seconds))
 
     def enqueue_verify(self, item_id: str) -> None:
         self.verify_task(item_id)

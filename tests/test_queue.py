@@ -372,3 +372,47 @@ def test_redis_workers_take_photo_and_video_through_the_whole_pipeline(app_confi
         jobs.huey.flush()
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason="set FIELDTRACE_TEST_REDIS_URL (CI does)")
+def test_the_periodic_sweep_runs_once_per_cluster(app_config):
+    """Two nodes' workers over one Redis queue fire the minute's sweep at once: one runs it."""
+    import threading
+
+    config = {
+        **app_config,
+        "QUEUE_IMMEDIATE": False,
+        "QUEUE_URL": REDIS_URL,
+        "QUEUE_NAME": f"ft-test-{uuid.uuid4().hex[:8]}",
+    }
+    nodes = [make_app(config) for _ in range(2)]
+    start = threading.Barrier(len(nodes))
+    results: list[dict[str, int]] = [{} for _ in nodes]
+
+    def fire(i: int) -> None:
+        start.wait()
+        results[i] = nodes[i].extensions["fieldtrace"].jobs.sweep_task.call_local()
+
+    threads = [threading.Thread(target=fire, args=(i,)) for i in range(len(nodes))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert sorted("skipped" in r for r in results) == [False, True], results
+    ran = next(r for r in results if "skipped" not in r)
+    assert "requeued" in ran
+    # The same minute once more (a worker whose clock or scheduler lags): still nobody.
+    assert nodes[0].extensions["fieldtrace"].jobs.sweep_task.call_local() == {"skipped": 1}
+    jobs = nodes[0].extensions["fieldtrace"].jobs
+    jobs.huey.storage.conn.delete(f"fieldtrace:{jobs.huey.name}:periodic:sweep")
+    for app in nodes:
+        app.extensions["fieldtrace"].jobs.huey.flush()
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_the_embedded_queue_always_runs_its_sweep(app):
+    jobs = app.extensions["fieldtrace"].jobs
+    assert jobs.claim_period("sweep", seconds=50)
+    assert jobs.claim_period("sweep", seconds=50)  # one machine: its one scheduler decides

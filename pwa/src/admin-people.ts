@@ -125,7 +125,7 @@ export function unitWarning(unit: Unit | null): HTMLElement | string {
   return h(
     "div",
     { class: "admin-warning", role: "alert", "data-testid": "unit-warning" },
-    h("p", {}, unit.missing.includes("short_name") ? t("unit_warn_prefix") : ""),
+    unit.missing.includes("short_name") ? h("p", {}, t("unit_warn_prefix")) : "",
     unit.missing.includes("name") ? h("p", {}, t("unit_warn_name")) : "",
     h(
       "p",

@@ -195,7 +195,8 @@ def test_a_new_unit_sets_itself_up_in_the_app(open_page, tmp_path):
         "沪静市监",
         "上海市静安区江场三路 1 号",
         "上海市静安区人民政府",
-        "市场监管、食品安全",
+        "市场监管",
+        "食品安全",
     ]
     data += ["李明", "王芳", "张管理", "静安区", "手机遗失"]
     for name, go, ready in (

@@ -247,6 +247,34 @@ def test_documents_pdf_credential_and_public_pages_show_the_units_name(app, clie
     assert "上海市嘉定区市场监督管理局" in public
 
 
+def test_a_nameless_unit_falls_back_to_its_published_name_never_its_code(app, client, users):
+    """A unit made by `user create --unit SH-MH` before anyone named it: 亮证 and document
+    numbers take the name on its 公示 page until the admin sets name and prefix."""
+    from tests.test_credentials import _credential_body as cred_body
+    from tests.test_disclosure import UNIT_INFO
+
+    admin = users.create("mh_admin", role="admin", unit="SH-MH")
+    officer = users.create("mh_officer", role="officer", unit="SH-MH")
+    client.post(f"{API}/credentials", json=cred_body(officer.id, "MH-1"), headers=admin.headers)
+    saved = client.put(f"{API}/disclosure/unit_info", json=UNIT_INFO, headers=admin.headers)
+    assert saved.status_code == 200, saved.json
+    shown = client.get(f"{API}/me/credential", headers=officer.headers).json
+    assert shown["unit_name"] == UNIT_INFO["name"]
+    page = client.get(shown["verify_url"].removeprefix("http://localhost")).get_data(as_text=True)
+    assert UNIT_INFO["name"] in page and "SH-MH" not in page
+
+    from server.services.documents import format_number
+
+    with app.app_context():
+        unit = db.session.query(Unit).filter_by(code="SH-MH").one()
+        assert format_number(unit, "罚", 2026, 3) == f"{UNIT_INFO['name']}罚〔2026〕3号"
+    # the admin is still told to set the name and the prefix
+    assert client.get(f"{API}/unit", headers=admin.headers).json["missing"] == [
+        "name",
+        "short_name",
+    ]
+
+
 def test_an_issued_document_is_numbered_with_the_prefix_and_its_pdf_names_the_unit(
     app, client, users
 ):

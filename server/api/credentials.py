@@ -34,6 +34,7 @@ from ..schemas import (
 )
 from ..services import cases as case_service
 from ..services import credentials as credential_service
+from ..services.units import display_name
 from .common import audit_read, client_addr, current_user, load_body, login_required
 
 bp = Blueprint("credentials", __name__)
@@ -211,7 +212,7 @@ def my_credential():
     data: dict[str, Any] = {
         "credential_id": credential.id,
         "name": user.name,
-        "unit_name": user.unit.name,
+        "unit_name": display_name(user.unit, db.session),
         "number": credential.number,
         "issuing_authority": credential.issuing_authority,
         "categories": list(credential.categories),

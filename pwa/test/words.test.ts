@@ -11,6 +11,7 @@ const ALLOWED_LATIN = new Set([
 /** zh keys whose value is meant to be in another script, and why. */
 const LATIN_ALLOWED_KEYS: Record<string, string> = {
   language: "the language switch names the other language (English) in its own script",
+  setup_unit_code_hint: "an example of the unit code the admin types (letters, digits, hyphens)",
 };
 
 function latinWords(text: string): string[] {

@@ -591,6 +591,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--status", required=True, choices=["active", "suspended", "revoked"])
     status.add_argument("--reason", required=True)
     status.set_defaults(func=cmd_credential_status)
+    from .cli_admin import add_credential_commands
+
+    add_credential_commands(cred)
 
     dbp = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
     dbp.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)

@@ -197,3 +197,38 @@ def add_unit_commands(sub: Any) -> None:
     update.add_argument("--address")
     update.add_argument("--phone")
     update.set_defaults(func=cmd_unit_update)
+
+
+def cmd_credential_renew(args: argparse.Namespace) -> int:
+    from .services import credentials
+
+    def action(session: Any) -> str:
+        old = credentials.by_number(session, args.number)
+        new = credentials.renew(
+            session,
+            None,
+            old,
+            number=args.new_number,
+            valid_from=args.valid_from,
+            valid_to=args.valid_to,
+        )
+        return (
+            f"renewed credential {old.number} as {new.number} (id {new.id}), "
+            f"valid {args.valid_from} to {args.valid_to}"
+        )
+
+    return _run(action)
+
+
+def add_credential_commands(cred: Any) -> None:
+    """``credential renew`` (``issue`` and ``status`` are in cli.py)."""
+    from datetime import date
+
+    renew = cred.add_parser(
+        "renew", help="renew: a successor credential with a new number and period, same photo"
+    )
+    renew.add_argument("--number", required=True, help="the credential to renew")
+    renew.add_argument("--new-number", required=True)
+    renew.add_argument("--valid-from", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    renew.add_argument("--valid-to", required=True, type=date.fromisoformat, help="YYYY-MM-DD")
+    renew.set_defaults(func=cmd_credential_renew)

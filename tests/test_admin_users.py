@@ -491,6 +491,20 @@ def test_cli_units_and_users(app, client, cli_env, users, monkeypatch, capsys):
     assert "in unit U1" in capsys.readouterr().out
     assert cli_main(["user", "deactivate", "--username", "nobody"]) == 1
 
+    # renewal: a successor credential for a new period
+    from tests.test_credentials import _credential_body as cred_body
+
+    officer2 = users.create("pt_zhao", role="officer", unit="SH-PT")
+    issued = client.post(
+        f"{API}/credentials", json=cred_body(officer2.id, "PT-1"), headers=admin.headers
+    )
+    assert issued.status_code == 201, issued.json
+    renew = ["credential", "renew", "--number", "PT-1", "--new-number", "PT-2"]
+    assert cli_main([*renew, "--valid-from", "2027-01-01", "--valid-to", "2029-12-31"]) == 0
+    assert "renewed credential PT-1 as PT-2" in capsys.readouterr().out
+    assert cli_main([*renew, "--valid-from", "2027-01-01", "--valid-to", "2029-12-31"]) == 1
+    assert "credential_exists" in capsys.readouterr().err
+
     # a unit made on the fly by `user create` is nameless: the operator is told what to set
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     create = ["user", "create", "--username", "new_one", "--role", "officer", "--name", "新人"]

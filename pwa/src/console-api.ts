@@ -309,6 +309,19 @@ export interface ReviewPackage {
   completeness: Completeness;
   credential_displays: CredentialDisplay[];
   major_items: string[];
+  /** The operative content of the decision documents drafted by submission (binding). */
+  decision_documents?: FrozenDecision[];
+}
+
+/** One decision document as frozen in a round's package. */
+export interface FrozenDecision {
+  id: string;
+  series_id: string;
+  type: string;
+  version: number;
+  status: string;
+  content_sha256: string;
+  fields: Record<string, unknown>;
 }
 
 export interface DecisionDraft {

@@ -41,6 +41,7 @@ import { calendarReminder } from "./admin-calendar";
 import { localMessage, requirementMessage, stageName } from "./completeness";
 import { h } from "./dom";
 import { getLang, t, type Key } from "./i18n";
+import { renderSummary } from "./documents";
 import { createSignaturePad, type SignaturePad } from "./signature-pad";
 
 // --- the checklist and the opinion: pure ---------------------------------------------------------
@@ -592,6 +593,7 @@ export function packageView(p: ReviewPackage, types: DocType[]): HTMLElement {
           )
         : "",
     ),
+    frozenDecisions(p, types),
     h("h4", {}, t("major_matches")),
     p.major_items.length
       ? h(
@@ -673,6 +675,28 @@ export function packageView(p: ReviewPackage, types: DocType[]): HTMLElement {
           ),
         )
       : "",
+  );
+}
+
+/** The decision documents frozen with the round: once agreed, their operative content binds
+ * what the leader may sign and issue. */
+function frozenDecisions(p: ReviewPackage, types: DocType[]): HTMLElement | string {
+  const frozen = p.decision_documents ?? [];
+  if (!frozen.length) return "";
+  return h(
+    "div",
+    { class: "stack", "data-testid": "package-decisions" },
+    h("h4", {}, t("package_decision_documents")),
+    frozen.map((d) => {
+      const type = types.find((x) => x.code === d.type);
+      return h(
+        "article",
+        { class: "doc-paper", "data-testid": "package-decision", "data-doc-id": d.id },
+        h("h4", { class: "doc-paper-title" }, docTitle(types, d.type)),
+        h("p", { class: "doc-paper-number" }, t("version_n", { n: d.version })),
+        type ? renderSummary(type.fields, d.fields) : "",
+      );
+    }),
   );
 }
 

@@ -112,6 +112,23 @@ def test_the_leader_sees_what_differs_and_signs_what_matches(open_page, client, 
     assert {p["amount"] for p in frozen} == {"200000.00", "480.00"}
     assert rounds[1]["decision_draft"]["party"]["name"] == "某某食品有限公司"
 
+    # the legal reviewer reads the decision frozen in the new round, as it will bind
+    reviewer = open_page(**CONSOLE)
+    sign_in(reviewer, "bd_sun", PASSWORD)
+    reviewer.wait_for_selector("[data-testid=review-queue]")
+    reviewer.goto(reviewer.url.split("#")[0] + f"#/console/review/{rounds[1]['id']}")
+    frozen_view = reviewer.wait_for_selector(
+        f"[data-testid=package-decision][data-doc-id='{changed_doc}']"
+    )
+    assert "行政处罚决定书" in frozen_view.inner_text()
+    assert (
+        "200000.00" in frozen_view.inner_text() and "某某食品有限公司" in frozen_view.inner_text()
+    )
+    assert "签发的内容须与此一致" in reviewer.inner_text("[data-testid=package-decisions]")
+    reviewer.locator("[data-testid=package-decisions]").screenshot(
+        path=f"{SHOTS}/review-package-decision-1366.png"
+    )
+
     # the decision that matches: 「与法制审核通过的内容一致」, signed and issued
     page.goto(page.url.split("#")[0] + "#/console/inbox")
     page.click(f"[data-testid=to-sign][data-doc-id='{same_doc}'] [data-testid=to-sign-go]")

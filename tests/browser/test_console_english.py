@@ -22,6 +22,7 @@ API = "/api/v1"
 CJK = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uf900-\ufaff\uff00-\uffef]")
 # The one CJK text an English page is meant to show: the button back to Chinese (i18n `language`).
 ALLOWED = ("中文",)
+DOC_NUMBER = re.compile(r"\S*〔\d{4}〕\d+号")
 
 # Two photos about 90 m apart near People's Square, Shanghai; the plot spans its 200 m minimum.
 FIRST = {"latitude": "31.2304", "longitude": "121.4737", "accuracy_m": "8"}
@@ -33,6 +34,7 @@ def visible_cjk(page) -> list[str]:
     text = page.inner_text("body")
     for allowed in ALLOWED:
         text = text.replace(allowed, "")
+    text = DOC_NUMBER.sub("", text)  # a document number is a name: U1罚〔2026〕1号
     return [line for line in text.splitlines() if CJK.search(line)]
 
 

@@ -235,6 +235,14 @@ class JobQueue:
                 except Exception:
                     db.session.rollback()
                     log.exception("audit checkpoint failed; retried on the next sweep")
+                try:  # the audit log's Merkle tree head (RFC 6962), signed every minute
+                    from server.services import transparency
+
+                    transparency.sign_tree_head(db.session, runtime.signer)
+                    db.session.commit()
+                except Exception:
+                    db.session.rollback()
+                    log.exception("signing the tree head failed; retried on the next sweep")
                 return {
                     "requeued": len(stuck),
                     "reprocessed": len(unprocessed),

@@ -471,6 +471,33 @@ class AuditHead(db.Model):
     signature: Mapped[str] = mapped_column(sa.String(128))
 
 
+class MerkleNode(db.Model):
+    """A stored hash of a complete subtree of the audit log's RFC 6962 Merkle tree.
+
+    ``(level, idx)`` covers leaves ``[idx * 2**level, (idx + 1) * 2**level)``; level 0 (the
+    leaves) is not stored: it is derived from ``audit_entries.entry_hash``. Written once, as
+    the tree grows (``services.transparency``), so a root or a proof reads O(log n) rows.
+    """
+
+    __tablename__ = "merkle_nodes"
+    level: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
+
+
+class TreeHead(db.Model):
+    """A signed tree head (STH) of the audit log's Merkle tree: one per tree size, re-signed
+    with a fresh time while the log does not grow."""
+
+    __tablename__ = "tree_heads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tree_size: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
+    root_hash: Mapped[str] = mapped_column(sa.String(64))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    public_key: Mapped[str] = mapped_column(sa.String(64))
+    signature: Mapped[str] = mapped_column(sa.String(128))
+
+
 class Document(db.Model):
     """One version of an enforcement document (执法文书); corrections are new versions.
 

@@ -361,11 +361,12 @@ def build_spec() -> dict[str, Any]:
     _credential_paths(spec)
     _console_paths(spec)
     from ..public.keys import OPENAPI_ROWS as KEY_ROWS
+    from ..public.log import OPENAPI_ROWS as LOG_ROWS
     from .case_forms import OPENAPI_ROWS as FORM_ROWS
     from .openapi_workflow import ROWS, add_paths
     from .reports import OPENAPI_ROWS
 
-    add_paths(spec, ROWS + OPENAPI_ROWS + KEY_ROWS + FORM_ROWS)
+    add_paths(spec, ROWS + OPENAPI_ROWS + KEY_ROWS + FORM_ROWS + LOG_ROWS)
     from .admin import add_openapi as add_admin_paths
 
     add_admin_paths(spec)

@@ -5,6 +5,7 @@ Usage::
 
     python3 verify.py case.zip --public-key HEX [--public-key HEX ...] [--json]
     python3 verify.py case.zip --trust-embedded-key      # NOT an authentication
+    python3 verify.py proof proof.json --public-key HEX  # audit-log Merkle proofs (below)
 
 Exit status: 0 the archive is intact and signed by a ``--public-key`` (or, with
 ``--trust-embedded-key``, intact against the key it carries, labelled as such); 1 something
@@ -776,6 +777,249 @@ UNAUTHENTICATED_TEXT = (
 )
 
 
+# --- the audit log's Merkle tree (RFC 6962; verifiers as RFC 9162 2.1.3.2 and 2.1.4.2) --------
+# A proof file (``verify.py proof FILE --public-key HEX``) is JSON::
+#
+#     {"head": <GET /public/log/head>,
+#      "inclusion": [<GET /public/log/proof/SEQ?tree_size=N>, ...],        (optional)
+#      "old_head": <a head kept earlier>,                                   (optional)
+#      "consistency": <GET /public/log/consistency?first=M&second=N>}       (with old_head)
+#
+# A head's Ed25519 signature is over ``f"fieldtrace-tree-head/1\n{tree_size}\n{root_hash}\n
+# {timestamp}"``; a leaf is SHA-256(0x00 || the 32 bytes of the audit entry's entry_hash), a
+# node SHA-256(0x01 || left || right).
+
+TREE_HEAD_FORMAT = "fieldtrace-tree-head/1"
+
+
+class ProofError(ValueError):
+    """A Merkle proof or tree head does not verify; the message names what is wrong."""
+
+
+def _sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def tree_leaf_hash(entry_hash_hex: str) -> str:
+    """The leaf hash (hex) of an audit entry with this ``entry_hash``."""
+    return _sha256(b"\x00" + bytes.fromhex(entry_hash_hex)).hex()
+
+
+def tree_head_message(tree_size: int, root_hash_hex: str, timestamp: str) -> bytes:
+    """The bytes a tree head's signature covers (as ``transparency.head_message``)."""
+    return f"{TREE_HEAD_FORMAT}\n{tree_size}\n{root_hash_hex}\n{timestamp}".encode()
+
+
+def _hashes(values: Any, what: str) -> list[bytes]:
+    if not isinstance(values, list):
+        raise ProofError(f"{what} is not a list of hashes")
+    out = [_unhex(v, 32) for v in values]
+    if any(v is None for v in out):
+        raise ProofError(f"{what} holds something that is not a 32-byte hex hash")
+    return [v for v in out if v is not None]
+
+
+def _hash(value: Any, what: str) -> bytes:
+    out = _unhex(value, 32)
+    if out is None:
+        raise ProofError(f"{what} is not a 32-byte hex hash")
+    return out
+
+
+def verify_inclusion(
+    leaf_index: int, tree_size: int, leaf_hash_hex: str, audit_path: Any, root_hash_hex: str
+) -> bool:
+    """True when the leaf hash is leaf ``leaf_index`` of the tree with that size and root;
+    raises :class:`ProofError` naming the failure otherwise."""
+    path = _hashes(audit_path, "audit_path")
+    r, root = _hash(leaf_hash_hex, "leaf_hash"), _hash(root_hash_hex, "root_hash")
+    if not 0 <= leaf_index < tree_size:
+        raise ProofError(f"leaf index {leaf_index} is outside a tree of size {tree_size}")
+    fn, sn = leaf_index, tree_size - 1
+    for p in path:
+        if sn == 0:
+            raise ProofError("audit path is longer than a tree of this size needs")
+        if fn & 1 or fn == sn:
+            r = _sha256(b"\x01" + p + r)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn, sn = fn >> 1, sn >> 1
+        else:
+            r = _sha256(b"\x01" + r + p)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        raise ProofError("audit path is shorter than a tree of this size needs")
+    if r != root:
+        raise ProofError(
+            "root mismatch: the audit path does not lead from this leaf to the tree head's root "
+            "(altered leaf, altered or reordered path, or wrong tree size)"
+        )
+    return True
+
+
+def verify_consistency(
+    first: int, second: int, first_root_hex: str, second_root_hex: str, proof: Any
+) -> bool:
+    """True when the tree of ``second`` leaves extends the tree of ``first`` leaves (an
+    older head's tree is a prefix of the newer one); raises :class:`ProofError` otherwise."""
+    path = _hashes(proof, "consistency proof")
+    first_root = _hash(first_root_hex, "the older root_hash")
+    second_root = _hash(second_root_hex, "the newer root_hash")
+    if not 0 < first <= second:
+        raise ProofError(f"no consistency between tree sizes {first} and {second}")
+    if first == second:
+        if path:
+            raise ProofError("a proof between equal sizes must be empty")
+        if first_root != second_root:
+            raise ProofError("two different roots for the same tree size: the log was rewritten")
+        return True
+    if not path:
+        raise ProofError("empty consistency proof between different sizes")
+    if first & (first - 1) == 0:
+        path.insert(0, first_root)
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            raise ProofError("consistency proof is longer than these sizes need")
+        if fn & 1 or fn == sn:
+            fr, sr = _sha256(b"\x01" + c + fr), _sha256(b"\x01" + c + sr)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = _sha256(b"\x01" + sr + c)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        raise ProofError("consistency proof is shorter than these sizes need")
+    if fr != first_root:
+        raise ProofError(
+            "the older root is not a prefix of the newer tree: history before it was rewritten"
+        )
+    if sr != second_root:
+        raise ProofError("the proof does not lead to the newer root (altered proof or root)")
+    return True
+
+
+def verify_tree_head(document: Any, public_key_hex: str) -> bool:
+    """True when ``document`` is a tree head signed by the pinned ``public_key_hex``."""
+    try:
+        size, root = int(document["tree_size"]), str(document["root_hash"])
+        timestamp, signature = str(document["timestamp"]), str(document["signature"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProofError(f"malformed tree head: {exc}") from None
+    if str(document.get("public_key", public_key_hex)).lower() != public_key_hex.lower():
+        raise ProofError("the tree head names another signing key than the pinned one")
+    key, sig = _unhex(public_key_hex, 32), _unhex(signature, 64)
+    message = tree_head_message(size, root, timestamp)
+    if key is None or sig is None or not ed25519_verify(key, message, sig):
+        raise ProofError("bad signature: the tree head was not signed by the pinned key")
+    return True
+
+
+def verify_log_proofs(bundle: Any, public_key_hex: str | None) -> Report:
+    """Check a proof file (see above): the head's signature (against the pinned key when
+    given), each inclusion proof against the head, and the old head's consistency with it."""
+    report = Report()
+    if not isinstance(bundle, dict) or not isinstance(bundle.get("head"), dict):
+        report.problems.append('the proof file has no tree head ("head")')
+        return report
+    head = bundle["head"]
+    heads = [("head", head)]
+    if bundle.get("old_head") is not None:
+        heads.append(("old_head", bundle["old_head"]))
+    for name, doc in heads:
+        key = public_key_hex or (doc.get("public_key") if isinstance(doc, dict) else None)
+        try:
+            verify_tree_head(doc, str(key or ""))
+            report.summary[f"{name}_tree_size"] = doc["tree_size"]
+        except ProofError as exc:
+            report.problems.append(f"{name}: {exc}")
+    report.public_key = str(head.get("public_key") or public_key_hex or "")
+    report.key_pinned = public_key_hex is not None
+    inclusions = bundle.get("inclusion") or []
+    for proof in inclusions if isinstance(inclusions, list) else [inclusions]:
+        try:
+            if int(proof["tree_size"]) != int(head["tree_size"]):
+                raise ProofError(
+                    f"proof is for tree size {proof['tree_size']}, the head is of size "
+                    f"{head['tree_size']}"
+                )
+            verify_inclusion(
+                int(proof["leaf_index"]),
+                int(proof["tree_size"]),
+                proof["leaf_hash"],
+                proof["audit_path"],
+                head["root_hash"],
+            )
+            report.notes.append(f"seq {int(proof['leaf_index']) + 1} is in the tree")
+        except (ProofError, KeyError, TypeError, ValueError) as exc:
+            where = proof.get("seq", "?") if isinstance(proof, dict) else "?"
+            report.problems.append(f"inclusion of seq {where}: {exc}")
+    if bundle.get("old_head") is not None:
+        old, proof = bundle["old_head"], bundle.get("consistency")
+        try:
+            if not isinstance(proof, dict):
+                raise ProofError('an old head needs a consistency proof ("consistency")')
+            first, second = int(old["tree_size"]), int(head["tree_size"])
+            if (int(proof["first"]), int(proof["second"])) != (first, second):
+                raise ProofError("the consistency proof is for other tree sizes than the heads")
+            verify_consistency(first, second, old["root_hash"], head["root_hash"], proof["proof"])
+            report.notes.append(f"the log of size {second} is consistent with size {first}")
+        except (ProofError, KeyError, TypeError, ValueError) as exc:
+            report.problems.append(f"consistency: {exc}")
+    return report
+
+
+def run_proof(path: str, public_key_hex: str | None, *, as_json: bool = False) -> int:
+    """``verify.py proof FILE``: 0 every proof holds under the pinned key, 1 a failure,
+    2 usage error, 3 intact but no ``--public-key`` (UNAUTHENTICATED)."""
+    if public_key_hex is not None and _unhex(public_key_hex.strip().lower(), 32) is None:
+        print("error: --public-key must be 64 hex digits (32 bytes)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with open(path, "rb") as fh:
+            bundle = json.loads(fh.read())
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    key = public_key_hex.strip().lower() if public_key_hex else None
+    report = verify_log_proofs(bundle, key)
+    if as_json:
+        print(json.dumps({"proof_file": path, **report.as_dict()}, ensure_ascii=False, indent=2))
+    elif report.problems:
+        print(f"日志证明校验失败 / log proof verification FAILED: {path}", file=sys.stderr)
+        for problem in report.problems:
+            print(f"  - {problem}", file=sys.stderr)
+    else:
+        if report.key_pinned:
+            print(f"日志证明成立 / log proofs hold, head signed by the pinned key: {path}")
+        else:
+            print(f"日志证明未认证 / log proofs UNAUTHENTICATED: {path}", file=sys.stderr)
+            print("  no --public-key: checked against the key the head names", file=sys.stderr)
+        for note in report.notes:
+            print(f"  {note}")
+    if report.problems:
+        return EXIT_FAILED
+    return EXIT_OK if report.key_pinned else EXIT_UNAUTHENTICATED
+
+
+def build_proof_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="verify.py proof",
+        description="Verify a Fieldtrace audit-log proof file (tree head, inclusion and "
+        "consistency proofs) offline.",
+    )
+    parser.add_argument("file", help="the proof file (JSON)")
+    parser.add_argument(
+        "--public-key", metavar="HEX", help="the unit's published Ed25519 signing key"
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
 def _print_text(name: str, report: Report) -> None:
     s = report.summary
     outcome = report.outcome
@@ -874,6 +1118,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["proof"]:
+        try:
+            proof_args = build_proof_parser().parse_args(argv[1:])
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return run_proof(proof_args.file, proof_args.public_key, as_json=proof_args.json)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help

@@ -401,8 +401,9 @@ def test_archive_keeps_device_times(app, client, users):
 
 def test_archive_waits_for_recordings_still_being_verified(app, client, users, tmp_path):
     officer, sup = users.create("li"), users.create("zhang", role="supervisor")
+    colleague = users.create("wang")  # 执法人员不得少于两人
     flow = Flow(client, clips=tmp_path)
-    cid = open_case(client, officer, procedure="simple")["id"]
+    cid = open_case(client, officer, procedure="simple", officer_ids=[colleague.id])["id"]
     video = flow.video(officer, cid, "filing", "onsite_inspection")
     with app.app_context():  # the worker has not verified it yet
         item = db.session.get(MediaItem, video)

@@ -375,18 +375,6 @@ def recording_checks(facts: CaseFacts, stage: str) -> list[Check]:
                     True,
                 )
             )
-    if stage in facts.team:
-        enough, zh, en = facts.team[stage]
-        checks.append(
-            Check(
-                "too_few_officers",
-                "officers",
-                enough,
-                zh or f"{label}环节的现场执法有至少两名持有效执法证的执法人员",
-                en or "enough certified officers on site",
-                True,
-            )
-        )
     checks += continuity_checks(facts, stage)
     major = rules["major_property"]
     if facts.case.major_property and stage in major["stages"]:
@@ -406,6 +394,27 @@ def recording_checks(facts: CaseFacts, stage: str) -> list[Check]:
             )
         )
     return checks
+
+
+def team_checks(facts: CaseFacts, stage: str) -> list[Check]:
+    """执法人员不得少于两人: a stage with on-site recordings needs two certified officers.
+
+    Kept apart from recording_checks: the yearly report's recording coverage (音像记录覆盖率)
+    counts the recording rules only; the gate and the gap list count both."""
+    if stage not in facts.team:
+        return []
+    enough, zh, en = facts.team[stage]
+    label = STAGE_LABELS[stage]["zh"]
+    return [
+        Check(
+            "too_few_officers",
+            "officers",
+            enough,
+            zh or f"{label}环节的现场执法有至少两名持有效执法证的执法人员",
+            en or "enough certified officers on site",
+            True,
+        )
+    ]
 
 
 def _field_time(value: Any) -> datetime | None:
@@ -504,7 +513,7 @@ def stage_checks(facts: CaseFacts, stage: str) -> list[Check]:
     checks = [_check_requirement(r, facts) for r in (transition.needs if transition else ())]
     if transition and transition.target == Stage.ARCHIVE:
         checks.append(case_file_check(facts))
-    return checks + recording_checks(facts, stage)
+    return checks + recording_checks(facts, stage) + team_checks(facts, stage)
 
 
 def completeness(session: Session, case: Case) -> dict[str, Any]:
@@ -546,7 +555,7 @@ def gaps(session: Session, case: Case) -> list[dict[str, Any]]:
     facts = gather(session, case)
     found = []
     for stage in facts.reached:
-        for check in recording_checks(facts, stage):
+        for check in recording_checks(facts, stage) + team_checks(facts, stage):
             if not check.met:
                 found.append(
                     {

@@ -10,6 +10,7 @@
  */
 import type { User } from "./api";
 import { workflowPanel, type WorkflowCase } from "./case-workflow";
+import { caseTeamPanel } from "./case-team";
 import * as capi from "./console-api";
 import type { CaseFilters, ConsoleCase, MediaDetail, MediaSummary } from "./console-api";
 import { ACTIVITIES, STAGES } from "./cases";
@@ -20,8 +21,8 @@ import {
   backLink,
   errorBox,
   explain,
-  flagText,
   auditWords,
+  flagText,
   fmtTime,
   gapMessage,
   joinList,
@@ -425,6 +426,7 @@ async function casePage(
       { class: "hint" },
       `${t("current_stage")}${t("colon")}${label("stage", c.current_stage)}`,
     ),
+    user ? caseTeamPanel(c.id, user, () => route()) : "",
     user ? workflowPanel(c as unknown as WorkflowCase, user, () => route(), { sign: signDoc }) : "",
     tl.gaps.length
       ? h(
@@ -964,14 +966,6 @@ function moveSection(m: MediaDetail): HTMLElement {
   return form;
 }
 
-function custodySection(m: MediaDetail): HTMLElement {
-  const body = h("div", {});
-  const status = h("div", {});
-  const exportButton = (what: "custody.pdf" | "custody.csv", text: string) =>
-    h(
-      "button",
-      {
-        class: "btn small",
 /** `image/jpeg` → JPEG; with the declared type when it differs: "JPEG（声明为 PNG）". */
 function contentTypeText(detected: string | null | undefined, claimed: string): string {
   const name = (type: string) => type.split("/")[1]?.split(";")[0].replace(/^x-/, "").toUpperCase();
@@ -981,6 +975,14 @@ function contentTypeText(detected: string | null | undefined, claimed: string): 
   return real === said ? real : t("content_type_differs", { real, claimed: said });
 }
 
+function custodySection(m: MediaDetail): HTMLElement {
+  const body = h("div", {});
+  const status = h("div", {});
+  const exportButton = (what: "custody.pdf" | "custody.csv", text: string) =>
+    h(
+      "button",
+      {
+        class: "btn small",
         "data-testid": `export-${what.split(".")[1]}`,
         onclick: async () => {
           status.replaceChildren();

@@ -28,6 +28,7 @@ import {
 } from "./device-key";
 import { h } from "./dom";
 import { getLang, t } from "./i18n";
+import { myStanding } from "./team-api";
 
 export interface CredentialDisplay {
   credential_id: number;
@@ -184,6 +185,32 @@ export function credentialStanding(
   userId: number | null = api.currentUserId(),
 ): Promise<Standing | undefined> {
   return getSetting<Standing>(standingKey(userId));
+}
+
+/**
+ * Ask the server for the officer's standing now (GET /me/standing, no 亮证 display recorded)
+ * and keep it, so sign-in and the capture screen say it before any recording. Offline or on
+ * an error: what was kept before.
+ */
+export async function learnStanding(
+  userId: number | null = api.currentUserId(),
+): Promise<Standing | undefined> {
+  try {
+    const said = await myStanding();
+    const standing: Standing = {
+      valid: said.valid,
+      reason: said.valid
+        ? null
+        : REASONS.includes(said.reason as StandingReason)
+          ? (said.reason as StandingReason)
+          : "unknown",
+      checkedAt: Date.now(),
+    };
+    await setSetting(standingKey(userId), standing);
+    return standing;
+  } catch {
+    return credentialStanding(userId);
+  }
 }
 
 /**
@@ -380,7 +407,7 @@ export function openCredential(caseId?: number | null): void {
     });
     // set through CSSOM: the app's CSP has no 'unsafe-inline' for style attributes
     Object.assign(img.style, {
-      height: "min(44vw, 180px)",
+      height: "min(34vw, 26vh, 150px)",
       width: "auto",
       maxWidth: "100%",
       objectFit: "cover",
@@ -473,14 +500,27 @@ export function openCredential(caseId?: number | null): void {
     drawnExpired = expiredOffline();
     const status = drawnExpired ? "expired" : c.status;
     const active = status === "active";
+    // Photo beside name and status, facts in a compact grid: at 360×740 the whole QR and
+    // the validity dates show without scrolling (a date never breaks inside itself).
     parts.push(
       h(
         "div",
-        { class: `cred-status ${active ? "valid" : "invalid"}`, "data-testid": "cred-status" },
-        t(`cred_status_${status}` as Parameters<typeof t>[0]) || status,
+        { class: "cred-head" },
+        photoImage() ?? "",
+        h(
+          "div",
+          { class: "cred-id" },
+          h(
+            "div",
+            {
+              class: `cred-status ${active ? "valid" : "invalid"}`,
+              "data-testid": "cred-status",
+            },
+            t(`cred_status_${status}` as Parameters<typeof t>[0]) || status,
+          ),
+          h("div", { class: "cred-name", "data-testid": "cred-name" }, c.name),
+        ),
       ),
-      photoImage() ?? "",
-      h("div", { class: "cred-name", "data-testid": "cred-name" }, c.name),
       h(
         "dl",
         { class: "cred-facts" },
@@ -490,7 +530,16 @@ export function openCredential(caseId?: number | null): void {
           fact(t("cred_authority"), c.issuing_authority),
           fact(t("cred_categories"), c.categories.join("、")),
           fact(t("cred_area"), c.area),
-          fact(t("cred_valid"), `${c.valid_from} — ${c.valid_to}`),
+          [
+            h("dt", {}, t("cred_valid")),
+            h(
+              "dd",
+              { class: "cred-validity", "data-testid": "cred-validity" },
+              h("span", { class: "nowrap" }, c.valid_from),
+              " — ",
+              h("span", { class: "nowrap" }, c.valid_to),
+            ),
+          ],
         ].flat(),
       ),
     );

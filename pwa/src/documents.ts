@@ -738,9 +738,12 @@ export function typesForStage(types: DocType[], stage: string): DocType[][] {
     const i = STAGES.indexOf(s as (typeof STAGES)[number]);
     return i < 0 ? STAGES.length : i;
   };
-  const here = creatable.filter((type) => type.stage === stage);
+  // a document needed to leave this stage is offered here, whatever stage it belongs to
+  const isHere = (type: DocType) =>
+    type.stage === stage || (type.needed_to_leave ?? []).includes(stage);
+  const here = creatable.filter(isHere);
   const others = creatable
-    .filter((type) => type.stage !== stage)
+    .filter((type) => !isHere(type))
     .sort((a, b) => order(a.stage) - order(b.stage));
   return [here, others];
 }
@@ -776,8 +779,20 @@ function errorText(err: unknown): string {
   return localMessage((err as Error).message);
 }
 
+/**
+ * Where the 文书 sheet opens: a new document of a type, with fields filled in beforehand (the
+ * guided flows of onsite-flow.ts and open-case.ts), or one document, or its handover QR.
+ */
+export type DocumentsStart =
+  { type: string; fields?: Record<string, unknown> } | { docId: string; handover?: boolean };
+
 /** Open the case's 文书 sheet. */
-export function openDocuments(c: CaseRef, user: User, onCaseChanged?: (c: Case) => void): Sheet {
+export function openDocuments(
+  c: CaseRef,
+  user: User,
+  onCaseChanged?: (c: Case) => void,
+  start?: DocumentsStart,
+): Sheet {
   let leave: (() => void) | null = null;
   const sheet = openSheet("documents-screen", `${t("documents")} · ${c.number}`, () => {
     leave?.();
@@ -1276,6 +1291,24 @@ export function openDocuments(c: CaseRef, user: User, onCaseChanged?: (c: Case) 
     };
   };
 
-  void showList();
+  const begin = async () => {
+    if (!start) return showList();
+    if ("docId" in start) {
+      if (!start.handover) return showDoc(start.docId);
+      try {
+        await loadTypes();
+        return showHandover(await api.getDocument(start.docId));
+      } catch {
+        return showDoc(start.docId);
+      }
+    }
+    try {
+      const type = (await loadTypes()).find((x) => x.code === start.type);
+      return type ? showForm(type, "create", undefined, start.fields) : showList();
+    } catch {
+      return showList();
+    }
+  };
+  void begin();
   return sheet;
 }

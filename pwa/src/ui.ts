@@ -31,20 +31,23 @@ import { formatBytes, formatElapsed } from "./time";
 import {
   closeCredential,
   credentialStanding,
+  learnStanding,
   openCredential,
   standingBanner,
   type Standing,
 } from "./credential";
+import { openNewCase, type Journeys } from "./open-case";
+import { caseTeam, type Team } from "./team-api";
 import { consoleElement, route as routeConsole, startConsole, stopConsole } from "./console";
 import { closeSheets, openCompleteness } from "./completeness";
 import { openDocuments } from "./documents";
 import { openCaseReview } from "./review-submit";
 import { adminElement, routeAdmin, startAdmin, stopAdmin } from "./admin";
 import { offerFirstRun } from "./setup";
+import { uploadErrorText } from "./words";
 
 type View = "login" | "cases" | "case" | "queue" | "console" | "admin";
 
-import { uploadErrorText } from "./words";
 /**
  * Supervisors, legal reviewers and leaders land on the console; officers on the capture app;
  * admins (accounts and configuration, no evidence) on their own pages.
@@ -82,6 +85,8 @@ interface State {
   pauseOnMetered: boolean;
   /** the officer's credential standing last told by the server (credential.ts) */
   standing: Standing | null;
+  /** each case's officers and whether two certified ones are on it (执法人员不得少于两人) */
+  teams: Record<number, Team>;
 }
 
 const state: State = {
@@ -99,6 +104,7 @@ const state: State = {
   entries: [],
   pauseOnMetered: false,
   standing: null,
+  teams: {},
 };
 
 let root: HTMLElement;
@@ -132,6 +138,7 @@ export async function mountApp(
     state.session = session;
     api.setSession(session);
     state.standing = (await credentialStanding()) ?? null;
+    if (CREDENTIAL_ROLES.includes(session.user.role)) void updateStanding();
     state.view = landing(session);
     // the list kept from the last time, drawn at once; the server's updates it in place
     if (state.view === "cases") await showKeptCases();
@@ -211,7 +218,10 @@ async function signIn(username: string, password: string): Promise<void> {
   state.session = session;
   api.setSession(session);
   await setSetting("session", session);
-  state.standing = (await credentialStanding()) ?? null;
+  // 持证上岗 told at sign-in, before any recording: the server's word, not a stored guess.
+  state.standing = CREDENTIAL_ROLES.includes(session.user.role)
+    ? ((await learnStanding()) ?? null)
+    : null;
   state.view = landing(session);
   state.error = null;
   if (state.view === "console" || state.view === "admin") {
@@ -232,7 +242,13 @@ async function signOut(message: string | null = null): Promise<void> {
   stopAdmin();
   await deleteSetting("session");
   // Nothing of this officer's stays for the next one to sign in on this phone.
-  Object.assign(state, { current: null, cases: [], casesLoaded: false, standing: null });
+  Object.assign(state, {
+    current: null,
+    cases: [],
+    casesLoaded: false,
+    standing: null,
+    teams: {},
+  });
   state.view = "login";
   state.error = message;
   render();
@@ -246,7 +262,51 @@ function openCase(c: Case): void {
   state.recent = [c.id, ...state.recent.filter((id) => id !== c.id)].slice(0, 20);
   render();
   void setSetting("recent_cases", state.recent);
+  void loadTeam(c.id);
 }
+
+/** The case's officers and their standing (the capture screen says when fewer than two). */
+async function loadTeam(caseId: number): Promise<void> {
+  const key = `case_team:${state.session?.user.id}:${caseId}`;
+  let team: Team | undefined;
+  try {
+    team = await caseTeam(caseId);
+    await setSetting(key, team);
+  } catch {
+    team = await getSetting<Team>(key);
+  }
+  if (!team || JSON.stringify(team) === JSON.stringify(state.teams[caseId])) return;
+  state.teams[caseId] = team;
+  if (state.view === "case" && state.current?.id === caseId) refresh();
+}
+
+/** Ask the server for the officer's standing; redraw the screen in view if it changed. */
+async function updateStanding(): Promise<void> {
+  const known = (await learnStanding()) ?? null;
+  if (JSON.stringify(known) === JSON.stringify(state.standing)) return;
+  state.standing = known;
+  if (state.view === "case" || state.view === "cases") refresh();
+}
+
+/** What the guided flows (open-case.ts, onsite-flow.ts) need from the app. */
+const journeys: Journeys = {
+  record: (c, stage, activity) =>
+    new Promise<void>((resolve) => {
+      state.current = c;
+      state.stage = stage;
+      state.activity = activity;
+      void startCapture("video", resolve);
+    }),
+  caseChanged: (c) => {
+    const known = state.cases.some((x) => x.id === c.id);
+    state.cases = known
+      ? state.cases.map((x) => (x.id === c.id ? { ...x, ...c } : x))
+      : [c, ...state.cases];
+    if (state.current?.id === c.id) state.current = { ...state.current, ...c };
+    state.casesLoaded = true;
+    if (state.view === "cases" || state.view === "case") refresh();
+  },
+};
 
 function go(view: View): void {
   state.view = view;
@@ -490,6 +550,16 @@ function casesScreen(): HTMLElement {
     "section",
     { class: "stack" },
     h("h2", {}, t("my_cases")),
+    h("div", { "data-testid": "standing-slot" }, standingBanner(state.standing)),
+    h(
+      "button",
+      {
+        class: "btn primary big",
+        "data-testid": "btn-new-case",
+        onclick: () => openNewCase(state.session!.user, journeys),
+      },
+      t("new_case"),
+    ),
     state.casesOffline ? h("p", { class: "hint" }, t("offline_cases")) : "",
     errorLine(),
     ordered.length === 0
@@ -543,6 +613,19 @@ function caseScreen(): HTMLElement {
   // known: a banner arriving a moment later would push the capture buttons from under a tap.
   const standing = h("div", { "data-testid": "standing-slot" }, standingBanner(state.standing));
   void checkStanding();
+  const team = state.teams[c.id];
+  const teamSlot = h(
+    "div",
+    { "data-testid": "team-slot" },
+    team && !team.enough
+      ? h(
+          "div",
+          { class: "error-box team-short", role: "alert", "data-testid": "team-short" },
+          h("p", { class: "error" }, getLang() === "en" ? team.message_en : team.message),
+          h("p", {}, t("team_ask_supervisor")),
+        )
+      : "",
+  );
   const stageSelect = h(
     "select",
     {
@@ -612,6 +695,7 @@ function caseScreen(): HTMLElement {
     h("h2", { class: "case-head" }, h("span", { class: "case-number" }, c.number), c.title),
     caseLinks(c),
     standing,
+    teamSlot,
     h(
       "div",
       { class: "pickers" },
@@ -722,7 +806,7 @@ function showSaveFailure(err: unknown): void {
   refresh();
 }
 
-async function startCapture(kind: "photo" | "video" | "audio"): Promise<void> {
+async function startCapture(kind: "photo" | "video" | "audio", onDone?: () => void): Promise<void> {
   let stream: MediaStream;
   try {
     stream =
@@ -732,6 +816,7 @@ async function startCapture(kind: "photo" | "video" | "audio"): Promise<void> {
   } catch (err) {
     state.error = t("no_camera", { msg: (err as Error).message || (err as Error).name });
     refresh();
+    onDone?.();
     return;
   }
   const overlay = h("div", { class: `overlay ${kind}`, "data-testid": "capture-overlay" });
@@ -742,6 +827,7 @@ async function startCapture(kind: "photo" | "video" | "audio"): Promise<void> {
   const close = () => {
     stopStream(stream);
     overlay.remove();
+    onDone?.();
   };
 
   if (kind === "photo") {

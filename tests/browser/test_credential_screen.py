@@ -52,7 +52,7 @@ def fetch(url: str) -> str:
         return resp.read().decode()
 
 
-def test_credential_screen_verifies_publicly_and_rotates(open_page, client, users):
+def test_credential_screen_verifies_publicly_and_rotates(open_page, client, users, tmp_path):
     admin = users.create("adm", role="admin")
     officer = users.create("wangxiaoming")
     issue_credential(client, admin, officer.id)
@@ -83,6 +83,21 @@ def test_credential_screen_verifies_publicly_and_rotates(open_page, client, user
     assert page.eval_on_selector("[data-testid=credential-screen]", "e => e.scrollWidth") <= 360
     box = qr.bounding_box()
     assert box and box["x"] >= 0 and box["x"] + box["width"] <= 360 and box["width"] >= 200
+    # at 360×740 the whole QR and the validity dates are on screen without scrolling, and a
+    # date never breaks over two lines ("2028-12 / -31")
+    assert page.eval_on_selector("[data-testid=credential-screen]", "e => e.scrollTop") == 0
+    for part in ("cred-qr", "cred-validity"):
+        shown = page.locator(f"[data-testid={part}]").bounding_box()
+        assert shown and shown["y"] >= 0 and shown["y"] + shown["height"] <= 740, (part, shown)
+        assert shown["x"] >= 0 and shown["x"] + shown["width"] <= 360, (part, shown)
+    dates = page.eval_on_selector_all(
+        "[data-testid=cred-validity] .nowrap", "els => els.map(e => e.getClientRects().length)"
+    )
+    assert dates == [1, 1], dates
+    assert page.inner_text("[data-testid=cred-validity]") == (
+        f"{TODAY - timedelta(days=30)} — {TODAY + timedelta(days=700)}"
+    )
+    page.screenshot(path=str(tmp_path / "credential-360x740.png"))
 
     verify_url = qr.get_attribute("data-verify-url")
     first_token = qr.get_attribute("data-token")

@@ -223,6 +223,8 @@ export interface DocType {
   abbr: string;
   signatures: SignerRole[];
   recording: string | null;
+  /** Stages the case cannot leave without this document: it is offered there too. */
+  needed_to_leave?: string[];
   fields: DocField[];
 }
 

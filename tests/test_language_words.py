@@ -16,7 +16,7 @@ from media_pipeline import steps
 from media_pipeline.flag_words import FLAG_WORDS
 from media_pipeline.limits import RejectCode
 from server.disclosure.service import penalty_summary
-from server.documents import validate_fields
+from server.documents import DOCUMENT_TYPES, describe, validate_fields
 from server.services import workflow
 from server.services.audit_words import ACTION_WORDS, DETAIL_WORDS, details_text
 from server.workflow.rules import transition_from
@@ -208,6 +208,8 @@ def test_documents_needed_to_leave_a_stage_are_listed_under_that_stage():
         listed = " ".join(c.message for c in workflow.stage_checks(facts, stage))
         for doc_type in needed:
             assert workflow.doc_title(doc_type) in listed, (stage, doc_type)
+            # and the documents screen offers it at this stage (document-types' needed_to_leave)
+            assert stage in describe(DOCUMENT_TYPES[doc_type])["needed_to_leave"], doc_type
 
 
 def test_public_penalty_summary_names_kinds_in_chinese():

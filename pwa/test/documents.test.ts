@@ -341,4 +341,13 @@ describe("documents and signatures", () => {
     expect(here.map((t) => t.code)).toEqual(["onsite_inspection_record"]);
     expect(others.map((t) => t.code)).toEqual(["evidence_preservation_notice", "prior_notice"]);
   });
+
+  it("offers a document where the case needs it to move on, not only under its own stage", () => {
+    const notice = TYPES.find((t) => t.code === "prior_notice")!;
+    const types = TYPES.map((t) => (t === notice ? { ...t, needed_to_leave: ["review"] } : t));
+    const [here] = typesForStage(types, "review");
+    expect(here.map((t) => t.code)).toContain("prior_notice");
+    const [atInvestigation] = typesForStage(types, "investigation");
+    expect(atInvestigation.map((t) => t.code)).not.toContain("prior_notice");
+  });
 });

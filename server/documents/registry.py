@@ -828,8 +828,25 @@ def describe(doc_type: DocumentType) -> dict[str, Any]:
         "signatures": list(doc_type.signatures),
         "recording": str(doc_type.recording) if doc_type.recording else None,
         "for_the_party": doc_type.for_the_party,
+        "needed_to_leave": needed_to_leave(doc_type.code),
         "fields": describe_fields(doc_type.schema().fields.items()),
     }
+
+
+def needed_to_leave(code: str) -> list[str]:
+    """The stages a case cannot leave without this document (``investigation_report`` →
+    ``["evidence"]``): the documents screen offers it there, where it is needed, even when
+    the document itself belongs to the next stage."""
+    from ..workflow.rules import TRANSITIONS
+
+    return sorted(
+        {
+            t.source
+            for t in TRANSITIONS
+            for req in t.needs
+            if req["kind"] == "document" and code in req.get("types", req.get("any_of", []))
+        }
+    )
 
 
 def describe_fields(items: Iterable[tuple[str, fields.Field]]) -> list[dict[str, Any]]:

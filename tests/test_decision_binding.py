@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from server.extensions import db
-from server.models import AuditEntry
+from server.models import AuditEntry, Document
 from tests.conftest import Actor, open_case
 from tests.test_workflow import opinion
 from tests.workflow_helpers import API, Flow, fields, move_case_to, signature_png
@@ -205,13 +205,34 @@ def test_a_changed_fine_is_refused_with_the_difference_listed(case):
     assert unsigned.json["signatures"] == []
 
 
-def test_an_edit_after_the_leader_signed_is_refused_at_issue(case):
+def change_behind_the_api(app, doc_id: str, **overrides: Any) -> None:
+    """A change the API would refuse after the leader signed (e.g. a direct database write):
+    the issue checks again."""
+    with app.app_context():
+        doc = db.session.get(Document, doc_id)
+        doc.fields = {**doc.fields, **decision_fields(**overrides)}
+        db.session.commit()
+
+
+def test_what_the_leader_signed_stays_and_the_issue_checks_again(app, case):
     doc_id = agreed_with_decision(case)
     assert case.leader_sign(doc_id, case.match(doc_id)["content_sha256"]).status_code == 201
-    case.edit(doc_id, penalties=[{**FINE, "amount": "200000"}, dict(CONFISCATION)])
+    raised = [{**FINE, "amount": "200000"}, dict(CONFISCATION)]
+    edit = case.client.put(
+        f"{API}/documents/{doc_id}",
+        json={"fields": decision_fields(penalties=raised)},
+        headers=case.team["officer"].headers,
+    )
+    assert edit.status_code == 409 and codes(edit) == "signed_by_leader"
+    change_behind_the_api(app, doc_id, penalties=raised)
     refused = case.issue(doc_id)
     assert refused.status_code == 409 and codes(refused) == "decision_differs_from_review"
     assert [d["field"] for d in refused.json["error"]["details"]["differences"]] == ["penalties"]
+    with app.app_context():
+        entries = db.session.query(AuditEntry).filter_by(action="document.signed")
+        [signed] = [e for e in entries if e.details["document_id"] == doc_id]
+        assert signed.details["role"] == "leader"
+        assert signed.details["content_sha256"] != case.match(doc_id)["content_sha256"]
 
 
 def test_a_changed_party_and_an_added_item_are_listed(case):
@@ -303,11 +324,11 @@ def test_no_new_round_while_the_decision_matches(case):
     assert leader["error"]["code"] == "role_forbidden"
 
 
-def test_no_role_can_override(case):
+def test_no_role_can_override(app, case):
     doc_id = agreed_with_decision(case)
     shown = case.match(doc_id)["content_sha256"]
     assert case.leader_sign(doc_id, shown).status_code == 201
-    case.edit(doc_id, penalties=[{**FINE, "amount": "200000"}, dict(CONFISCATION)])
+    change_behind_the_api(app, doc_id, penalties=[{**FINE, "amount": "200000"}])
     team = case.team
     for who in ("officer", "sup", "leader"):
         refused = case.issue(doc_id, team[who], override_reason="领导同意，特事特办")

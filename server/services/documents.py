@@ -190,6 +190,20 @@ def update_draft(
     _ensure_may_write(user, case)
     if doc.status != "draft":
         raise Conflict("an issued document is corrected by a new version", code="not_draft")
+    # What the leader signed stays what is issued. Locked as the leader's signature locks it,
+    # so an edit and that signature cannot cross.
+    session.refresh(doc, with_for_update=True)
+    leader_signed = session.execute(
+        sa.select(DocumentSignature.id).where(
+            DocumentSignature.document_id == doc.id, DocumentSignature.role == "leader"
+        )
+    ).first()
+    if leader_signed:
+        raise Conflict(
+            "负责人已签名，文书不能再修改 / the leader has signed this draft: it can no longer "
+            "be edited",
+            code="signed_by_leader",
+        )
     doc.fields = _validated(doc.doc_type, data)
     audit.record(
         session,
@@ -327,6 +341,8 @@ def add_signature(
             "role": role,
             "signer": signer_name,
             "sha256": signature.sha256,
+            # the content signed: the version's hash as the review-match endpoint gives it
+            "content_sha256": decision_binding.content_sha256(doc),
         },
     )
     return signature

@@ -603,14 +603,15 @@ EXPECTED: dict[str, Any] = {
     # Decided in 2025: c1 r1 returned Thu 20 → Tue 25 Mar = 3 working days;
     # c1 r2 agreed Thu 27 Mar → Tue 8 Apr, 4 Apr a holiday = 7; c2 r1 agreed 2 → 3 Jan = 1;
     # c6 r1 returned Mon 30 Dec 2024 → Mon 6 Jan, 1 Jan a holiday = 4;
-    # c7 r2 transfer Mon 3 → Wed 5 Feb = 2. (c8 r1 was decided 1 Jan 2026 Shanghai.)
+    # c7 r2 transfer Mon 3 → Wed 5 Feb, Tue 4 Feb the last day of the 2025 春节 holiday (the
+    # shipped national calendar) = 1. (c8 r1 was decided 1 Jan 2026 Shanghai.) 16 / 5 = 3.2.
     "legal_reviews": {
         "decided": 5,
         "agreed": 2,
         "returned": 2,
         "transfer": 1,
         "returned_share": 0.4,
-        "average_working_days": 3.4,
+        "average_working_days": 3.2,
     },
     # Active in 2025: c1 c2 c3 c4 c6 c7 c8. Checks per reached stage:
     #   c1 investigation: on-site video ✓, inspection record ✓; evidence: preservation photo ✗,
@@ -855,7 +856,7 @@ def test_freeze_publish_and_public_renderings(app, client, seed):
     assert values["penalties.by_kind.warning"] == "2"
     assert values["penalties.fine_total"] == "33200.50"
     assert values["legal_reviews.returned_share"] == "40.0"
-    assert values["legal_reviews.average_working_days"] == "3.4"
+    assert values["legal_reviews.average_working_days"] == "3.2"
     assert values["recording.share"] == "40.0"
     assert values["credentials.share"] == "33.3"
     assert values["hearings.count"] == "1"

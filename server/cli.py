@@ -554,6 +554,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="check the database alone, not the heads kept in WORM storage",
     )
     verify.set_defaults(func=cmd_audit_verify)
+    from .cli_log import add_log_commands
+
+    add_log_commands(audit_p)
 
     archive_p = sub.add_parser("archive", help="case archives (案卷)").add_subparsers(
         dest="archive_cmd", required=True

@@ -439,3 +439,29 @@ def test_verify_py_checks_a_proof_file(app, client, tmp_path, capsys):
     assert "seq 7" in err and "root mismatch" in err
     # The archive form of the command is unchanged.
     assert offline.main([str(tmp_path / "missing.zip")]) == offline.EXIT_USAGE
+
+
+def test_cli_signs_a_tree_head_on_demand(app, app_config, client, monkeypatch, capsys):
+    from server.cli import main as cli_main
+
+    # The CLI builds its own app from the environment: point it at this test's database.
+    for name in (
+        "DATABASE_URL:SQLALCHEMY_DATABASE_URI",
+        "DATA_DIR",
+        "S3_ENDPOINT_URL",
+        "SIGNING_KEY_FILE",
+        "S3_BUCKET_ORIGINALS",
+        "S3_ACCESS_KEY",
+        "S3_SECRET_KEY",
+    ):
+        env, _, key = name.partition(":")
+        monkeypatch.setenv(f"FIELDTRACE_{env}", str(app_config[key or env]))
+    monkeypatch.setenv("FIELDTRACE_SECRET_KEY", "x")
+    assert cli_main(["audit", "tree-head"]) == 1  # an empty log has no head
+    capsys.readouterr()
+    _fill(app, 9)
+    assert cli_main(["audit", "tree-head"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["tree_size"] == 9
+    assert printed == client.get("/public/log/head").get_json()
+    offline.verify_tree_head(printed, _key(app))

@@ -372,8 +372,9 @@ def require_match(
     match = review_match(session, case, doc)
     if signing and match.bound and not shown_content_sha256:
         raise Invalid(
-            "请在签发对话框中核对文书内容后再签名 / sign from the dialog that shows the "
-            "document: send shown_content_sha256 from review-match",
+            "请在案件页「本案文书」中点「负责人签名」，在对话框中核对文书与法制审核结果后签名"
+            " / sign from the dialog that shows the document and its review check: send "
+            "shown_content_sha256 from review-match",
             code="shown_content_required",
         )
     if shown_content_sha256 and shown_content_sha256 != content_sha256(doc):

@@ -252,6 +252,14 @@ def test_the_stored_tree_grows_and_matches_the_reference(app, client):
     with app.app_context():
         for n in range(1, 41):
             assert transparency.stored_root(db.session, n) == ref_mth(leaves[:n])
+            for m in range(n):
+                assert transparency.stored_inclusion_proof(db.session, m, n) == ref_path(
+                    m, leaves[:n]
+                )
+            for m in range(1, n + 1):
+                assert transparency.stored_consistency_proof(db.session, m, n) == ref_proof(
+                    m, leaves[:n]
+                )
         # Only complete subtrees above the leaves are stored: 40 leaves make 20+10+5+2+1.
         assert db.session.execute(sa.select(sa.func.count()).select_from(MerkleNode)).scalar() == 38
         assert db.session.execute(sa.select(sa.func.count()).select_from(TreeHead)).scalar() == 5
@@ -283,6 +291,7 @@ def test_public_proofs_verify_offline_against_the_pinned_key(app, client):
             proof = client.get(f"/public/log/proof/{seq}?tree_size={size}").get_json()
             assert proof["leaf_index"] == seq - 1 and proof["tree_size"] == size
             assert proof["leaf_hash"] == transparency.leaf_hash(leaves[seq - 1]).hex()
+            assert proof["leaf_hash"] == offline.tree_leaf_hash(leaves[seq - 1].hex())
             root = (head if size == 29 else old)["root_hash"]
             assert offline.verify_inclusion(
                 proof["leaf_index"], size, proof["leaf_hash"], proof["audit_path"], root
@@ -432,6 +441,14 @@ def test_verify_py_checks_a_proof_file(app, client, tmp_path, capsys):
     assert offline.main(["proof", str(path)]) == offline.EXIT_UNAUTHENTICATED
     stranger = Ed25519PrivateKey.generate().public_key().public_bytes_raw().hex()
     assert offline.main(["proof", str(path), "--public-key", stranger]) == offline.EXIT_FAILED
+    stale = dict(bundle, inclusion=[client.get("/public/log/proof/3?tree_size=7").get_json()])
+    path.write_text(json.dumps(stale))
+    assert offline.main(["proof", str(path), "--public-key", key]) == offline.EXIT_FAILED
+    assert "proof is for tree size 7, the head is of size 12" in capsys.readouterr().err
+    rewritten = dict(bundle, old_head=dict(old, root_hash="00" * 32))
+    path.write_text(json.dumps(rewritten))
+    assert offline.main(["proof", str(path), "--public-key", key]) == offline.EXIT_FAILED
+    assert "old_head: bad signature" in capsys.readouterr().err
     bundle["inclusion"][1]["audit_path"].reverse()
     path.write_text(json.dumps(bundle))
     assert offline.main(["proof", str(path), "--public-key", key]) == offline.EXIT_FAILED

@@ -165,12 +165,57 @@ def _metres(value: float) -> tuple[str, str]:
     return f"{value:.0f} 米", f"{value:.0f} m"
 
 
+def wgs84_to_gcj02(lat: float, lon: float) -> tuple[float, float]:
+    """The GCJ-02 coordinates (China's mandated map datum) of a WGS 84 position in China.
+
+    GCJ-02 shifts positions by 100-700 m with a published formula; outside China it is WGS 84.
+
+    >>> [round(v, 4) for v in wgs84_to_gcj02(31.2304, 121.4737)]
+    [31.2285, 121.4782]
+    """
+    if not (0.8293 <= lat <= 55.8271 and 72.004 <= lon <= 137.8347):
+        return lat, lon
+    x, y = lon - 105.0, lat - 35.0
+    d_lat = (
+        -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
+        + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2 / 3
+        + (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2 / 3
+        + (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2 / 3
+    )  # fmt: skip
+    d_lon = (
+        300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
+        + (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2 / 3
+        + (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2 / 3
+        + (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2 / 3
+    )  # fmt: skip
+    a, ee = 6378245.0, 0.00669342162296594323  # Krasovsky 1940, as the formula has it
+    rad = lat / 180.0 * math.pi
+    magic = 1 - ee * math.sin(rad) ** 2
+    sqrt_magic = math.sqrt(magic)
+    d_lat = (d_lat * 180.0) / ((a * (1 - ee)) / (magic * sqrt_magic) * math.pi)
+    d_lon = (d_lon * 180.0) / (a / sqrt_magic * math.cos(rad) * math.pi)
+    return lat + d_lat, lon + d_lon
+
+
+def _gcj02_explains(gps: dict[str, Any], lat: float, lon: float, allowed: float) -> float | None:
+    """The distance the GCJ-02 shift leaves, when shifting either position closes the gap."""
+    for (a_lat, a_lon), (b_lat, b_lon) in (
+        (wgs84_to_gcj02(gps["lat"], gps["lon"]), (lat, lon)),  # the file in WGS 84
+        ((gps["lat"], gps["lon"]), wgs84_to_gcj02(lat, lon)),  # the phone in WGS 84
+    ):
+        left = distance_m(a_lat, a_lon, b_lat, b_lon)
+        if left <= allowed:
+            return left
+    return None
+
+
 def _check_location(session: Session, item: MediaItem, probe: dict[str, Any]) -> None:
     """Keep the file's own position next to the phone's, and flag them disagreeing.
 
     Both go into ``probe["location"]`` (shown with the item). ``location_mismatch`` when
     they are farther apart than the larger of both accuracies plus :data:`LOCATION_MARGIN_M`:
-    a photo taken elsewhere than the phone said, or a file brought from another place.
+    a photo taken elsewhere than the phone said, or a file brought from another place. A gap
+    that China's GCJ-02 datum shift closes is the same place (``datum_shift``), not flagged.
     """
     gps = probe.get("gps")
     if not gps:
@@ -182,6 +227,13 @@ def _check_location(session: Session, item: MediaItem, probe: dict[str, Any]) ->
         accuracy = max(item.accuracy_m or 0.0, gps.get("accuracy_m") or 0.0)
         allowed = accuracy + LOCATION_MARGIN_M
         location.update(device=device, distance_m=round(distance, 1), allowed_m=allowed)
+        if distance > allowed:
+            datum = _gcj02_explains(gps, item.latitude, item.longitude, allowed)
+            if datum is not None:
+                # One of the two is in China's GCJ-02 datum (some phones' system location
+                # gives it), 100-700 m off WGS 84: the same place, said so, not flagged.
+                location.update(datum_shift="gcj02", distance_without_shift_m=round(datum, 1))
+                distance = 0.0
         if distance > allowed:
             (far_zh, far_en), (acc_zh, acc_en) = _metres(distance), _metres(accuracy)
             margin = f"{LOCATION_MARGIN_M:.0f}"

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
+from media_pipeline.probe import wgs84_to_gcj02
 from tests import tus_helpers as tus
 from tests.conftest import open_case
 
@@ -201,3 +202,27 @@ def test_the_jpeg_pixel_limit_comes_from_the_configuration(small_jpeg_limit, cli
     item = _media(client, officer, tus.upload(client, officer, case["id"], _photo("green")))
     assert item["steps"]["derive"]["code"] == "decompression_bomb"
     assert item["file_captured_at"] is not None  # its EXIF is read all the same
+
+
+def test_a_position_in_chinas_gcj02_datum_is_the_same_place_not_a_mismatch(client, users) -> None:
+    """The file in WGS 84 (Shanghai), the phone's system location in GCJ-02: 481 m apart on
+    paper, the same spot. A real move of that distance stays a mismatch."""
+    officer = users.create("li")
+    case = open_case(client, officer)
+    lat, lon = wgs84_to_gcj02(LAT, LON)
+    shifted = {"latitude": f"{lat:.6f}", "longitude": f"{lon:.6f}", "accuracy_m": "10"}
+    item = _media(
+        client, officer, tus.upload(client, officer, case["id"], _photo("yellow"), **shifted)
+    )
+    assert "location_mismatch" not in [f["code"] for f in item["flags"]]
+    location = item["probe"]["location"]
+    assert location["datum_shift"] == "gcj02"
+    assert 400 < location["distance_m"] < 600 and location["distance_without_shift_m"] < 10
+
+    # 480 m due north: no datum shift explains that.
+    moved = {**shifted, "latitude": f"{LAT + 0.0043:.6f}", "longitude": f"{LON:.6f}"}
+    item = _media(
+        client, officer, tus.upload(client, officer, case["id"], _photo("purple"), **moved)
+    )
+    assert "location_mismatch" in [f["code"] for f in item["flags"]]
+    assert "datum_shift" not in item["probe"]["location"]

@@ -13,7 +13,9 @@ def cmd_audit_tree_head(args: argparse.Namespace) -> int:
     from .services import transparency
 
     with _app_context() as app:
-        head = transparency.sign_tree_head(db.session, app.extensions["fieldtrace"].signer)
+        head = transparency.sign_tree_head(
+            db.session, app.extensions["fieldtrace"].signer, max_leaves=None
+        )
         db.session.commit()
         if head is None:
             print("the audit log is empty: no tree head to sign")

@@ -40,6 +40,8 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 # from the audit chain's, so appends never wait for the tree).
 _PG_TREE_LOCK = 0x46_54_4D_54  # "FTMT"
 _INSERT_BATCH = 5000
+# Leaves one signed head may add (a few seconds of work on a busy small machine).
+MAX_LEAVES_PER_HEAD = 100_000
 
 
 class ProofError(ValueError):
@@ -345,26 +347,34 @@ def _insert_nodes(session: Session, rows: list[tuple[int, int, bytes]]) -> None:
     )
 
 
-def grow(session: Session, *, batch: int = 50_000) -> tuple[int, bytes]:
-    """Add every committed audit entry after the stored tree to it; returns the new size and
-    root. Stops before a gap in seq (a deleted entry: ``audit.verify_chain`` names it), so
-    leaf ``i`` is always seq ``i + 1``. O(new entries) hashes, O(log n) reads."""
+def grow(session: Session, *, limit: int | None = None, batch: int = 50_000) -> tuple[int, bytes]:
+    """Add the committed audit entries after the stored tree to it (at most ``limit``);
+    returns the new size and root. Stops before a gap in seq (a deleted entry:
+    ``audit.verify_chain`` names it), so leaf ``i`` is always seq ``i + 1``. O(new entries)
+    hashes, O(log n) reads. Only within ``sign_tree_head``'s transaction: the stored tree's
+    size is the largest signed head's, so nodes written without a head would be written
+    again."""
     size = tree_size(session)
     keys = _frontier_keys(size)
     known = _Fetched(_fetch(session, set(keys)))
     # The right edge of the tree: (level, hash) of its complete subtrees, largest first.
     frontier = [(level, known.node(level, index)) for level, index in keys]
     pending: list[tuple[int, int, bytes]] = []
-    while True:
+    added, done = 0, False
+    while not done:
+        want = batch if limit is None else min(batch, limit - added)
+        if want <= 0:
+            break
         rows = session.execute(
             sa.select(AuditEntry.seq, AuditEntry.entry_hash)
             .where(AuditEntry.seq > size)
             .order_by(AuditEntry.seq)
-            .limit(batch)
+            .limit(want)
         ).all()
+        done = len(rows) < want
         for seq, entry_hash in rows:
             if seq != size + 1:
-                rows = []
+                done = True
                 break
             h, level, index = entry_leaf_hash(entry_hash), 0, size
             while frontier and frontier[-1][0] == level:
@@ -372,12 +382,12 @@ def grow(session: Session, *, batch: int = 50_000) -> tuple[int, bytes]:
                 level, index = level + 1, index >> 1
                 pending.append((level, index, h))
             frontier.append((level, h))
-            size += 1
-        if pending and (len(pending) >= _INSERT_BATCH or len(rows) < batch):
+            size, added = size + 1, added + 1
+        if len(pending) >= _INSERT_BATCH:
             _insert_nodes(session, pending)
             pending = []
-        if len(rows) < batch:
-            break
+    if pending:
+        _insert_nodes(session, pending)
     root = EMPTY_ROOT
     if frontier:
         root = frontier[-1][1]
@@ -404,12 +414,18 @@ def head_message(tree_size: int, root_hash_hex: str, timestamp: str) -> bytes:
     return f"{HEAD_FORMAT}\n{tree_size}\n{root_hash_hex}\n{timestamp}".encode()
 
 
-def sign_tree_head(session: Session, signer: Signer) -> TreeHead | None:
-    """Grow the tree to the end of the committed log and sign its head, in the caller's
-    transaction; the head of an unchanged tree is re-signed with a fresh time (one row per
-    size). None for an empty log."""
+def sign_tree_head(
+    session: Session, signer: Signer, *, max_leaves: int | None = MAX_LEAVES_PER_HEAD
+) -> TreeHead | None:
+    """Grow the tree towards the end of the committed log (by at most ``max_leaves``) and
+    sign its head, in the caller's transaction; the head of an unchanged tree is re-signed
+    with a fresh time (one row per size). None for an empty log.
+
+    The bound keeps one transaction short (on SQLite it holds the only write lock) when the
+    tree is first built over a long log: the minute's sweeps then catch up step by step,
+    each head consistent with the last."""
     _lock_tree(session)
-    size, root = grow(session)
+    size, root = grow(session, limit=max_leaves)
     if size == 0:
         return None
     signed_at = clock.now()

@@ -664,8 +664,10 @@ const zh = {
   flow_step_archive: "7. 归档",
   flow_film_hint: "录像中请出示执法证，告知当事人违法事实、处罚理由和依据，听取陈述和申辩。",
   flow_record: "开始录制现场视频",
+  flow_show_credential: "出示执法证（亮证）",
   flow_filmed: "现场视频已上传到服务器。",
   flow_video_uploading: "现场视频已录制，正在上传…",
+  flow_upload_failed: "现场视频未能上传，仍保存在本手机上（见上传队列）：",
   flow_decide: "下一步：作出当场处罚决定",
   flow_fill_decision: "填写当场处罚决定书",
   flow_reason_decide: "当场处罚：现场执法已录像，作出处罚决定",
@@ -1521,8 +1523,11 @@ const en: Record<Key, string> = {
   flow_film_hint:
     "On video: show your credential, tell the party the facts, reasons and legal basis, hear their statement.",
   flow_record: "Record the on-site video",
+  flow_show_credential: "Show your credential",
   flow_filmed: "The on-site video is on the server.",
   flow_video_uploading: "The on-site video is recorded and uploading…",
+  flow_upload_failed:
+    "The on-site video could not be uploaded; it stays on this phone (see the queue):",
   flow_decide: "Next: decide on the spot",
   flow_fill_decision: "Fill in the decision",
   flow_reason_decide: "On-the-spot penalty: on-site work filmed, decision made",

@@ -9,6 +9,7 @@
 import * as api from "./api";
 import type { Case, Completeness, EnforcementDocument, User } from "./api";
 import { localMessage, openSheet, requirementMessage, type Sheet } from "./completeness";
+import { openCredential } from "./credential";
 import { allEntries } from "./db";
 import { latestVersions, openDocuments, type DocumentsStart } from "./documents";
 import { h } from "./dom";
@@ -206,13 +207,28 @@ export function openOnsiteFlow(c: Case, user: User, journeys: Journeys): Sheet {
     const filmStep: (Node | string)[] = [];
     let filmState: StepState = filmed ? "done" : "now";
     if (filmed) filmStep.push(t("flow_filmed"));
-    else if (onPhone.length) {
+    else if (onPhone.some((e) => e.state === "error")) {
+      // refused or failed for good (e.g. 持证上岗): say why; the video stays on the phone
+      filmState = "blocked";
+      const failed = onPhone.find((e) => e.state === "error")!;
+      filmStep.push(
+        h("p", { class: "error", "data-testid": "flow-upload-failed" }, t("flow_upload_failed")),
+        failed.error ? h("p", { class: "error" }, localMessage(failed.error)) : "",
+      );
+    } else if (onPhone.length) {
       filmState = "now";
       filmStep.push(h("p", { "data-testid": "flow-uploading" }, t("flow_video_uploading")));
       poll = setTimeout(() => void load(), 2000);
     } else {
+      const show = h(
+        "button",
+        { type: "button", class: "btn", "data-testid": "flow-credential" },
+        t("flow_show_credential"),
+      );
+      show.addEventListener("click", () => openCredential(c.id));
       filmStep.push(
         h("p", { class: "hint" }, t("flow_film_hint")),
+        show,
         action("flow-record", t("flow_record"), async () => {
           await journeys.record(c, "filing", "onsite_inspection");
           await load();

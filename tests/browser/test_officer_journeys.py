@@ -124,18 +124,27 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture
 def unit(app, client, users) -> dict:
-    """A unit with two certified officers, one without a credential, and a supervisor."""
+    """A unit with three certified officers, one without a credential, and a supervisor."""
     people = {
         "li": users.create("li"),
         "wang": users.create("wang"),
+        "zhou": users.create("zhou"),
         "zhao": users.create("zhao"),
         "sup": users.create("zhang", role="supervisor"),
         "admin": users.create("admin1", role="admin"),
     }
-    for key, name in (("li", "李明"), ("wang", "王芳"), ("zhao", "赵强"), ("sup", "张主任")):
+    names = (
+        ("li", "李明"),
+        ("wang", "王芳"),
+        ("zhou", "周杰"),
+        ("zhao", "赵强"),
+        ("sup", "张主任"),
+    )
+    for key, name in names:
         rename(app, people[key], name)
     issue_credential(client, people["admin"], people["li"], "31010120260001")
     issue_credential(client, people["admin"], people["wang"], "31010120260002")
+    issue_credential(client, people["admin"], people["zhou"], "31010120260004")
     return people
 
 
@@ -323,6 +332,12 @@ def test_general_procedure_opened_on_the_phone_and_approved_in_the_console(
     expect(member).to_contain_text("未持有执法证")
     assert desk.is_disabled("[data-testid=assign-officer][data-username=zhao] input")
     console.check("case-with-approval")
+    # the supervisor adds a third certified officer to the case
+    desk.check("[data-testid=assign-officer][data-username=zhou] input")
+    desk.click("[data-testid=btn-assign]")
+    desk.wait_for_selector("[data-testid=team-member][data-username=zhou]")
+    expect(desk.locator("[data-testid=team-enough]")).to_contain_text("3")
+    console.check("officers-assigned")
     desk.fill("[data-testid=approver-opinion]", "同意立案，由李明、王芳调查处理。")
     sign_with_mouse(desk)
     console.check("approver-signed")

@@ -41,14 +41,18 @@ PERIOD_CLAIM_S = 50
 
 
 def build_huey(queue_url: str | None, data_dir: Path, *, name: str = "fieldtrace") -> Huey:
+    # results=False: jobs write their outcome to the database and nobody reads Huey's copy,
+    # which was kept forever (every job of every item, accumulating in Redis).
     if queue_url and queue_url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisHuey(name, url=queue_url, utc=True)
+        return RedisHuey(name, url=queue_url, utc=True, results=False)
     if queue_url and queue_url.startswith("sqlite:///"):
-        return SqliteHuey(name, filename=queue_url.removeprefix("sqlite:///"), utc=True)
+        return SqliteHuey(
+            name, filename=queue_url.removeprefix("sqlite:///"), utc=True, results=False
+        )
     if queue_url:
         raise ValueError(f"unsupported FIELDTRACE_QUEUE_URL {queue_url!r}")
     data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(name, filename=str(data_dir / "queue.db"), utc=True)
+    return SqliteHuey(name, filename=str(data_dir / "queue.db"), utc=True, results=False)
 
 
 class _InProcessConsumer(Consumer):

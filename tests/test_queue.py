@@ -416,3 +416,21 @@ def test_the_embedded_queue_always_runs_its_sweep(app):
     jobs = app.extensions["fieldtrace"].jobs
     assert jobs.claim_period("sweep", seconds=50)
     assert jobs.claim_period("sweep", seconds=50)  # one machine: its one scheduler decides
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason="set FIELDTRACE_TEST_REDIS_URL (CI does)")
+def test_job_results_do_not_accumulate_in_redis(app_config):
+    app = _queue_app(app_config, REDIS_URL)
+    jobs = app.extensions["fieldtrace"].jobs
+    try:
+        for _ in range(3):
+            jobs.enqueue_verify("no-such-item")
+        while (task := jobs.huey.dequeue()) is not None:
+            jobs.huey.execute(task)
+        assert jobs.huey.pending_count() == 0
+        assert jobs.huey.result_count() == 0
+    finally:
+        jobs.huey.flush()
+        with app.app_context():
+            db.engine.dispose()

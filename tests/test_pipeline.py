@@ -287,7 +287,8 @@ def test_attach_by_time_window_unattached_and_supervisor_move(app, client, users
 
 def test_recording_gaps(client, users, samples):
     officer = users.create("li")
-    case = open_case(client, officer, major_property=True)
+    colleague = users.create("wang")  # 执法人员不得少于两人: not this test's gap
+    case = open_case(client, officer, major_property=True, officer_ids=[colleague.id])
     tus.upload(client, officer, case["id"], samples["photo"], activity="evidence_collection")
     gaps = client.get(f"/api/v1/cases/{case['id']}/gaps", headers=officer.headers).json["gaps"]
     assert {(g["code"], g["stage"]) for g in gaps} == {

@@ -196,6 +196,20 @@ class PageQuerySchema(Schema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
+class LabelledFlags(fields.List):
+    """A media item's flags, each with ``label`` ({"zh", "en"}) from the one table of flag
+    words (media_pipeline/flag_words.py): the console shows the label, never the code."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(fields.Dict(), **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        from media_pipeline.flag_words import flag_words
+
+        labelled = [{**f, "label": flag_words(str(f.get("code", "")))} for f in value or []]
+        return super()._serialize(labelled, attr, obj, **kwargs)
+
+
 class MediaItemSchema(Schema):
     id = fields.String()
     case_id = fields.Integer()
@@ -227,21 +241,6 @@ class MediaItemSchema(Schema):
     uploader = fields.Nested(OfficerRefSchema)
     processing = fields.String()
     steps = fields.Dict()
-
-
-class LabelledFlags(fields.List):
-    """A media item's flags, each with ``label`` ({"zh", "en"}) from the one table of flag
-    words (media_pipeline/flag_words.py): the console shows the label, never the code."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(fields.Dict(), **kwargs)
-
-    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
-        from media_pipeline.flag_words import flag_words
-
-        labelled = [{**f, "label": flag_words(str(f.get("code", "")))} for f in value or []]
-        return super()._serialize(labelled, attr, obj, **kwargs)
-
     flags = LabelledFlags()
     probe = fields.Dict(allow_none=True)
     duration_s = fields.Float(allow_none=True)
@@ -300,6 +299,19 @@ class AuditEntrySchema(Schema):
     details = fields.Dict()
     prev_hash = fields.String()
     entry_hash = fields.String()
+    # The action and its details in words ({"zh", "en"}), for people: server/services/audit_words.py
+    action_label = fields.Method("_action_label")
+    details_text = fields.Method("_details_text")
+
+    def _action_label(self, entry: Any) -> dict[str, str]:
+        from .services.audit_words import action_words
+
+        return action_words(entry.action)
+
+    def _details_text(self, entry: Any) -> dict[str, str]:
+        from .services.audit_words import details_text
+
+        return {lang: details_text(entry.action, entry.details, lang) for lang in ("zh", "en")}
 
 
 class CustodySchema(Schema):
@@ -335,20 +347,6 @@ class UploadMetadataSchema(Schema):
     )
     case_id = fields.Integer(required=True, strict=False)
     # Optional: without it the pipeline attaches the item to the stage open at capture time.
-    # The action and its details in words ({"zh", "en"}), for people: server/services/audit_words.py
-    action_label = fields.Method("_action_label")
-    details_text = fields.Method("_details_text")
-
-    def _action_label(self, entry: Any) -> dict[str, str]:
-        from .services.audit_words import action_words
-
-        return action_words(entry.action)
-
-    def _details_text(self, entry: Any) -> dict[str, str]:
-        from .services.audit_words import details_text
-
-        return {lang: details_text(entry.action, entry.details, lang) for lang in ("zh", "en")}
-
     stage = fields.String(validate=validate.OneOf([s.value for s in Stage]))
     activity = fields.String(required=True, validate=validate.OneOf([a.value for a in Activity]))
     captured_at = Instant(required=True)

@@ -165,6 +165,9 @@ def test_every_screen_in_both_languages(open_page, client, users, app):
         page.click("[data-testid=tab-queue]")
         page.wait_for_timeout(300)
         check(page, "officer-queue", data, problems)
+        page.click("[data-testid=btn-credential]")  # 亮证 without a credential: it says so
+        page.wait_for_selector("[data-testid=credential-screen] [data-testid=cred-standing]")
+        check(page, "officer-credential", data, problems)
         page.context.close()
 
     # the supervisor at a desk: case list, case page, item page with its flags and custody

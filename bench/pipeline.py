@@ -156,6 +156,18 @@ def _time(fn, paths: list[Path], out: Path) -> float:
     return time.perf_counter() - start
 
 
+def _interleaved(fns: list, paths: list[Path], out: Path) -> list[float]:
+    """Total seconds of each function over ``paths``, taking turns photo by photo: on a
+    machine shared with other work, a load swing then falls on every contender alike."""
+    totals = [0.0] * len(fns)
+    for i, path in enumerate(paths):
+        for j, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn(path, out / f"t-{i}-{j}.jpg")
+            totals[j] += time.perf_counter() - start
+    return totals
+
+
 def _ffmpeg(out: Path, *args: str) -> Path:
     subprocess.run(["ffmpeg", "-v", "error", "-y", *args, str(out)], check=True)
     return out
@@ -296,9 +308,9 @@ def _photos(work: Path, count: int) -> None:
     photos = _make_photos(work, count)
     out = work / "out"
     out.mkdir()
-    base = _time(_baseline_thumbnail, photos, out)
-    ours = _time(lambda s, d: make_thumbnail(s, d), photos, out)
-    floor = _time(_decode_eighth, photos, out)
+    base, ours, floor = _interleaved(
+        [_baseline_thumbnail, lambda s, d: make_thumbnail(s, d), _decode_eighth], photos, out
+    )
     ratio = base / ours
     print(f"thumbnails of {count} × 12 MP JPEG ({photos[0].stat().st_size >> 10} KiB):")
     print(f"  full-decode baseline {base:.2f} s, pipeline (draft) {ours:.2f} s")
@@ -320,16 +332,18 @@ def _photos(work: Path, count: int) -> None:
         )
     except ImportError:
         print('  pyvips not installed (pip install -e ".[bench]"): skipped')
-    both_base = _time(_baseline_both, photos, out)
-    both = _time(
-        lambda s, d: make_derivatives(s, {d.with_suffix(".p.jpg"): 1600, d: 320}), photos, out
+    both_base, both = _interleaved(
+        [_baseline_both, lambda s, d: make_derivatives(s, {d.with_suffix(".p.jpg"): 1600, d: 320})],
+        photos,
+        out,
     )
     print(
         f"thumbnail + preview per item: straightforward {both_base:.2f} s, "
         f"pipeline (one decode) {both:.2f} s = {both_base / both:.1f}×"
     )
-    item = _time(_photo_item, photos, out)
-    item_decoding_probe = _time(lambda s, d: _photo_item(s, d, probe_decodes=True), photos, out)
+    item, item_decoding_probe = _interleaved(
+        [_photo_item, lambda s, d: _photo_item(s, d, probe_decodes=True)], photos, out
+    )
     print(
         f"photo item (probe, thumbnail, preview): {item:.2f} s with the probe reading "
         f"headers only, {item_decoding_probe:.2f} s with the probe decoding as well "

@@ -12,6 +12,7 @@ from itertools import pairwise
 import pytest
 
 from tests.conftest import PASSWORD, open_case
+from tests.test_documents_registry import COMPANY
 from tests.workflow_helpers import Flow
 
 from .conftest import PHONE, require_browser, sign_in, to_english
@@ -208,7 +209,8 @@ def test_officer_fills_signs_issues_and_hands_over_an_inspection_record(
     assert NUMBER.search(doc["number"]) and doc["number"] == number
     assert doc["fields"]["inspected_at"].startswith("2026-11-21T09:30:00")
     assert [i["name"] for i in doc["fields"]["inspectors"]] == ["王五", "赵六"]
-    assert doc["fields"]["party"] == {"type": "legal", "name": "某某食品有限公司"}
+    # the form knew the party from the 立案审批表 (prefill): confirmed, not typed again
+    assert doc["fields"]["party"] == COMPANY
     assert doc["fields"]["credential_shown"] is True
     assert sorted((s["role"], s["signer_name"]) for s in doc["signatures"]) == [
         ("officer", "Wangwu"),
@@ -240,7 +242,9 @@ def test_officer_fills_signs_issues_and_hands_over_an_inspection_record(
     assert met.get_attribute("data-met") == "true"
     assert_fits_phone(page)
 
-    # the officer tries to move on anyway: the server's reasons are listed
+    # the officer tries to move on anyway (the reason is theirs to write while items are
+    # missing): the server's reasons are listed
+    page.fill("[data-testid=advance-reason]", "现场检查已完成，申请进入取证阶段。")
     page.click("[data-testid=btn-advance]")
     missing = page.locator("[data-testid=advance-missing]")
     missing.wait_for(state="visible")

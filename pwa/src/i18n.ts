@@ -220,6 +220,7 @@ const zh = {
   refusal_case_archived: "案件已归档，不能再上传或修改。",
   refusal_stage_not_reached: "案件尚未进入所选阶段，不能上传到该阶段；请改选当前阶段后重新拍摄。",
   refusal_not_assigned: "您未被指派办理此案件。",
+  refusal_case_not_found: "此案件不存在，或您已不再办理此案件。",
   refusal_device_not_yours: "此手机已登记给其他执法人员，不能由您上传。",
   refusal_unsupported_media_type: "不支持此文件类型：只接收照片、视频、录音或文书扫描件。",
   refusal_invalid_metadata: "上传信息不完整或有误，服务器未接收；请联系管理员。",
@@ -1055,6 +1056,7 @@ const en: Record<Key, string> = {
   refusal_stage_not_reached:
     "The case has not reached the chosen stage; choose its current stage and record again.",
   refusal_not_assigned: "You are not assigned to this case.",
+  refusal_case_not_found: "This case does not exist, or you no longer work on it.",
   refusal_device_not_yours:
     "This phone is registered to another officer; you cannot upload from it.",
   refusal_unsupported_media_type:

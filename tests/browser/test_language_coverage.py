@@ -93,7 +93,7 @@ def check(page, name: str, data: tuple[str, ...], problems: list[str]) -> None:
 
 
 def seed(client, users):
-    officer = users.create("lcofficer")
+    officer = users.create("lc_officer")
     sup = users.create("lc_sup", role="supervisor")
     users.create("lc_legal", role="legal")
     users.create("lc_leader", role="leader")
@@ -113,7 +113,7 @@ def seed(client, users):
 
 
 def data_of(case: dict, *more: str) -> tuple[str, ...]:
-    people = ("lcofficer", "lc_sup", "lc_legal", "lc_leader", "lc_admin")
+    people = ("lc_officer", "lc_sup", "lc_legal", "lc_leader", "lc_admin", "lc_other", "lc_third")
     names = tuple(p.title() for p in people)
     return (*people, *names, "U1", case["number"], CASE_TITLE, "市场监管", *more)
 
@@ -145,7 +145,7 @@ def test_every_screen_in_both_languages(open_page, client, users, app):
     # the officer on the phone: case list, case screen, queue
     for english in (False, True):
         page = open_page(**PHONE)
-        sign_in(page, "lcofficer", PASSWORD)
+        sign_in(page, "lc_officer", PASSWORD)
         page.wait_for_selector("[data-testid=case-row]")
         if english:
             to_english(page)
@@ -169,6 +169,44 @@ def test_every_screen_in_both_languages(open_page, client, users, app):
         page.wait_for_selector("[data-testid=credential-screen] [data-testid=cred-standing]")
         check(page, "officer-credential", data, problems)
         page.context.close()
+
+    # a refused upload in the queue: a photo taken offline, the officer taken off the case
+    # meanwhile; back online, the server does not know the case for them (404 case_not_found:
+    # another's case is not found, not forbidden) and the queue says so in words
+    others = [users.create("lc_other"), users.create("lc_third")]
+    page = open_page(**PHONE)
+    sign_in(page, "lc_officer", PASSWORD)
+    page.click(f"[data-testid=case-row][data-case-id='{case['id']}']")
+    page.wait_for_selector("[data-testid=btn-photo]")
+    page.context.set_offline(True)
+    page.click("[data-testid=btn-photo]")
+    page.click("[data-testid=btn-shutter]:not([disabled])")
+    page.wait_for_selector("[data-testid=capture-overlay]", state="detached")
+    resp = client.put(
+        f"{API}/cases/{case['id']}/officers",
+        json={"officer_ids": [o.id for o in others]},
+        headers=sup.headers,
+    )
+    assert resp.status_code == 200, resp.json
+    page.click("[data-testid=tab-queue]")
+    page.context.set_offline(False)
+    refused = page.locator("[data-testid=queue-error]")
+    expect(refused).to_have_text("此案件不存在，或您已不再办理此案件。")
+    check(
+        page,
+        "officer-queue-refused",
+        data,
+        problems,
+    )
+    to_english(page)
+    expect(refused).to_have_text("This case does not exist, or you no longer work on it.")
+    check(
+        page,
+        "officer-queue-refused",
+        data,
+        problems,
+    )
+    page.context.close()
 
     # the supervisor at a desk: case list, case page, item page with its flags and custody
     for english in (False, True):

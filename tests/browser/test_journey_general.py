@@ -135,8 +135,10 @@ def leader_signs_and_issues(page, steps: Steps, case_id: int, code: str) -> None
 def sign_until_enabled(page, button: str) -> None:
     """Sign on the pad until `button` accepts it: a dialog that is still laying itself out
     (the document rendered, the review compared) can move the pad under the pen."""
-    for _ in range(3):
+    for attempt in range(3):
         page.wait_for_load_state("networkidle")
+        page.locator("[data-testid=sig-canvas]").scroll_into_view_if_needed()
+        page.wait_for_timeout(300 * (attempt + 1))  # smooth scrolling and late layout settle
         sign_with_mouse(page)
         if page.locator(button).is_enabled():
             return
@@ -363,6 +365,7 @@ def test_a_general_procedure_penalty_from_filing_to_archive(
     show_case(boss, case_id)
     boss.click("[data-testid=btn-leader-sign]")
     expect(boss.locator("[data-testid=review-match-consistent]")).to_be_visible()
+    expect(boss.locator("[data-testid=sign-doc-rendered]")).to_be_visible()
     sign_until_enabled(boss, "[data-testid=btn-leader-sign-confirm]")
     leader.check("decision-sign")
     boss.click("[data-testid=btn-leader-sign-confirm]")

@@ -14,8 +14,8 @@ from server.extensions import db
 from server.models import AuditEntry, LegalReview
 from server.services import calendar as calendar_service
 from server.workcal import WorkCalendar, parse_notice, shipped_notices
-from tests.conftest import PASSWORD, Actor, open_case
-from tests.workflow_helpers import move_case_to
+from tests.conftest import PASSWORD, Actor
+from tests.workflow_helpers import submitted_review
 
 API = "/api/v1"
 # A 2027 notice as a bureau would type it in (the State Council's real one is imported the
@@ -101,18 +101,6 @@ def _signed_in_again(client, team: dict[str, Actor]) -> dict[str, Actor]:
     return fresh
 
 
-def _submit(client, officer, officer2, sup) -> dict:
-    cid = open_case(client, officer, officer_ids=[officer2.id])["id"]
-    move_case_to(client, sup, cid, "review")
-    resp = client.post(
-        f"{API}/cases/{cid}/legal-reviews",
-        json={"report": "r", "decision_draft": {"penalties": [{"kind": "warning"}]}},
-        headers=officer.headers,
-    )
-    assert resp.status_code == 201, resp.json
-    return resp.json
-
-
 def test_a_deadline_in_a_year_without_a_notice_is_an_estimate_until_the_notice_is_loaded(
     app, client, two_units
 ):
@@ -121,7 +109,7 @@ def test_a_deadline_in_a_year_without_a_notice_is_an_estimate_until_the_notice_i
     gives the real date and every running deadline is recounted on it."""
     with clock.travel(FRIDAY_BEFORE_SPRING_FESTIVAL):
         t = _signed_in_again(client, two_units)
-        review = _submit(client, t["officer"], t["officer2"], t["sup"])
+        review = submitted_review(client, t["officer"], t["officer2"], t["sup"])
         assert review["due_on"] == "2027-02-19"
         assert review["due_estimated"] is True
         assert review["due_note"]["zh"] == "日历未配置，期限仅按周一至周五估算"
@@ -164,8 +152,8 @@ def test_a_deadline_in_a_year_without_a_notice_is_an_estimate_until_the_notice_i
 
 def test_a_units_closure_moves_only_its_own_deadlines(app, client, two_units):
     t = two_units
-    mine = _submit(client, t["officer"], t["officer2"], t["sup"])
-    theirs = _submit(client, t["officer_b"], t["officer2_b"], t["sup_b"])
+    mine = submitted_review(client, t["officer"], t["officer2"], t["sup"])
+    theirs = submitted_review(client, t["officer_b"], t["officer2_b"], t["sup_b"])
     assert mine["due_on"] == theirs["due_on"]
     with app.app_context():
         cal = calendar_service.calendar(db.session, None)

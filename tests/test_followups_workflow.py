@@ -15,7 +15,7 @@ from server.extensions import db
 from server.models import AuditEntry, Case, CaseStage, Document, LegalReview, User
 from server.services import legal_review
 from tests.conftest import open_case
-from tests.workflow_helpers import API, Flow, move_case_to
+from tests.workflow_helpers import API, Flow, move_case_to, submitted_review
 
 
 @pytest.fixture
@@ -147,16 +147,7 @@ def test_empty_case_file_is_refused_before_anything_is_written(app, client, team
 
 
 def _submitted_review(client, team) -> dict:
-    officer, sup = team["officer"], team["sup"]
-    cid = open_case(client, officer, officer_ids=[team["officer2"].id])["id"]
-    move_case_to(client, sup, cid, "review")
-    resp = client.post(
-        f"{API}/cases/{cid}/legal-reviews",
-        json={"report": "r", "decision_draft": {"penalties": [{"kind": "warning"}]}},
-        headers=officer.headers,
-    )
-    assert resp.status_code == 201, resp.json
-    return resp.json
+    return submitted_review(client, team["officer"], team["officer2"], team["sup"])
 
 
 def _set_calendar(client, admin, *days: date, workday: bool = False) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests import tus_helpers as tus
-from tests.conftest import Actor
+from tests.conftest import Actor, open_case
 from tests.test_documents_registry import SAMPLES
 
 API = "/api/v1"
@@ -177,3 +177,16 @@ def move_case_to(client, sup: Actor, case_id: int, stage: str, leader: Actor | N
             headers=sup.headers,
         )
         assert resp.status_code == 200, resp.json
+
+
+def submitted_review(client, officer: Actor, officer2: Actor, sup: Actor) -> dict[str, Any]:
+    """A 一般程序 case of two officers moved to 审查 and submitted for legal review (a warning)."""
+    cid = open_case(client, officer, officer_ids=[officer2.id])["id"]
+    move_case_to(client, sup, cid, "review")
+    resp = client.post(
+        f"{API}/cases/{cid}/legal-reviews",
+        json={"report": "r", "decision_draft": {"penalties": [{"kind": "warning"}]}},
+        headers=officer.headers,
+    )
+    assert resp.status_code == 201, resp.json
+    return resp.json

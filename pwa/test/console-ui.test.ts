@@ -55,7 +55,10 @@ describe("console words", () => {
     expect(flagText(unlabelled)).toEqual({ label: "其他处理发现", detail: "" });
     setLang("en");
     expect(flagText(late)).toEqual({ label: "Uploaded long after capture", detail: late.message });
-    expect(flagText(unlabelled)).toEqual({ label: "Another processing finding", detail: "a new check" });
+    expect(flagText(unlabelled)).toEqual({
+      label: "Another processing finding",
+      detail: "a new check",
+    });
     const chinese = { ...late, message: "无法确定所属办案环节" };
     expect(flagText(chinese).detail).toBe("");
   });

@@ -25,7 +25,9 @@ def upgrade():
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("is_workday", sa.Boolean(), nullable=False),
         sa.Column("note", sa.String(length=100), nullable=False),
-        sa.ForeignKeyConstraint(["unit_id"], ["units.id"], name=op.f("fk_unit_calendar_days_unit_id_units")),
+        sa.ForeignKeyConstraint(
+            ["unit_id"], ["units.id"], name=op.f("fk_unit_calendar_days_unit_id_units")
+        ),
         sa.PrimaryKeyConstraint("unit_id", "day", name=op.f("pk_unit_calendar_days")),
     )
     op.execute(
@@ -40,7 +42,9 @@ def upgrade():
         sa.Column("holidays", sa.JSON(), nullable=False),
         sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("imported_by_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(["imported_by_id"], ["users.id"], name=op.f("fk_calendar_years_imported_by_id_users")),
+        sa.ForeignKeyConstraint(
+            ["imported_by_id"], ["users.id"], name=op.f("fk_calendar_years_imported_by_id_users")
+        ),
         sa.PrimaryKeyConstraint("year", name=op.f("pk_calendar_years")),
     )
 

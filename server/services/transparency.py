@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..archive import verify as offline
 from ..models import AuditEntry, MerkleNode, TreeHead
 from .signing import Signer, verify_signature
 
@@ -44,8 +45,9 @@ _INSERT_BATCH = 5000
 MAX_LEAVES_PER_HEAD = 100_000
 
 
-class ProofError(ValueError):
-    """A proof does not verify; the message names what is wrong."""
+# A proof that does not verify, its message naming what is wrong: one class for the server
+# and the standalone verifier.
+ProofError = offline.ProofError
 
 
 # --- RFC 6962 hashing ---------------------------------------------------------------------
@@ -140,71 +142,21 @@ def verify_inclusion(
     leaf_index: int, tree_size: int, leaf: bytes, path: Sequence[bytes], root: bytes
 ) -> None:
     """RFC 9162 2.1.3.2: raise :class:`ProofError` unless ``leaf`` (a leaf hash) is leaf
-    ``leaf_index`` of the tree of ``tree_size`` leaves whose root is ``root``."""
-    if not 0 <= leaf_index < tree_size:
-        raise ProofError(f"leaf index {leaf_index} is outside a tree of size {tree_size}")
-    fn, sn, r = leaf_index, tree_size - 1, leaf
-    for p in path:
-        if sn == 0:
-            raise ProofError("audit path is longer than a tree of this size needs")
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn, sn = fn >> 1, sn >> 1
-        else:
-            r = node_hash(r, p)
-        fn, sn = fn >> 1, sn >> 1
-    if sn != 0:
-        raise ProofError("audit path is shorter than a tree of this size needs")
-    if r != root:
-        raise ProofError(
-            "root mismatch: the audit path does not lead from this leaf to the tree head's root "
-            "(altered leaf, altered or reordered path, or wrong tree size)"
-        )
+    ``leaf_index`` of the tree of ``tree_size`` leaves whose root is ``root``. The algorithm
+    is the offline verifier's (``server/archive/verify.py``), so the server and an outsider
+    check proofs with the same code."""
+    offline.verify_inclusion(leaf_index, tree_size, leaf.hex(), [p.hex() for p in path], root.hex())
 
 
 def verify_consistency(
     first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
 ) -> None:
     """RFC 9162 2.1.4.2: raise :class:`ProofError` unless the tree of ``second`` leaves with
-    root ``second_root`` extends the tree of ``first`` leaves with root ``first_root``."""
-    if not 0 < first <= second:
-        raise ProofError(f"no consistency between tree sizes {first} and {second}")
-    if first == second:
-        if proof:
-            raise ProofError("a proof between equal sizes must be empty")
-        if first_root != second_root:
-            raise ProofError("two different roots for the same tree size: the log was rewritten")
-        return
-    if not proof:
-        raise ProofError("empty consistency proof between different sizes")
-    path = list(proof)
-    if first & (first - 1) == 0:
-        path.insert(0, first_root)
-    fn, sn = first - 1, second - 1
-    while fn & 1:
-        fn, sn = fn >> 1, sn >> 1
-    fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise ProofError("consistency proof is longer than these sizes need")
-        if fn & 1 or fn == sn:
-            fr, sr = node_hash(c, fr), node_hash(c, sr)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn, sn = fn >> 1, sn >> 1
-        else:
-            sr = node_hash(sr, c)
-        fn, sn = fn >> 1, sn >> 1
-    if sn != 0:
-        raise ProofError("consistency proof is shorter than these sizes need")
-    if fr != first_root:
-        raise ProofError(
-            "the older root is not a prefix of the newer tree: history before it was rewritten"
-        )
-    if sr != second_root:
-        raise ProofError("the proof does not lead to the newer root (altered proof or root)")
+    root ``second_root`` extends the tree of ``first`` leaves with root ``first_root`` (the
+    offline verifier's algorithm, as above)."""
+    offline.verify_consistency(
+        first, second, first_root.hex(), second_root.hex(), [p.hex() for p in proof]
+    )
 
 
 # --- an in-memory tree (tests, benchmarks) --------------------------------------------------

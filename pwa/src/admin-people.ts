@@ -11,6 +11,7 @@ import { ApiError, fetchBlob } from "./api";
 import * as aapi from "./admin-api";
 import type { Account, Credential, Device, Unit } from "./admin-api";
 import { errorBox, explain, fmtDate, fmtTime, label } from "./console-ui";
+import { shanghaiDate } from "./device-key";
 import { h } from "./dom";
 import { getLang, t, type Key } from "./i18n";
 
@@ -23,7 +24,7 @@ export const MIN_PASSWORD = 10;
 
 /** Today in Asia/Shanghai as YYYY-MM-DD (credential periods are local days). */
 export function shanghaiToday(now: Date = new Date()): string {
-  return now.toLocaleDateString("sv-SE", { timeZone: "Asia/Shanghai" });
+  return shanghaiDate(now.getTime());
 }
 
 /** `YYYY-MM-DD` plus whole years (29 February → 28 February). */

@@ -8,19 +8,28 @@
   first and maps its own answer to this form; gunicorn's own limits (``fieldtrace serve`` sets
   ``--limit-request-field_size`` above ``MAX_HEADER_LINE``) answer in gunicorn's plain text,
   which only a client talking to gunicorn directly can reach.
+- A body the app refused without reading (a tus PATCH at the wrong offset, an expired token)
+  is read and dropped after the answer has gone out, up to ``DRAIN_MAX_BYTES`` and
+  ``DRAIN_SECONDS``. Closing the connection on unread bytes (gunicorn 27 keeps at most 64 KiB)
+  resets it under nginx while nginx is still sending, which nginx counts as a node failure and
+  answers 502; with several nodes that takes a healthy node out.
 """
 
 from __future__ import annotations
 
 import io
+import time
+from typing import IO
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge, RequestHeaderFieldsTooLarge
 
 MAX_HEADER_LINE = 8 * 1024  # as nginx's large_client_header_buffers (4 8k)
 MAX_HEADER_BYTES = 32 * 1024
 GUNICORN_FIELD_LIMIT = 16 * 1024  # above MAX_HEADER_LINE, so the app answers first
 _READ = 64 * 1024
+DRAIN_MAX_BYTES = 64 * 1024 * 1024  # above any tus chunk a client sends (the PWA: 8 MiB)
+DRAIN_SECONDS = 30.0
 
 
 def register_limits(app: Flask) -> None:
@@ -65,3 +74,28 @@ def register_limits(app: Flask) -> None:
         # What get_data()/get_json() and request.stream (the credential photo) read from now on.
         request._cached_data = bytes(body)
         request.environ["wsgi.input"] = io.BytesIO(request._cached_data)
+
+    @app.after_request
+    def _drain_unread_body(response: Response) -> Response:
+        if (
+            request.content_length
+            or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+        ):
+            stream = request.stream
+            response.call_on_close(lambda: drain(stream))
+        return response
+
+
+def drain(stream: IO[bytes]) -> int:
+    """Read what is left of a request body and drop it; bounded in bytes and time."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    drained = 0
+    try:
+        while drained < DRAIN_MAX_BYTES and time.monotonic() < deadline:
+            chunk = stream.read(_READ)
+            if not chunk:
+                break
+            drained += len(chunk)
+    except (OSError, ValueError):  # the client went away, or the server closed the stream
+        pass
+    return drained

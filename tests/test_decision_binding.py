@@ -316,6 +316,33 @@ def test_a_new_round_agreed_on_the_new_content_lets_it_through(case):
     assert case.issue(doc_id).status_code == 200
 
 
+def test_the_new_round_is_drafted_from_the_decision_as_it_now_reads(case):
+    doc_id = agreed_with_decision(case)
+    case.edit(doc_id, penalties=[{**FINE, "amount": "200000"}, dict(CONFISCATION)])
+    resp = case.client.get(
+        f"{API}/cases/{case.case_id}/legal-reviews/draft", headers=case.team["officer"].headers
+    )
+    assert resp.status_code == 200, resp.json
+    suggested, sources = resp.json["decision_draft"], resp.json["sources"]
+    assert [(p["kind"], p["amount"]) for p in suggested["penalties"]] == [
+        ("fine", 200000),
+        ("confiscation", 480),
+    ]
+    assert suggested["summary"].startswith("罚款200000元")
+    assert suggested["party"]["name"] == PARTY["name"]
+    assert sources["penalties"] == {
+        "kind": "document",
+        "document_id": doc_id,
+        "label": {
+            "zh": "《行政处罚决定书》（草稿）",
+            "en": "Administrative penalty decision (draft)",
+        },
+    }
+    second = case.submit(who=case.team["officer"], penalties=suggested["penalties"])
+    case.agree(second["id"])
+    assert case.match(doc_id)["consistent"]
+
+
 def test_no_new_round_while_the_decision_matches(case):
     agreed_with_decision(case, advance=False)
     again = case.submit(who=case.team["officer"], expect=409)

@@ -32,6 +32,7 @@ from ..documents.registry import DOCUMENT_TYPES, PENALTY_KINDS, PartySchema
 from ..errors import Invalid
 from ..models import Case, Document, LegalReview, MediaItem, User
 from .credentials import Lacking, valid_credential_at
+from .decision_binding import differing_decisions
 from .documents import case_documents
 
 Source = dict[str, Any]
@@ -427,9 +428,35 @@ def _decision_summary(known: _Known, doc_type: str) -> Suggestion | None:
 def suggest_draft(session: Session, user: User, case: Case) -> dict[str, Any]:
     """The decision draft to submit for legal review, as far as the case knows it: the draft
     saved on the case, else the 调查终结报告's party, facts, legal basis, circumstances
-    (discretion) and proposed penalties. ``sources`` name where each part came from."""
+    (discretion) and proposed penalties. ``sources`` name where each part came from.
+
+    After an agreed round, a 行政处罚决定书 drafted differently (a higher fine, another party)
+    can be signed only once a new round agrees to it as it now reads: its operative content
+    is then the draft, ahead of the one saved with the agreed round."""
     known = _Known(session, user, case)
     saved = dict(case.decision_draft or {})
+    saved_source_for: dict[str, Source] = {}
+    changed = next(
+        (
+            m.document
+            for m in differing_decisions(session, case)
+            if m.document.doc_type == "penalty_decision"
+        ),
+        None,
+    )
+    if changed is not None:
+        source = _from_document(changed)
+        for name in ("party", "facts", "legal_basis", "penalties", "discretion"):
+            value = (changed.fields or {}).get(name)
+            if value in (None, "", [], {}):
+                continue
+            if name == "penalties":
+                value = [_draft_penalty(p) for p in value]
+            elif name == "party":
+                value = _clean_party(value)
+            saved[name] = value
+            saved_source_for[name] = source
+        saved.pop("summary", None)  # said of the reviewed penalties: worded again below
     draft: dict[str, Any] = {}
     sources: dict[str, Source] = {}
     saved_source = {
@@ -447,7 +474,8 @@ def suggest_draft(session: Session, user: User, case: Case) -> dict[str, Any]:
         ("penalties", "proposed_penalties"),
     ):
         if saved.get(name) not in (None, "", [], {}):
-            draft[name], sources[name] = saved[name], saved_source
+            draft[name] = saved[name]
+            sources[name] = saved_source_for.get(name, saved_source)
         elif rfields.get(from_report) not in (None, "", [], {}):
             value = rfields[from_report]
             if name == "penalties":

@@ -6,6 +6,7 @@ Usage::
     python3 verify.py case.zip --public-key HEX [--public-key HEX ...] [--json]
     python3 verify.py case.zip --trust-embedded-key      # NOT an authentication
     python3 verify.py proof proof.json --public-key HEX  # audit-log Merkle proofs (below)
+    python3 verify.py receipt receipt.json --public-key HEX  # an evidence receipt (below)
 
 Exit status: 0 the archive is intact and signed by a ``--public-key`` (or, with
 ``--trust-embedded-key``, intact against the key it carries, labelled as such); 1 something
@@ -1020,6 +1021,299 @@ def build_proof_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# --- receipts (存证回执) ------------------------------------------------------------------------
+# A receipt file (``GET /api/v1/media/<id>/receipt``; ``verify.py receipt FILE --public-key
+# HEX``) is JSON::
+#
+#     {"receipt": {"format": "fieldtrace-receipt/1", "item_id", "kind", "device_sha256",
+#                  "server_sha256", "size", "captured_at", "received_at", "verified_at",
+#                  "issued_at", "case_id", "case_number", "stage", "log_seq",
+#                  "log_entry_hash", "field_check"},
+#      "signature": {"algorithm": "Ed25519", "public_key": hex32, "value": hex64},
+#      "tree_head": <a signed tree head covering log_seq>,                   (optional)
+#      "inclusion": <GET /public/log/proof/LOG_SEQ?tree_size=N>}            (with tree_head)
+#
+# The signature is over ``b"fieldtrace-receipt/1\n"`` + the receipt's canonical JSON
+# (``json.dumps(receipt, sort_keys=True, ensure_ascii=False, separators=(",", ":"))``).
+# ``field_check`` is, for each name in RECEIPT_FIELDS in that order, the first 8 hex digits
+# of the SHA-256 of that field's canonical JSON value: it adds no security (the signature
+# covers everything) but lets a failed check name the field that was altered.
+# ``log_seq`` is the audit entry that recorded the verification (``media.verified``),
+# ``log_entry_hash`` its entry hash; the inclusion proof's leaf must be that entry. The
+# receipt's fingerprint (what the phone shows) is the SHA-256 of the signed bytes, its
+# first 16 hex digits in groups of four.
+
+RECEIPT_FORMAT = "fieldtrace-receipt/1"
+RECEIPT_FIELDS = (
+    "item_id",
+    "kind",
+    "device_sha256",
+    "server_sha256",
+    "size",
+    "captured_at",
+    "received_at",
+    "verified_at",
+    "issued_at",
+    "case_id",
+    "case_number",
+    "stage",
+    "log_seq",
+    "log_entry_hash",
+)
+_RECEIPT_TIMES = ("captured_at", "received_at", "verified_at", "issued_at")
+_RECEIPT_HASHES = ("device_sha256", "server_sha256", "log_entry_hash")
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def receipt_message(receipt: dict[str, Any]) -> bytes:
+    """The bytes a receipt's signature covers."""
+    return (RECEIPT_FORMAT + "\n").encode() + canonical_json(receipt)
+
+
+def receipt_field_check(receipt: dict[str, Any]) -> str:
+    """The ``field_check`` of a receipt's fields (see above)."""
+    return "".join(
+        hashlib.sha256(canonical_json(receipt.get(name))).hexdigest()[:8] for name in RECEIPT_FIELDS
+    )
+
+
+def receipt_fingerprint(receipt: dict[str, Any]) -> str:
+    """The short fingerprint the officer's phone shows beside the item."""
+    digest = hashlib.sha256(receipt_message(receipt)).hexdigest()[:16]
+    return " ".join(digest[i : i + 4] for i in range(0, 16, 4))
+
+
+def _receipt_structure(receipt: Any) -> list[str]:
+    """Problems with the receipt's shape, each naming its field."""
+    if not isinstance(receipt, dict):
+        return ['the file has no receipt ("receipt" is not an object)']
+    problems = []
+    if receipt.get("format") != RECEIPT_FORMAT:
+        problems.append(f"format: not {RECEIPT_FORMAT!r} ({receipt.get('format')!r})")
+    for name in (*RECEIPT_FIELDS, "field_check"):
+        if name not in receipt:
+            problems.append(f"{name}: missing")
+    unknown = sorted(set(receipt) - {*RECEIPT_FIELDS, "field_check", "format"})
+    if unknown:
+        problems.append(f"unknown fields: {', '.join(unknown)}")
+    for name in _RECEIPT_HASHES:
+        if name in receipt and _unhex(receipt[name], 32) is None:
+            problems.append(f"{name}: not a 64-digit hex SHA-256")
+    for name in ("size", "log_seq", "case_id"):
+        value = receipt.get(name)
+        if name in receipt and (type(value) is not int or value < (name != "size")):
+            problems.append(f"{name}: not a whole number")
+    for name in _RECEIPT_TIMES:
+        value = receipt.get(name)
+        if name not in receipt or (name == "captured_at" and value is None):
+            continue
+        try:
+            if datetime.fromisoformat(str(value)).tzinfo is None:
+                raise ValueError
+        except ValueError:
+            problems.append(f"{name}: not an ISO 8601 time with a zone")
+    for name in ("item_id", "kind", "case_number"):
+        if name in receipt and not isinstance(receipt[name], str):
+            problems.append(f"{name}: not a string")
+    if receipt.get("stage") is not None and not isinstance(receipt.get("stage"), str):
+        problems.append("stage: not a string or null")
+    return problems
+
+
+def verify_receipt(document: Any, public_keys: Sequence[str] | None) -> Report:
+    """Check a receipt file (see above): structure, the signature (by one of ``public_keys``
+    when given, else by the key it names: UNAUTHENTICATED), the hashes agreeing, and, when
+    the file carries a tree head, the head's signature and the verification entry's
+    inclusion in it. Each problem names the field or the part that is wrong."""
+    report = Report()
+    pinned = [k.strip().lower() for k in public_keys or []]
+    report.key_pinned = bool(pinned)
+    if not isinstance(document, dict):
+        report.problems.append("the file is not a receipt (not a JSON object)")
+        return report
+    receipt, signature = document.get("receipt"), document.get("signature")
+    report.problems.extend(_receipt_structure(receipt))
+    if not isinstance(receipt, dict):
+        return report
+    if not isinstance(signature, dict):
+        report.problems.append('signature: missing ("signature" is not an object)')
+        return report
+    key_hex = str(signature.get("public_key") or "").lower()
+    report.public_key = key_hex or None
+    report.summary.update({name: receipt.get(name) for name in RECEIPT_FIELDS if name in receipt})
+    report.summary["fingerprint"] = receipt_fingerprint(receipt)
+    if signature.get("algorithm") != "Ed25519":
+        report.problems.append(f"signature.algorithm: not Ed25519 ({signature.get('algorithm')!r})")
+    key, sig = _unhex(key_hex, 32), _unhex(signature.get("value"), 64)
+    if key is None:
+        report.problems.append("signature.public_key: not a 64-digit hex Ed25519 key")
+    if sig is None:
+        report.problems.append("signature.value: not a 128-digit hex Ed25519 signature")
+    if pinned and key_hex not in pinned:
+        report.problems.append(
+            "signature.public_key: signed by a key that is not the published (pinned) one "
+            f"({key_fingerprint(key_hex) if key else key_hex!r})"
+        )
+    if (
+        key is not None
+        and sig is not None
+        and not ed25519_verify(key, receipt_message(receipt), sig)
+    ):
+        signed, now = str(receipt.get("field_check", "")), receipt_field_check(receipt)
+        altered = [
+            name
+            for i, name in enumerate(RECEIPT_FIELDS)
+            if signed[8 * i : 8 * i + 8] != now[8 * i : 8 * i + 8]
+        ]
+        if altered:
+            for name in altered:
+                report.problems.append(
+                    f"{name}: altered after signing (does not match the signed field check; "
+                    "the signature fails)"
+                )
+        else:
+            report.problems.append(
+                "signature: does not verify: the receipt was altered (field_check, format or "
+                "signature) or was not signed by this key"
+            )
+    elif (
+        key is not None
+        and sig is not None
+        and receipt.get("field_check") != receipt_field_check(receipt)
+    ):
+        report.problems.append("field_check: does not match the fields (malformed receipt)")
+    if (
+        receipt.get("device_sha256") is not None
+        and str(receipt.get("device_sha256")).lower() != str(receipt.get("server_sha256")).lower()
+    ):
+        report.problems.append(
+            "server_sha256: differs from device_sha256 (the server did not receive the bytes "
+            "the phone hashed)"
+        )
+    _check_receipt_inclusion(document, receipt, pinned, key_hex, report)
+    return report
+
+
+def _check_receipt_inclusion(
+    document: dict[str, Any],
+    receipt: dict[str, Any],
+    pinned: list[str],
+    receipt_key: str,
+    report: Report,
+) -> None:
+    head, proof = document.get("tree_head"), document.get("inclusion")
+    if head is None:
+        report.notes.append(
+            "inclusion not checked: the file carries no tree head; fetch "
+            f"/public/log/proof/{receipt.get('log_seq')} and /public/log/head, or check online"
+        )
+        return
+    # The head may be signed by a later key than the receipt (a key rotated in between):
+    # any pinned key will do; unpinned, the key the head names (UNAUTHENTICATED anyway).
+    head_key = str(head.get("public_key") or receipt_key).lower() if isinstance(head, dict) else ""
+    if pinned and head_key not in pinned:
+        head_key = pinned[0]
+    try:
+        verify_tree_head(head, head_key)
+    except ProofError as exc:
+        report.problems.append(f"tree_head: {exc}")
+        return
+    report.summary["tree_size"] = head.get("tree_size")
+    try:
+        if not isinstance(proof, dict):
+            raise ProofError('the file has a tree head but no inclusion proof ("inclusion")')
+        if int(proof["tree_size"]) != int(head["tree_size"]):
+            raise ProofError(
+                f"the proof is for tree size {proof['tree_size']}, the head is of size "
+                f"{head['tree_size']}"
+            )
+        if int(proof["leaf_index"]) != int(receipt.get("log_seq") or 0) - 1:
+            raise ProofError(
+                f"the proof is for entry {int(proof['leaf_index']) + 1}, not log_seq "
+                f"{receipt.get('log_seq')}"
+            )
+        entry = receipt.get("log_entry_hash")
+        if _unhex(entry, 32) is None or str(proof["leaf_hash"]).lower() != tree_leaf_hash(
+            str(entry)
+        ):
+            raise ProofError("its leaf is not the entry named by log_entry_hash")
+        verify_inclusion(
+            int(proof["leaf_index"]),
+            int(proof["tree_size"]),
+            proof["leaf_hash"],
+            proof["audit_path"],
+            head["root_hash"],
+        )
+        report.notes.append(
+            f"the verification entry (seq {receipt.get('log_seq')}) is in the signed log of "
+            f"size {head['tree_size']}"
+        )
+    except (ProofError, KeyError, TypeError, ValueError) as exc:
+        report.problems.append(f"inclusion: {exc}")
+
+
+def run_receipt(path: str, public_keys: Sequence[str] | None, *, as_json: bool = False) -> int:
+    """``verify.py receipt FILE``: 0 valid under a pinned key, 1 a failure, 2 usage error,
+    3 intact but no ``--public-key`` (UNAUTHENTICATED)."""
+    keys = _pinned_keys(public_keys)
+    if any(_unhex(k, 32) is None for k in keys):
+        print("error: --public-key must be 64 hex digits (32 bytes)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with open(path, "rb") as fh:
+            document = json.loads(fh.read())
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    report = verify_receipt(document, keys or None)
+    s = report.summary
+    if as_json:
+        print(json.dumps({"receipt_file": path, **report.as_dict()}, ensure_ascii=False, indent=2))
+    elif report.problems:
+        print(f"存证回执无效 / receipt INVALID: {path}", file=sys.stderr)
+        for problem in report.problems:
+            print(f"  - {problem}", file=sys.stderr)
+    else:
+        if report.key_pinned:
+            print(f"存证回执有效 / receipt VALID, signed by the pinned key: {path}")
+        else:
+            print(f"存证回执未认证 / receipt UNAUTHENTICATED: {path}", file=sys.stderr)
+            print("  no --public-key: checked against the key the receipt names", file=sys.stderr)
+        print(f"  回执指纹 / fingerprint: {s.get('fingerprint')}")
+        print(
+            f"  证据 / item {s.get('item_id')}: SHA-256 {s.get('server_sha256')}, "
+            f"{s.get('size')} bytes"
+        )
+        print(
+            f"  拍摄 / captured {s.get('captured_at')}; 接收 / received {s.get('received_at')}; "
+            f"核验 / verified {s.get('verified_at')}"
+        )
+        for note in report.notes:
+            print(f"  {note}")
+    if report.problems:
+        return EXIT_FAILED
+    return EXIT_OK if report.key_pinned else EXIT_UNAUTHENTICATED
+
+
+def build_receipt_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="verify.py receipt",
+        description="Verify a Fieldtrace evidence receipt (存证回执) offline.",
+    )
+    parser.add_argument("file", help="the receipt file (JSON)")
+    parser.add_argument(
+        "--public-key",
+        metavar="HEX",
+        action="append",
+        help="the unit's published Ed25519 signing key (repeat for past keys)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    return parser
+
+
 def _print_text(name: str, report: Report) -> None:
     s = report.summary
     outcome = report.outcome
@@ -1125,6 +1419,12 @@ def main(argv: list[str] | None = None) -> int:
         except SystemExit as exc:
             return int(exc.code or 0)
         return run_proof(proof_args.file, proof_args.public_key, as_json=proof_args.json)
+    if argv[:1] == ["receipt"]:
+        try:
+            receipt_args = build_receipt_parser().parse_args(argv[1:])
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        return run_receipt(receipt_args.file, receipt_args.public_key, as_json=receipt_args.json)
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 for --help

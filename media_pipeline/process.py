@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from server import clock
+from server import clock, liveness
 from server.domain import MediaStatus
 from server.models import Case, MediaItem
 from server.services import audit
@@ -41,25 +41,75 @@ class PipelineSettings:
     # stopped for ``stuck_after`` (its worker died) may be taken over by the next one.
     stuck_after: timedelta = timedelta(minutes=10)
     heartbeat_s: float = 60.0
+    # A run names its worker process, which beats every second while it runs anything
+    # (``server.liveness``): a run whose process has been silent this long (the worker was
+    # killed) is taken over at once, and ``requeue_abandoned`` queues its item again.
+    holder_stale_s: float = 30.0
 
 
-def _claim(session: Session, item_id: str, stale_before: datetime) -> bool:
+def _held_by_other_run(
+    stale_before: datetime, holder_stale_s: float, run_id: str | None
+) -> sa.ColumnElement[bool]:
+    """SQL: another live run holds the item. A run is live while it beats (``stale_before``)
+    and its process beats; the retry of a job may take over its own run, which could not let
+    go of the item when its error came from the database itself (PostgreSQL restarting)."""
+    held = (
+        (MediaItem.processing == "running")
+        & (MediaItem.processing_updated_at >= stale_before)
+        & sa.not_(liveness.dead(MediaItem.processing_holder, holder_stale_s))
+    )
+    if run_id is not None:
+        held = held & sa.func.coalesce(MediaItem.processing_run != run_id, True)
+    return sa.func.coalesce(held, False)
+
+
+def _claim(session: Session, item_id: str, settings: PipelineSettings, run_id: str | None) -> bool:
     """Take the item for this run, unless another live run holds it (one guarded UPDATE, so
     two workers given the same item cannot both win)."""
-    held = (MediaItem.processing == "running") & (MediaItem.processing_updated_at >= stale_before)
+    stale_before = clock.now() - settings.stuck_after
     won = session.execute(
         sa.update(MediaItem)
         .where(
             MediaItem.id == item_id,
             MediaItem.status == MediaStatus.VERIFIED,
             MediaItem.processing != "done",
-            sa.not_(sa.func.coalesce(held, False)),
+            sa.not_(_held_by_other_run(stale_before, settings.holder_stale_s, run_id)),
         )
-        .values(processing="running", processing_updated_at=clock.now())
+        .values(
+            processing="running",
+            processing_updated_at=clock.now(),
+            processing_holder=liveness.holder(),
+            processing_run=run_id,
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
     session.commit()
     return won == 1
+
+
+def requeue_abandoned(session: Session, holder_stale_s: float) -> list[str]:
+    """Let go of the items whose run's process stopped beating (a worker killed mid-job);
+    returns them, for the caller to queue again. One guarded UPDATE: whichever worker finds
+    an item first hands it on, the others find it let go already."""
+    abandoned = list(
+        session.execute(
+            sa.update(MediaItem)
+            .where(
+                MediaItem.processing == "running",
+                liveness.dead(MediaItem.processing_holder, holder_stale_s),
+            )
+            .values(
+                processing="pending",
+                processing_updated_at=clock.now(),
+                processing_holder=None,
+                processing_run=None,
+            )
+            .returning(MediaItem.id)
+            .execution_options(synchronize_session=False)
+        ).scalars()
+    )
+    session.commit()
+    return abandoned
 
 
 @contextmanager
@@ -91,27 +141,43 @@ def _heartbeat(session: Session, item_id: str, every_s: float) -> Iterator[None]
 
 
 def process_item(
-    session: Session, storage: Storage, item_id: str, settings: PipelineSettings
+    session: Session,
+    storage: Storage,
+    item_id: str,
+    settings: PipelineSettings,
+    *,
+    run_id: str | None = None,
 ) -> Outcome:
     """Run the steps not yet done; each records its state in ``item.steps`` and the trail.
 
     SKIPPED when there is nothing to do or another live run holds the item. On an error the
-    item is let go (``pending``) for the retry, and the error propagates.
+    item is let go (``pending``) for the retry, and the error propagates. ``run_id`` (the
+    job's id, the same for its retries) lets a retry take over a run of its own that could
+    not let go.
     """
-    if not _claim(session, item_id, clock.now() - settings.stuck_after):
-        return Outcome.SKIPPED
+    engine = liveness.hold(session)  # this process beats while the run holds the item
     try:
-        with _heartbeat(session, item_id, settings.heartbeat_s):
-            return _run_steps(session, storage, item_id, settings)
-    except BaseException:
-        session.rollback()
-        session.execute(
-            sa.update(MediaItem)
-            .where(MediaItem.id == item_id, MediaItem.processing == "running")
-            .values(processing="pending", processing_updated_at=clock.now())
-        )
-        session.commit()
-        raise
+        if not _claim(session, item_id, settings, run_id):
+            return Outcome.SKIPPED
+        try:
+            with _heartbeat(session, item_id, settings.heartbeat_s):
+                return _run_steps(session, storage, item_id, settings)
+        except BaseException:
+            session.rollback()
+            session.execute(
+                sa.update(MediaItem)
+                .where(MediaItem.id == item_id, MediaItem.processing == "running")
+                .values(
+                    processing="pending",
+                    processing_updated_at=clock.now(),
+                    processing_holder=None,
+                    processing_run=None,
+                )
+            )
+            session.commit()
+            raise
+    finally:
+        liveness.let_go(engine)
 
 
 STEPS = ("probe", "derive")  # the steps that need the original on disk

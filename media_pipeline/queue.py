@@ -4,6 +4,10 @@ Jobs carry ids only, re-load their rows and are safe to run twice. A periodic sw
 items left ``received`` (a worker killed mid-job), expires abandoned uploads and signs the
 audit head, so nothing stays stuck whichever backend loses a job. However many workers run,
 the sweep runs once per minute per cluster (``claim_period``: a Redis key per period).
+
+Every worker also watches (every ``PROCESSING_WATCHDOG_S``) for items whose run's worker
+process stopped beating (killed mid-transcode) and queues them again, so another worker takes
+the job within about half a minute instead of at the ten-minute sweep.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +33,7 @@ from server.models import MediaItem
 
 from .limits import MediaLimits
 from .probe import TimeRules
-from .process import PipelineSettings, give_up, process_item
+from .process import PipelineSettings, give_up, process_item, requeue_abandoned
 from .verify import Outcome, verify_original
 
 log = logging.getLogger(__name__)
@@ -62,6 +67,36 @@ class _InProcessConsumer(Consumer):
         pass
 
 
+class _WatchedConsumer(Consumer):
+    """A consumer that also runs ``watch`` every ``watch_every_s`` seconds while it runs."""
+
+    watch: Callable[[], object] | None = None
+    watch_every_s: float = 10.0
+
+    def start(self) -> None:
+        super().start()
+        self._watch_stop = threading.Event()
+        if self.watch is not None:
+            threading.Thread(target=self._watch_loop, name="job-watchdog", daemon=True).start()
+
+    def _watch_loop(self) -> None:
+        while not self._watch_stop.wait(self.watch_every_s):
+            try:
+                assert self.watch is not None
+                self.watch()
+            except Exception:  # the database or the queue is away: the next round retries
+                log.warning("watchdog round failed", exc_info=True)
+
+    def stop(self, graceful: bool = False) -> None:
+        if hasattr(self, "_watch_stop"):
+            self._watch_stop.set()
+        super().stop(graceful=graceful)
+
+
+class _InProcessWatchedConsumer(_InProcessConsumer, _WatchedConsumer):
+    pass
+
+
 class JobQueue:
     """The app's jobs, bound to one Flask app and one Huey instance."""
 
@@ -87,6 +122,7 @@ class JobQueue:
                 late_after=timedelta(hours=int(cfg["LATE_UPLOAD_HOURS"])),
             ),
             stuck_after=timedelta(minutes=int(cfg["PROCESSING_STUCK_MINUTES"])),
+            holder_stale_s=float(cfg["PROCESSING_HOLDER_STALE_S"]),
         )
 
         @huey.task(retries=6, retry_delay=delay, retry_backoff=2, name="verify_original")
@@ -116,7 +152,13 @@ class JobQueue:
             with app.app_context():
                 runtime = app.extensions["fieldtrace"]
                 try:
-                    return process_item(db.session, runtime.storage, item_id, self.pipeline).value
+                    return process_item(
+                        db.session,
+                        runtime.storage,
+                        item_id,
+                        self.pipeline,
+                        run_id=task.id if task is not None else None,
+                    ).value
                 except Exception as exc:
                     db.session.rollback()
                     if task is None or not task.retries:
@@ -173,6 +215,22 @@ class JobQueue:
     def enqueue_process(self, item_id: str) -> None:
         self.process_task(item_id)
 
+    def requeue_abandoned(self) -> int:
+        """Queue again the items whose worker died mid-run; how many there were."""
+        from server import liveness
+
+        with self.app.app_context():
+            try:
+                abandoned = requeue_abandoned(db.session, self.pipeline.holder_stale_s)
+                liveness.forget_dead(db.session)
+                db.session.commit()
+            finally:
+                db.session.remove()
+        for item_id in abandoned:
+            log.warning("worker of %s stopped beating mid-run; queued again", item_id)
+            self.enqueue_process(item_id)
+        return len(abandoned)
+
     def sweep(self) -> dict[str, int]:
         """Re-enqueue stuck work, expire uploads, run the daily chores, sign the audit head."""
         from server.services import audit, housekeeping
@@ -208,6 +266,7 @@ class JobQueue:
                     self.enqueue_verify(item_id)
                 for item_id in unprocessed:
                     self.enqueue_process(item_id)
+                abandoned = self.requeue_abandoned()
                 expired = expire_uploads(db.session, runtime.storage, runtime.uploads)
                 db.session.commit()
                 upkeep: dict[str, int] = {}
@@ -249,16 +308,22 @@ class JobQueue:
                     log.exception("signing the tree head failed; retried on the next sweep")
                 return {
                     "requeued": len(stuck),
-                    "reprocessed": len(unprocessed),
+                    "reprocessed": len(unprocessed) + abandoned,
                     "expired": expired,
                     **upkeep,
                 }
             finally:
                 db.session.remove()
 
-    def consumer(self, *, workers: int = 2, in_process: bool = False, **options: Any) -> Consumer:
-        cls = _InProcessConsumer if in_process else Consumer
-        return cls(self.huey, workers=workers, worker_type="thread", **options)
+    def consumer(
+        self, *, workers: int = 2, in_process: bool = False, watchdog: bool = True, **options: Any
+    ) -> Consumer:
+        cls = _InProcessWatchedConsumer if in_process else _WatchedConsumer
+        consumer = cls(self.huey, workers=workers, worker_type="thread", **options)
+        if watchdog:
+            consumer.watch = self.requeue_abandoned
+            consumer.watch_every_s = float(self.app.config["PROCESSING_WATCHDOG_S"])
+        return consumer
 
 
 __all__ = ["JobQueue", "Outcome", "build_huey"]

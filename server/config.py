@@ -63,6 +63,10 @@ class Config:
         self.MAX_CONTENT_LENGTH = _int("MAX_BODY_BYTES", 1024 * 1024)
         self.UPLOAD_EXPIRY_HOURS = _int("UPLOAD_EXPIRY_HOURS", 72)
         self.UPLOAD_LOCK_SECONDS = _int("UPLOAD_LOCK_SECONDS", 30)
+        # A PATCH's process beats every second while it holds a lease; a lease whose process
+        # has been silent this long (its node or gunicorn worker was killed) is taken over by
+        # the next HEAD or PATCH, instead of waiting out UPLOAD_LOCK_SECONDS.
+        self.UPLOAD_HOLDER_STALE_S = _int("UPLOAD_HOLDER_STALE_S", 5)
 
         # Sessions and login throttling.
         self.TOKEN_TTL_HOURS = _int("TOKEN_TTL_HOURS", 12)
@@ -84,6 +88,11 @@ class Config:
         # A processing run beats every minute; one silent this long lost its worker, and the
         # sweep hands its item to another run.
         self.PROCESSING_STUCK_MINUTES = _int("PROCESSING_STUCK_MINUTES", 10)
+        # A worker process beats every second while it runs a job; an item whose worker has
+        # been silent this long (killed mid-transcode) is queued again by any live worker,
+        # which looks every PROCESSING_WATCHDOG_S seconds.
+        self.PROCESSING_HOLDER_STALE_S = _int("PROCESSING_HOLDER_STALE_S", 30)
+        self.PROCESSING_WATCHDOG_S = _int("PROCESSING_WATCHDOG_S", 10)
 
         # Custody PDFs: a TrueType CJK font (``path`` or ``path#index`` in a .ttc); unset uses
         # reportlab's built-in STSong-Light, which needs no font file.

@@ -293,6 +293,10 @@ class MediaItem(db.Model):
     file_captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attached_stage: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     processing_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who runs the pipeline on it: the worker process (``server.liveness``) and the job's id,
+    # so a dead worker's run is taken over at once and a job's retry may take over its own.
+    processing_holder: Mapped[str | None] = mapped_column(sa.String(100))
+    processing_run: Mapped[str | None] = mapped_column(sa.String(64))
     # The flag codes as ",code,code," (kept from ``flags`` on every flush) so SQL can filter
     # by flag with LIKE '%,code,%' on any database.
     flag_code_list: Mapped[str] = mapped_column(sa.String(400), default="", server_default="")
@@ -428,11 +432,23 @@ class UploadSession(db.Model):
     media_item_id: Mapped[str | None] = mapped_column(sa.ForeignKey("media_items.id"))
     lock_token: Mapped[str | None] = mapped_column(sa.String(32))
     lock_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The process holding the lease (``server.liveness``): once its heartbeat stops, the
+    # lease is free at once, whatever ``lock_expires_at`` says.
+    lock_holder: Mapped[str | None] = mapped_column(sa.String(100))
     device_clock_offset_s: Mapped[float | None] = mapped_column(sa.Float)
     client_addr: Mapped[str] = mapped_column(sa.String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ProcessHeartbeat(db.Model):
+    """One row per process that holds something others wait for (``server.liveness``)."""
+
+    __tablename__ = "process_heartbeats"
+    holder: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    # Database time (seconds since the epoch), so no node's clock decides who is alive.
+    beat_at: Mapped[float] = mapped_column(sa.Float)
 
 
 class AuditEntry(db.Model):

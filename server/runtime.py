@@ -50,6 +50,7 @@ class Runtime:
             expiry=timedelta(hours=int(c["UPLOAD_EXPIRY_HOURS"])),
             lock_seconds=int(c["UPLOAD_LOCK_SECONDS"]),
             require_credential=bool(c.get("REQUIRE_CREDENTIAL", True)),
+            holder_stale_s=float(c["UPLOAD_HOLDER_STALE_S"]),
         )
         runtime = cls(
             storage=storage, signer=Signer(c["SIGNING_KEY_FILE"]), uploads=uploads, config=dict(c)

@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
-from .. import clock
+from .. import clock, liveness
 from ..domain import MediaStatus, UploadStatus, kind_for_content_type
 from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from ..models import MediaItem, UploadSession, User, new_id
@@ -70,6 +70,9 @@ class UploadSettings:
     lock_seconds: int
     # 持证上岗: refuse captures made while the uploader held no valid credential.
     require_credential: bool = True
+    # A lease whose holding process has not beaten for this long (its node was killed) is
+    # free at once, without waiting out ``lock_seconds``.
+    holder_stale_s: float = 5.0
 
 
 class ChecksumMismatch(DomainError):
@@ -286,9 +289,14 @@ class WriteResult:
     media_item_id: str | None
 
 
-def _lease_free(now: datetime) -> sa.ColumnElement[bool]:
-    """No request holds the upload's lease (none was taken, or it ran out)."""
-    return sa.or_(UploadSession.lock_token.is_(None), UploadSession.lock_expires_at < now)
+def _lease_free(now: datetime, holder_stale_s: float) -> sa.ColumnElement[bool]:
+    """No live request holds the upload's lease (none was taken, it ran out, or the process
+    that took it stopped beating: see ``server.liveness``)."""
+    return sa.or_(
+        UploadSession.lock_token.is_(None),
+        UploadSession.lock_expires_at < now,
+        liveness.dead(UploadSession.lock_holder, holder_stale_s),
+    )
 
 
 class _Lease:
@@ -298,31 +306,54 @@ class _Lease:
     was taken for (active while bytes arrive, completed while the completion is finished), so
     a DELETE or the expiry sweep (which only act on active uploads whose lease is free) can
     never be undone by a request that was running when they happened.
+
+    The lease names its process, which beats while it holds any lease (``server.liveness``):
+    a lease of a killed process is taken over within ``holder_stale_s``, not ``seconds``.
     """
 
-    def __init__(self, session: Session, upload_id: str, seconds: int) -> None:
+    def __init__(self, session: Session, upload_id: str, settings: UploadSettings) -> None:
         self.session = session
         self.upload_id = upload_id
-        self.seconds = seconds
+        self.seconds = settings.lock_seconds
+        self.holder_stale_s = settings.holder_stale_s
         self.token = secrets.token_hex(16)
         self.status = UploadStatus.ACTIVE
         self._renewed = 0.0
+        self._engine: Any = None
 
     def _take(self, *conditions: sa.ColumnElement[bool], **values: Any) -> bool:
-        now = clock.now()
-        result = self.session.execute(
-            sa.update(UploadSession)
-            .where(UploadSession.id == self.upload_id, _lease_free(now), *conditions)
-            .values(
-                lock_token=self.token,
-                lock_expires_at=now + timedelta(seconds=self.seconds),
-                **values,
+        # Beating before the lease names this process (committed with it, below).
+        self._engine = liveness.hold(self.session)
+        taken = False
+        try:
+            now = clock.now()
+            result = self.session.execute(
+                sa.update(UploadSession)
+                .where(
+                    UploadSession.id == self.upload_id,
+                    _lease_free(now, self.holder_stale_s),
+                    *conditions,
+                )
+                .values(
+                    lock_token=self.token,
+                    lock_expires_at=now + timedelta(seconds=self.seconds),
+                    lock_holder=liveness.holder(),
+                    **values,
+                )
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        )
-        self.session.commit()
+            self.session.commit()
+            taken = result.rowcount == 1
+        finally:
+            if not taken:
+                self._let_go()
         self._renewed = time.monotonic()
-        return result.rowcount == 1
+        return taken
+
+    def _let_go(self) -> None:
+        if self._engine is not None:
+            liveness.let_go(self._engine)
+            self._engine = None
 
     def acquire(self, offset: int, expiry: timedelta) -> bool:
         """Take an active upload at ``offset`` to write to it; it is not abandoned meanwhile."""
@@ -400,14 +431,19 @@ class _Lease:
             return self.wait_for(pool.submit(call, *args))
 
     def release(self) -> None:
-        self.session.rollback()
-        self.session.execute(
-            sa.update(UploadSession)
-            .where(UploadSession.id == self.upload_id, UploadSession.lock_token == self.token)
-            .values(lock_token=None, lock_expires_at=None)
-            .execution_options(synchronize_session=False)
-        )
-        self.session.commit()
+        try:
+            self.session.rollback()
+            self.session.execute(
+                sa.update(UploadSession)
+                .where(UploadSession.id == self.upload_id, UploadSession.lock_token == self.token)
+                .values(lock_token=None, lock_expires_at=None, lock_holder=None)
+                .execution_options(synchronize_session=False)
+            )
+            self.session.commit()
+        finally:
+            # Even when the database is away and the row still names us: our beats stop, so
+            # the next request takes the lease over within ``holder_stale_s``.
+            self._let_go()
 
 
 def _read_checked_body(
@@ -463,7 +499,7 @@ def write_chunk(
             f"the body ({content_length} bytes) goes past Upload-Length ({remaining} bytes left)"
         )
     upload_id = upload.id
-    lease = _Lease(session, upload_id, settings.lock_seconds)
+    lease = _Lease(session, upload_id, settings)
     if not lease.acquire(offset, settings.expiry):
         session.refresh(upload)
         if upload.status == UploadStatus.COMPLETED:  # another request just finished it
@@ -555,7 +591,7 @@ def finish_completion(
     """
     if upload.status != UploadStatus.COMPLETED or upload.media_item_id:
         return upload.media_item_id
-    lease = _Lease(session, upload.id, settings.lock_seconds)
+    lease = _Lease(session, upload.id, settings)
     taken = lease.acquire_completion()
     session.refresh(upload)
     if not taken or upload.media_item_id:
@@ -1033,7 +1069,7 @@ def terminate_upload(
     """Abort an unfinished upload (tus termination); never one a request is writing to."""
     if upload.status == UploadStatus.COMPLETED:
         raise Conflict("a completed upload is evidence and cannot be terminated", code="completed")
-    if not _claim_inactive(session, upload.id, UploadStatus.TERMINATED):
+    if not _claim_inactive(session, settings, upload.id, UploadStatus.TERMINATED):
         session.refresh(upload)
         if upload.status == UploadStatus.COMPLETED:
             raise Conflict(
@@ -1059,13 +1095,19 @@ def terminate_upload(
 
 
 def _claim_inactive(
-    session: Session, upload_id: str, status: UploadStatus, *, expired_by: datetime | None = None
+    session: Session,
+    settings: UploadSettings,
+    upload_id: str,
+    status: UploadStatus,
+    *,
+    expired_by: datetime | None = None,
 ) -> bool:
     """Move an active upload whose lease is free to ``status``; False when it is not so."""
     conditions = [
         UploadSession.id == upload_id,
         UploadSession.status == UploadStatus.ACTIVE.value,
-        _lease_free(clock.now()),  # a lease runs on the wall clock, whatever ``expired_by`` says
+        # a lease runs on the wall clock, whatever ``expired_by`` says
+        _lease_free(clock.now(), settings.holder_stale_s),
     ]
     if expired_by is not None:
         conditions.append(UploadSession.expires_at <= expired_by)
@@ -1103,7 +1145,7 @@ def expire_uploads(
     ).scalars()
     count = 0
     for upload_id in list(stale):
-        if not _claim_inactive(session, upload_id, UploadStatus.EXPIRED, expired_by=now):
+        if not _claim_inactive(session, settings, upload_id, UploadStatus.EXPIRED, expired_by=now):
             session.rollback()
             continue
         upload = session.get(UploadSession, upload_id, populate_existing=True)

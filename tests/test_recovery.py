@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import sqlalchemy as sa
 
 from media_pipeline.process import process_item
 from media_pipeline.verify import Outcome
@@ -240,3 +241,34 @@ def test_a_silent_run_with_a_fresh_progress_mark_is_still_taken_over(app, client
         db.session.commit()
         rt = app.extensions["fieldtrace"]
         assert process_item(db.session, rt.storage, item_id, rt.jobs.pipeline) == Outcome.SUCCESS
+
+
+def test_an_original_storage_cannot_open_is_an_http_error_not_a_cut_200(app, client, users):
+    officer = users.create("li")
+    case = open_case(client, officer)
+    data = bytes(range(256)) * 40
+    item_id = tus.upload(client, officer, case["id"], data)
+    url = f"/api/v1/media/{item_id}/original"
+    assert client.get(url, headers=officer.headers).data == data
+    with app.app_context():
+        item = db.session.get(MediaItem, item_id)
+        item.object_key += "-gone"  # what S3 answers for an object it lost, or cannot reach
+        db.session.commit()
+        played = _count_played(item_id)
+    for headers in ({}, {"Range": "bytes=10-99"}):
+        resp = client.get(url, headers={**officer.headers, **headers})
+        assert resp.status_code == 503, resp.status_code
+        assert resp.json["error"]["code"] == "storage_unavailable"
+        assert int(resp.headers["Retry-After"]) > 0
+    with app.app_context():
+        assert _count_played(item_id) == played  # nothing was shown: no view recorded
+
+
+def _count_played(item_id: str) -> int:
+    from server.models import AuditEntry
+
+    return db.session.execute(
+        sa.select(sa.func.count()).where(
+            AuditEntry.object_id == item_id, AuditEntry.action == "media.played"
+        )
+    ).scalar_one()

@@ -86,9 +86,11 @@ def register_api(app: Flask) -> None:
     def _storage_error(exc: StorageError):
         db.session.rollback()
         log.exception("storage failure")
-        return error_response(
+        response, status = error_response(
             503, "storage_unavailable", "object storage failed; nothing was lost, retry later"
         )
+        response.headers["Retry-After"] = "5"
+        return response, status
 
     @app.errorhandler(OverflowError)
     @app.errorhandler(DataError)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -128,13 +128,21 @@ def _serve(
         status = 206
     download = request.args.get("download") == "1"
     byte_range = f"{start}-{end}" if status == 206 else None
-    audit_access(
-        item,
-        "media.downloaded" if download else "media.played",
-        {"what": what, "range": byte_range, "size": size},
-        byte_range,
-    )
-    storage = runtime().storage
+    # Open the object and read its first chunk before answering: S3 away or the object gone
+    # is then an HTTP error with a JSON body (503 storage_unavailable), not a 200 whose body
+    # stops short (which a player takes for a damaged file and nginx for a failed node).
+    chunks = _open_object(bucket, key, version, start, end) if size else _no_bytes()
+    try:
+        first = next(chunks, b"")
+        audit_access(
+            item,
+            "media.downloaded" if download else "media.played",
+            {"what": what, "range": byte_range, "size": size},
+            byte_range,
+        )
+    except BaseException:
+        chunks.close()
+        raise
     disposition = "attachment" if download else "inline"
     headers = {
         "Accept-Ranges": "bytes",
@@ -146,13 +154,27 @@ def _serve(
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     db.session.commit()  # no transaction stays open while bytes stream
 
-    def body():
-        if size:
-            yield from storage.iter_object(bucket, key, version_id=version, start=start, end=end)
+    def body() -> Iterator[bytes]:
+        try:
+            if first:
+                yield first
+            yield from chunks
+        finally:
+            chunks.close()
 
     return Response(
         body(), status=status, headers=headers, content_type=content_type, direct_passthrough=True
     )
+
+
+def _open_object(
+    bucket: str, key: str, version: str | None, start: int, end: int
+) -> Generator[bytes, None, None]:
+    return runtime().storage.iter_object(bucket, key, version_id=version, start=start, end=end)
+
+
+def _no_bytes() -> Generator[bytes, None, None]:
+    yield from ()
 
 
 @bp.get("/media/<item_id>/original")

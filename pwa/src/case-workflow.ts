@@ -6,7 +6,7 @@
  * the decision (行政处罚决定书) followed by its issue.
  */
 import * as api from "./api";
-import type { Completeness, DocField, DocType, EnforcementDocument, User } from "./api";
+import type { Completeness, DocType, EnforcementDocument, User } from "./api";
 import * as capi from "./console-api";
 import type { LegalReview } from "./console-api";
 import {
@@ -36,7 +36,7 @@ import { latestVersions, missingSignatures, openDocuments, renderSummary } from 
 import { h } from "./dom";
 import { getLang, t } from "./i18n";
 import { reviewStatusChip } from "./legal";
-import { reviewActions } from "./review-submit";
+import { changedDecisions, differencesTable, reviewActions } from "./review-submit";
 import { executionSection, exportSection, type ExecutionRecord } from "./case-close";
 import { createSignaturePad } from "./signature-pad";
 import { isoWithOffset } from "./time";
@@ -96,13 +96,18 @@ export function workflowPanel(
       panel.replaceChildren(errorBox(explain(err, t("workflow"))));
       return;
     }
+    // A decision changed after the agreed round: the undertaking side is offered a new one.
+    const changed = await changedDecisions(c.id, reviews, docs).catch(() => []);
     panel.dataset.stage = report.current_stage;
     panel.replaceChildren(
       summary(c, report, user, reload, onStageChanged, types),
       advanceSection(c, report, user, onStageChanged, types),
       documentsSection(docs, types, user, reload),
       reviewsSection(reviews, user),
-      reviewActions({ ...c, current_stage: report.current_stage }, reviews, user, reload),
+      reviewActions({ ...c, current_stage: report.current_stage }, reviews, user, reload, {
+        changed,
+        types,
+      }),
       executionSection(c, report.current_stage, user, onStageChanged),
       exportSection(c, user),
     );
@@ -645,38 +650,6 @@ function renderedDocument(
   );
 }
 
-/** The form field a difference names (`party.name` → the party's name field). */
-function diffField(type: DocType, path: string): DocField | undefined {
-  const [top, sub] = path.split(".");
-  const field = type.fields.find((f) => f.name === top);
-  return sub ? field?.fields?.find((f) => f.name === sub) : field;
-}
-
-function diffValue(type: DocType, d: capi.ReviewDifference, value: unknown, reviewed: boolean) {
-  if (value === null || value === undefined || value === "") {
-    if (reviewed && d.reviewed_note)
-      return getLang() === "en" ? d.reviewed_note.en : d.reviewed_note.zh;
-    return t("diff_none");
-  }
-  const field = diffField(type, d.field);
-  const one = (f: DocField | undefined, v: unknown): string => {
-    if (v === null || v === undefined || v === "") return "";
-    if (f?.type === "choice") {
-      const choice = f.choices?.find((c) => c.value === v);
-      if (choice) return getLang() === "en" ? choice.label.en : choice.label.zh;
-    }
-    if (f?.type === "decimal") return t("amount_yuan", { amount: String(v) });
-    if (f?.type === "boolean") return v === true ? t("yes") : t("no");
-    return String(v);
-  };
-  if (typeof value === "object" && !Array.isArray(value)) {
-    const record = value as Record<string, unknown>;
-    const parts = (field?.fields ?? []).map((f) => one(f, record[f.name])).filter(Boolean);
-    return parts.join(" ");
-  }
-  return one(field, value);
-}
-
 /** Consistent, waiting for the review, or the differences with a way to a new round. */
 function matchVerdict(
   m: capi.ReviewMatch,
@@ -705,47 +678,13 @@ function matchVerdict(
       ),
     ];
   }
-  const table = h(
-    "table",
-    { class: "grid diff", "data-testid": "review-differences" },
-    h(
-      "thead",
-      {},
-      h(
-        "tr",
-        {},
-        [t("diff_field"), t("diff_reviewed"), t("diff_now")].map((x) => h("th", {}, x)),
-      ),
-    ),
-    h(
-      "tbody",
-      {},
-      m.differences.map((d) =>
-        h(
-          "tr",
-          { "data-testid": "review-difference", "data-field": d.field },
-          h("td", {}, getLang() === "en" ? d.label.en : d.label.zh),
-          h(
-            "td",
-            { class: "was", "data-label": `${t("diff_reviewed")}${t("colon")}` },
-            diffValue(type, d, d.reviewed, true),
-          ),
-          h(
-            "td",
-            { class: "now", "data-label": `${t("diff_now")}${t("colon")}` },
-            diffValue(type, d, d.now, false),
-          ),
-        ),
-      ),
-    ),
-  );
   return [
     h(
       "p",
       { class: "bad", "data-testid": "review-match-differs" },
       t("review_match_differs", { round: m.round ?? "" }),
     ),
-    h("div", { class: "table-wrap" }, table),
+    differencesTable(m, type),
     resubmitAction(m, type, doc, user, recheck),
   ];
 }

@@ -380,6 +380,11 @@ const zh = {
   resubmit_note_default:
     "《{title}》的内容与第{round}轮法制审核同意的内容不一致（{fields}），现按变更后的内容重新提交法制审核。",
   resubmitted: "已提交第{round}轮法制审核；审核同意后才能签发。",
+  rereview_needed:
+    "《{title}》与第{round}轮法制审核同意的内容不一致（{fields}），不得签发；须按现在的内容重新提交法制审核。",
+  rereview_hint: "审核同意后，负责人才能签发。",
+  rereview_intro:
+    "第{n}轮法制审核同意后，决定书又有改动。下面的决定草案已按决定书现在的内容填写，核对后提交第{next}轮审核。",
   document_changed_since_shown: "文书在您查看后已被修改，现已重新载入，请再次核对后签名。",
   awaiting_signature: "待我签名的文书",
   awaiting_since: "{time}起待签",
@@ -1226,6 +1231,11 @@ const en: Record<Key, string> = {
   resubmit_note_default:
     "The {title} differs from what legal review round {round} agreed ({fields}); it is submitted again with the changed content.",
   resubmitted: "Legal review round {round} submitted; it can be signed once agreed.",
+  rereview_needed:
+    "The {title} differs from what legal review round {round} agreed ({fields}); it cannot be issued until it is submitted for legal review again as it now reads.",
+  rereview_hint: "The leader can sign once legal review agrees.",
+  rereview_intro:
+    "The decision was changed after legal review round {n} agreed. The draft below is filled in from the decision as it now reads; check it and submit round {next}.",
   document_changed_since_shown:
     "The document changed after you opened it and has been reloaded: check it again before signing.",
   awaiting_signature: "Documents waiting for my signature",

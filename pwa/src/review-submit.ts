@@ -15,13 +15,19 @@
  *     if (built.ok) await submitReview(caseId, built.body);
  */
 import { request } from "./api";
-import type { DocType, User } from "./api";
+import type { DocField, DocType, EnforcementDocument, User } from "./api";
 import * as api from "./api";
-import type { DecisionDraft, LegalReview, ReviewPackage } from "./console-api";
+import type {
+  DecisionDraft,
+  LegalReview,
+  ReviewDifference,
+  ReviewMatch,
+  ReviewPackage,
+} from "./console-api";
 import * as capi from "./console-api";
 import { errorBox, explain, fmtDate, fmtTime, label } from "./console-ui";
 import { openSheet, roleLabel, type CaseRef, type Sheet } from "./completeness";
-import { openDocuments } from "./documents";
+import { latestVersions, openDocuments } from "./documents";
 import { h } from "./dom";
 import { DICTIONARY, getLang, t, type Key, type Lang } from "./i18n";
 import { CHECKLIST_ITEMS, checklistLabel, packageView, reviewStatusChip } from "./legal";
@@ -240,6 +246,124 @@ export function returnedFindings(r: LegalReview): HTMLElement {
   );
 }
 
+// --- a decision changed after the agreed round --------------------------------------------------
+
+/** Decision types the legal review binds (services/decision_binding.py `OPERATIVE_FIELDS`). */
+const BOUND_TYPES = ["penalty_decision", "onsite_penalty_decision", "coercive_measure_decision"];
+
+/**
+ * The draft decisions of the case that differ from what its agreed (last) round agreed: each
+ * can be signed only after a new round agrees to it as it now reads. None while the last round
+ * is not agreed.
+ */
+export async function changedDecisions(
+  caseId: number,
+  reviews: LegalReview[],
+  docs?: EnforcementDocument[],
+): Promise<ReviewMatch[]> {
+  const last = reviews.length ? reviews[reviews.length - 1] : null;
+  if (!last || last.status !== "agreed") return [];
+  const drafts = latestVersions(docs ?? (await api.caseDocuments(caseId))).filter(
+    (d) => d.status === "draft" && BOUND_TYPES.includes(d.type),
+  );
+  const found = await Promise.all(drafts.map((d) => capi.reviewMatch(d.id)));
+  return found.filter((m) => m.state === "differs");
+}
+
+/** The form field a difference names (`party.name` → the party's name field). */
+function diffField(type: DocType, path: string): DocField | undefined {
+  const [top, sub] = path.split(".");
+  const field = type.fields.find((f) => f.name === top);
+  return sub ? field?.fields?.find((f) => f.name === sub) : field;
+}
+
+function diffValue(type: DocType, d: ReviewDifference, value: unknown, reviewed: boolean) {
+  if (value === null || value === undefined || value === "") {
+    if (reviewed && d.reviewed_note)
+      return getLang() === "en" ? d.reviewed_note.en : d.reviewed_note.zh;
+    return t("diff_none");
+  }
+  const field = diffField(type, d.field);
+  const one = (f: DocField | undefined, v: unknown): string => {
+    if (v === null || v === undefined || v === "") return "";
+    if (f?.type === "choice") {
+      const choice = f.choices?.find((c) => c.value === v);
+      if (choice) return getLang() === "en" ? choice.label.en : choice.label.zh;
+    }
+    if (f?.type === "decimal") return t("amount_yuan", { amount: String(v) });
+    if (f?.type === "boolean") return v === true ? t("yes") : t("no");
+    return String(v);
+  };
+  if (typeof value === "object" && !Array.isArray(value)) {
+    const record = value as Record<string, unknown>;
+    const parts = (field?.fields ?? []).map((f) => one(f, record[f.name])).filter(Boolean);
+    return parts.join(" ");
+  }
+  return one(field, value);
+}
+
+/** What differs from the agreed round, field by field: as agreed, and now. */
+export function differencesTable(m: ReviewMatch, type: DocType): HTMLElement {
+  const table = h(
+    "table",
+    { class: "grid diff", "data-testid": "review-differences" },
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        [t("diff_field"), t("diff_reviewed"), t("diff_now")].map((x) => h("th", {}, x)),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      m.differences.map((d) =>
+        h(
+          "tr",
+          { "data-testid": "review-difference", "data-field": d.field },
+          h("td", {}, getLang() === "en" ? d.label.en : d.label.zh),
+          h(
+            "td",
+            { class: "was", "data-label": `${t("diff_reviewed")}${t("colon")}` },
+            diffValue(type, d, d.reviewed, true),
+          ),
+          h(
+            "td",
+            { class: "now", "data-label": `${t("diff_now")}${t("colon")}` },
+            diffValue(type, d, d.now, false),
+          ),
+        ),
+      ),
+    ),
+  );
+  return h("div", { class: "table-wrap" }, table);
+}
+
+/** Each changed decision in a sentence (it cannot be issued) and its differences. */
+function changedList(changed: ReviewMatch[], types: DocType[]): HTMLElement[] {
+  return changed.flatMap((m) => {
+    const type = types.find((x) => x.code === m.type);
+    if (!type) return [];
+    const fields = [
+      ...new Set(m.differences.map((d) => (getLang() === "en" ? d.label.en : d.label.zh))),
+    ];
+    return [
+      h(
+        "p",
+        { class: "bad", "data-testid": "rereview-sentence", "data-doc-id": m.document_id },
+        t("rereview_needed", {
+          title: getLang() === "en" ? type.title.en : type.title.zh,
+          round: m.round ?? "",
+          fields: fields.join(getLang() === "en" ? ", " : "、"),
+        }),
+      ),
+      differencesTable(m, type),
+    ];
+  });
+}
+
 // --- the case screen's legal-review actions ------------------------------------------------------
 
 /**
@@ -251,12 +375,39 @@ export function reviewActions(
   reviews: LegalReview[],
   user: User,
   onSubmitted: () => void,
+  opts: { changed?: ReviewMatch[]; types?: DocType[] } = {},
 ): HTMLElement | string {
   const last = reviews.length ? reviews[reviews.length - 1] : null;
   const mayActHere = SUBMITTER_ROLES.includes(user.role) && c.current_stage === "review";
   const returned = last && last.status === "returned" ? last : null;
   const parts: (HTMLElement | string)[] = [];
   if (returned) parts.push(returnedFindings(returned));
+  // After an agreed round a decision was drafted differently: it cannot be issued until a
+  // new round agrees to it (also in the decision stage), so the undertaking side may send one.
+  const changed = opts.changed ?? [];
+  if (
+    last?.status === "agreed" &&
+    changed.length &&
+    SUBMITTER_ROLES.includes(user.role) &&
+    (c.current_stage === "review" || c.current_stage === "decision")
+  ) {
+    const button = h(
+      "button",
+      { type: "button", class: "btn primary", "data-testid": "btn-rereview" },
+      t("resubmit_review"),
+    );
+    button.addEventListener("click", () => {
+      openReviewSubmit(c, user, { rereview: { agreed: last, changed }, onSubmitted });
+    });
+    parts.push(
+      h(
+        "div",
+        { class: "summary-box stack", "data-testid": "rereview-needed" },
+        ...changedList(changed, opts.types ?? []),
+        h("div", { class: "row" }, button, h("span", { class: "hint" }, t("rereview_hint"))),
+      ),
+    );
+  }
   if (mayActHere && (!last || last.status === "returned" || last.status === "transfer")) {
     const button = h(
       "button",
@@ -289,8 +440,11 @@ export function openCaseReview(c: CaseRef, user: User, onChanged?: () => void): 
   const load = async () => {
     sheet.body.replaceChildren(h("p", { class: "hint" }, t("loading")));
     let reviews: LegalReview[];
+    let changed: ReviewMatch[];
     try {
       reviews = await capi.caseReviews(c.id);
+      changed = await changedDecisions(c.id, reviews);
+      if (changed.length) typesCache ??= await api.documentTypes();
     } catch (err) {
       sheet.body.replaceChildren(errorBox(explain(err, t("legal_review"))));
       return;
@@ -325,7 +479,7 @@ export function openCaseReview(c: CaseRef, user: User, onChanged?: () => void): 
             ),
           )
         : h("p", { class: "hint" }, t("no_reviews")),
-      reviewActions(c, reviews, user, done),
+      reviewActions(c, reviews, user, done, { changed, types: typesCache ?? [] }),
       c.current_stage !== "review" && SUBMITTER_ROLES.includes(user.role) && !reviews.length
         ? h("p", { class: "hint" }, t("submit_review_at_review_stage"))
         : "",
@@ -345,9 +499,15 @@ const kept = new Map<number, DraftForm>();
 export function openReviewSubmit(
   c: CaseRef,
   user: User,
-  opts: { previous?: LegalReview | null; onSubmitted?: () => void } = {},
+  opts: {
+    previous?: LegalReview | null;
+    /** A new round after `agreed` because these decisions were drafted differently. */
+    rereview?: { agreed: LegalReview; changed: ReviewMatch[] };
+    onSubmitted?: () => void;
+  } = {},
 ): Sheet {
   const previous = opts.previous ?? null;
+  const rereview = opts.rereview ?? null;
   let submitted = false;
   const sheet = openSheet(
     "review-submit-screen",
@@ -369,13 +529,14 @@ export function openReviewSubmit(
         sources = { ...suggestion.sources };
         let report = suggestion.report;
         if (suggestion.report_source) sources.report = suggestion.report_source;
-        if (previous?.report) {
-          report = previous.report;
+        const before = previous ?? rereview?.agreed;
+        if (before?.report) {
+          report = before.report;
           sources.report = {
             kind: "legal_review",
             label: {
-              zh: `第${previous.round}轮送审的审查报告`,
-              en: `The report of round ${previous.round}`,
+              zh: `第${before.round}轮送审的审查报告`,
+              en: `The report of round ${before.round}`,
             },
           };
         }
@@ -512,7 +673,21 @@ export function openReviewSubmit(
             returnedFindings(previous),
             fix,
           )
-        : h("p", { class: "hint" }, t("submit_review_intro")),
+        : rereview
+          ? h(
+              "div",
+              { class: "summary-box stack", "data-testid": "rereview-intro" },
+              h(
+                "p",
+                {},
+                t("rereview_intro", {
+                  n: rereview.agreed.round,
+                  next: rereview.agreed.round + 1,
+                }),
+              ),
+              ...changedList(rereview.changed, typesCache ?? []),
+            )
+          : h("p", { class: "hint" }, t("submit_review_intro")),
       Object.keys(sources).length ? prefilledBanner() : "",
       mark("report"),
       text(f.report, "review_report", "draft-report", (v) => (f.report = v), 5),

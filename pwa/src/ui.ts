@@ -761,8 +761,9 @@ function caseLinks(c: Case): HTMLElement {
       },
       t("completeness"),
     ),
-    // 法制审核: submit at 审查, and see a returned round item by item (review-submit.ts)
-    (state.current ?? c).current_stage === "review"
+    // 法制审核: submit at 审查, see a returned round item by item, and at 决定 send a decision
+    // drafted differently from the agreed round to a new one (review-submit.ts)
+    ["review", "decision"].includes((state.current ?? c).current_stage)
       ? h(
           "button",
           {

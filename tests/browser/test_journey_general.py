@@ -12,8 +12,9 @@ written reason, as the UI offers.
 
 from __future__ import annotations
 
-import io
 import re
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.browser
 require_browser()
 
 CONSOLE = {"viewport": {"width": 1366, "height": 900}}
+SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 class Steps(OfficerJourneySteps):
@@ -346,7 +348,7 @@ def test_a_general_procedure_penalty_from_filing_to_archive(
     show_case(boss, case_id)
     advance(boss, leader, "decision")
 
-    # 决定: the decision follows the reviewed draft; the leader signs and it is issued
+    # 决定: the decision is prefilled from the reviewed draft, but the fine is raised to 8000
     show_case(desk, case_id)
     form = new_document(
         desk,
@@ -359,12 +361,61 @@ def test_a_general_procedure_penalty_from_filing_to_archive(
     expect(form.locator("[data-testid=prefilled][data-prefill-path=penalties]")).to_contain_text(
         "经法制审核同意的决定草案"
     )
+    expect(form.locator("[name='penalties.0.amount']")).to_have_value(re.compile(r"^5000"))
+    form.locator("[name='penalties.0.amount']").fill("8000")
     steps.check("decision-form")
     desk.click("[data-testid=btn-save-doc]")
     close_sheets(desk)
+    show_case(desk, case_id)
+    changed = desk.locator("[data-testid=rereview-needed]")
+    expect(changed.locator("[data-testid=rereview-sentence]")).to_contain_text(
+        "与第2轮法制审核同意的内容不一致（行政处罚），不得签发"
+    )
+    fine = changed.locator("[data-testid=review-difference][data-field=penalties] td")
+    expect(fine.nth(1)).to_contain_text("5000.00元")
+    expect(fine.nth(2)).to_contain_text("8000.00元")
+    changed.scroll_into_view_if_needed()
+    steps.check("decision-differs")
+
+    # the leader's dialog shows the differences, not 「一致」, and does not take the signature
     show_case(boss, case_id)
     boss.click("[data-testid=btn-leader-sign]")
-    expect(boss.locator("[data-testid=review-match-consistent]")).to_be_visible()
+    expect(boss.locator("[data-testid=review-match-differs]")).to_contain_text(
+        "与第2轮法制审核通过的内容不一致，不能签发"
+    )
+    expect(boss.locator("[data-testid=review-match-consistent]")).to_have_count(0)
+    expect(boss.locator("[data-testid=sign-doc-rendered]")).to_contain_text("8000.00")
+    # a signature on the pad does not make it signable
+    sign_until_enabled(boss, "[data-testid=leader-sign] [data-testid=sig-clear]")
+    expect(boss.locator("[data-testid=btn-leader-sign-confirm]")).to_be_disabled()
+    expect(boss.locator("[data-testid=btn-resubmit-review-from-sign]")).to_be_visible()
+    boss.locator("[data-testid=review-match]").scroll_into_view_if_needed()
+    leader.check("decision-refused")
+
+    # the officer sends the decision as it now reads to a new round, on the phone
+    phone.goto("/")
+    phone.click(f"[data-testid=case-row][data-case-id='{case_id}']")
+    phone.click("[data-testid=btn-case-review]")
+    offer = phone.locator("[data-testid=case-review-screen] [data-testid=rereview-needed]")
+    expect(offer.locator("[data-testid=rereview-sentence]")).to_contain_text("不得签发")
+    on_phone.check("rereview-offered")
+    offer.locator("[data-testid=btn-rereview]").click()
+    expect(phone.locator("[data-testid=rereview-intro]")).to_contain_text("第3轮")
+    expect(phone.locator("[data-testid=draft-penalty-amount]").first).to_have_value("8000")
+    on_phone.check("rereview-draft")
+    phone.click("[data-testid=btn-preview-package]")
+    expect(phone.locator("[data-testid=package-preview]")).to_have_attribute("data-round", "3")
+    on_phone.check("rereview-package")
+    phone.click("[data-testid=btn-confirm-submit-review]")
+    expect(phone.locator("[data-testid=review-submitted]")).to_contain_text("第3轮")
+    on_phone.check("rereview-submitted")
+    phone.click("[data-testid=btn-review-submitted-close]")
+    review_round(legal_page, legal, {}, "agree", "罚款数额在裁量基准幅度内，同意。")
+
+    # the decision as agreed in round 3: the leader signs and it is issued
+    show_case(boss, case_id)
+    boss.click("[data-testid=btn-leader-sign]")
+    expect(boss.locator("[data-testid=review-match-consistent]")).to_contain_text("第3轮")
     expect(boss.locator("[data-testid=sign-doc-rendered]")).to_be_visible()
     sign_until_enabled(boss, "[data-testid=btn-leader-sign-confirm]")
     leader.check("decision-sign")
@@ -381,11 +432,11 @@ def test_a_general_procedure_penalty_from_filing_to_archive(
     save_sign_issue(desk, steps, "service", ["officer", "recipient"])
     advance(desk, steps, "execution", override="送达过程由执法记录仪录像，另行归档。")
     execution = desk.locator("[data-testid=wf-execution]")
-    execution.locator("[data-testid=execution-amount]").fill("5000")
+    execution.locator("[data-testid=execution-amount]").fill("8000")
     execution.locator("[data-testid=execution-reference]").fill("缴款书0001")
     steps.check("execution")
     execution.locator("[data-testid=btn-add-execution]").click()
-    expect(desk.locator("[data-testid=execution-record]")).to_contain_text("5000")
+    expect(desk.locator("[data-testid=execution-record]")).to_contain_text("8000")
     new_document(desk, "closing_report", {}, select={"reason": "executed"})
     save_sign_issue(desk, steps, "closing", ["officer"])
     leader_signs_and_issues(boss, leader, case_id, "closing_report")
@@ -397,8 +448,53 @@ def test_a_general_procedure_penalty_from_filing_to_archive(
         desk.click("[data-testid=btn-export-archive]")
     expect(desk.locator("[data-testid=export-done]")).to_be_visible()
     steps.check("exported")
-    with zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes())) as archive:
+    exported = tmp_path / "case.zip"
+    shutil.copyfile(download.value.path(), exported)
+    with zipfile.ZipFile(exported) as archive:
         names = archive.namelist()
     assert "manifest.json" in names
     pdfs = [n for n in names if n.endswith(".pdf")]
-    assert len(pdfs) >= 10, pdfs  # every document of the case, the two opinions included
+    assert len(pdfs) >= 11, pdfs  # every document of the case, the three opinions included
+
+    # 校验 offline: the key as the unit publishes it, the archive's own verify.py run by the
+    # system Python alone (isolated: no Fieldtrace, no virtualenv), then a copy with one byte
+    # of one document changed
+    public = open_page(**CONSOLE)
+    public.goto("/public/signing-keys")
+    key = public.locator("tr:has(.current) td code").first.inner_text().strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", key), key
+    public.screenshot(path=str(tmp_path / "signing-keys.png"))
+    with public.expect_download() as published:
+        public.click("a[href$='/verify.py']")
+    offline = tmp_path / "offline"
+    with zipfile.ZipFile(exported) as archive:
+        archive.extractall(offline)
+    # the copy inside the archive is the verifier the unit publishes
+    assert (offline / "verify.py").read_bytes() == Path(published.value.path()).read_bytes()
+    intact = verify_offline(offline / "verify.py", exported, key)
+    assert intact.returncode == 0, intact.stdout + intact.stderr
+    assert "archive intact and AUTHENTIC" in intact.stdout, intact.stdout
+    altered_name = sorted(n for n in pdfs if n.startswith("documents/"))[0]
+    altered = tmp_path / "altered.zip"
+    with zipfile.ZipFile(exported) as source, zipfile.ZipFile(altered, "w") as copy:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == altered_name:
+                data = data[:100] + bytes([data[100] ^ 0x01]) + data[101:]
+            copy.writestr(info, data)
+    refused = verify_offline(offline / "verify.py", altered, key)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert f"file altered: {altered_name} (sha256 mismatch)" in refused.stderr, refused.stderr
+
+
+def verify_offline(script: Path, archive: Path, key: str) -> subprocess.CompletedProcess:
+    """The bundled verifier as an auditor runs it: the system Python in isolated mode (-I: no
+    PYTHONPATH, no user site, not the test's virtualenv), from the folder it was unpacked to."""
+    return subprocess.run(
+        [SYSTEM_PYTHON, "-I", str(script), str(archive), "--public-key", key],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=script.parent,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+    )

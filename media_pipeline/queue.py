@@ -60,6 +60,19 @@ def build_huey(queue_url: str | None, data_dir: Path, *, name: str = "fieldtrace
     return SqliteHuey(name, filename=str(data_dir / "queue.db"), utc=True, results=False)
 
 
+def _issue_receipt(runtime: Any, item_id: str) -> None:
+    """The officer's receipt (存证回执), signed as soon as the item is verified; should this
+    fail, the first request for it issues it instead."""
+    from server.services import receipts
+
+    try:
+        receipts.issue_for(db.session, runtime.signer, item_id)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("issuing the receipt of %s failed; issued on first request", item_id)
+
+
 class _InProcessConsumer(Consumer):
     """A consumer that leaves signal handling to the process that embeds it."""
 
@@ -137,6 +150,8 @@ class JobQueue:
                         retention=timedelta(days=int(cfg["RETENTION_DAYS"])),
                         quarantine_bucket=cfg["S3_BUCKET_QUARANTINE"],
                     )
+                    if outcome == Outcome.SUCCESS:
+                        _issue_receipt(runtime, item_id)
                 finally:
                     db.session.remove()
             if outcome == Outcome.SUCCESS:

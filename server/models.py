@@ -293,8 +293,8 @@ class MediaItem(db.Model):
     file_captured_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attached_stage: Mapped[str | None] = mapped_column(sa.String(32), index=True)
     processing_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Who runs the pipeline on it: the worker process (``server.liveness``) and the job's id,
-    # so a dead worker's run is taken over at once and a job's retry may take over its own.
+    # Who runs the pipeline on it: the run's hold (``server.liveness``) and the job's id, so
+    # a dead worker's run is taken over at once and a job's retry may take over its own.
     processing_holder: Mapped[str | None] = mapped_column(sa.String(100))
     processing_run: Mapped[str | None] = mapped_column(sa.String(64))
     # The flag codes as ",code,code," (kept from ``flags`` on every flush) so SQL can filter
@@ -432,8 +432,8 @@ class UploadSession(db.Model):
     media_item_id: Mapped[str | None] = mapped_column(sa.ForeignKey("media_items.id"))
     lock_token: Mapped[str | None] = mapped_column(sa.String(32))
     lock_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # The process holding the lease (``server.liveness``): once its heartbeat stops, the
-    # lease is free at once, whatever ``lock_expires_at`` says.
+    # The hold of the request holding the lease (``server.liveness``): once its beats stop,
+    # the lease is free at once, whatever ``lock_expires_at`` says.
     lock_holder: Mapped[str | None] = mapped_column(sa.String(100))
     device_clock_offset_s: Mapped[float | None] = mapped_column(sa.Float)
     client_addr: Mapped[str] = mapped_column(sa.String(64), default="")
@@ -443,7 +443,7 @@ class UploadSession(db.Model):
 
 
 class ProcessHeartbeat(db.Model):
-    """One row per process that holds something others wait for (``server.liveness``)."""
+    """One row per live claim a process holds, beaten every second (``server.liveness``)."""
 
     __tablename__ = "process_heartbeats"
     holder: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
@@ -512,6 +512,19 @@ class TreeHead(db.Model):
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     public_key: Mapped[str] = mapped_column(sa.String(64))
     signature: Mapped[str] = mapped_column(sa.String(128))
+
+
+class MediaReceipt(db.Model):
+    """The signed receipt (存证回执) issued to the officer when an item was verified: its
+    canonical JSON and signature, kept as issued (a later move to another stage or a new
+    signing key does not change a receipt already in the officer's hands)."""
+
+    __tablename__ = "media_receipts"
+    media_item_id: Mapped[str] = mapped_column(sa.ForeignKey("media_items.id"), primary_key=True)
+    body: Mapped[str] = mapped_column(sa.Text)
+    public_key: Mapped[str] = mapped_column(sa.String(64))
+    signature: Mapped[str] = mapped_column(sa.String(128))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Document(db.Model):

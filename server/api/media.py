@@ -11,12 +11,12 @@ from flask import Blueprint, Response, current_app, g, request
 
 from .. import clock
 from ..domain import MediaStatus
-from ..errors import DomainError, NotFound
+from ..errors import Conflict, DomainError, NotFound
 from ..extensions import db
 from ..models import AuditEntry, Derivative, MediaItem, PlaybackGrant
 from ..runtime import runtime
 from ..schemas import CustodySchema, MediaItemSchema, ReattachSchema
-from ..services import audit, playback
+from ..services import audit, playback, receipts
 from ..services.media import get_media, reattach
 from .common import bearer_token, client_addr, current_user, load_body, login_required
 
@@ -271,6 +271,35 @@ def custody(item_id: str):
     )
     db.session.commit()
     return data
+
+
+@bp.get("/media/<item_id>/receipt")
+@login_required()
+def receipt(item_id: str):
+    """The item's signed receipt (存证回执) as a canonical JSON file, for whoever may see the
+    item; issued on first request if the pipeline has not yet (409 before verification)."""
+    user = current_user()
+    item = get_media(db.session, user, item_id)
+    signer = runtime().signer
+    try:
+        issued = receipts.issue(db.session, signer, item)
+    except receipts.ReceiptUnavailable as exc:
+        raise Conflict(str(exc), code="receipt_unavailable") from None
+    document = receipts.receipt_file(db.session, signer, issued)
+    audit.record(
+        db.session,
+        actor=user,
+        action="media.receipt_viewed",
+        object_type="media",
+        object_id=item.id,
+        client_addr=client_addr(),
+        details={"fingerprint": receipts.fingerprint(issued)},
+    )
+    db.session.commit()
+    response = Response(receipts.offline.canonical_json(document), mimetype="application/json")
+    response.headers["Content-Disposition"] = f'attachment; filename="receipt-{item.id}.json"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 CUSTODY_PAGE, CUSTODY_PAGE_MAX = 500, 1000

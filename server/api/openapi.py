@@ -295,6 +295,23 @@ def build_spec() -> dict[str, Any]:
             )
         },
     )
+    spec.path(
+        "/api/v1/media/{item_id}/receipt",
+        operations={
+            "get": _op(
+                "The item's signed receipt (存证回执: hashes, times, case, stage, its audit "
+                "entry, a tree head and the inclusion proof); check with verify.py receipt",
+                {
+                    "200": {
+                        "description": "The receipt file (canonical JSON)",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    **_errors(401, 404, 409),
+                },
+                parameters=[_id_param("item_id")],
+            )
+        },
+    )
     tus_errors = _errors(400, 401, 403, 404, 409, 410, 412, 413, 415, 422, 423, 460)
     spec.path(
         "/api/v1/uploads/",
@@ -362,11 +379,12 @@ def build_spec() -> dict[str, Any]:
     _console_paths(spec)
     from ..public.keys import OPENAPI_ROWS as KEY_ROWS
     from ..public.log import OPENAPI_ROWS as LOG_ROWS
+    from ..public.receipt import OPENAPI_ROWS as RECEIPT_ROWS
     from .case_forms import OPENAPI_ROWS as FORM_ROWS
     from .openapi_workflow import ROWS, add_paths
     from .reports import OPENAPI_ROWS
 
-    add_paths(spec, ROWS + OPENAPI_ROWS + KEY_ROWS + FORM_ROWS + LOG_ROWS)
+    add_paths(spec, ROWS + OPENAPI_ROWS + KEY_ROWS + FORM_ROWS + LOG_ROWS + RECEIPT_ROWS)
     from .admin import add_openapi as add_admin_paths
 
     add_admin_paths(spec)

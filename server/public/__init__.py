@@ -7,4 +7,4 @@ from flask import Blueprint
 bp = Blueprint("public", __name__, url_prefix="/public", template_folder="templates")
 
 # Registers the routes on bp.
-from . import credentials, disclosure, documents, keys, log, reports  # noqa: E402, F401
+from . import credentials, disclosure, documents, keys, log, receipt, reports  # noqa: E402, F401

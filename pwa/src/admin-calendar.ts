@@ -130,11 +130,18 @@ function importForm(reload: () => void): HTMLElement {
     "data-testid": "notice-json",
     placeholder: t("cal_paste_hint"),
   }) as HTMLTextAreaElement;
+  // The browser's own file button speaks the browser's language: hidden behind ours.
   const file = h("input", {
     type: "file",
     accept: ".json,application/json",
+    class: "visually-hidden",
     "data-testid": "notice-file",
   }) as HTMLInputElement;
+  const chosen = h(
+    "span",
+    { class: "hint", "data-testid": "notice-file-name" },
+    t("no_file_chosen"),
+  );
   const preview = h("div", { "data-testid": "notice-preview-slot" });
   const message = h("div", { "aria-live": "polite" });
   const confirm = h(
@@ -163,6 +170,7 @@ function importForm(reload: () => void): HTMLElement {
   text.addEventListener("input", show);
   file.addEventListener("change", () => {
     const picked = file.files?.[0];
+    chosen.textContent = picked ? picked.name : t("no_file_chosen");
     if (picked) void picked.text().then((content) => ((text.value = content), show()));
   });
   confirm.addEventListener("click", () => {
@@ -190,7 +198,17 @@ function importForm(reload: () => void): HTMLElement {
     { class: "stack admin-form", "data-testid": "notice-form" },
     h("h3", {}, t("cal_import_title")),
     h("p", { class: "hint" }, t("cal_import_hint")),
-    h("label", { class: "field" }, t("cal_file"), file),
+    h(
+      "div",
+      { class: "field file-field" },
+      h(
+        "label",
+        { class: "btn small file-pick", "data-testid": "notice-pick" },
+        t("cal_file"),
+        file,
+      ),
+      chosen,
+    ),
     h("label", { class: "field" }, t("cal_paste"), text),
     preview,
     message,

@@ -131,7 +131,9 @@ export function unitWarning(unit: Unit | null): HTMLElement | string {
     h(
       "p",
       {},
-      t("unit_warn_now", { number: sampleNumber(unit.number_prefix, new Date().getFullYear()) }),
+      t("unit_warn_now", {
+        number: sampleNumber(unit.number_prefix, Number(shanghaiToday().slice(0, 4))),
+      }),
     ),
     location.hash === "#/admin/unit"
       ? ""
@@ -176,7 +178,7 @@ export async function unitPage(
   });
   const address = input("address", { value: unit.address, maxlength: 300 });
   const phone = input("contact_phone", { value: unit.contact_phone, maxlength: 40, type: "tel" });
-  const year = new Date().getFullYear();
+  const year = Number(shanghaiToday().slice(0, 4));
   const preview = h("p", { class: "hint", "data-testid": "number-preview" });
   const showPreview = () => {
     const p = prefix.value.trim() || name.value.trim() || unit.number_prefix;

@@ -23,6 +23,7 @@ import {
   renderForm,
   renderSummary,
 } from "./documents";
+import { shanghaiDate } from "./device-key";
 import { h } from "./dom";
 import { t, type Key } from "./i18n";
 import { devicesPage, peoplePage, personPage, unitPage, unitWarning } from "./admin-people";
@@ -948,7 +949,7 @@ async function reportsPage(el: HTMLElement, current: () => boolean): Promise<voi
     "data-testid": "report-year",
     "aria-label": t("year"),
   });
-  year.value = String(new Date().getFullYear() - 1);
+  year.value = String(Number(shanghaiDate(Date.now()).slice(0, 4)) - 1);
   const status = h("div", {});
   const draft = h(
     "button",

@@ -93,7 +93,7 @@ export function executionSection(
     { class: "stack small-form", "data-testid": "execution-form" },
     h("label", {}, t("execution_kind"), kind),
     h("label", {}, t("execution_on"), on),
-    h("label", {}, `${t("penalty_amount")}（${t("yuan")}）`, amount),
+    h("label", {}, `${t("penalty_amount")}${t("in_parens", { text: t("yuan") })}`, amount),
     h("label", {}, t("execution_reference"), reference),
     status,
     save,

@@ -222,7 +222,9 @@ function approvalForm(
       f.summary ? h("dt", {}, t("filing_summary")) : "",
       f.summary ? h("dd", {}, String(f.summary)) : "",
       f.officer_opinion ? h("dt", {}, t("filing_officer_opinion")) : "",
-      f.officer_opinion ? h("dd", {}, `${String(f.officer_opinion)}（${signers}）`) : "",
+      f.officer_opinion
+        ? h("dd", {}, `${String(f.officer_opinion)}${t("in_parens", { text: signers })}`)
+        : "",
     ),
     h("label", {}, t("approver_opinion"), opinion),
     h("label", {}, t("signer_name"), name),

@@ -271,7 +271,7 @@ export function openCompleteness(
             "p",
             { class: "hint", "data-testid": "advance-not-allowed" },
             t("advance_roles_only", {
-              roles: (r.next_stage_roles ?? []).map(roleLabel).join("、"),
+              roles: (r.next_stage_roles ?? []).map(roleLabel).join(t("list_sep")),
               stage: next,
             }),
           ),

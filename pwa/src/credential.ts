@@ -528,7 +528,7 @@ export function openCredential(caseId?: number | null): void {
           fact(t("cred_number"), c.number, "cred-number"),
           fact(t("cred_unit"), c.unit_name),
           fact(t("cred_authority"), c.issuing_authority),
-          fact(t("cred_categories"), c.categories.join("、")),
+          fact(t("cred_categories"), c.categories.join(t("list_sep"))),
           fact(t("cred_area"), c.area),
           [
             h("dt", {}, t("cred_valid")),
@@ -581,7 +581,10 @@ export function openCredential(caseId?: number | null): void {
 
   const tick = () => {
     const now = new Date();
-    clock.textContent = now.toLocaleTimeString(getLang(), { hour12: false });
+    clock.textContent = now.toLocaleTimeString(getLang(), {
+      hour12: false,
+      timeZone: "Asia/Shanghai",
+    });
     if (!offline && navigator.onLine === false) {
       // the network went while on screen: the phone's own codes from now on
       offline = true;

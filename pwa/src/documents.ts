@@ -176,13 +176,16 @@ function initialValue(field: DocField, value: unknown, now: Date | null): string
 }
 
 const pad2 = (n: number) => String(n).padStart(2, "0");
+const SHANGHAI_OFFSET_MS = 8 * 3_600_000;
 
-/** A `datetime-local` input value for a moment, in the phone's time zone. */
+/**
+ * A `datetime-local` input value for a moment, in Beijing time (Asia/Shanghai: UTC+8 all year),
+ * whatever the phone's zone: the times on a 执法文书 are the unit's.
+ */
 export function localDateTime(date: Date): string {
-  const base =
-    `${date.getFullYear()}-${pad2(date.getMonth() + 1)}-${pad2(date.getDate())}` +
-    `T${pad2(date.getHours())}:${pad2(date.getMinutes())}`;
-  return date.getSeconds() ? `${base}:${pad2(date.getSeconds())}` : base;
+  const wall = new Date(date.getTime() + SHANGHAI_OFFSET_MS).toISOString(); // …Z, read as +08:00
+  const seconds = wall.slice(17, 19);
+  return seconds === "00" ? wall.slice(0, 16) : wall.slice(0, 19);
 }
 
 /** ISO 8601 from the API ("2026-11-21T09:30:00+08:00") → a `datetime-local` value. */
@@ -191,13 +194,12 @@ export function toLocalDateTime(iso: string): string {
   return Number.isNaN(date.getTime()) ? iso.slice(0, 16) : localDateTime(date);
 }
 
-/** A `datetime-local` value → ISO 8601 with the phone's offset: "2026-11-21T09:30:00+08:00". */
+/** A `datetime-local` value, Beijing time → ISO 8601: "2026-11-21T09:30:00+08:00". */
 export function fromLocalDateTime(local: string): string {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(local);
   if (!m) return local; // the server says what is wrong with it
   const [, y, mo, d, hh, mm, ss] = m;
-  const date = new Date(+y, +mo - 1, +d, +hh, +mm, ss ? +ss : 0);
-  return isoWithOffset(date).replace(/\.\d{3}(?=[+-]|Z)/, "");
+  return `${y}-${mo}-${d}T${hh}:${mm}:${ss ?? "00"}+08:00`;
 }
 
 /** The node at `path` ("" is the form), or null. */
@@ -455,7 +457,9 @@ export function renderForm(root: GroupNode): FormView {
     const loose: string[] = [];
     for (const [path, messages] of Object.entries(errors)) {
       const node = findNode(root, path);
-      const text = messages.map((msg) => readableMessage(msg, node)).join("；");
+      const text = messages
+        .map((msg) => readableMessage(msg, node))
+        .join(getLang() === "en" ? "; " : "；");
       const slot = path
         ? element.querySelector<HTMLElement>(`[data-error-for="${CSS.escape(path)}"]`)
         : null;
@@ -623,7 +627,7 @@ function renderList(node: ListNode): HTMLElement {
   const add = h(
     "button",
     { type: "button", class: "btn small", "data-testid": "row-add", "data-path": node.path },
-    `＋ ${t("add_row", { what: label })}`,
+    `+ ${t("add_row", { what: label })}`,
   );
   add.addEventListener("click", () => {
     const row = addRow(node, node.path);
@@ -758,12 +762,22 @@ function statusLabel(status: string): string {
   return text === key ? status : text;
 }
 
-function formatTime(iso: string | null): string {
+/**
+ * A moment on the documents screen, in Beijing time whatever the phone's zone: "2026/11/22 00:30"
+ * in Chinese; "2026-11-22 00:30" in English (Swedish writes dates the ISO way), where a
+ * locale's month/day order would be ambiguous.
+ */
+export function formatTime(iso: string | null): string {
   if (!iso) return "";
   const d = new Date(iso);
   return Number.isNaN(d.getTime())
     ? iso
-    : d.toLocaleString(getLang(), { hour12: false, dateStyle: "short", timeStyle: "short" });
+    : d.toLocaleString(getLang() === "en" ? "sv-SE" : getLang(), {
+        hourCycle: "h23",
+        dateStyle: "short",
+        timeStyle: "short",
+        timeZone: "Asia/Shanghai",
+      });
 }
 
 // --- the 文书 screens ----------------------------------------------------------------------------
@@ -1117,7 +1131,11 @@ export function openDocuments(
         } catch (err) {
           const lines =
             err instanceof api.ApiError && err.code === "signatures_missing"
-              ? [t("missing_signatures", { roles: missingMessages(err.details).join("、") })]
+              ? [
+                  t("missing_signatures", {
+                    roles: missingMessages(err.details).join(t("list_sep")),
+                  }),
+                ]
               : [errorText(err)];
           problem.textContent = lines.join(" ");
           issue.disabled = false;
@@ -1129,7 +1147,7 @@ export function openDocuments(
           ? h(
               "p",
               { class: "hint", "data-testid": "issue-blocked" },
-              t("missing_signatures", { roles: missing.map(roleLabel).join("、") }),
+              t("missing_signatures", { roles: missing.map(roleLabel).join(t("list_sep")) }),
             )
           : h("p", { class: "hint" }, t("issue_hint")),
         issue,

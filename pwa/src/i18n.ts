@@ -816,6 +816,7 @@ const zh = {
   cal_import_hint:
     "国务院办公厅每年发布下一年的节假日安排。按通知整理成文件后在此导入；导入后所有期限按新日历重新计算。",
   cal_file: "选择通知文件",
+  no_file_chosen: "未选择文件",
   cal_paste: "或粘贴通知文件的内容",
   cal_paste_hint: "通知文件的格式见使用说明中的“工作日历”一节",
   cal_not_json: "内容无法识别：请检查格式（年份、通知名称和节日列表）。",
@@ -1193,7 +1194,7 @@ const en: Record<Key, string> = {
   advance_to: "Move to {stage}",
   advance_reason: "Reason",
   advance_reason_default: "Everything for this stage is in place; moving on to {stage}.",
-  advance_roles_only: "Only the {roles} may move the case on to {stage}.",
+  advance_roles_only: "Only these may move the case on to {stage}: {roles}.",
   advance_refused: "Cannot move on to {stage} yet; missing:",
   advanced_to: "The case moved on to {stage}.",
   override_reason: "Written reason for passing the gaps (at least 5 characters)",
@@ -1689,6 +1690,7 @@ const en: Record<Key, string> = {
   cal_import_hint:
     "The State Council publishes next year's holiday arrangement every year. Import it here as a file; every deadline is then counted again on it.",
   cal_file: "Choose the notice file (JSON)",
+  no_file_chosen: "No file chosen",
   cal_paste: "or paste the notice (JSON)",
   cal_paste_hint:
     '{"year": 2027, "source": "…", "holidays": [{"name": "…", "rest": ["…"], "work": ["…"]}]}',

@@ -13,6 +13,7 @@ import { openCredential } from "./credential";
 import { allEntries } from "./db";
 import { latestVersions, openDocuments, type DocumentsStart } from "./documents";
 import { h } from "./dom";
+import { shanghaiDate } from "./device-key";
 import { getLang, t, type Key } from "./i18n";
 import type { Journeys } from "./open-case";
 import { addExecution, caseTeam, getCase, type Team } from "./team-api";
@@ -29,14 +30,6 @@ type StepState = "done" | "now" | "todo" | "blocked";
 const REMEDY =
   "如不服本决定，可以在收到本决定书之日起六十日内依法申请行政复议，或者在六个月内依法向人民法院提起行政诉讼。";
 const PAYMENT = "自收到本决定书之日起十五日内到指定银行缴纳罚款，或依法当场缴纳。";
-
-function pad(n: number): string {
-  return String(n).padStart(2, "0");
-}
-
-function localDay(d: Date = new Date()): string {
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-}
 
 /** The decision's fields known already: the party, place, time and the officers on the case. */
 export function decisionPrefill(c: FullCase, team: Team | null): Record<string, unknown> {
@@ -147,7 +140,7 @@ export function openOnsiteFlow(c: Case, user: User, journeys: Journeys): Sheet {
       const e = err as api.ApiError;
       const missing = (e.details?.missing as { message: string; message_en?: string }[]) ?? [];
       problem.textContent = missing.length
-        ? missing.map((m) => requirementMessage(m)).join("；")
+        ? missing.map((m) => requirementMessage(m)).join(getLang() === "en" ? "; " : "；")
         : localMessage(e.message);
       button.disabled = false;
       button.textContent = label;
@@ -189,8 +182,10 @@ export function openOnsiteFlow(c: Case, user: User, journeys: Journeys): Sheet {
         team.enough ? "done" : "blocked",
         [
           team.items
-            .map((o) => `${o.name}${o.certified ? "" : `（${standingWordsOf(o)}）`}`)
-            .join("、"),
+            .map(
+              (o) => `${o.name}${o.certified ? "" : t("in_parens", { text: standingWordsOf(o) })}`,
+            )
+            .join(t("list_sep")),
           team.enough
             ? ""
             : h(
@@ -326,7 +321,7 @@ export function openOnsiteFlow(c: Case, user: User, journeys: Journeys): Sheet {
         action("flow-pay", t("flow_record_payment"), async () => {
           await addExecution(c.id, {
             kind: kind.value as "payment" | "performed",
-            on: localDay(),
+            on: shanghaiDate(Date.now()),
             amount: amount.value ? Number(amount.value) : null,
             reference: reference.value.trim(),
           });

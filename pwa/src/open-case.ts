@@ -6,6 +6,7 @@
 import type { Case, User } from "./api";
 import { localMessage, openSheet } from "./completeness";
 import { openDocuments } from "./documents";
+import { shanghaiDate } from "./device-key";
 import { h } from "./dom";
 import { getLang, t } from "./i18n";
 import { openOnsiteFlow } from "./onsite-flow";
@@ -21,12 +22,6 @@ export interface Journeys {
 /** The officer's standing in the UI's language (the server says it in both). */
 export function standingWords(o: Pick<OfficerStanding, "message" | "message_en">): string {
   return getLang() === "en" ? o.message_en : o.message;
-}
-
-function today(): string {
-  const d = new Date();
-  const pad = (n: number) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
 export function openNewCase(user: User, journeys: Journeys): void {
@@ -129,7 +124,7 @@ export function openNewCase(user: User, journeys: Journeys): void {
       !party.value.trim() ? t("party_name") : "",
     ].filter(Boolean);
     if (missing.length) {
-      problem.textContent = t("fill_in", { what: missing.join("、") });
+      problem.textContent = t("fill_in", { what: missing.join(t("list_sep")) });
       (!title.value.trim() ? title : party).focus();
       return;
     }
@@ -161,7 +156,7 @@ export function openNewCase(user: User, journeys: Journeys): void {
         fields: {
           cause: made.title,
           source: "inspection",
-          received_on: today(),
+          received_on: shanghaiDate(Date.now()),
           party: { type: kind === "person" ? "natural" : "legal", name: party.value.trim() },
         },
       });

@@ -645,7 +645,7 @@ export function openReviewSubmit(
     const addPenalty = h(
       "button",
       { type: "button", class: "btn small", "data-testid": "draft-penalty-add" },
-      `＋ ${t("add_penalty")}`,
+      `+ ${t("add_penalty")}`,
     );
     addPenalty.addEventListener("click", () => {
       f.penalties.push({ kind: "warning", amount: "", description: "" });

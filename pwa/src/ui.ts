@@ -999,7 +999,11 @@ function queueScreen(): HTMLElement {
             { class: "item-head" },
             h("strong", {}, t(`kind_${e.kind}` as Key)),
             h("span", {}, e.caseNumber),
-            h("span", {}, new Date(e.startedAt).toLocaleTimeString(getLang())),
+            h(
+              "span",
+              {},
+              new Date(e.startedAt).toLocaleTimeString(getLang(), { timeZone: "Asia/Shanghai" }),
+            ),
             h("span", {}, formatBytes(e.size)),
           ),
           h("div", { class: "item-state", "data-testid": "item-state" }, stateLabel(e)),

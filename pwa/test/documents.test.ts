@@ -9,6 +9,7 @@ import {
   defaultSignerName,
   findNode,
   flattenErrors,
+  formatTime,
   fromLocalDateTime,
   latestVersions,
   missingSignatures,
@@ -16,6 +17,7 @@ import {
   readableMessage,
   removeRow,
   setValue,
+  localDateTime,
   toLocalDateTime,
   typesForStage,
   type GroupNode,
@@ -272,6 +274,28 @@ describe("times", () => {
     expect(fromLocalDateTime("2026-11-21T09:30")).toBe("2026-11-21T09:30:00+08:00");
     expect(fromLocalDateTime("2026-11-21T09:30:15")).toBe("2026-11-21T09:30:15+08:00");
     expect(fromLocalDateTime("yesterday")).toBe("yesterday");
+  });
+
+  describe("on a phone set to another zone", () => {
+    afterEach(() => {
+      process.env.TZ = "Asia/Shanghai";
+    });
+
+    it("shows a UTC instant after 16:00 on the next Beijing date", () => {
+      process.env.TZ = "UTC";
+      const lateUtc = "2026-11-21T16:30:00Z"; // 2026-11-22 00:30 in Beijing
+      expect(formatTime(lateUtc)).toBe("2026/11/22 00:30");
+      setLang("en");
+      expect(formatTime(lateUtc)).toBe("2026-11-22 00:30");
+      expect(toLocalDateTime(lateUtc)).toBe("2026-11-22T00:30");
+      expect(localDateTime(new Date(lateUtc))).toBe("2026-11-22T00:30");
+    });
+
+    it("reads what the officer typed as Beijing time", () => {
+      process.env.TZ = "America/New_York";
+      expect(fromLocalDateTime("2026-11-22T00:30")).toBe("2026-11-22T00:30:00+08:00");
+      expect(toLocalDateTime(fromLocalDateTime("2026-11-22T00:30"))).toBe("2026-11-22T00:30");
+    });
   });
 });
 

@@ -19,6 +19,7 @@ from server.extensions import db
 from server.models import LoginThrottle
 from tests import tus_helpers as tus
 from tests.conftest import PASSWORD, open_case, sample_jpeg
+from tests.workflow_helpers import move_case_to
 
 from .conftest import PHONE, expect, require_browser, sign_in, to_english
 
@@ -67,12 +68,12 @@ def english_on_chinese_page(page, data: tuple[str, ...]) -> list[str]:
 
 def chinese_on_english_page(page, data: tuple[str, ...]) -> list[str]:
     text = visible_text(page).replace("中文", "")  # the switch back names its language
+    for value in sorted(data, key=len, reverse=True):  # first, as data may hold a title
+        text = text.replace(value, " ")
     text = DOC_NUMBER.sub(" ", text)  # a document's number is its name: 沪市监罚〔2026〕1号
     text = DOC_TITLE.sub(
         " ", text
     )  # and a title is a title: 《食品安全法》, 国务院办公厅关于…的通知
-    for value in sorted(data, key=len, reverse=True):
-        text = text.replace(value, " ")
     return [line for line in text.splitlines() if CJK.search(line)]
 
 
@@ -92,13 +93,18 @@ def check(page, name: str, data: tuple[str, ...], problems: list[str]) -> None:
         problems.append(f"{name} ({'en' if english else 'zh'}): {leaked}")
 
 
-def seed(client, users):
+def seed_case(client, users):
+    """The people of every role and the officer's case, without media."""
     officer = users.create("lc_officer")
     sup = users.create("lc_sup", role="supervisor")
     users.create("lc_legal", role="legal")
     users.create("lc_leader", role="leader")
     users.create("lc_admin", role="admin")
-    case = open_case(client, officer, title=CASE_TITLE, case_type="市场监管")
+    return officer, sup, open_case(client, officer, title=CASE_TITLE, case_type="市场监管")
+
+
+def seed(client, users):
+    officer, sup, case = seed_case(client, users)
     # a JPEG sent as a PNG: the pipeline flags type_mismatch with an English detail
     photo = tus.upload(
         client,
@@ -301,4 +307,168 @@ def test_every_screen_in_both_languages(open_page, client, users, app):
             check(page, username.removeprefix("lc_"), data, problems)
             page.context.close()
 
+    assert problems == [], "\n".join(problems)
+
+
+def string_leaves(value: object) -> tuple[str, ...]:
+    """Every string in a (nested) form's fields: data people typed."""
+    if isinstance(value, dict):
+        return tuple(s for v in value.values() for s in string_leaves(v))
+    if isinstance(value, list):
+        return tuple(s for v in value for s in string_leaves(v))
+    return (value,) if isinstance(value, str) else ()
+
+
+def test_every_document_form_in_both_languages(open_page, client, users):
+    """Each type of the 文书 sheet opens its form (prefilled from the case), then says what is
+    missing when saved empty; and a saved document shows its times and signatures."""
+    from server.documents import DOCUMENT_TYPES
+    from tests.test_documents_registry import SAMPLES
+
+    officer, _sup, case = seed_case(client, users)
+    made = client.post(
+        f"{API}/cases/{case['id']}/documents",
+        json={"type": "filing_approval", "fields": SAMPLES["filing_approval"]},
+        headers=officer.headers,
+    )
+    assert made.status_code == 201, made.json
+    data = data_of(case, *string_leaves(SAMPLES["filing_approval"]))
+    creatable = {code for code, t in DOCUMENT_TYPES.items() if t.signatures}
+    problems: list[str] = []
+    for english in (False, True):
+        page = open_page(**PHONE)
+        sign_in(page, "lc_officer", PASSWORD)
+        page.click(f"[data-testid=case-row][data-case-id='{case['id']}']")
+        page.wait_for_selector("[data-testid=btn-documents]")
+        if english:
+            to_english(page)
+        page.click("[data-testid=btn-documents]")
+        page.wait_for_selector("[data-testid=doc-type]")
+        codes = page.eval_on_selector_all(
+            "[data-testid=doc-type]", "els => els.map(e => e.dataset.code)"
+        )
+        assert set(codes) == creatable
+        # a saved document: its number, status, times and signatures
+        page.click(f"[data-testid=doc-row][data-doc-id='{made.json['id']}']")
+        page.wait_for_load_state("networkidle")
+        page.wait_for_timeout(300)
+        check(page, "document-view", data, problems)
+        page.click("[data-testid=sheet-back]")
+        for code in codes:
+            button = page.locator(f"[data-testid=doc-type][data-code='{code}']")
+            button.wait_for(state="attached")
+            if not button.is_visible():
+                page.click(".more-types summary")
+            button.click()
+            page.wait_for_selector(f"[data-testid=doc-form][data-code='{code}']")
+            page.wait_for_load_state("networkidle")
+            check(page, f"doc-form-{code}", data, problems)
+            page.click("[data-testid=btn-save-doc]")  # empty: what is missing, said in words
+            page.wait_for_selector("[data-testid=doc-form] .error:not(:empty)")
+            check(page, f"doc-form-{code}-missing", data, problems)
+            page.click("[data-testid=sheet-back]")
+        page.context.close()
+    assert problems == [], "\n".join(problems)
+
+
+def test_opinion_form_in_both_languages(open_page, client, users):
+    """The legal reviewer's opinion form: the checklist with a raised point, the outcomes, and
+    what is missing when sent incomplete."""
+    officer, sup, case = seed_case(client, users)
+    move_case_to(client, sup, case["id"], "review")
+    resp = client.post(
+        f"{API}/cases/{case['id']}/legal-reviews",
+        json={
+            "report": "当事人销售过期牛奶。",
+            "decision_draft": {
+                "penalties": [{"kind": "fine", "amount": 5000}],
+                "summary": "罚款五千元",
+                "legal_basis": "《食品安全法》第一百二十四条",
+            },
+        },
+        headers=officer.headers,
+    )
+    assert resp.status_code == 201, resp.json
+    review_id = resp.json["id"]
+    data = data_of(case, "当事人销售过期牛奶。", "罚款五千元", "第一百二十四条")
+    problems: list[str] = []
+    for english in (False, True):
+        page = open_page(**CONSOLE)
+        sign_in(page, "lc_legal", PASSWORD)
+        page.wait_for_selector("[data-testid=review-queue], [data-testid=queue-empty]")
+        if english:
+            to_english(page)
+        page.goto(f"/#/console/review/{review_id}")
+        form = page.wait_for_selector("[data-testid=opinion-form]")
+        page.wait_for_load_state("networkidle")
+        check(page, "opinion-form", data, problems)
+        page.click("[data-testid=btn-submit-opinion]")  # nothing chosen: what is missing
+        page.wait_for_selector("[data-testid=opinion-form] .error")
+        check(page, "opinion-form-missing", data, problems)
+        # a raised point asks for its note; an outcome chosen; sent without a signature
+        form.query_selector_all("input[type=radio][value=raised]")[0].check()
+        page.check("[data-testid=outcome-returned]")
+        page.click("[data-testid=btn-submit-opinion]")
+        page.wait_for_timeout(300)
+        check(page, "opinion-form-raised", data, problems)
+        page.context.close()
+    assert problems == [], "\n".join(problems)
+
+
+def test_leader_sign_dialog_in_both_languages(open_page, client, users):
+    """The leader's sign-and-issue dialog: a decision that matches the agreed review, one that
+    differs (with the way to a new round), and the inbox that leads to them."""
+    from tests.test_decision_binding import decision_fields
+
+    from .test_decision_binding import agreed_case
+    from .test_documents import sign_with_mouse
+
+    team = {
+        "officer": users.create("lc_officer"),
+        "sup": users.create("lc_sup", role="supervisor"),
+        "legal": users.create("lc_legal", role="legal"),
+        "leader": users.create("lc_leader", role="leader"),
+    }
+    changed, changed_doc = agreed_case(client, team, REVIEW_TITLE)
+    changed.edit(
+        changed_doc,
+        penalties=[
+            {"kind": "fine", "amount": "200000", "description": "罚款人民币贰拾万元"},
+            {"kind": "confiscation", "amount": "480", "description": "没收违法所得480元"},
+        ],
+    )
+    same, same_doc = agreed_case(client, team, CASE_TITLE)
+    numbers = tuple(
+        client.get(f"{API}/cases/{c.case_id}", headers=team["sup"].headers).json["number"]
+        for c in (changed, same)
+    )
+    data = (
+        *data_of({"number": numbers[0]}, numbers[1], REVIEW_TITLE),
+        *string_leaves(decision_fields()),  # what the officer typed into the decision
+        "罚款人民币贰拾万元",
+        "罚款人民币伍万元",
+        "没收违法所得480元",
+        "审查报告：事实清楚。",
+    )
+    problems: list[str] = []
+    for english in (False, True):
+        page = open_page(**CONSOLE)
+        sign_in(page, "lc_leader", PASSWORD)
+        page.wait_for_selector("[data-testid=inbox-to-sign] [data-testid=to-sign]")
+        if english:
+            to_english(page)
+        page.wait_for_load_state("networkidle")
+        check(page, "leader-inbox-to-sign", data, problems)
+        for doc_id, state in ((changed_doc, "differs"), (same_doc, "consistent")):
+            page.goto("/#/console/inbox")
+            page.click(f"[data-testid=to-sign][data-doc-id='{doc_id}'] [data-testid=to-sign-go]")
+            page.wait_for_selector(f"[data-testid=leader-sign][data-doc-id='{doc_id}']")
+            page.wait_for_selector(f"[data-testid=review-match][data-state={state}]")
+            sign_with_mouse(page)
+            check(page, f"leader-sign-{state}", data, problems)
+            if state == "differs":
+                page.click("[data-testid=btn-resubmit-review-from-sign]")
+                page.wait_for_selector("[data-testid=resubmit-note]")
+                check(page, "leader-sign-resubmit", data, problems)
+        page.context.close()
     assert problems == [], "\n".join(problems)

@@ -32,6 +32,7 @@ import {
   type QueueEntry,
 } from "./db";
 import { withEntryLock, type LockManagerLike } from "./entry-lock";
+import { keepMissingReceipts } from "./receipt";
 import { sha256Blob } from "./hash";
 import { responseError, tusUpload, TusError, type FetchLike } from "./tus-lite";
 import {
@@ -171,6 +172,10 @@ export async function uploadQueueInWorker(options: WorkerPassOptions): Promise<W
         stopped = err.reason;
         break;
       }
+    }
+    // the receipts of items verified (this pass or earlier) go beside them on the phone
+    if (!stopped && (await keepMissingReceipts(userId, (path) => getJson(pass, path)))) {
+      pass.changed();
     }
   } finally {
     clearTimeout(timer);

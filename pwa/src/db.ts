@@ -54,6 +54,10 @@ export interface QueueEntry {
   verifiedAt: number | null;
   /** How a photo was taken (capture.ts CaptureInfo as JSON), sent as the upload's `capture`. */
   capture?: string;
+  /** The server's signed receipt (receipt.ts), kept after the phone copy is released. */
+  receipt?: string | null;
+  /** Its short fingerprint, shown beside 「已存证」. */
+  receiptFingerprint?: string | null;
 }
 
 export interface Slice {

@@ -15,10 +15,19 @@ import {
   updateEntry,
   type QueueEntry,
 } from "./db";
-import { ApiError, caseMediaBySha, currentUserId, getToken, mediaItem, uploadStatus } from "./api";
+import {
+  ApiError,
+  caseMediaBySha,
+  currentUserId,
+  getToken,
+  mediaItem,
+  request,
+  uploadStatus,
+} from "./api";
 import { ifLockFree, recordingLockName, withEntryLock } from "./entry-lock";
 import { sha256Blob } from "./hash";
 import { t } from "./i18n";
+import { keepMissingReceipts } from "./receipt";
 import {
   afterServerStatus as verdictRules,
   awaitsUpload,
@@ -241,6 +250,8 @@ async function onePass(): Promise<void> {
       });
     }
   }
+  // the receipts of verified items go beside them (kept after the phone copy is released)
+  if (await keepMissingReceipts(currentUserId(), (path) => request("GET", path))) notify();
   await pruneVerified(entries);
   const lookAgain: number[] = [];
   if (waitingForServer) {

@@ -45,6 +45,7 @@ import { openCaseReview } from "./review-submit";
 import { adminElement, routeAdmin, startAdmin, stopAdmin } from "./admin";
 import { offerFirstRun } from "./setup";
 import { uploadErrorText } from "./words";
+import { receiptBlob } from "./receipt";
 
 type View = "login" | "cases" | "case" | "queue" | "console" | "admin";
 
@@ -949,6 +950,25 @@ function geoLabel(e: QueueEntry): string {
   return "";
 }
 
+/** 「已存证」 and the receipt's short fingerprint; the receipt can be saved as a file. */
+function receiptLine(e: QueueEntry): HTMLElement {
+  const save = () => {
+    const blob = receiptBlob(e);
+    if (!blob) return;
+    const url = URL.createObjectURL(blob);
+    const link = h("a", { href: url, download: `receipt-${e.mediaId}.json` });
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  };
+  return h(
+    "div",
+    { class: "receipt", "data-testid": "receipt" },
+    h("strong", {}, t("receipt_kept")),
+    h("code", { title: t("receipt_fingerprint") }, e.receiptFingerprint ?? ""),
+    h("button", { class: "btn ghost small", onclick: save }, t("receipt_save")),
+  );
+}
+
 function queueScreen(): HTMLElement {
   const entries = [...state.entries].reverse();
   const overall = overallPercent(
@@ -1022,6 +1042,7 @@ function queueScreen(): HTMLElement {
             geoLabel(e),
             e.sha256 ? h("code", { title: e.sha256 }, `SHA-256 ${e.sha256.slice(0, 12)}…`) : "",
           ),
+          e.receiptFingerprint ? receiptLine(e) : "",
           e.error || e.errorCode
             ? h("p", { class: "error", "data-testid": "queue-error" }, uploadErrorText(e))
             : "",

@@ -78,7 +78,8 @@ describe("uploadQueueInWorker", () => {
     const result = await pass(server, { onChange: () => changes++ });
 
     expect(result).toEqual({ verified: 1, waiting: 0, retry: false, reason: "done" });
-    expect(server.methods()).toEqual(["GET", "POST", "PATCH", "PATCH", "PATCH", "GET"]);
+    // the last GET: the receipt, kept beside the entry
+    expect(server.methods()).toEqual(["GET", "POST", "PATCH", "PATCH", "PATCH", "GET", "GET"]);
     const meta = decodeMetadata(server.calls[1].headers["upload-metadata"]);
     expect(meta).toMatchObject({
       sha256: sha256Hex(data),
@@ -96,6 +97,8 @@ describe("uploadQueueInWorker", () => {
     expect(entry).toMatchObject({ state: "verified", percent: 100, sha256: sha256Hex(data) });
     expect(entry!.mediaId).toBe(server.uploads.get("u1")!.mediaId);
     expect((await itemBlob("a", "image/jpeg")).size).toBe(0); // the phone copy is gone
+    expect(entry!.receiptFingerprint).toMatch(/^[0-9a-f]{4}( [0-9a-f]{4}){3}$/); // 已存证
+    expect(JSON.parse(entry!.receipt!).receipt.item_id).toBe(entry!.mediaId);
     expect(changes).toBeGreaterThan(3);
     expect(storedBeforeBytes[0]).toBe(`${ORIGIN}/api/v1/uploads/u1`); // stored before PATCH 1
   });
@@ -131,6 +134,7 @@ describe("uploadQueueInWorker", () => {
     expect(await pass(server)).toMatchObject({ verified: 1, retry: false });
     expect(server.calls.slice(calls).map((c) => c.path)).toEqual([
       `/api/v1/media/${received!.mediaId}`,
+      `/api/v1/media/${received!.mediaId}/receipt`,
     ]);
     expect((await itemBlob("a", "image/jpeg")).size).toBe(0);
   });

@@ -182,6 +182,19 @@ export class FakeTusServer {
       item.polls++;
       return json(200, { id: item.id, status: this.statusOf(item) });
     }
+    const receiptOf = path.match(/^\/api\/v1\/media\/(\w+)\/receipt$/)?.[1];
+    if (receiptOf && this.media.has(receiptOf)) {
+      const item = this.media.get(receiptOf)!;
+      if (this.statusOf(item) !== "verified") return json(409, error("receipt_unavailable"));
+      return json(200, {
+        receipt: {
+          format: "fieldtrace-receipt/1",
+          item_id: item.id,
+          server_sha256: item.server_sha256,
+        },
+        signature: { algorithm: "Ed25519", public_key: "00".repeat(32), value: "00".repeat(64) },
+      });
+    }
     const caseId = path.match(/^\/api\/v1\/cases\/(\d+)\/media$/)?.[1];
     if (caseId) {
       const sha = url.searchParams.get("sha256");

@@ -204,6 +204,32 @@ describe("the queue screen", () => {
   });
 });
 
+describe("receipts", () => {
+  it("a verified item whose phone copy is gone shows 已存证 with the receipt's fingerprint", async () => {
+    const s = await start({
+      entries: [
+        (user) =>
+          photoEntry("done", {
+            userId: user,
+            state: "verified",
+            mediaId: "m1",
+            sha256: "ab".repeat(32),
+            receipt: '{"receipt":{},"signature":{}}',
+            receiptFingerprint: "20a2 592f 7e5b 2127",
+          }),
+        (user) => photoEntry("sent", { userId: user, state: "received", mediaId: "m2" }),
+      ],
+    });
+    s.$("[data-testid=tab-queue]")!.click();
+    const done = s.$("[data-testid=queue-item][data-id=done]")!;
+    const line = done.querySelector("[data-testid=receipt]")!;
+    expect(line.textContent).toContain("已存证");
+    expect(line.textContent).toContain("20a2 592f 7e5b 2127");
+    const sent = s.$("[data-testid=queue-item][data-id=sent]")!;
+    expect(sent.querySelector("[data-testid=receipt]")).toBeNull();
+  });
+});
+
 describe("banners", () => {
   it("the network going and a new version waiting show a banner, and redraw nothing else", async () => {
     const s = await start();

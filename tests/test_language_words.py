@@ -357,3 +357,45 @@ def test_custody_pdf_speaks_one_language(client, users):
     for value in (*data, "当事人拒绝签字", "占道经营检查"):
         en = en.replace(value, " ")
     assert not CJK.search(en), [line for line in en.splitlines() if CJK.search(line)]
+
+
+def test_case_file_cover_and_catalogue_speak_chinese(client, users):
+    """The exported case file's own PDFs (案卷封面, the draft 案卷目录): no codes, no English."""
+    import io
+    import zipfile
+
+    from pypdf import PdfReader
+
+    from tests import tus_helpers as tus
+    from tests.conftest import open_case, sample_jpeg
+    from tests.workflow_helpers import Flow
+
+    officer = users.create("cf_officer")
+    sup = users.create("cf_sup", role="supervisor")
+    case = open_case(client, officer, title="占道经营检查")
+    tus.upload(client, officer, case["id"], sample_jpeg(), filename="scene.jpg")
+    filing = Flow(client).full_doc(
+        case["id"], "filing_approval", {"officer": officer, "approver": sup}, officer
+    )
+    resp = client.get(f"/api/v1/cases/{case['id']}/archive.zip", headers=sup.headers)
+    assert resp.status_code == 200, resp.status_code
+    data = resp.data
+    resp.close()
+    data_values = (
+        "cf_officer",
+        "cf_sup",
+        "Cf_Officer",
+        "Cf_Sup",
+        "U1",
+        case["number"],
+        filing["number"],
+        *(v for v in _leaves(SAMPLES["filing_approval"]) if isinstance(v, str)),
+    )
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for name in ("cover.pdf", "catalogue.pdf"):
+            reader = PdfReader(io.BytesIO(zf.read(name)))
+            text = "\n".join(page.extract_text() for page in reader.pages)
+            leaked = [w for w in english_in(text, data_values) if not HEXISH.fullmatch(w)]
+            assert leaked == [], (name, leaked)
+            if name == "cover.pdf":
+                assert "照片1" in "".join(text.split())  # the kind in words, not "photo"

@@ -36,7 +36,7 @@ from ..models import (
 from ..storage import Storage
 from ..workflow.coverage import minutes_and_seconds
 from . import audit
-from .custody_export import local_time, pdf_font
+from .custody_export import KIND_WORDS, local_time, pdf_font
 from .signing import Signer, key_fingerprint
 from .units import display_name
 
@@ -447,7 +447,10 @@ def cover_pdf(case: Case, unit: Unit, stages: list[CaseStage], counts: dict[str,
         ("立案日期", local_time(case.created_at)[:10]),
         ("归档日期", local_time(case.archived_at)[:10] if case.archived_at else "（未归档）"),
         ("环节", " → ".join(STAGE_LABELS[s.stage]["zh"] for s in stages)),
-        ("音像资料", "，".join(f"{k} {v}" for k, v in sorted(counts.items())) or "无"),
+        (
+            "音像资料",
+            "，".join(f"{KIND_WORDS[k][0]} {v}" for k, v in sorted(counts.items())) or "无",
+        ),
     ]
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=A4, leftMargin=25 * mm, rightMargin=25 * mm)

@@ -399,3 +399,12 @@ def test_case_file_cover_and_catalogue_speak_chinese(client, users):
             assert leaked == [], (name, leaked)
             if name == "cover.pdf":
                 assert "照片1" in "".join(text.split())  # the kind in words, not "photo"
+
+
+def test_report_notes_frozen_with_an_english_aside_read_in_chinese():
+    from server.disclosure.report import FROZEN_NOTE_WORDS, note_words
+
+    for frozen, shown in FROZEN_NOTE_WORDS.items():
+        assert latin_words(frozen) and note_words(frozen) == shown
+        assert latin_words(shown) == [], shown
+    assert note_words("由管理员依据统计台账录入") == "由管理员依据统计台账录入"

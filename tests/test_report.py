@@ -676,7 +676,7 @@ def test_figures_equal_the_hand_count(app, seed):
     for key, expected in EXPECTED.items():
         got = figures[key]
         if key == "permits":
-            assert got["count"] is None and "Fieldtrace" in got["note"], key
+            assert got["count"] is None and got["note"] == report.PERMITS_NOTE, key
             continue
         assert got == expected, key
     assert set(figures) == set(EXPECTED)
@@ -811,6 +811,10 @@ def test_freeze_publish_and_public_renderings(app, client, seed):
     assert re.search(r"其中：查封</t[hd]>\s*<td[^>]*>1 次", html)
     assert re.search(r"行政许可</t[hd]>\s*<td[^>]*>未录入", html), "permits not entered"
     assert "rp_o1" not in html
+    from tests.test_language_words import HEXISH, english_in, page_text
+
+    leaked = [w for w in english_in(page_text(html), ("RP", "CSV")) if not HEXISH.fullmatch(w)]
+    assert leaked == [], leaked  # the page speaks Chinese (the unit's code and hashes aside)
     assert client.get(f"/public/units/RP/reports/{YEAR}").get_data(as_text=True) == html
     again = client.get(f"/public/reports/{YEAR}?unit=RP", headers={"If-None-Match": f'"{digest}"'})
     assert again.status_code == 304
@@ -839,6 +843,9 @@ def test_freeze_publish_and_public_renderings(app, client, seed):
     assert pdf.headers["Cache-Control"] == "public, max-age=300"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.data)).pages)
     assert digest in text.replace("\n", "").replace(" ", "")
+    # and it speaks Chinese: no English words, no codes (the unit's code and hashes aside)
+    leaked = [w for w in english_in(text, ("RP", UNIT_NAME)) if not HEXISH.fullmatch(w)]
+    assert leaked == [], leaked
 
     # CSV: UTF-8 with BOM, one row per figure.
     got = client.get(f"/public/units/RP/reports/{YEAR}.csv")

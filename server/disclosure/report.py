@@ -105,12 +105,28 @@ REMEDY_OUTCOMES: dict[str, str] = {
 }
 REVIEW_OUTCOMES = ("agreed", "returned", "transfer")
 
-NOT_RECORDED = "不在 Fieldtrace 中办理，未予统计（not recorded in Fieldtrace）"
+NOT_RECORDED = "不在本系统中办理，未予统计"
 PERMITS_NOTE = "行政许可未录入：" + NOT_RECORDED
 PERMITS_NOT_ENTERED = "未录入"
 # Figures of version 1 did not count coercive measures; kept to render their snapshots.
 COERCIVE_NOTE = "行政强制措施（查封、扣押等）" + NOT_RECORDED
-COERCIVE_COUNTED_NOTE = "以出具的《查封(扣押)决定书》计（counted from issued decisions）"
+COERCIVE_COUNTED_NOTE = "以出具的《查封(扣押)决定书》计"
+# Notes frozen into earlier snapshots with an English aside; shown in Chinese only (the
+# snapshot and its hash stay as frozen).
+FROZEN_NOTE_WORDS = {
+    "以出具的《查封(扣押)决定书》计（counted from issued decisions）": COERCIVE_COUNTED_NOTE,
+    "行政许可未录入：不在 Fieldtrace 中办理，未予统计（not recorded in Fieldtrace）": PERMITS_NOTE,
+    "行政强制措施（查封、扣押等）不在 Fieldtrace 中办理，未予统计（not recorded in Fieldtrace）": (
+        COERCIVE_NOTE
+    ),
+}
+
+
+def note_words(note: str | None) -> str:
+    """A figure's note as a reader sees it."""
+    return FROZEN_NOTE_WORDS.get(note or "", note or "")
+
+
 COERCIVE_MEASURES: dict[str, str] = {"seal": "查封", "seize": "扣押"}
 RANDOM_INSPECTION_RESULTS: dict[str, str] = RESULT_LABELS
 
@@ -1030,7 +1046,7 @@ def _pct_value(share: float | None) -> str:
 def _coercive_rows(cm: dict[str, Any]) -> list[FigureRow]:
     """行政强制措施: a count with its measures, or (figures of version 1) the not-recorded note."""
     if cm.get("count") is None:
-        note = cm.get("note", "")
+        note = note_words(cm.get("note"))
         return [FigureRow("coercive_measures.count", "行政强制", "行政强制措施", "", "", note)]
     return [
         FigureRow(
@@ -1039,7 +1055,7 @@ def _coercive_rows(cm: dict[str, Any]) -> list[FigureRow]:
             "行政强制措施",
             _n(cm["count"]),
             "次",
-            cm.get("note", ""),
+            note_words(cm.get("note")),
         ),
         *(
             FigureRow(
@@ -1058,9 +1074,9 @@ def _permit_rows(figures: dict[str, Any]) -> list[FigureRow]:
     """行政许可 as entered by the admin, or one empty row noting it was not entered."""
     permits = entered_permits(figures)
     if permits is None:
-        note = figures["permits"].get("note") or PERMITS_NOTE
+        note = note_words(figures["permits"].get("note")) or PERMITS_NOTE
         return [FigureRow("permits.count", "行政许可", "行政许可", "", "", note)]
-    note = permits.get("note", "")
+    note = note_words(permits.get("note"))
     return [
         FigureRow(
             "permits.applications",

@@ -1,12 +1,13 @@
 # Fieldtrace — `make run` serves the system, `make test` runs the whole suite.
 # Both install what is missing on a fresh Debian machine (root): venv, pip and npm packages,
-# Debian ffmpeg, nginx, chromium and a CJK font.
+# Debian ffmpeg, nginx, chromium (with its translations, so a Chinese browser's own date and
+# file controls read in Chinese, as on a phone set to Chinese) and a CJK font.
 
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
-APT_PKGS := ffmpeg nginx-light chromium fonts-noto-cjk
+APT_PKGS := ffmpeg nginx-light chromium chromium-l10n fonts-noto-cjk
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help

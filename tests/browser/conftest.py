@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,9 +39,17 @@ def require_browser() -> object:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
+    """Chromium whose own language is Chinese, as on the phones of the unit's officers: its
+    controls (the date field's 年/月/日, a file input's 选择文件) read in Chinese. On Linux that
+    comes from LANGUAGE (not --lang, nor the context's locale, which sets navigator.language
+    and Accept-Language), given Debian's chromium-l10n."""
     api = require_browser()
     with api.sync_playwright() as p:  # type: ignore[attr-defined]
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=CHROMIUM_ARGS,
+            env={**os.environ, "LANGUAGE": "zh_CN:zh"},
+        )
         yield browser
         browser.close()
 

@@ -81,7 +81,9 @@ def register_limits(app: Flask) -> None:
             request.content_length
             or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
         ):
-            stream = request.stream
+            # The server's own body reader (bounded by the body's end), not request.stream,
+            # which raises 413 again for a body over the route's limit.
+            stream = request.environ["wsgi.input"]
             response.call_on_close(lambda: drain(stream))
         return response
 

@@ -120,6 +120,7 @@ def app_config(
     config = {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
+        "PASSWORD_HASH_COST": "test",  # Argon2id at its least cost (tests/test_auth_cases.py)
         "DATA_DIR": tmp_path / "data",
         "SQLALCHEMY_DATABASE_URI": url,
         "S3_ENDPOINT_URL": seaweed.endpoint_url,

@@ -1,7 +1,13 @@
 """Login, tokens, throttling, roles and who sees which case."""
 
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+
+from server.extensions import db
+from server.models import User
+from server.services.auth import create_user
 from tests import tus_helpers as tus
-from tests.conftest import PASSWORD, open_case, sample_jpeg
+from tests.conftest import PASSWORD, make_app, open_case, sample_jpeg
 
 
 def test_login_gives_token_and_me(client, users):
@@ -124,3 +130,28 @@ def test_legal_reviewer_cannot_open_cases(client, users):
     legal = users.create("fa", role="legal")
     resp = client.post("/api/v1/cases", json={"title": "x"}, headers=legal.headers)
     assert resp.status_code == 403 and resp.json["error"]["code"] == "role_forbidden"
+
+
+def test_passwords_are_argon2id_at_the_standard_cost(app_config):
+    """Tests hash at Argon2's least cost for speed; a real app never does, and a password
+    hashed at another cost is upgraded to the standard one when its user signs in."""
+    production = make_app({k: v for k, v in app_config.items() if k != "PASSWORD_HASH_COST"})
+    with production.app_context():
+        user = create_user(
+            db.session, username="li", password=PASSWORD, role="officer", name="Li", unit_code="U1"
+        )
+        assert user.password_hash.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        user.password_hash = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(
+            PASSWORD
+        )
+        db.session.commit()
+    resp = production.test_client().post(
+        "/api/v1/auth/login", json={"username": "li", "password": PASSWORD}
+    )
+    assert resp.status_code == 200, resp.json
+    with production.app_context():
+        stored = db.session.execute(sa.select(User.password_hash)).scalar_one()
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    with production.app_context():
+        db.session.remove()
+        db.engine.dispose()

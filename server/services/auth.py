@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, has_app_context
 from sqlalchemy.orm import Session
 
 from .. import clock
@@ -19,10 +20,32 @@ from ..errors import Conflict, DomainError, Invalid, Unauthorized
 from ..models import ApiToken, LoginThrottle, Unit, User
 from . import audit, playback
 
-_hasher = PasswordHasher()
+# Argon2id at argon2-cffi's defaults (RFC 9106's second recommendation: t=3, 64 MiB, p=4).
+_STANDARD = PasswordHasher()
+# The same algorithm at its smallest cost, for test apps only (``PASSWORD_HASH_COST="test"``
+# given to create_app, never read from the environment), as Django's test settings do: the
+# suite creates and signs in thousands of users.
+_TEST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 # Verified against when the username is unknown, so timing does not reveal which users exist.
-_DUMMY_HASH = _hasher.hash("fieldtrace-dummy-password")
+_DUMMY_HASHES: dict[int, str] = {}
 MIN_PASSWORD_LENGTH = 10
+
+
+def _hasher() -> PasswordHasher:
+    if has_app_context() and current_app.config.get("PASSWORD_HASH_COST") == "test":
+        return _TEST
+    return _STANDARD
+
+
+def hash_password(password: str) -> str:
+    """The Argon2id hash stored for ``password`` (its parameters travel inside it)."""
+    return _hasher().hash(password)
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    if id(hasher) not in _DUMMY_HASHES:
+        _DUMMY_HASHES[id(hasher)] = hasher.hash("fieldtrace-dummy-password")
+    return _DUMMY_HASHES[id(hasher)]
 
 
 class LoginThrottled(DomainError):
@@ -67,7 +90,7 @@ def create_user(
         name=name,
         role=role,
         unit_id=unit.id,
-        password_hash=_hasher.hash(password),
+        password_hash=hash_password(password),
     )
     session.add(user)
     session.flush()
@@ -117,7 +140,8 @@ def login(
         )
     user = session.execute(sa.select(User).where(User.username == username)).scalar_one_or_none()
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        hasher = _hasher()
+        hasher.verify(user.password_hash if user else _dummy_hash(hasher), password)
         ok = user is not None and user.active
     except (VerificationError, InvalidHashError):
         ok = False
@@ -140,8 +164,8 @@ def login(
     assert user is not None
     if throttle:
         session.delete(throttle)
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
     token = secrets.token_urlsafe(32)
     expires_at = now + token_ttl
     session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), expires_at=expires_at))

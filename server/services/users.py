@@ -196,7 +196,7 @@ def reset_password(
             code="weak_password",
         )
     # The same Argon2 parameters as every other password.
-    user.password_hash = auth_service._hasher.hash(password)
+    user.password_hash = auth_service.hash_password(password)
     ended = end_sessions(session, user)
     audit.record(
         session,

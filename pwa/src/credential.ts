@@ -582,7 +582,7 @@ export function openCredential(caseId?: number | null): void {
   const tick = () => {
     const now = new Date();
     clock.textContent = now.toLocaleTimeString(getLang(), {
-      hour12: false,
+      hourCycle: "h23", // not hour12: false, which reads 24:05 in English
       timeZone: "Asia/Shanghai",
     });
     if (!offline && navigator.onLine === false) {

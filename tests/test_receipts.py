@@ -141,7 +141,7 @@ def test_a_receipt_is_issued_on_request_when_the_pipeline_did_not(app, client, t
         ("stage", "execution"),
         ("case_number", "另一案号"),
         ("item_id", "0" * 32),
-        ("issued_at", "2030-01-01T00:00:00+00:00"),
+        ("verified_at", "2030-01-01T00:00:00.000+00:00"),
     ],
 )
 def test_an_altered_field_fails_offline_naming_it(app, client, team, item, name, value):

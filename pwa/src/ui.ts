@@ -177,7 +177,15 @@ function refreshEntries(): Promise<void> {
       state.entries = (await allEntries()).filter((e) => e.userId === me);
       const signature = JSON.stringify([
         isPaused(),
-        state.entries.map((e) => [e.id, e.state, percentOf(e), e.sha256, e.error, e.geo]),
+        state.entries.map((e) => [
+          e.id,
+          e.state,
+          percentOf(e),
+          e.sha256,
+          e.error,
+          e.geo,
+          e.receiptFingerprint,
+        ]),
       ]);
       const changed = signature !== lastSignature;
       lastSignature = signature;

@@ -23,19 +23,17 @@ const BODY = {
   device_sha256: "aa".repeat(32),
   server_sha256: "aa".repeat(32),
   size: 1234,
-  captured_at: "2026-12-08T11:00:00.250000+08:00",
-  received_at: "2026-12-08T03:00:01+00:00",
-  verified_at: "2026-12-08T03:00:02+00:00",
-  issued_at: "2026-12-08T03:00:02+00:00",
+  captured_at: "2026-12-08T11:00:00.250+08:00",
+  received_at: "2026-12-08T03:00:01.000+00:00",
+  verified_at: "2026-12-08T03:00:02.000+00:00",
   case_id: 7,
   case_number: "沪市监罚〔2026〕7号",
   stage: null,
   log_seq: 42,
   log_entry_hash: "bb".repeat(32),
-  field_check:
-    "6cc43f8590a92258659184ac659184ac03ac674245159226c151b2d27e1b609e7e1b609e7902699b4d77373874234e9873475cb444ed4fa5",
+  field_check: "6cc43f90a92265918465918403ac67d4d91ee1fe2609aa647902694d773774234e73475c44ed4f",
 };
-const FINGERPRINT = "20a2 592f 7e5b 2127";
+const FINGERPRINT = "d230 4a13 a834 6d98";
 
 function file(itemId: string): ReceiptFile {
   return {

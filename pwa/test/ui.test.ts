@@ -227,6 +227,16 @@ describe("receipts", () => {
     expect(line.textContent).toContain("20a2 592f 7e5b 2127");
     const sent = s.$("[data-testid=queue-item][data-id=sent]")!;
     expect(sent.querySelector("[data-testid=receipt]")).toBeNull();
+
+    // the receipt arrives after the item showed as verified: the screen is redrawn for it
+    await s.db.updateEntry("sent", {
+      state: "verified",
+      receipt: '{"receipt":{},"signature":{}}',
+      receiptFingerprint: "aaaa bbbb cccc dddd",
+    });
+    hooks.queueListeners.forEach((listener) => listener());
+    const later = () => s.$("[data-testid=queue-item][data-id=sent] [data-testid=receipt]");
+    await until(() => !!later()?.textContent?.includes("aaaa bbbb cccc dddd"));
   });
 });
 

@@ -1027,15 +1027,15 @@ def build_proof_parser() -> argparse.ArgumentParser:
 #
 #     {"receipt": {"format": "fieldtrace-receipt/1", "item_id", "kind", "device_sha256",
 #                  "server_sha256", "size", "captured_at", "received_at", "verified_at",
-#                  "issued_at", "case_id", "case_number", "stage", "log_seq",
-#                  "log_entry_hash", "field_check"},
+#                  "case_id", "case_number", "stage", "log_seq", "log_entry_hash",
+#                  "field_check"},
 #      "signature": {"algorithm": "Ed25519", "public_key": hex32, "value": hex64},
 #      "tree_head": <a signed tree head covering log_seq>,                   (optional)
 #      "inclusion": <GET /public/log/proof/LOG_SEQ?tree_size=N>}            (with tree_head)
 #
 # The signature is over ``b"fieldtrace-receipt/1\n"`` + the receipt's canonical JSON
 # (``json.dumps(receipt, sort_keys=True, ensure_ascii=False, separators=(",", ":"))``).
-# ``field_check`` is, for each name in RECEIPT_FIELDS in that order, the first 8 hex digits
+# ``field_check`` is, for each name in RECEIPT_FIELDS in that order, the first 6 hex digits
 # of the SHA-256 of that field's canonical JSON value: it adds no security (the signature
 # covers everything) but lets a failed check name the field that was altered.
 # ``log_seq`` is the audit entry that recorded the verification (``media.verified``),
@@ -1053,14 +1053,17 @@ RECEIPT_FIELDS = (
     "captured_at",
     "received_at",
     "verified_at",
-    "issued_at",
     "case_id",
     "case_number",
     "stage",
     "log_seq",
     "log_entry_hash",
 )
-_RECEIPT_TIMES = ("captured_at", "received_at", "verified_at", "issued_at")
+_RECEIPT_TIMES = ("captured_at", "received_at", "verified_at")
+# Hex digits of each field's check: enough to name an altered field (a 1 in 16 million chance
+# that one goes unnamed; the signature fails all the same), few enough that a receipt's signed
+# part stays under 1 KB, to fit a QR code.
+_CHECK_DIGITS = 6
 _RECEIPT_HASHES = ("device_sha256", "server_sha256", "log_entry_hash")
 
 
@@ -1076,7 +1079,8 @@ def receipt_message(receipt: dict[str, Any]) -> bytes:
 def receipt_field_check(receipt: dict[str, Any]) -> str:
     """The ``field_check`` of a receipt's fields (see above)."""
     return "".join(
-        hashlib.sha256(canonical_json(receipt.get(name))).hexdigest()[:8] for name in RECEIPT_FIELDS
+        hashlib.sha256(canonical_json(receipt.get(name))).hexdigest()[:_CHECK_DIGITS]
+        for name in RECEIPT_FIELDS
     )
 
 
@@ -1166,7 +1170,8 @@ def verify_receipt(document: Any, public_keys: Sequence[str] | None) -> Report:
         altered = [
             name
             for i, name in enumerate(RECEIPT_FIELDS)
-            if signed[8 * i : 8 * i + 8] != now[8 * i : 8 * i + 8]
+            if signed[_CHECK_DIGITS * i : _CHECK_DIGITS * (i + 1)]
+            != now[_CHECK_DIGITS * i : _CHECK_DIGITS * (i + 1)]
         ]
         if altered:
             for name in altered:

@@ -42,11 +42,13 @@ class ReceiptUnavailable(Exception):
 
 
 def _iso(at: datetime | None, offset_min: int | None = None) -> str | None:
+    """ISO 8601 to the millisecond (what a phone's clock gives), in the device's zone when
+    known: a receipt's signed part stays under 1 KB, to fit a QR code."""
     if at is None:
         return None
     if offset_min is not None:
         at = at.astimezone(timezone(timedelta(minutes=offset_min)))
-    return at.isoformat()
+    return at.isoformat(timespec="milliseconds")
 
 
 def _verification_entry(session: Session, item_id: str) -> AuditEntry | None:
@@ -62,7 +64,7 @@ def _verification_entry(session: Session, item_id: str) -> AuditEntry | None:
     ).scalar_one_or_none()
 
 
-def receipt_body(item: MediaItem, entry: AuditEntry, issued_at: datetime) -> dict[str, Any]:
+def receipt_body(item: MediaItem, entry: AuditEntry) -> dict[str, Any]:
     """The signed part of an item's receipt."""
     body: dict[str, Any] = {
         "format": FORMAT,
@@ -74,7 +76,6 @@ def receipt_body(item: MediaItem, entry: AuditEntry, issued_at: datetime) -> dic
         "captured_at": _iso(item.captured_at, item.captured_at_offset_min),
         "received_at": _iso(item.received_at),
         "verified_at": _iso(item.verified_at),
-        "issued_at": _iso(issued_at),
         "case_id": item.case_id,
         "case_number": item.case.number,
         "stage": item.attached_stage or item.stage,
@@ -96,7 +97,7 @@ def issue(session: Session, signer: Signer, item: MediaItem) -> MediaReceipt:
     entry = _verification_entry(session, item.id)
     if entry is None:
         raise ReceiptUnavailable(f"item {item.id} has no verification entry in the log")
-    body = receipt_body(item, entry, clock.now())
+    body = receipt_body(item, entry)
     receipt = MediaReceipt(
         media_item_id=item.id,
         body=offline.canonical_json(body).decode(),

@@ -4,6 +4,7 @@ public page (a quarantined item or a rewritten log fails)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -21,7 +22,6 @@ from tests import tus_helpers as tus
 from tests.conftest import Actor, open_case, sample_jpeg
 
 API = "/api/v1"
-VERIFY_PY = Path(offline.__file__)
 PARTY = {"name": "张三", "kind": "person", "id_number": "310101199001011234"}
 
 
@@ -186,9 +186,12 @@ def test_altered_hashes_and_proofs_are_named(app, client, team, item):
     assert "verified_at: missing" in offline.verify_receipt(missing, [key]).problems
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
+def _run(auditor: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The verifier as an outsider runs it: the published file alone, standard library only."""
     return subprocess.run(
-        [sys.executable, str(VERIFY_PY), "receipt", *args],
+        [sys.executable, "-I", "-S", "verify.py", "receipt", *args],
+        cwd=auditor,
+        env={},
         capture_output=True,
         text=True,
         timeout=60,
@@ -197,20 +200,24 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_verify_py_receipt_exit_codes_and_messages(app, client, team, item, tmp_path):
     key = public_key(app)
+    auditor = tmp_path / "auditor"
+    auditor.mkdir()
+    (auditor / "verify.py").write_bytes(client.get("/public/signing-keys/verify.py").data)
+    run = functools.partial(_run, auditor)
     document = fetch(client, team["li"], item)
     good = tmp_path / "receipt.json"
     good.write_text(json.dumps(document))
-    done = _run(str(good), "--public-key", key)
+    done = run(str(good), "--public-key", key)
     assert done.returncode == 0, done.stderr
     assert "receipt VALID" in done.stdout
     assert offline.receipt_fingerprint(document["receipt"]) in done.stdout
-    assert _run(str(good)).returncode == 3  # no pinned key: UNAUTHENTICATED
-    assert _run(str(good), "--public-key", "ab" * 32).returncode == 1
-    assert _run(str(good), "--public-key", "nothex").returncode == 2
+    assert run(str(good)).returncode == 3  # no pinned key: UNAUTHENTICATED
+    assert run(str(good), "--public-key", "ab" * 32).returncode == 1
+    assert run(str(good), "--public-key", "nothex").returncode == 2
     document["receipt"]["size"] += 1
     bad = tmp_path / "altered.json"
     bad.write_text(json.dumps(document))
-    done = _run(str(bad), "--public-key", key)
+    done = run(str(bad), "--public-key", key)
     assert done.returncode == 1
     assert "receipt INVALID" in done.stderr and "size: altered after signing" in done.stderr
 

@@ -105,8 +105,14 @@ def issue(session: Session, signer: Signer, item: MediaItem) -> MediaReceipt:
         signature=signer.sign(offline.receipt_message(body)),
         issued_at=clock.now(),
     )
-    session.add(receipt)
-    session.flush()
+    try:
+        with session.begin_nested():  # two first requests at once: the other one's stands
+            session.add(receipt)
+    except sa.exc.IntegrityError:
+        stored = session.get(MediaReceipt, item.id, populate_existing=True)
+        if stored is None:
+            raise
+        return stored
     return receipt
 
 

@@ -438,12 +438,16 @@ def test_leader_sign_dialog_in_both_languages(open_page, client, users):
         ],
     )
     same, same_doc = agreed_case(client, team, CASE_TITLE)
+    # changed after the agreed round, and already in a new round: waiting for its opinion
+    waiting, waiting_doc = agreed_case(client, team, "无证经营案")
+    waiting.edit(waiting_doc, discretion="从轻处罚。")
+    waiting.submit()
     numbers = tuple(
         client.get(f"{API}/cases/{c.case_id}", headers=team["sup"].headers).json["number"]
-        for c in (changed, same)
+        for c in (changed, same, waiting)
     )
     data = (
-        *data_of({"number": numbers[0]}, numbers[1], REVIEW_TITLE),
+        *data_of({"number": numbers[0]}, *numbers[1:], REVIEW_TITLE, "无证经营案", "从轻处罚。"),
         *string_leaves(decision_fields()),  # what the officer typed into the decision
         "罚款人民币贰拾万元",
         "罚款人民币伍万元",
@@ -459,7 +463,11 @@ def test_leader_sign_dialog_in_both_languages(open_page, client, users):
             to_english(page)
         page.wait_for_load_state("networkidle")
         check(page, "leader-inbox-to-sign", data, problems)
-        for doc_id, state in ((changed_doc, "differs"), (same_doc, "consistent")):
+        for doc_id, state in (
+            (changed_doc, "differs"),
+            (same_doc, "consistent"),
+            (waiting_doc, "pending"),
+        ):
             page.goto("/#/console/inbox")
             page.click(f"[data-testid=to-sign][data-doc-id='{doc_id}'] [data-testid=to-sign-go]")
             page.wait_for_selector(f"[data-testid=leader-sign][data-doc-id='{doc_id}']")

@@ -321,6 +321,13 @@ class JobQueue:
                 except Exception:
                     db.session.rollback()
                     log.exception("signing the tree head failed; retried on the next sweep")
+                if runtime.tsa is not None:
+                    try:  # trusted time (RFC 3161), asked with no transaction open
+                        transparency.stamp_latest_head(db.session, runtime.tsa)
+                        db.session.commit()
+                    except Exception:
+                        db.session.rollback()
+                        log.exception("time-stamping the tree head failed; retried next sweep")
                 return {
                     "requeued": len(stuck),
                     "reprocessed": len(unprocessed) + abandoned,

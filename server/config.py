@@ -128,6 +128,12 @@ class Config:
         self.SIGNING_KEY_FILE = Path(
             _env("SIGNING_KEY_FILE", str(self.DATA_DIR / "audit-signing-key.pem")) or ""
         )
+        # Trusted time: an RFC 3161 time-stamping authority for the audit log's tree heads
+        # (its URL, the PEM root certificate(s) its tokens chain to). Empty: heads are signed
+        # without trusted time, and the console says so.
+        self.TSA_URL = _env("TSA_URL", "") or ""
+        self.TSA_CA_FILE = _env("TSA_CA_FILE", "") or ""
+        self.TSA_TIMEOUT_S = _int("TSA_TIMEOUT_S", 10)
         # Trust X-Forwarded-For from this many proxies (1 behind the shipped nginx.conf).
         self.PROXY_COUNT = _int("PROXY_COUNT", 0)
         # Host names the links in QR codes and handovers may carry (Flask's TRUSTED_HOSTS):

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 
 from .services.signing import Signer
+from .services.timestamping import Tsa
 from .services.uploads import UploadSettings
 from .storage import Storage
 
@@ -23,6 +24,7 @@ class Runtime:
     uploads: UploadSettings
     config: dict[str, Any]
     jobs: JobQueue | None = None
+    tsa: Tsa | None = None  # trusted time for tree heads (None: not configured)
 
     @classmethod
     def from_config(cls, app: Flask) -> Runtime:
@@ -53,7 +55,11 @@ class Runtime:
             holder_stale_s=float(c["UPLOAD_HOLDER_STALE_S"]),
         )
         runtime = cls(
-            storage=storage, signer=Signer(c["SIGNING_KEY_FILE"]), uploads=uploads, config=dict(c)
+            storage=storage,
+            signer=Signer(c["SIGNING_KEY_FILE"]),
+            uploads=uploads,
+            config=dict(c),
+            tsa=Tsa.from_config(c),
         )
         from media_pipeline.queue import JobQueue
 

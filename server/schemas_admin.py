@@ -100,6 +100,27 @@ class SetupStateSchema(Schema):
     )
 
 
+class _TreeHeadStateSchema(Schema):
+    tree_size = fields.Integer(metadata={"description": "entries covered by the latest head"})
+    signed_at = fields.AwareDateTime(metadata={"description": "when the unit signed it"})
+    stamped_at = fields.AwareDateTime(
+        allow_none=True, metadata={"description": "the time-stamping authority's time, or null"}
+    )
+
+
+class _WordsSchema(Schema):
+    zh = fields.String()
+    en = fields.String()
+
+
+class TrustedTimeSchema(Schema):
+    state = fields.String(
+        metadata={"description": "off (no TSA configured), on (latest head stamped), pending"}
+    )
+    latest = fields.Nested(_TreeHeadStateSchema, allow_none=True)
+    message = fields.Nested(_WordsSchema)
+
+
 class CredentialRenewSchema(Schema):
     number = _text(64, required=True, min_len=1, description="the new credential's number")
     valid_from = fields.Date(required=True, validate=_DAY)

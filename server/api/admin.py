@@ -9,6 +9,7 @@ from apispec import APISpec
 from flask import Blueprint, current_app, request
 
 from ..extensions import db
+from ..runtime import runtime
 from ..schemas import CredentialSchema, UnitSchema
 from ..schemas_admin import (
     AdminUserListSchema,
@@ -20,6 +21,7 @@ from ..schemas_admin import (
     PasswordResetSchema,
     SetupSchema,
     SetupStateSchema,
+    TrustedTimeSchema,
     UnitUpdateSchema,
     UserCreateSchema,
     UserStatusSchema,
@@ -28,6 +30,7 @@ from ..schemas_admin import (
 from ..services import credentials as credential_service
 from ..services import devices as device_service
 from ..services import setup as setup_service
+from ..services import transparency
 from ..services import units as unit_service
 from ..services import users as user_service
 from .common import client_addr, current_user, load_body, login_required
@@ -186,11 +189,31 @@ def run_setup():
     return AdminUserSchema().dump(admin), 201
 
 
+# --- trusted time -------------------------------------------------------------------------
+
+
+@bp.get("/trusted-time")
+@login_required("admin")
+def trusted_time():
+    """Whether the audit log's tree heads are time-stamped by an RFC 3161 authority."""
+    status = transparency.trusted_time_status(db.session, runtime().tsa)
+    return TrustedTimeSchema().dump(status)
+
+
 # --- OpenAPI ------------------------------------------------------------------------------
 
 _U = "/api/v1/users/{user_id}"
 _E = (401, 403, 404, 409, 422)
 OPENAPI_ROWS: tuple[tuple[str, str, str, str | None, str | None, tuple[int, ...], bool], ...] = (
+    (
+        "/api/v1/trusted-time",
+        "get",
+        "Whether tree heads get trusted time from an RFC 3161 authority (admin), in words",
+        None,
+        "TrustedTime",
+        (401, 403),
+        False,
+    ),
     (
         "/api/v1/users",
         "get",
@@ -315,6 +338,7 @@ def add_openapi(spec: APISpec) -> None:
         "RenewedCredential",
         "Setup",
         "SetupState",
+        "TrustedTime",
     ):
         if name not in spec.components.schemas:
             spec.components.schema(name, schema=getattr(schemas_admin, f"{name}Schema"))

@@ -34,6 +34,7 @@ from .. import clock
 from ..archive import verify as offline
 from ..models import AuditEntry, MerkleNode, TreeHead
 from .signing import Signer, verify_signature
+from .timestamping import Tsa, token_b64
 
 HEAD_FORMAT = "fieldtrace-tree-head/1"
 EMPTY_ROOT = hashlib.sha256(b"").digest()
@@ -396,6 +397,27 @@ def sign_tree_head(
     head.signed_at = signed_at
     head.public_key = signer.public_key_hex
     head.signature = signature
+    head.tsa_token = head.tsa_time = None  # the token covered the previous signature
+    session.flush()
+    return head
+
+
+def stamp_latest_head(session: Session, tsa: Tsa) -> TreeHead | None:
+    """Give the latest signed head trusted time: an RFC 3161 token over its signature.
+
+    Called after the head's transaction committed, so no lock is held while the TSA answers;
+    the token is written only if the head still carries the signature it covers. None when
+    there is nothing to stamp; :class:`TimestampError` when the TSA fails (retried on the
+    next sweep, the head stays signed)."""
+    head = latest_head(session)
+    if head is None or head.tsa_token is not None:
+        return None
+    signature = head.signature
+    stamp = tsa.stamp(bytes.fromhex(signature))
+    session.refresh(head)
+    if head.signature != signature:  # re-signed meanwhile: its own stamp comes next
+        return None
+    head.tsa_token, head.tsa_time = stamp.token, stamp.time
     session.flush()
     return head
 
@@ -420,6 +442,10 @@ def head_document(head: TreeHead) -> dict[str, Any]:
         "public_key": head.public_key,
         "algorithm": "Ed25519",
         "signature": head.signature,
+        # RFC 3161: the TSA's token over the signature's bytes (base64 DER TimeStampResp)
+        # and its time; null when no TSA is configured or it has not answered yet.
+        "timestamp_token": token_b64(head.tsa_token) if head.tsa_token else None,
+        "timestamp_time": _canonical_time(head.tsa_time) if head.tsa_time else None,
     }
 
 
@@ -438,3 +464,44 @@ def verify_head(document: dict[str, Any], public_key_hex: str) -> None:
         raise ProofError("the tree head names another signing key than the pinned one")
     if not verify_signature(public_key_hex, head_message(size, root, str(ts)), signature):
         raise ProofError("bad signature: the tree head was not signed by the pinned key")
+
+
+def trusted_time_status(session: Session, tsa: Tsa | None) -> dict[str, Any]:
+    """Whether tree heads get trusted time, and where the latest head stands, in words."""
+    head = latest_head(session)
+    latest = (
+        {
+            "tree_size": head.tree_size,
+            "signed_at": head.signed_at,
+            "stamped_at": head.tsa_time,
+        }
+        if head
+        else None
+    )
+    if tsa is None:
+        state = "off"
+        zh = (
+            "可信时间未开启：审计日志的树头只有本单位的签名，没有第三方时间戳服务（RFC 3161）"
+            "证明其时间。请系统管理员在服务器上配置时间戳服务（见运维文档）。"
+        )
+        en = (
+            "Trusted time is off: the audit log's tree heads carry only the unit's signature, "
+            "with no RFC 3161 time-stamping authority vouching for their time. Ask the system "
+            "administrator to configure one on the server (see the operations guide)."
+        )
+    elif head is not None and head.tsa_time is not None:
+        state = "on"
+        at = clock.local(head.tsa_time).strftime("%Y-%m-%d %H:%M:%S")
+        zh = f"可信时间已开启：最新树头（共 {head.tree_size} 条记录）已由时间戳服务于 {at} 确认。"
+        en = (
+            f"Trusted time is on: the latest tree head ({head.tree_size} entries) was "
+            f"time-stamped by the authority at {at} (Beijing time)."
+        )
+    else:
+        state = "pending"
+        zh = "可信时间已开启，但最新树头尚未取得时间戳（时间戳服务未应答），每分钟自动重试。"
+        en = (
+            "Trusted time is on, but the latest tree head has no time-stamp yet (the "
+            "authority has not answered); retried every minute."
+        )
+    return {"state": state, "latest": latest, "message": {"zh": zh, "en": en}}

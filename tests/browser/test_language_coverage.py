@@ -19,7 +19,7 @@ from server.extensions import db
 from server.models import LoginThrottle
 from tests import tus_helpers as tus
 from tests.conftest import PASSWORD, open_case, sample_jpeg
-from tests.workflow_helpers import move_case_to
+from tests.workflow_helpers import Flow, move_case_to
 
 from .conftest import PHONE, expect, require_browser, sign_in, to_english
 
@@ -36,6 +36,7 @@ ALLOWED_LATIN = {
     "English", "m", "km", "MB", "KB", "GB", "B", "s", "px", "N",
 }  # fmt: skip
 HEX = re.compile(r"\b[0-9a-f]{8,}\b")
+URL = re.compile(r"https?://\S+")  # an address to open or type, as the QR beside it holds
 UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 WORD = re.compile(r"[A-Za-z][A-Za-z_]*")
 DOC_NUMBER = re.compile(r"\S*〔\d{4}〕\d+号")
@@ -62,7 +63,7 @@ def english_on_chinese_page(page, data: tuple[str, ...]) -> list[str]:
     text = visible_text(page)
     for value in sorted(data, key=len, reverse=True):
         text = text.replace(value, " ")
-    text = UUID.sub(" ", HEX.sub(" ", text))
+    text = UUID.sub(" ", HEX.sub(" ", URL.sub(" ", text)))
     return sorted({w for w in WORD.findall(text) if w not in ALLOWED_LATIN})
 
 
@@ -332,7 +333,14 @@ def test_every_document_form_in_both_languages(open_page, client, users):
         headers=officer.headers,
     )
     assert made.status_code == 201, made.json
-    data = data_of(case, *string_leaves(SAMPLES["filing_approval"]))
+    # a notice issued to the party: its issue time, and the handover QR with its expiry
+    issued = Flow(client).full_doc(case["id"], "prior_notice", {"officer": officer}, officer)
+    data = data_of(
+        case,
+        *string_leaves(SAMPLES["filing_approval"]),
+        *string_leaves(SAMPLES["prior_notice"]),
+        issued["number"],
+    )
     creatable = {code for code, t in DOCUMENT_TYPES.items() if t.signatures}
     problems: list[str] = []
     for english in (False, True):
@@ -353,6 +361,20 @@ def test_every_document_form_in_both_languages(open_page, client, users):
         page.wait_for_load_state("networkidle")
         page.wait_for_timeout(300)
         check(page, "document-view", data, problems)
+        page.click("[data-testid=btn-sign][data-role=officer]")  # the pad, and who signs
+        page.wait_for_selector("[data-testid=btn-sign-confirm]")
+        check(page, "document-sign", data, problems)
+        page.click("[data-testid=sheet-back]")
+        page.wait_for_selector("[data-testid=btn-sign]")
+        page.click("[data-testid=sheet-back]")
+        page.click(f"[data-testid=doc-row][data-doc-id='{issued['id']}']")
+        page.wait_for_selector("[data-testid=btn-handover]")
+        check(page, "document-issued", data, problems)
+        page.click("[data-testid=btn-handover]")
+        page.wait_for_selector("[data-testid=handover-countdown]:not(:empty)")
+        check(page, "document-handover", data, problems)
+        page.click("[data-testid=sheet-back]")
+        page.wait_for_selector("[data-testid=btn-handover]")
         page.click("[data-testid=sheet-back]")
         for code in codes:
             button = page.locator(f"[data-testid=doc-type][data-code='{code}']")

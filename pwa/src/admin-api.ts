@@ -316,3 +316,14 @@ export function runSetup(body: {
 }) {
   return request<Account>("POST", "/setup", body, { auth: false });
 }
+
+/** Whether the audit log's tree heads get trusted time (RFC 3161), in both languages. */
+export interface TrustedTime {
+  state: "off" | "on" | "pending";
+  latest: { tree_size: number; signed_at: string; stamped_at: string | null } | null;
+  message: { zh: string; en: string };
+}
+
+export function trustedTime() {
+  return request<TrustedTime>("GET", "/trusted-time");
+}

@@ -25,7 +25,7 @@ import {
 } from "./documents";
 import { shanghaiDate } from "./device-key";
 import { h } from "./dom";
-import { t, type Key } from "./i18n";
+import { getLang, t, type Key } from "./i18n";
 import { devicesPage, peoplePage, personPage, unitPage, unitWarning } from "./admin-people";
 import { calendarPage, calendarReminder } from "./admin-calendar";
 
@@ -345,9 +345,28 @@ async function overviewPage(el: HTMLElement, current: () => boolean): Promise<vo
     reminder.replaceChildren(box);
     reminder.dataset.loaded = "1";
   });
+  const trusted = h("div", { "data-testid": "trusted-time-slot" });
+  void aapi
+    .trustedTime()
+    .then((status) => {
+      if (!current()) return;
+      trusted.replaceChildren(
+        h(
+          "p",
+          {
+            class: status.state === "on" ? "hint" : "admin-warning",
+            "data-testid": "trusted-time",
+            "data-state": status.state,
+          },
+          getLang() === "en" ? status.message.en : status.message.zh,
+        ),
+      );
+    })
+    .catch(() => undefined); // the overview stands without it
   el.replaceChildren(
     h("h2", {}, t("admin_title")),
     reminder,
+    trusted,
     h("p", { class: "hint" }, t("admin_no_evidence")),
     h("h3", {}, t("public_content")),
     list,

@@ -7,6 +7,8 @@ tokens are checked with rfc3161-client against that CA.
 from __future__ import annotations
 
 import base64
+import hashlib
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -50,7 +52,7 @@ def _log(app, n: int) -> None:
         db.session.commit()
 
 
-def test_the_sweep_stamps_each_head_and_anyone_can_check_the_token(stamped_app, tsa):
+def test_the_sweep_stamps_each_head_and_anyone_can_check_the_token(stamped_app, tsa, tmp_path):
     _log(stamped_app, 5)
     stamped_app.extensions["fieldtrace"].jobs.sweep()
     head = stamped_app.test_client().get("/public/log/head").get_json()
@@ -60,6 +62,16 @@ def test_the_sweep_stamps_each_head_and_anyone_can_check_the_token(stamped_app, 
     # the TSA's clock is the host's own (the app's may be moved by --clock)
     assert abs(at - datetime.now(UTC)) < timedelta(minutes=5)
     assert head["timestamp_time"] == at.isoformat(timespec="microseconds")
+
+    # an independent RFC 3161 verifier agrees (the README's openssl command)
+    digest = hashlib.sha256(bytes.fromhex(head["signature"])).hexdigest()
+    (tmp_path / "token.tsr").write_bytes(token)
+    openssl = subprocess.run(
+        ["openssl", "ts", "-verify", "-digest", digest, "-in", str(tmp_path / "token.tsr"),
+         "-CAfile", str(tsa.ca_file)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert "Verification: OK" in openssl.stdout, openssl.stderr
 
     # the token covers this head's signature and nothing else
     other = bytearray(bytes.fromhex(head["signature"]))

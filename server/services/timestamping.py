@@ -22,6 +22,7 @@ from pathlib import Path
 
 from cryptography import x509
 from rfc3161_client import (
+    HashAlgorithm,
     PKIStatus,
     TimestampRequestBuilder,
     VerificationError,
@@ -66,7 +67,9 @@ class Tsa:
 
     def stamp(self, message: bytes) -> Stamp:
         """Ask the TSA for a token over ``message`` (SHA-256) and check it before use."""
-        request = TimestampRequestBuilder(data=message, nonce=True, cert_req=True).build()
+        request = TimestampRequestBuilder(
+            data=message, hash_algorithm=HashAlgorithm.SHA256, nonce=True, cert_req=True
+        ).build()
         post = urllib.request.Request(
             self.url,
             data=request.as_bytes(),

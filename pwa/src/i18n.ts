@@ -1149,7 +1149,7 @@ const en: Record<Key, string> = {
   signatures: "Signatures",
   signed_by: "Signed: {name} ({at})",
   not_signed: "Not signed",
-  sign_as: "Signature: {role}",
+  sign_as: "Sign as {role}",
   sign_in_own_account: "The {role} signs in their own account",
   sign_hint_party:
     "Ask the party to check the document, enter their name and sign in the box with a finger.",

@@ -259,7 +259,8 @@ def test_the_public_page_names_an_altered_or_foreign_receipt(client, team, item)
     document["receipt"]["size"] = 1
     page = _check(client, document)
     assert 'class="verdict bad"' in page and 'data-code="altered"' in page
-    assert "size" in page
+    assert "「大小」与签名不符" in page and "size does not match" in page
+    assert "未经证实" in page
     unreadable = client.post("/public/receipt", data={"receipt": "not json"}).data.decode()
     assert 'class="verdict bad"' in unreadable
 

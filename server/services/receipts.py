@@ -173,6 +173,24 @@ def fingerprint(receipt: MediaReceipt) -> str:
 # --- the public page's check ------------------------------------------------------------------
 
 
+# What each field is called on the public page (the English names are the fields' own).
+FIELD_WORDS = {
+    "item_id": "证据编号",
+    "kind": "证据类型",
+    "device_sha256": "设备哈希",
+    "server_sha256": "服务器哈希",
+    "size": "大小",
+    "captured_at": "拍摄时间",
+    "received_at": "接收时间",
+    "verified_at": "核验时间",
+    "case_id": "案件编号",
+    "case_number": "案号",
+    "stage": "办案环节",
+    "log_seq": "审计日志序号",
+    "log_entry_hash": "审计日志条目哈希",
+}
+
+
 @dataclass
 class Finding:
     """One reason a receipt is not valid, in both languages, with a stable code."""
@@ -214,7 +232,7 @@ def check_online(session: Session, published_keys: list[str], document: Any) -> 
             out.findings.append(
                 Finding(
                     "altered",
-                    f"回执内容被改动：{field_name} 与签名不符",
+                    f"回执内容被改动：「{FIELD_WORDS.get(field_name, '其他内容')}」与签名不符",
                     f"The receipt was altered: {field_name} does not match the signature",
                 )
             )

@@ -49,6 +49,12 @@ FLAG_WORDS: dict[str, Words] = {
         "照片的扫描层数异常之多，为防止解码耗时过长未予解码",
         "The photo has an absurd number of scans; not decoded, to bound the decode time",
     ),
+    # set on receipt, not by the pipeline (server.services.capture_info)
+    "capture_info_invalid": Words(
+        "手机上报的拍摄方式信息格式有误，有误部分未予保存（文件本身不受影响）",
+        "The phone's description of how the photo was taken was malformed; that part was not "
+        "kept (the file itself is unaffected)",
+    ),
     "probe_failed": Words(
         "无法读取文件的格式信息（文件可能损坏）",
         "The file's format could not be read (the file may be damaged)",

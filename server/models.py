@@ -278,6 +278,9 @@ class MediaItem(db.Model):
     accuracy_m: Mapped[float | None] = mapped_column(sa.Float)
     # "ok" (position recorded), "refused" by the officer or "unavailable" on the device.
     location_status: Mapped[str | None] = mapped_column(sa.String(16))
+    # How the app took a photo, as the phone said (``server.services.capture_info``): method,
+    # size, camera, facing, zoom. None when it said nothing (a picked file, an older app).
+    capture: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     device_id: Mapped[str] = mapped_column(sa.String(64))
     uploader_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
 

@@ -238,6 +238,9 @@ class MediaItemSchema(Schema):
     location_status = fields.String(allow_none=True)
     captured_end_at = fields.AwareDateTime(allow_none=True)
     device_id = fields.String()
+    # How the app took the photo (server.services.capture_info): method, width, height,
+    # camera, facing, zoom, stream_max; null when the phone said nothing.
+    capture = fields.Dict(allow_none=True)
     uploader = fields.Nested(OfficerRefSchema)
     processing = fields.String()
     steps = fields.Dict()

@@ -84,7 +84,20 @@ export interface MediaSummary {
   captured_at_offset_min?: number | null;
 }
 
+/** How the app took a photo, as the server kept it (server/services/capture_info.py). */
+export interface CaptureInfoKept {
+  method?: "image_capture" | "video_frame";
+  width?: number;
+  height?: number;
+  camera?: string;
+  facing?: string;
+  zoom?: number;
+  stream_max?: { width: number; height: number };
+}
+
 export interface MediaDetail extends MediaSummary {
+  /** How the app took it; null for a picked file or an older app. */
+  capture?: CaptureInfoKept | null;
   /** What the pipeline read from the file; `location`: its own position next to the phone's. */
   probe?: { location?: FileLocation } | null;
   case_id: number;

@@ -12,7 +12,13 @@ import type { User } from "./api";
 import { workflowPanel, type WorkflowCase } from "./case-workflow";
 import { caseTeamPanel } from "./case-team";
 import * as capi from "./console-api";
-import type { CaseFilters, ConsoleCase, MediaDetail, MediaSummary } from "./console-api";
+import type {
+  CaptureInfoKept,
+  CaseFilters,
+  ConsoleCase,
+  MediaDetail,
+  MediaSummary,
+} from "./console-api";
 import { ACTIVITIES, STAGES } from "./cases";
 import { h } from "./dom";
 import { getLang, t, type Key } from "./i18n";
@@ -830,6 +836,7 @@ function metadataSection(m: MediaDetail): HTMLElement {
     [t("device"), m.device_id],
     [t("gps"), positionText(m)],
     [t("gps_file"), filePositionText(m.probe?.location)],
+    [t("capture_info"), h("span", { "data-testid": "capture-info" }, captureText(m.capture))],
     [t("uploader"), m.uploader?.name ?? "—"],
     [t("stage"), label("stage", m.attached_stage ?? m.stage)],
     [t("activity"), label("activity", m.activity)],
@@ -865,6 +872,33 @@ function metadataSection(m: MediaDetail): HTMLElement {
         )
       : h("p", { class: "ok" }, t("no_flags")),
   );
+}
+
+const FACING_WORDS: Record<string, Key> = {
+  environment: "capture_facing_environment",
+  user: "capture_facing_user",
+  left: "capture_facing_left",
+  right: "capture_facing_right",
+};
+
+/** How the app took a photo, in words: 「相机原图 4000×3000 · 后置摄像头」 (as the custody
+ * record says it, server/services/capture_info.py); "—" when the phone said nothing. */
+export function captureText(c: CaptureInfoKept | null | undefined): string {
+  if (!c) return "—";
+  const method =
+    c.method === "image_capture" || c.method === "video_frame" ? t(`capture_${c.method}`) : "";
+  const head = [method, c.width && c.height ? `${c.width}×${c.height}` : ""]
+    .filter(Boolean)
+    .join(" ");
+  const parts = head ? [head] : [];
+  const facing = FACING_WORDS[c.facing ?? ""];
+  if (facing) parts.push(t(facing));
+  if (typeof c.zoom === "number" && Math.abs(c.zoom - 1) > 0.01)
+    parts.push(t("capture_zoom", { zoom: Number(c.zoom.toFixed(2)) }));
+  if (c.method === "video_frame" && c.stream_max)
+    parts.push(t("capture_stream_max", { size: `${c.stream_max.width}×${c.stream_max.height}` }));
+  if (c.camera) parts.push(`“${c.camera}”`);
+  return parts.join(" · ") || "—";
 }
 
 /** The item's position as text and, when known, a one-point plot with its accuracy circle. */

@@ -63,7 +63,7 @@ signed by a key other than the manifest's (or not pinned) is a failure.
 ``server_sha256``, ``object_key``, ``object_version``, ``chosen_stage``, ``activity``,
 ``captured_at``, ``captured_at_offset_min``, ``captured_end_at``, ``file_captured_at``,
 ``device_clock_offset_s``, ``received_at``, ``stored_at``, ``verified_at``, ``device_id``,
-``latitude``, ``longitude``, ``original_path``, ``derivatives`` ...).
+``latitude``, ``longitude``, ``capture``, ``original_path``, ``derivatives`` ...).
 
 Checks: the manifest's SHA-256 matches ``signature.json``; the signature is valid (and made
 by one of the ``--public-key`` keys when given); every listed file is present with its size
@@ -71,7 +71,8 @@ and SHA-256; no member is unlisted; every custody entry recomputes and links; th
 count, first and last seq match the manifest; the audit head is present, valid, by the same
 key and not older than the last custody entry; each item agrees with the custody entries:
 its ``upload.completed`` entry (hash, object, case, stage, activity, capture time, offset,
-GPS, device, clock offset as recorded at receipt) and ``media.verified`` entry (server hash),
+GPS, device, clock offset, how the app took it, as recorded at receipt) and
+``media.verified`` entry (server hash),
 its original hashes to that hash, its derivatives to their recorded hashes; every media id
 named in the custody entries is an item (unless the entries say it was quarantined,
 terminated or expired).
@@ -587,6 +588,7 @@ _RECORDED_AT_UPLOAD = {
     "latitude": "latitude",
     "longitude": "longitude",
     "device_id": "device_id",
+    "capture": "capture",
 }
 _TIMES_AT_UPLOAD = ("captured_at", "captured_end_at", "sent_at")
 

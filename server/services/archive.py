@@ -671,6 +671,7 @@ def export_archive(
             "longitude": item.longitude,
             "accuracy_m": item.accuracy_m,
             "location_status": item.location_status,
+            "capture": item.capture,
             "key_evidence": item.key_evidence,
             "flags": item.flags or [],
             "locked_until": item.locked_until.isoformat() if item.locked_until else None,

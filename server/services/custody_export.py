@@ -24,6 +24,7 @@ from ..domain import ACTIVITY_LABELS, STAGE_LABELS
 from ..models import AuditEntry, Case, MediaItem, User
 from . import audit
 from .audit_words import Lang, action_words, details_text
+from .capture_info import describe_capture
 
 # reportlab's built-in Adobe CJK font: needs no font file, every PDF reader knows it, and its
 # text extracts as Unicode. Debian's Noto CJK fonts are CFF-flavoured, which reportlab
@@ -102,6 +103,7 @@ FACT_LABELS: dict[str, tuple[str, str]] = {
     "device": ("设备", "Device"),
     "uploader": ("上传人", "Uploader"),
     "location": ("位置", "Location"),
+    "capture": ("拍摄方式", "Taken as"),
     "key": ("重要证据", "Key evidence"),
 }
 KIND_WORDS = {
@@ -177,6 +179,7 @@ def item_facts(session: Session, item: MediaItem, lang: Lang = "zh") -> list[tup
         "device": item.device_id,
         "uploader": f"{uploader.name} ({uploader.username})" if uploader else "—",
         "location": place,
+        "capture": describe_capture(item.capture, lang),
         "key": ("是" if item.key_evidence else "否")
         if zh
         else ("yes" if item.key_evidence else "no"),

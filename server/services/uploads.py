@@ -45,6 +45,7 @@ from ..storage import ObjectNotFound, Storage, StorageError
 from ..storage.base import Part
 from ..storage.keys import duplicate_staging_key, original_key, upload_tail_key
 from . import audit
+from .capture_info import parse_capture
 from .cases import can_record, get_case, stage_reached
 from .credentials import own_device, require_valid_at
 
@@ -923,6 +924,7 @@ def complete_upload(
     offset = captured.utcoffset()
     item = MediaItem(
         id=upload.meta["item_id"],
+    capture = parse_capture(meta.get("capture"))
         case_id=upload.case_id,
         stage=meta.get("stage"),
         activity=meta["activity"],
@@ -947,9 +949,20 @@ def complete_upload(
         captured_end_at=meta.get("captured_end_at"),
         device_id=meta["device_id"],
         uploader_id=user.id,
+        capture=capture.info,
     )
     # Bytes already in the evidence bucket stay evidence: an identical item stored meanwhile
     # (two uploads of one file in flight at once) does not replace them, it is only noted.
+    if capture.problems:
+        # The description is dropped, never the evidence (see server.services.capture_info).
+        item.flags = [
+            {
+                "code": "capture_info_invalid",
+                "message": "the phone's capture metadata was malformed: "
+                + "; ".join(capture.problems),
+                "at": now.isoformat(),
+            }
+        ]
     identical_to = session.execute(
         sa.select(MediaItem.id)
         .where(
@@ -995,6 +1008,11 @@ def complete_upload(
             "device_id": item.device_id,
             **({"identical_to": identical_to} if identical_to else {}),
             **({"promoted_from": upload.meta["promoted_from"]} if promoted else {}),
+            # How the app took it, as kept on the item; what was malformed or unknown, so
+            # the trail says what the phone sent that the item does not hold.
+            "capture": item.capture,
+            **({"capture_dropped": capture.problems} if capture.problems else {}),
+            **({"capture_unknown_keys": capture.unknown_keys} if capture.unknown_keys else {}),
         },
     )
     item_id = item.id

@@ -180,6 +180,79 @@ def test_the_supervisor_approves_the_filing_and_the_case_enters_investigation(
     assert again.status_code == 409
 
 
+def test_the_supervisor_returns_the_filing_and_the_officer_corrects_and_resubmits(
+    client, unit, credentials
+):
+    li, sup = unit["li"], unit["sup"]
+    flow = Flow(client)
+    case = open_case(client, li, procedure="general", officer_ids=[unit["wang"].id])
+    cid = case["id"]
+    first = flow.doc(li, cid, "filing_approval", summary="群众举报该店销售过期酸奶。")
+    flow.sign(li, first, "officer", name="李明")
+    back = f"{API}/cases/{cid}/filing-approval/return"
+    by_officer = client.post(back, json={"reason": "自己退回"}, headers=li.headers)
+    assert by_officer.status_code == 403
+    silent = client.post(back, json={"reason": " "}, headers=sup.headers)
+    assert silent.status_code in (400, 422) and silent.json["error"]["code"]
+    resp = client.post(back, json={"reason": "简要案情未写明货值和数量"}, headers=sup.headers)
+    assert resp.status_code == 200, resp.json
+    assert resp.json["case"]["current_stage"] == "filing"
+    second = resp.json["document"]["id"]
+    assert resp.json["document"] == {"id": second, "version": 2, "status": "draft"}
+    # what the officer signed stays as signed; the new version carries the reason, unsigned
+    kept = client.get(f"{API}/documents/{first}", headers=sup.headers).json
+    assert kept["status"] == "withdrawn" and [s["role"] for s in kept["signatures"]] == ["officer"]
+    assert "approver_opinion" not in kept["fields"] or not kept["fields"]["approver_opinion"]
+    draft = client.get(f"{API}/documents/{second}", headers=li.headers).json
+    assert draft["fields"]["approver_opinion"] == "退回补正：简要案情未写明货值和数量"
+    assert draft["signatures"] == [] and draft["series_id"] == kept["series_id"]
+    # nothing to approve until the officer signs again; then approval as before
+    approval = {"opinion": "同意立案", "signer_name": "张科长", "image": signature_png(3)}
+    early = client.post(f"{API}/cases/{cid}/filing-approval", json=approval, headers=sup.headers)
+    assert early.status_code == 409 and early.json["error"]["code"] == "filing_approval_missing"
+    fixed = {**draft["fields"], "summary": "群众举报该店销售过期酸奶12箱，货值1200元。"}
+    edited = client.put(f"{API}/documents/{second}", json={"fields": fixed}, headers=li.headers)
+    assert edited.status_code == 200, edited.json
+    flow.sign(li, second, "officer", name="李明")
+    resp = client.post(f"{API}/cases/{cid}/filing-approval", json=approval, headers=sup.headers)
+    assert resp.status_code == 200, resp.json
+    assert resp.json["document"]["id"] == second and resp.json["document"]["status"] == "issued"
+    issued = client.get(f"{API}/documents/{second}", headers=sup.headers).json
+    assert issued["fields"]["approver_opinion"] == "同意立案"
+    assert issued["fields"]["summary"].endswith("货值1200元。")
+
+
+def test_a_signed_draft_is_not_edited_but_corrected_as_a_new_version(client, unit, credentials):
+    li = unit["li"]
+    flow = Flow(client)
+    case = open_case(client, li, procedure="general", officer_ids=[unit["wang"].id])
+    doc_id = flow.doc(li, case["id"], "filing_approval")
+    flow.sign(li, doc_id, "officer", name="李明")
+    signed = client.get(f"{API}/documents/{doc_id}", headers=li.headers).json
+    changed = {**signed["fields"], "summary": "签名后改写的案情。"}
+    refused = client.put(f"{API}/documents/{doc_id}", json={"fields": changed}, headers=li.headers)
+    assert refused.status_code == 409
+    error = refused.json["error"]
+    assert error["code"] == "signed_draft" and error["details"]["fields"] == ["summary"]
+    assert error["message"].startswith("《立案审批表》已由执法人员李明签名，签名后内容不能再修改")
+    assert (
+        client.get(f"{API}/documents/{doc_id}", headers=li.headers).json["fields"]
+        == (signed["fields"])
+    )
+    # the approver's own section may still be written before the approver signs
+    opinion = {**signed["fields"], "approver_opinion": "拟同意"}
+    ok = client.put(f"{API}/documents/{doc_id}", json={"fields": opinion}, headers=li.headers)
+    assert ok.status_code == 200, ok.json
+    # the correction: a new version, unsigned; the signed draft kept as signed
+    corrected = client.post(
+        f"{API}/documents/{doc_id}/versions", json={"fields": changed}, headers=li.headers
+    )
+    assert corrected.status_code == 201, corrected.json
+    assert corrected.json["version"] == 2 and corrected.json["signatures"] == []
+    kept = client.get(f"{API}/documents/{doc_id}", headers=li.headers).json
+    assert kept["status"] == "withdrawn" and kept["signatures"][0]["signer_name"] == "李明"
+
+
 def test_no_filing_approval_while_the_case_lacks_two_certified_officers(client, unit, credentials):
     li, sup = unit["li"], unit["sup"]
     flow = Flow(client)

@@ -17,6 +17,7 @@ import {
   assignOfficers,
   caseTeam,
   getCase,
+  returnFiling,
   unitOfficers,
   type OfficerStanding,
   type Team,
@@ -83,13 +84,27 @@ export function caseTeamPanel(caseId: number, user: User, onStageChanged: () => 
     );
     if (assigner && full.procedure === "general" && full.current_stage === "filing") {
       const ready = approval?.signatures.some((s) => s.role === "officer");
-      if (!ready || !approval) {
+      const returned =
+        approval && !ready && approval.version > 1
+          ? String((approval.fields as Record<string, unknown>).approver_opinion ?? "")
+          : "";
+      if (returned) {
+        parts.push(
+          h("h3", {}, t("filing_approval_title")),
+          h(
+            "p",
+            { class: "hint", "data-testid": "filing-returned" },
+            t("filing_returned", { reason: returned.replace(/^退回补正：/, "") }),
+          ),
+        );
+      } else if (!ready || !approval) {
         parts.push(
           h("h3", {}, t("filing_approval_title")),
           h("p", { class: "hint", "data-testid": "filing-not-ready" }, t("filing_not_ready")),
         );
       } else {
-        const form = approvalForm(caseId, approval, user, onStageChanged);
+        // Returned: the page is drawn again (its documents show the new version too).
+        const form = approvalForm(caseId, approval, user, onStageChanged, onStageChanged);
         destroyPad = form.destroy;
         parts.push(form.element);
       }
@@ -166,6 +181,7 @@ function approvalForm(
   doc: EnforcementDocument,
   user: User,
   onStageChanged: () => void,
+  onReturned: () => void,
 ): { element: HTMLElement; destroy: () => void } {
   const f = doc.fields as Record<string, unknown>;
   const party = (f.party as { name?: string } | undefined)?.name ?? "";
@@ -206,6 +222,30 @@ function approvalForm(
       approve.textContent = t("approve_filing");
     }
   });
+  // 退回补正: the reason goes back with the form; the officer corrects it and signs again.
+  const reason = h("textarea", { rows: 2, "data-testid": "return-reason" });
+  const sendBack = h(
+    "button",
+    { type: "button", class: "btn", "data-testid": "btn-return-filing" },
+    t("return_filing_send"),
+  );
+  sendBack.addEventListener("click", async () => {
+    if (!reason.value.trim()) {
+      problem.textContent = t("return_reason_needed");
+      reason.focus();
+      return;
+    }
+    sendBack.disabled = true;
+    problem.textContent = "";
+    try {
+      await returnFiling(caseId, reason.value.trim());
+      pad.destroy();
+      onReturned();
+    } catch (err) {
+      problem.textContent = localMessage((err as Error).message);
+      sendBack.disabled = false;
+    }
+  });
   const signers = joinList(doc.signatures.map((s) => s.signer_name));
   const element = h(
     "div",
@@ -231,6 +271,13 @@ function approvalForm(
     pad.element,
     problem,
     approve,
+    h(
+      "details",
+      { class: "return-filing", "data-testid": "return-filing" },
+      h("summary", { class: "btn ghost" }, t("return_filing")),
+      h("label", {}, t("return_reason"), reason),
+      sendBack,
+    ),
   );
   return { element, destroy: () => pad.destroy() };
 }

@@ -1064,6 +1064,15 @@ export function openDocuments(
       const edit = h("button", { type: "button", class: "btn" }, t("edit_content"));
       edit.addEventListener("click", () => showForm(type, "edit", d));
       parts.push(edit);
+    } else if (draft && !d.signatures.some((s) => s.role === "leader")) {
+      // A signature attests what it was given under: a correction is a new version.
+      const correct = h(
+        "button",
+        { type: "button", class: "btn", "data-testid": "btn-correct-signed" },
+        t("correct_signed"),
+      );
+      correct.addEventListener("click", () => showForm(type, "correct", d));
+      parts.push(correct, h("p", { class: "hint" }, t("correct_signed_hint")));
     }
     parts.push(
       h("h3", {}, t("signatures")),

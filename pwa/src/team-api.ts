@@ -81,6 +81,14 @@ export function approveFiling(
   return request("POST", `/cases/${caseId}/filing-approval`, body);
 }
 
+/** 退回补正: the signed form is kept; a new version with the reason goes back to the officer. */
+export function returnFiling(
+  caseId: number,
+  reason: string,
+): Promise<{ case: Case; document: { id: string; version: number; status: string } }> {
+  return request("POST", `/cases/${caseId}/filing-approval/return`, { reason });
+}
+
 export function addExecution(caseId: number, record: ExecutionRecord): Promise<unknown> {
   return request("POST", `/cases/${caseId}/execution`, record);
 }

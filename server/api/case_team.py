@@ -36,6 +36,10 @@ class FilingApprovalSchema(Schema):
     device_signed_at = fields.AwareDateTime(allow_none=True, load_default=None)
 
 
+class FilingReturnSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=2, max=2000))
+
+
 @bp.get("/officers")
 @login_required("officer", "supervisor", "leader")
 def unit_officers():
@@ -119,6 +123,22 @@ def approve_filing(case_id: int):
     }
 
 
+@bp.post("/cases/<int:case_id>/filing-approval/return")
+@login_required("supervisor", "leader")
+def return_filing(case_id: int):
+    body = load_body(FilingReturnSchema())
+    user = current_user()
+    case = case_service.get_case(db.session, user, case_id)
+    doc = filing.return_for_correction(
+        db.session, user, case, reason=body["reason"], client_addr=client_addr()
+    )
+    db.session.commit()
+    return {
+        "case": CaseSchema().dump(case),
+        "document": {"id": doc.id, "version": doc.version, "status": doc.status},
+    }
+
+
 _C = "/api/v1/cases/{case_id}"
 _W = (401, 403, 404, 409, 422)
 OPENAPI_ROWS: tuple[tuple[str, str, str, str | None, str | None, tuple[int, ...], bool], ...] = (
@@ -167,6 +187,16 @@ OPENAPI_ROWS: tuple[tuple[str, str, str, str | None, str | None, tuple[int, ...]
         _W,
         False,
     ),
+    (
+        f"{_C}/filing-approval/return",
+        "post",
+        "退回补正 (supervisor): the signed 立案审批表 is kept, a new version for the officer to "
+        "correct and sign again carries the reason as 审批意见",
+        "FilingReturn",
+        "object",
+        _W,
+        False,
+    ),
 )
 
 
@@ -176,6 +206,7 @@ def add_openapi(spec: APISpec) -> None:
     for name, schema in (
         ("OfficerAssign", OfficerAssignSchema),
         ("FilingApproval", FilingApprovalSchema),
+        ("FilingReturn", FilingReturnSchema),
     ):
         if name not in spec.components.schemas:
             spec.components.schema(name, schema=schema)

@@ -101,6 +101,7 @@ ACTION_WORDS: dict[str, tuple[str, str]] = {
     "document.signed": ("签名", "Signed"),
     "document.issued": ("出具文书", "Document issued"),
     "document.corrected": ("更正文书", "Document corrected"),
+    "filing.returned": ("立案审批退回补正", "Filing approval returned for correction"),
     "document.reopened": ("文书退回修改", "Document reopened"),
     "document.listed": ("查看文书列表", "Documents listed"),
     "document.viewed": ("查看文书", "Document viewed"),

@@ -128,20 +128,32 @@ def new_version(
     *,
     client_addr: str = "",
 ) -> Document:
-    """A correction: a new draft version of the series; earlier versions stay."""
+    """A correction: a new draft version of the series; earlier versions stay. A draft that
+    someone signed is corrected so too: it is kept as signed (``withdrawn``) and the new
+    version is signed again; one the leader signed is not corrected before it is issued."""
     _ensure_may_write(user, case)
     latest = session.execute(
         sa.select(Document)
         .where(Document.series_id == doc.series_id)
         .order_by(Document.version.desc())
         .limit(1)
+        .with_for_update()
     ).scalar_one()
+    withdrawn: Document | None = None
     if latest.status == "draft":
-        raise Conflict(
-            "the latest version is still a draft; edit or issue it first",
-            code="draft_exists",
-            details={"document_id": latest.id},
-        )
+        if not latest.signatures:
+            raise Conflict(
+                "the latest version is still a draft; edit or issue it first",
+                code="draft_exists",
+                details={"document_id": latest.id},
+            )
+        if any(s.role == "leader" for s in latest.signatures):
+            raise Conflict(
+                "负责人已签名，文书不能再修改 / the leader has signed this draft: it can no "
+                "longer be edited",
+                code="signed_by_leader",
+            )
+        latest.status, withdrawn = "withdrawn", latest
     fields = _validated(doc.doc_type, data)
     corrected = Document(
         id=secrets.token_hex(16),
@@ -173,6 +185,7 @@ def new_version(
             "series_id": doc.series_id,
             "version": corrected.version,
             "number": corrected.number,
+            **({"withdrawn_signed_draft": withdrawn.id} if withdrawn else {}),
         },
     )
     return corrected
@@ -204,7 +217,9 @@ def update_draft(
             "be edited",
             code="signed_by_leader",
         )
-    doc.fields = _validated(doc.doc_type, data)
+    fields = _validated(doc.doc_type, data)
+    _ensure_unsigned_content(doc, fields)
+    doc.fields = fields
     audit.record(
         session,
         actor=user,
@@ -218,6 +233,45 @@ def update_draft(
 
 
 # --- signatures -------------------------------------------------------------------------------
+
+
+# Who signed, in words (the same as 缺少签名).
+SIGNER_WORDS = {
+    "officer": ("执法人员", "officer"),
+    "party": ("当事人", "party"),
+    "leader": ("负责人", "leader"),
+    "approver": ("审批人", "approver"),
+    "reviewer": ("法制审核人员", "legal reviewer"),
+    "recipient": ("受送达人", "recipient"),
+}
+# A section a later signer writes in a form the earlier ones signed (审批意见): it may still
+# be written until one of these roles has signed.
+SIGNER_SECTIONS = {"approver_opinion": ("approver", "leader")}
+
+
+def _ensure_unsigned_content(doc: Document, fields: dict[str, Any]) -> None:
+    """A signature attests the content it was given under: once anyone has signed a draft, its
+    content stays as signed (a later signer's own section aside). A correction is a new
+    version (``new_version``), signed again, with the signed draft kept as it was."""
+    if not doc.signatures:
+        return
+    old = doc.fields or {}
+    changed = {k for k in set(old) | set(fields) if old.get(k) != fields.get(k)}
+    have = {s.role for s in doc.signatures}
+    changed -= {k for k in changed if k in SIGNER_SECTIONS and not have & set(SIGNER_SECTIONS[k])}
+    if not changed:
+        return
+    signed = list(doc.signatures)
+    zh = "、".join(f"{SIGNER_WORDS.get(s.role, (s.role,))[0]}{s.signer_name}" for s in signed)
+    en = ", ".join(f"{SIGNER_WORDS.get(s.role, ('', s.role))[1]} {s.signer_name}" for s in signed)
+    raise Conflict(
+        f"{doc_title(doc.doc_type)}已由{zh}签名，签名后内容不能再修改；如需更正，请点"
+        "「更正（重新签名）」：已签名的原稿连同签名留存，更正后的新版本须重新签名"
+        f" / signed by {en}: the content can no longer be edited; correct it as a new version "
+        "(the signed draft is kept with its signatures) and sign that again",
+        code="signed_draft",
+        details={"document_id": doc.id, "signed_by": sorted(have), "fields": sorted(changed)},
+    )
 
 
 def _png_from_data_url(image: str) -> bytes:
@@ -402,16 +456,8 @@ def issue_document(
     have = {s.role for s in doc.signatures}
     missing = [r for r in doc_type.signatures if r not in have]
     if missing:
-        labels = {
-            "officer": "执法人员",
-            "party": "当事人",
-            "leader": "负责人",
-            "approver": "审批人",
-            "reviewer": "法制审核人员",
-            "recipient": "受送达人",
-        }
         raise Conflict(
-            "缺少签名：" + "、".join(labels.get(r, r) for r in missing),
+            "缺少签名：" + "、".join(SIGNER_WORDS.get(r, (r,))[0] for r in missing),
             code="signatures_missing",
             details={"missing": missing},
         )

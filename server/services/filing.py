@@ -1,8 +1,13 @@
-"""立案审批 (一般程序): the officer fills and signs the 立案审批表; the supervisor approves it.
+"""立案审批 (一般程序): the officer fills and signs the 立案审批表; the supervisor approves it
+or returns it for correction (退回补正).
 
 Approval is one act on the supervisor's screen: their opinion goes into the form's 审批意见,
 they sign as 审批人, the form is issued (numbered, PDF, Object Lock) and the case enters
 investigation, all in one transaction, so a case is never left approved but not filed.
+
+Returning keeps the form the officer signed as it was signed (``withdrawn``, with the
+signature) and opens a new version with the same content and the reason as 审批意见; the
+officer corrects it, signs again, and it waits for approval as before.
 """
 
 from __future__ import annotations
@@ -13,10 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ..domain import Role, Stage
-from ..errors import Conflict, Forbidden
+from ..errors import Conflict, Forbidden, Invalid
 from ..models import Case, Document, User
 from ..storage import Storage
-from . import case_team, documents, workflow
+from . import audit, case_team, documents, workflow
 
 
 def pending_filing_approval(session: Session, case: Case) -> Document | None:
@@ -33,22 +38,8 @@ def pending_filing_approval(session: Session, case: Case) -> Document | None:
     ).scalar_one_or_none()
 
 
-def approve(
-    session: Session,
-    storage: Storage,
-    bucket: str,
-    actor: User,
-    case: Case,
-    *,
-    opinion: str,
-    signer_name: str,
-    image: str,
-    device_signed_at: datetime | None,
-    retain_until: datetime,
-    now: datetime,
-    client_addr: str = "",
-) -> Document:
-    """Approve the filing: 审批意见, the approver's signature, issue, and on to investigation."""
+def _awaiting_approval(actor: User, case: Case, session: Session) -> Document:
+    """The officer's signed 立案审批表 a supervisor may act on now (approve or return)."""
     if actor.role not in (Role.SUPERVISOR, Role.LEADER):
         raise Forbidden(
             "只有执法机构负责人可以审批立案 / only a supervisor approves a filing",
@@ -68,6 +59,51 @@ def approve(
             "the filing approval form yet",
             code="filing_approval_missing",
         )
+    return doc
+
+
+def return_for_correction(
+    session: Session, actor: User, case: Case, *, reason: str, client_addr: str = ""
+) -> Document:
+    """退回补正: the new version of the 立案审批表 the officer corrects and signs again."""
+    doc = _awaiting_approval(actor, case, session)
+    reason = reason.strip()
+    if len(reason) < 2:
+        raise Invalid(
+            "请写明退回的理由和需要补正的内容 / say why the form is returned and what to correct",
+            code="reason_required",
+        )
+    fields = {**(doc.fields or {}), "approver_opinion": f"退回补正：{reason}"}
+    corrected = documents.new_version(session, actor, doc, case, fields, client_addr=client_addr)
+    audit.record(
+        session,
+        actor=actor,
+        action="filing.returned",
+        object_type="case",
+        object_id=case.id,
+        client_addr=client_addr,
+        details={"document_id": doc.id, "new_document_id": corrected.id, "reason": reason},
+    )
+    return corrected
+
+
+def approve(
+    session: Session,
+    storage: Storage,
+    bucket: str,
+    actor: User,
+    case: Case,
+    *,
+    opinion: str,
+    signer_name: str,
+    image: str,
+    device_signed_at: datetime | None,
+    retain_until: datetime,
+    now: datetime,
+    client_addr: str = "",
+) -> Document:
+    """Approve the filing: 审批意见, the approver's signature, issue, and on to investigation."""
+    doc = _awaiting_approval(actor, case, session)
     found = case_team.team(session, case, now, required=case_team.credential_required())
     if not found["enough"]:
         raise Conflict(

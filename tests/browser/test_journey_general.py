@@ -1,5 +1,6 @@
 """A 一般程序 penalty from 立案 to 归档 through the UI only (Chromium): the officer opens the
-case on a 360×740 phone; everything after is done in the console at 1366×900 — the 立案审批,
+case on a 360×740 phone (returned once by the supervisor, corrected and signed again there);
+everything after is done in the console at 1366×900 — the 立案审批,
 the records and the report with their signatures, 提交法制审核 (returned, corrected,
 resubmitted, agreed), 告知 and 陈述申辩, the decision signed by the leader, service,
 execution, archive and the export of the case file.
@@ -189,11 +190,22 @@ def advance(page, steps: Steps, to: str, override: str | None = None) -> None:
     steps.check(f"at-{to}")
 
 
+STAGE_WORDS = {"filing": "立案", "investigation": "调查", "decision": "决定", "service": "送达"}
+
+
+def open_on_phone(phone, case_id: int, stage: str) -> None:
+    """The case on the phone once its list shows the case at `stage`: the list drawn from the
+    phone's own copy first would open the case as it was."""
+    phone.goto("/")
+    row = phone.locator(f"[data-testid=case-row][data-case-id='{case_id}']")
+    expect(row).to_contain_text(STAGE_WORDS[stage])
+    row.click()
+
+
 def film(phone, steps: Steps, case_id: int, stage: str, activity: str, *, videos: int) -> None:
     """The officer films `activity` at `stage` on the phone (Chromium's fake camera) and waits
     until the server has checked the upload's hash (the queue shows `videos` verified)."""
-    phone.goto("/")
-    phone.click(f"[data-testid=case-row][data-case-id='{case_id}']")
+    open_on_phone(phone, case_id, stage)
     phone.wait_for_selector("[data-testid=btn-video]")
     phone.select_option("[data-testid=stage]", stage)
     phone.select_option("[data-testid=activity]", activity)
@@ -280,13 +292,51 @@ def test_a_general_procedure_penalty_from_filing_to_archive(
     )
     on_phone.check("filing-signed")
 
-    # the supervisor approves the filing in the console
+    # the supervisor returns the form for correction (退回补正) with the reason
     desk = open_page(**CONSOLE)
     steps = Steps(desk, tmp_path, "console", 1366)
     sign_in(desk, "zhang", PASSWORD)
     desk.click("[data-testid=console-case] a")
     expect(desk.locator("[data-testid=filing-approval]")).to_be_visible()
     case_id = int(re.search(r"case/(\d+)", desk.url).group(1))
+    desk.click("[data-testid=return-filing] summary")
+    desk.fill("[data-testid=return-reason]", "简要案情未写明货值和数量，请补充后重新签名。")
+    steps.check("filing-return")
+    desk.click("[data-testid=btn-return-filing]")
+    returned = desk.locator("[data-testid=filing-returned]")
+    expect(returned).to_contain_text("未写明货值和数量")
+    expect(desk.locator("[data-testid=wf-doc][data-type=filing_approval]")).to_contain_text(
+        "版本（2）"
+    )
+    returned.scroll_into_view_if_needed()
+    steps.check("filing-returned")
+
+    # the officer finds it returned on the phone, corrects it and signs again
+    open_on_phone(phone, case_id, "filing")
+    phone.click("[data-testid=btn-documents]")
+    phone.click("[data-testid=doc-row][data-status=draft]")
+    expect(phone.locator(".doc-content")).to_contain_text("退回补正：简要案情未写明货值和数量")
+    on_phone.check("filing-returned")
+    phone.click("button:has-text('修改内容')")
+    phone.fill("[name=summary]", "群众举报该店销售过期酸奶12箱，货值1200元，经现场核实属实。")
+    on_phone.check("filing-corrected")
+    phone.click("[data-testid=btn-save-doc]")
+    phone.click("[data-testid=btn-sign][data-role=officer]")
+    sign_with_mouse(phone)
+    phone.click("[data-testid=btn-sign-confirm]")
+    expect(phone.locator("[data-testid=sig-role][data-role=officer]")).to_have_attribute(
+        "data-signed", "true"
+    )
+    on_phone.check("filing-signed-again")
+    # signed content is not edited in place: a correction would be a new version, signed again
+    correct = phone.locator("[data-testid=btn-correct-signed]")
+    correct.scroll_into_view_if_needed()
+    expect(correct).to_be_visible()
+    on_phone.check("filing-correctable")
+
+    # the supervisor approves the corrected filing
+    show_case(desk, case_id)
+    expect(desk.locator("[data-testid=filing-approval]")).to_contain_text("货值1200元")
     desk.fill("[data-testid=approver-opinion]", "同意立案，由李明、王芳调查处理。")
     sign_with_mouse(desk)
     steps.check("filing-approval")
@@ -426,8 +476,7 @@ def test_a_general_procedure_penalty_from_filing_to_archive(
     leader.check("decision-refused")
 
     # the officer sends the decision as it now reads to a new round, on the phone
-    phone.goto("/")
-    phone.click(f"[data-testid=case-row][data-case-id='{case_id}']")
+    open_on_phone(phone, case_id, "decision")
     phone.click("[data-testid=btn-case-review]")
     offer = phone.locator("[data-testid=case-review-screen] [data-testid=rereview-needed]")
     expect(offer.locator("[data-testid=rereview-sentence]")).to_contain_text("不得签发")

@@ -261,8 +261,14 @@ def test_the_public_page_names_an_altered_or_foreign_receipt(client, team, item)
     assert 'class="verdict bad"' in page and 'data-code="altered"' in page
     assert "「大小」与签名不符" in page and "size does not match" in page
     assert "未经证实" in page
-    unreadable = client.post("/public/receipt", data={"receipt": "not json"}).data.decode()
-    assert 'class="verdict bad"' in unreadable
+    for junk in ("not json", '{"receipt": {"item_id": "\\ud800"}}', "[]", '{"receipt": 1}'):
+        resp = client.post("/public/receipt", data={"receipt": junk})
+        assert resp.status_code == 200 and 'class="verdict bad"' in resp.data.decode()
+    assert client.post("/public/receipt", data={}).status_code == 200
+    lone = {**document, "receipt": {**document["receipt"], "stage": "\ud800"}}
+    assert offline.verify_receipt(lone, None).problems == [
+        "the file holds text that is not valid Unicode"
+    ]
 
 
 def test_a_receipt_for_bytes_later_quarantined_fails_online(app, client, team, item):

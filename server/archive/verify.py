@@ -1144,6 +1144,11 @@ def verify_receipt(document: Any, public_keys: Sequence[str] | None) -> Report:
     report.problems.extend(_receipt_structure(receipt))
     if not isinstance(receipt, dict):
         return report
+    try:
+        canonical_json(document)
+    except ValueError:  # a lone surrogate: text no signer could have signed
+        report.problems.append("the file holds text that is not valid Unicode")
+        return report
     if not isinstance(signature, dict):
         report.problems.append('signature: missing ("signature" is not an object)')
         return report

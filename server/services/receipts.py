@@ -218,7 +218,9 @@ def parse(raw: bytes | str) -> Any:
         raw = raw.encode()
     if len(raw) > MAX_RECEIPT_BYTES:
         raise ValueError("the file is too large to be a receipt")
-    return json.loads(raw.decode("utf-8-sig"))
+    document = json.loads(raw.decode("utf-8-sig"))
+    offline.canonical_json(document)  # ValueError for text no signer could have signed
+    return document
 
 
 def check_online(session: Session, published_keys: list[str], document: Any) -> OnlineCheck:

@@ -328,6 +328,21 @@ class JobQueue:
                     except Exception:
                         db.session.rollback()
                         log.exception("time-stamping the tree head failed; retried next sweep")
+                try:  # and in WORM storage: once per tree size, once more when stamped
+                    head = transparency.latest_head(db.session)
+                    if head is not None:
+                        transparency.keep_head(
+                            runtime.storage,
+                            runtime.uploads.originals_bucket,
+                            head,
+                            retain_until=now
+                            + timedelta(days=366 * cfg["AUDIT_HEAD_RETENTION_YEARS"]),
+                            prefix=cfg["AUDIT_HEADS_PREFIX"],
+                        )
+                except Exception:
+                    log.exception("keeping the tree head in WORM storage failed; retried")
+                finally:
+                    db.session.rollback()
                 return {
                     "requeued": len(stuck),
                     "reprocessed": len(unprocessed) + abandoned,

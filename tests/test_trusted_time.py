@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ import pytest
 from cryptography import x509
 
 from server import clock
+from server.archive import verify as offline
 from server.extensions import db
 from server.services import audit, transparency
 from server.services.timestamping import TimestampError, check
@@ -153,3 +155,33 @@ def test_the_admin_is_told_whether_trusted_time_is_on(app, client, users, stampe
 def test_a_tsa_url_without_its_root_certificate_is_refused(app_config, tsa):
     with pytest.raises(RuntimeError, match="TSA_CA_FILE"):
         make_app({**app_config, "TSA_URL": tsa.url})
+
+
+def test_each_tree_size_is_kept_in_worm_storage_once_and_again_when_stamped(stamped_app, tsa):
+    rt = stamped_app.extensions["fieldtrace"]
+    bucket, prefix = rt.uploads.originals_bucket, stamped_app.config["AUDIT_HEADS_PREFIX"] + "tree/"
+    _log(stamped_app, 3)
+    tsa.fail = True
+    rt.jobs.sweep()
+    kept = [key for key, _ in rt.storage.list_versions(bucket, prefix)]
+    assert len(kept) == 1 and not kept[0].endswith("-tsa.json"), kept
+    rt.jobs.sweep()  # same size, still no token: nothing new
+    assert len(rt.storage.list_versions(bucket, prefix)) == 1
+    tsa.fail = False
+    rt.jobs.sweep()  # stamped now: kept once more, with its token
+    rt.jobs.sweep()
+    versions = rt.storage.list_versions(bucket, prefix)
+    assert len(versions) == 2, versions
+    key, version = next(v for v in versions if v[0].endswith("-tsa.json"))
+    document = json.loads(rt.storage.get_bytes(bucket, key, version_id=version))
+    public = stamped_app.test_client().get("/public/log/head").get_json()
+    assert (document["tree_size"], document["root_hash"]) == (3, public["root_hash"])
+    offline.verify_tree_head(document, rt.signer.public_key_hex)  # as signed then
+    check(  # its token covers the signature kept with it
+        base64.b64decode(document["timestamp_token"]),
+        bytes.fromhex(document["signature"]),
+        _roots(tsa),
+    )
+    assert rt.storage.stat(bucket, key, version_id=version).lock_mode == "COMPLIANCE"
+    with pytest.raises(Exception):  # noqa: B017 (S3 refuses: the version is under retention)
+        rt.storage.delete(bucket, key, version_id=version)

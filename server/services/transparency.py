@@ -23,6 +23,7 @@ minute), in the same transaction as the head.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 from .. import clock
 from ..archive import verify as offline
 from ..models import AuditEntry, MerkleNode, TreeHead
+from ..storage import Storage
 from .signing import Signer, verify_signature
 from .timestamping import Tsa, token_b64
 
@@ -505,3 +507,22 @@ def trusted_time_status(session: Session, tsa: Tsa | None) -> dict[str, Any]:
             "authority has not answered); retried every minute."
         )
     return {"state": state, "latest": latest, "message": {"zh": zh, "en": en}}
+
+
+def keep_head(
+    storage: Storage, bucket: str, head: TreeHead, *, retain_until: datetime, prefix: str
+) -> str | None:
+    """Copy the head to WORM storage (COMPLIANCE retention until ``retain_until``) once per
+    tree size, and once more when its trusted-time token arrives: an insider who rewrites the
+    log and re-signs its heads in the database cannot change or delete these copies. The
+    key names the size, so an auditor lists them in order. None when already kept."""
+    stamped = head.tsa_token is not None
+    base = f"{prefix}tree/{head.tree_size:012d}-"
+    kept = [key for key, _ in storage.list_versions(bucket, base)]
+    if any(key.endswith("-tsa.json") for key in kept) or (kept and not stamped):
+        return None
+    key = f"{base}{clock.aware(head.signed_at):%Y%m%dT%H%M%S%fZ}{'-tsa' if stamped else ''}.json"
+    body = json.dumps(head_document(head), sort_keys=True).encode()
+    version = storage.put(bucket, key, body, content_type="application/json")
+    storage.lock(bucket, key, version_id=version, until=retain_until)
+    return key

@@ -41,9 +41,9 @@ class PipelineSettings:
     # stopped for ``stuck_after`` (its worker died) may be taken over by the next one.
     stuck_after: timedelta = timedelta(minutes=10)
     heartbeat_s: float = 60.0
-    # A run names its worker process, which beats every second while it runs anything
-    # (``server.liveness``): a run whose process has been silent this long (the worker was
-    # killed) is taken over at once, and ``requeue_abandoned`` queues its item again.
+    # A run names its hold, which its worker process beats every second until the run ends
+    # (``server.liveness``): a run silent this long (the worker was killed, or the run ended
+    # without letting go) is taken over at once, and ``requeue_abandoned`` queues it again.
     holder_stale_s: float = 30.0
 
 
@@ -51,7 +51,7 @@ def _held_by_other_run(
     stale_before: datetime, holder_stale_s: float, run_id: str | None
 ) -> sa.ColumnElement[bool]:
     """SQL: another live run holds the item. A run is live while it beats (``stale_before``)
-    and its process beats; the retry of a job may take over its own run, which could not let
+    and its hold is beaten; the retry of a job may take over its own run, which could not let
     go of the item when its error came from the database itself (PostgreSQL restarting)."""
     held = (
         (MediaItem.processing == "running")
@@ -63,7 +63,13 @@ def _held_by_other_run(
     return sa.func.coalesce(held, False)
 
 
-def _claim(session: Session, item_id: str, settings: PipelineSettings, run_id: str | None) -> bool:
+def _claim(
+    session: Session,
+    item_id: str,
+    settings: PipelineSettings,
+    run_id: str | None,
+    held: liveness.Hold,
+) -> bool:
     """Take the item for this run, unless another live run holds it (one guarded UPDATE, so
     two workers given the same item cannot both win)."""
     stale_before = clock.now() - settings.stuck_after
@@ -78,7 +84,7 @@ def _claim(session: Session, item_id: str, settings: PipelineSettings, run_id: s
         .values(
             processing="running",
             processing_updated_at=clock.now(),
-            processing_holder=liveness.holder(),
+            processing_holder=held.name,
             processing_run=run_id,
         )
         .execution_options(synchronize_session=False)
@@ -155,9 +161,9 @@ def process_item(
     job's id, the same for its retries) lets a retry take over a run of its own that could
     not let go.
     """
-    engine = liveness.hold(session)  # this process beats while the run holds the item
+    held = liveness.hold(session)  # beaten while the run holds the item
     try:
-        if not _claim(session, item_id, settings, run_id):
+        if not _claim(session, item_id, settings, run_id, held):
             return Outcome.SKIPPED
         try:
             with _heartbeat(session, item_id, settings.heartbeat_s):
@@ -177,7 +183,7 @@ def process_item(
             session.commit()
             raise
     finally:
-        liveness.let_go(engine)
+        liveness.let_go(held, session)
 
 
 STEPS = ("probe", "derive")  # the steps that need the original on disk
@@ -232,6 +238,7 @@ def _run_steps(
     set_step(item, "rules", "done", case_gaps=len(gaps))
     failed = [name for name, s in (item.steps or {}).items() if s.get("state") == "failed"]
     item.processing = "flagged" if failed else "done"
+    item.processing_holder = item.processing_run = None
     session.commit()
     return Outcome.FAILED if failed else Outcome.SUCCESS
 

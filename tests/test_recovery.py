@@ -176,6 +176,42 @@ def test_an_item_of_a_worker_killed_mid_transcode_is_taken_by_another_worker(
         db.engine.dispose()
 
 
+def test_a_lease_its_request_could_not_release_is_free_in_seconds(app_config):
+    """The database went away as a PATCH ended: its lease still names it. Its process lives
+    on, busy with other uploads, yet the lease is free once that request's hold goes quiet."""
+    config = {**app_config, "UPLOAD_LOCK_SECONDS": 60, "UPLOAD_HOLDER_STALE_S": HOLDER_STALE_S}
+    app = make_app(config)
+    client = app.test_client()
+    officer = Users(app, client).create("li")
+    case = open_case(client, officer)
+    data = bytes(range(256)) * 40
+    location = tus.create(client, officer, len(data), tus.metadata(case["id"], data)).headers[
+        "Location"
+    ]
+    with app.app_context():
+        other = liveness.hold(db.session)  # another upload this process is busy with
+        cut_off = liveness.hold(db.session)
+        upload = db.session.get(UploadSession, location.rsplit("/", 1)[1])
+        upload.lock_token, upload.lock_holder = "a" * 32, cut_off.name
+        upload.lock_expires_at = clock.now() + timedelta(seconds=60)
+        db.session.commit()
+        db.session.remove()
+    try:
+        assert tus.patch(client, officer, location, 0, data).status_code == 423
+        liveness.let_go(cut_off)  # the request ends without releasing (as in write_chunk)
+        ended = time.monotonic()
+        while (resp := tus.patch(client, officer, location, 0, data)).status_code == 423:
+            assert time.monotonic() - ended < 30
+            time.sleep(0.2)
+        assert resp.status_code == 204, resp.json
+        assert time.monotonic() - ended < HOLDER_STALE_S + 3
+    finally:
+        liveness.let_go(other)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
 def _verified_video(app, client, users, tmp_path) -> str:
     officer = users.create("li")
     case = open_case(client, officer)
@@ -196,11 +232,11 @@ def test_a_retry_takes_over_its_own_run_that_could_not_let_go(app, client, users
     set the item back to pending. The job's retry takes it over at once; another job waits."""
     item_id = _verified_video(app, client, users, tmp_path)
     with app.app_context():
-        engine = liveness.hold(db.session)  # this process is alive and beating...
+        held = liveness.hold(db.session)  # the run's hold is alive and beaten...
         try:
             item = db.session.get(MediaItem, item_id)
             item.processing, item.processing_updated_at = "running", clock.now()
-            item.processing_holder, item.processing_run = liveness.holder(), "job-1"
+            item.processing_holder, item.processing_run = held.name, "job-1"
             db.session.commit()
             rt = app.extensions["fieldtrace"]
             pipeline = dataclasses.replace(rt.jobs.pipeline, holder_stale_s=30)
@@ -211,7 +247,7 @@ def test_a_retry_takes_over_its_own_run_that_could_not_let_go(app, client, users
                 Outcome.SUCCESS
             )  # ...but the run's own retry takes it over
         finally:
-            liveness.let_go(engine)
+            liveness.let_go(held)
         assert db.session.get(MediaItem, item_id).processing == "done"
 
 

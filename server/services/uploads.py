@@ -308,8 +308,9 @@ class _Lease:
     a DELETE or the expiry sweep (which only act on active uploads whose lease is free) can
     never be undone by a request that was running when they happened.
 
-    The lease names its process, which beats while it holds any lease (``server.liveness``):
-    a lease of a killed process is taken over within ``holder_stale_s``, not ``seconds``.
+    The lease names a hold its process beats until the request ends (``server.liveness``):
+    the lease of a killed process, or of a request that ended unable to release it, is taken
+    over within ``holder_stale_s``, not ``seconds``.
     """
 
     def __init__(self, session: Session, upload_id: str, settings: UploadSettings) -> None:
@@ -320,11 +321,11 @@ class _Lease:
         self.token = secrets.token_hex(16)
         self.status = UploadStatus.ACTIVE
         self._renewed = 0.0
-        self._engine: Any = None
+        self._held: liveness.Hold | None = None
 
     def _take(self, *conditions: sa.ColumnElement[bool], **values: Any) -> bool:
-        # Beating before the lease names this process (committed with it, below).
-        self._engine = liveness.hold(self.session)
+        # Beaten before the lease names it (its row is committed with the lease, below).
+        self._held = held = liveness.hold(self.session)
         taken = False
         try:
             now = clock.now()
@@ -338,7 +339,7 @@ class _Lease:
                 .values(
                     lock_token=self.token,
                     lock_expires_at=now + timedelta(seconds=self.seconds),
-                    lock_holder=liveness.holder(),
+                    lock_holder=held.name,
                     **values,
                 )
                 .execution_options(synchronize_session=False)
@@ -352,9 +353,9 @@ class _Lease:
         return taken
 
     def _let_go(self) -> None:
-        if self._engine is not None:
-            liveness.let_go(self._engine)
-            self._engine = None
+        if self._held is not None:
+            liveness.let_go(self._held, self.session)
+            self._held = None
 
     def acquire(self, offset: int, expiry: timedelta) -> bool:
         """Take an active upload at ``offset`` to write to it; it is not abandoned meanwhile."""
@@ -442,8 +443,9 @@ class _Lease:
             )
             self.session.commit()
         finally:
-            # Even when the database is away and the row still names us: our beats stop, so
-            # the next request takes the lease over within ``holder_stale_s``.
+            # Even when the database is away and the row still names our hold: its beats stop,
+            # so the next request takes the lease over within ``holder_stale_s``, however
+            # many other uploads this process is busy with.
             self._let_go()
 
 

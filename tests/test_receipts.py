@@ -347,3 +347,20 @@ def test_receipt_issue_refuses_an_unverified_item(app, item):
         row.status = "hash_mismatch"
         with pytest.raises(receipts.ReceiptUnavailable):
             receipts.issue(db.session, app.extensions["fieldtrace"].signer, row)
+
+
+def test_a_receipts_head_checks_against_a_later_head_offline(app, client, team, item):
+    document = fetch(client, team["li"], item)
+    fetch(client, team["li"], item)  # the log grows (the fetch is audited)
+    with app.app_context():
+        transparency.sign_tree_head(db.session, app.extensions["fieldtrace"].signer)
+        db.session.commit()
+    head = client.get("/public/log/head").get_json()
+    old = document["tree_head"]
+    assert head["tree_size"] > old["tree_size"]
+    consistency = client.get(
+        f"/public/log/consistency?first={old['tree_size']}&second={head['tree_size']}"
+    ).get_json()
+    bundle = {"head": head, "old_head": old, "consistency": consistency}
+    report = offline.verify_log_proofs(bundle, public_key(app))
+    assert report.problems == [] and report.key_pinned

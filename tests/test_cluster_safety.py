@@ -207,8 +207,8 @@ def test_patches_during_a_database_blip_get_503_with_retry_after(app_config, mak
                 },
                 timeout=60,
             )
-            # The PATCH cut off by the blip could not release its lease: it lapses on its own
-            # (UPLOAD_LOCK_SECONDS, 5 s here) and the client waits as Retry-After says.
+            # The PATCH cut off by the blip could not release its lease: its hold goes quiet
+            # (UPLOAD_HOLDER_STALE_S, 5 s) and the client waits as Retry-After says.
             if resumed.status_code != 423 or time.monotonic() - healed > 30:
                 break
             time.sleep(int(resumed.headers["Retry-After"]))

@@ -33,7 +33,7 @@ CJK = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uf900-\ufaff\uff00-\uffef]")
 # Latin a Chinese screen may show: names of formats, standards and units people know by them.
 ALLOWED_LATIN = {
     "PDF", "QR", "GPS", "SHA", "ID", "CSV", "HTTPS", "Wi", "Fi", "UTC", "JPEG", "PNG", "MP4",
-    "English", "m", "km", "MB", "KB", "GB", "B", "s", "px", "N",
+    "English", "m", "km", "MB", "KB", "GB", "B", "s", "px", "N", "RFC",
 }  # fmt: skip
 HEX = re.compile(r"\b[0-9a-f]{8,}\b")
 URL = re.compile(r"https?://\S+")  # an address to open or type, as the QR beside it holds

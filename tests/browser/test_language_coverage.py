@@ -502,3 +502,31 @@ def test_leader_sign_dialog_in_both_languages(open_page, client, users):
                 check(page, "leader-sign-resubmit", data, problems)
         page.context.close()
     assert problems == [], "\n".join(problems)
+
+
+def test_submitting_the_legal_review_on_the_phone_in_both_languages(open_page, client, users):
+    """The officer's 法制审核 sheet at 审查 and the submission form, then what it lacks."""
+    _officer, sup, case = seed_case(client, users)
+    move_case_to(client, sup, case["id"], "review")
+    data = data_of(case)
+    problems: list[str] = []
+    for english in (False, True):
+        page = open_page(**PHONE)
+        sign_in(page, "lc_officer", PASSWORD)
+        page.click(f"[data-testid=case-row][data-case-id='{case['id']}']")
+        page.wait_for_selector("[data-testid=btn-case-review]")
+        if english:
+            to_english(page)
+        page.click("[data-testid=btn-case-review]")
+        page.wait_for_selector("[data-testid=case-review-screen] [data-testid=btn-submit-review]")
+        page.wait_for_load_state("networkidle")
+        check(page, "review-sheet", data, problems)
+        page.click("[data-testid=btn-submit-review]")
+        sheet = page.locator("[data-testid=review-submit-screen]")
+        sheet.locator("[data-testid=btn-preview-package]").wait_for()
+        check(page, "review-submit", data, problems)
+        page.click("[data-testid=btn-preview-package]")  # nothing written: what is missing
+        sheet.locator("[data-testid=draft-problems]:not(:empty)").wait_for()
+        check(page, "review-submit-missing", data, problems)
+        page.context.close()
+    assert problems == [], "\n".join(problems)

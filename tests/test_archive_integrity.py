@@ -316,7 +316,13 @@ def test_export_refuses_capture_time_or_gps_edited_in_the_database(app, client, 
 def test_export_refuses_an_item_deleted_from_the_database(app, client, users, tmp_path):
     _, sup, cid, _, v2 = _case_with_two_videos(client, users, tmp_path)
     with app.app_context():
-        for table in ("derivatives", "media_attachments", "media_bookmarks", "playback_grants"):
+        for table in (
+            "derivatives",
+            "media_attachments",
+            "media_bookmarks",
+            "playback_grants",
+            "media_receipts",
+        ):
             db.session.execute(sa.text(f"DELETE FROM {table} WHERE media_item_id = :i"), {"i": v2})
         db.session.execute(
             sa.text("UPDATE upload_sessions SET media_item_id = NULL WHERE media_item_id = :i"),

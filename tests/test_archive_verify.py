@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from server import cli
 from server.archive import verify
+from server.services import transparency
 from server.services.audit import GENESIS_HASH, compute_entry_hash, head_message
 
 VERIFY_SOURCE = Path(verify.__file__).read_bytes()
@@ -105,7 +106,45 @@ class Parts:
         return path
 
 
-def make_parts(*, entries: list[dict[str, Any]] | None = None, head_seq: int | None = 12) -> Parts:
+def log_file(key: Ed25519PrivateKey, entries: list[dict[str, Any]], size: int) -> bytes:
+    """log.json as the exporter writes it: a tree head over ``size`` leaves (the custody
+    entries at their seqs, other entries of the log stand-ins) and each entry's proof."""
+    hashes = {e["seq"]: e["entry_hash"] for e in entries}
+    tree = transparency.MemoryTree(
+        (
+            transparency.entry_leaf_hash(hashes.get(seq) or hashlib.sha256(b"%d" % seq).hexdigest())
+            for seq in range(1, size + 1)
+        ),
+        hashed=True,
+    )
+    root = transparency.root_hash(tree, size).hex()
+    timestamp = (T0 + timedelta(days=1)).isoformat(timespec="microseconds")
+    head = {
+        "format": verify.TREE_HEAD_FORMAT,
+        "tree_size": size,
+        "root_hash": root,
+        "timestamp": timestamp,
+        "public_key": key.public_key().public_bytes_raw().hex(),
+        "algorithm": "Ed25519",
+        "signature": key.sign(verify.tree_head_message(size, root, timestamp)).hex(),
+    }
+    proofs = [
+        {
+            "seq": seq,
+            "leaf_index": seq - 1,
+            "audit_path": [h.hex() for h in transparency.inclusion_proof(tree, seq - 1, size)],
+        }
+        for seq in sorted(hashes)
+    ]
+    return json.dumps({"head": head, "proofs": proofs}).encode()
+
+
+def make_parts(
+    *,
+    entries: list[dict[str, Any]] | None = None,
+    head_seq: int | None = 12,
+    log: bool = True,
+) -> Parts:
     key = Ed25519PrivateKey.generate()
     entries = custody_entries([3, 4, 9, 10, 11]) if entries is None else entries
     files = {
@@ -132,6 +171,9 @@ def make_parts(*, entries: list[dict[str, Any]] | None = None, head_seq: int | N
         },
         "audit_head": None,
     }
+    if log:
+        files["log.json"] = log_file(key, entries, 12)
+        manifest["log"] = {"path": "log.json", "tree_size": 12}
     if head_seq is not None:
         signed_at = T0 + timedelta(days=1)
         head_hash = next((e["entry_hash"] for e in entries if e["seq"] == head_seq), "cd" * 32)
@@ -177,9 +219,11 @@ def test_intact_archive_verifies(tmp_path: Path) -> None:
     assert report.ok, report.problems
     assert report.authentic and report.outcome == "AUTHENTIC"
     assert report.public_key == parts.public_key_hex
-    assert report.summary["files"] == 8
+    assert report.summary["files"] == 9
     assert report.summary["custody_entries"] == 5
     assert report.summary["audit_head_seq"] == 12
+    assert report.summary["inclusion_proofs_checked"] == 5
+    assert report.summary["tree_size"] == 12
     assert report.notes == []
     with archive.open("rb") as fh:  # a file object works too
         assert verify.verify_archive(fh, parts.public_key_hex).authentic
@@ -288,7 +332,9 @@ def test_manifest_re_signed_with_another_key_fails_the_pinned_key(tmp_path: Path
     # The genuine head (by the genuine key) no longer matches the manifest's key.
     assert problems_of(parts, tmp_path) == [
         f"审计链头由另一密钥签名 / audit head signed by another key: {genuine_key}, "
-        f"signature.json has {parts.public_key_hex}"
+        f"signature.json has {parts.public_key_hex}",
+        "树头签名无效 / invalid tree head in log.json: the tree head names another signing "
+        "key than the pinned one",
     ]
     problems = problems_of(parts, tmp_path, public_key_hex=genuine_key)
     assert problems[0].startswith("签名公钥不符 / signed by another key: signature.json")
@@ -599,3 +645,107 @@ def test_report_as_dict_round_trips_through_json(tmp_path: Path) -> None:
     report = verify.verify_archive(io.BytesIO(b"PK"))
     data = json.loads(json.dumps(report.as_dict(), ensure_ascii=False))
     assert data["ok"] is False and data["problems"]
+
+
+# --- the custody entries in the audit log's Merkle tree (log.json) --------------------------
+
+
+def _log_tampered(tmp_path: Path, change: Any) -> list[str]:
+    """Change log.json (and re-sign the manifest, as an insider holding the key could)."""
+    parts = make_parts()
+    log = json.loads(parts.files["log.json"])
+    change(log)
+    parts.files["log.json"] = json.dumps(log).encode()
+    return problems_of(parts.sign(), tmp_path, public_key_hex=parts.public_key_hex)
+
+
+def _swap_path(log: dict[str, Any]) -> None:
+    path = log["proofs"][1]["audit_path"]
+    path[0], path[1] = path[1], path[0]
+
+
+def _flip_path(log: dict[str, Any]) -> None:
+    path = log["proofs"][1]["audit_path"]
+    path[-1] = ("0" if path[-1][0] != "0" else "1") + path[-1][1:]
+
+
+def _resign_head(log: dict[str, Any], key: Ed25519PrivateKey) -> None:
+    head = log["head"]
+    head["public_key"] = key.public_key().public_bytes_raw().hex()
+    head["signature"] = key.sign(
+        verify.tree_head_message(head["tree_size"], head["root_hash"], head["timestamp"])
+    ).hex()
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (
+            lambda log: log["proofs"].pop(2),
+            "no inclusion proof in log.json for custody entry seq=9",
+        ),
+        (_flip_path, "custody entry seq=4 is not proven"),
+        (_swap_path, "custody entry seq=4 is not proven"),
+        (lambda log: log["proofs"][0].update(leaf_index=3), "seq=3 is not proven"),
+        (
+            lambda log: log["proofs"].append({**log["proofs"][0], "seq": 5}),
+            "proves entry seq=5, which custody does not hold",
+        ),
+        (lambda log: log["proofs"].append(log["proofs"][0]), "malformed or repeated proof"),
+        (lambda log: log["head"].update(root_hash="00" * 32), "invalid tree head in log.json"),
+        (lambda log: log["head"].update(tree_size=13), "invalid tree head in log.json"),
+        (
+            lambda log: _resign_head(log, Ed25519PrivateKey.generate()),
+            "invalid tree head in log.json",
+        ),
+        (lambda log: log.pop("proofs"), "malformed log.json"),
+    ],
+    ids=[
+        "removed",
+        "altered",
+        "reordered",
+        "wrong-leaf",
+        "extra",
+        "repeated",
+        "root",
+        "size",
+        "other-key",
+        "no-proofs",
+    ],
+)
+def test_each_piece_of_the_log_proofs_is_checked(tmp_path: Path, change: Any, named: str) -> None:
+    problems = _log_tampered(tmp_path, change)
+    assert any(named in p for p in problems), problems
+
+
+def test_a_rewritten_custody_entry_is_not_in_the_signed_tree(tmp_path: Path) -> None:
+    """An insider who rewrites entry 10 consistently (its hash and the next link) and re-signs
+    the manifest still cannot prove the new entry in the tree head outsiders hold."""
+    parts = make_parts()
+    entries = json.loads(parts.files["custody.json"])["entries"]
+    fields = {k: v for k, v in entries[3].items() if k != "entry_hash"}
+    fields["details"] = {**fields["details"], "note": "改写"}
+    fields["at"] = datetime.fromisoformat(fields["at"])
+    entries[3]["details"] = fields["details"]
+    entries[3]["entry_hash"] = compute_entry_hash(**fields)
+    parts.files["custody.json"] = json.dumps({"entries": entries}, ensure_ascii=False).encode()
+    problems = problems_of(parts.sign(), tmp_path, public_key_hex=parts.public_key_hex)
+    assert any("custody entry seq=10 is not proven" in p for p in problems), problems
+
+
+def test_the_log_file_removed_or_its_size_misstated(tmp_path: Path) -> None:
+    parts = make_parts()
+    parts.omit.add("log.json")
+    problems = problems_of(parts, tmp_path, public_key_hex=parts.public_key_hex)
+    assert any("log.json" in p for p in problems), problems
+    parts = make_parts()
+    parts.manifest["log"]["tree_size"] = 11
+    problems = problems_of(parts.sign(), tmp_path, public_key_hex=parts.public_key_hex)
+    assert any("has a tree of size 12, manifest.json says 11" in p for p in problems), problems
+
+
+def test_an_archive_exported_before_log_proofs_is_noted(tmp_path: Path) -> None:
+    parts = make_parts(log=False)
+    report = verify.verify_archive(parts.write(tmp_path / "case.zip"), parts.public_key_hex)
+    assert report.ok and report.authentic, report.problems
+    assert any("no Merkle inclusion proofs" in n for n in report.notes)

@@ -574,6 +574,94 @@ def _check_audit_head(
     report.summary["audit_head_seq"] = seq
 
 
+def _check_log(
+    zf: zipfile.ZipFile,
+    manifest: dict[str, Any],
+    listed: set[str],
+    custody_hashes: dict[int, str],
+    pinned: list[str],
+    report: Report,
+) -> None:
+    """Each custody entry is in the audit log's public Merkle tree: ``log.json`` holds a tree
+    head signed by the archive's key and one inclusion proof per custody entry."""
+    log = manifest.get("log")
+    if log is None:  # archives exported before the log's proofs were added (still signed)
+        report.notes.append(
+            "本案卷不含审计日志包含证明（旧版导出）/ no Merkle inclusion proofs in this archive "
+            "(exported before they were added)"
+        )
+        return
+    path = log.get("path") if isinstance(log, dict) else None
+    if not isinstance(path, str):
+        report.problems.append(f"清单格式错误 / malformed {MANIFEST}: log has no path")
+        return
+    if path not in listed:
+        report.problems.append(f"未登记的文件 / unlisted file: {path} (log proofs)")
+    loaded = _read_json(zf, path, report)
+    if loaded is None:
+        return
+    body = loaded[1]
+    head = body.get("head") if isinstance(body, dict) else None
+    proofs = body.get("proofs") if isinstance(body, dict) else None
+    if not isinstance(head, dict) or not isinstance(proofs, list):
+        report.problems.append(f"包含证明格式错误 / malformed {path}: needs head and proofs")
+        return
+    key = str(head.get("public_key", ""))
+    signer = report.public_key or (pinned[0] if pinned else key)
+    try:
+        verify_tree_head(head, signer)
+    except ProofError as exc:
+        report.problems.append(f"树头签名无效 / invalid tree head in {path}: {exc}")
+        return
+    if pinned and key.lower() not in pinned:
+        report.problems.append(f"树头公钥不符 / tree head in {path} signed by a key not pinned")
+    size, root = head["tree_size"], str(head["root_hash"])
+    if isinstance(log, dict) and log.get("tree_size") != size:
+        report.problems.append(
+            f"包含证明与清单不符 / {path} has a tree of size {size}, "
+            f"{MANIFEST} says {log.get('tree_size')}"
+        )
+    by_seq: dict[int, dict[str, Any]] = {}
+    for proof in proofs:
+        seq = proof.get("seq") if isinstance(proof, dict) else None
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq in by_seq:
+            report.problems.append(f"包含证明格式错误 / malformed or repeated proof in {path}")
+            continue
+        by_seq[seq] = proof
+    for seq in sorted(set(by_seq) - set(custody_hashes)):
+        report.problems.append(
+            f"多余的包含证明 / {path} proves entry seq={seq}, which custody does not hold"
+        )
+    checked = 0
+    for seq, entry_hash_hex in sorted(custody_hashes.items()):
+        proof = by_seq.get(seq)
+        if proof is None:
+            report.problems.append(
+                f"缺少包含证明 / no inclusion proof in {path} for custody entry seq={seq}"
+            )
+            continue
+        try:
+            if proof.get("leaf_index") != seq - 1:
+                raise ProofError(f"leaf_index {proof.get('leaf_index')} is not seq - 1")
+            verify_inclusion(
+                seq - 1, size, tree_leaf_hash(entry_hash_hex), proof.get("audit_path"), root
+            )
+            checked += 1
+        except ProofError as exc:
+            report.problems.append(
+                f"包含证明无效 / custody entry seq={seq} is not proven in the signed tree "
+                f"({path}): {exc}"
+            )
+    if head.get("timestamp_token"):
+        report.notes.append(
+            "树头带有 RFC 3161 可信时间戳，本程序不核对其签名，可用 openssl ts -verify 核对 / "
+            "the tree head carries an RFC 3161 time-stamp token; verify.py does not check its "
+            "signature (use openssl ts -verify, see README)"
+        )
+    report.summary["tree_size"] = size
+    report.summary["inclusion_proofs_checked"] = checked
+
+
 # Custody actions that explain why a media id named in custody has no item in the archive.
 _GONE_ACTIONS = {"media.hash_mismatch", "upload.terminated", "upload.expired"}
 # upload.completed detail -> manifest item field, compared when both are present.
@@ -756,6 +844,7 @@ def verify_archive(
         listed = _check_files(zf, manifest, report)
         custody_hashes, custody = _check_custody(zf, manifest, listed, report)
         _check_audit_head(manifest, custody_hashes, pinned, report)
+        _check_log(zf, manifest, listed, custody_hashes, pinned, report)
         _check_items(zf, manifest, custody, report)
         for key in ("items", "documents"):
             value = manifest.get(key)

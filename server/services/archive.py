@@ -35,7 +35,7 @@ from ..models import (
 )
 from ..storage import Storage
 from ..workflow.coverage import minutes_and_seconds
-from . import audit
+from . import audit, transparency
 from .custody_export import KIND_WORDS, local_time, pdf_font
 from .signing import Signer, key_fingerprint
 from .units import display_name
@@ -47,6 +47,8 @@ README = """Fieldtrace 案卷 / case archive
 manifest.json   每个文件的 SHA-256、案件信息、证据条目与文书 / every file's SHA-256
 signature.json  服务器对 manifest 的 Ed25519 签名 / the server's signature of the manifest
 custody.json    本案的监管链条目（含链式哈希）/ the case's custody entries with chain hashes
+log.json        上述条目在公开审计日志（默克尔树）中的包含证明及签名树头 / each custody entry's
+                inclusion proof in the public audit log's Merkle tree, and the signed tree head
 verify.py       离线校验（仅需 Python 3 标准库）/ offline check, Python 3 standard library only
 
 本案卷由以下公钥签名（仅供与公布的公钥核对，不能作为信任依据）：
@@ -711,6 +713,8 @@ def export_archive(
     )
     writer.add("README.txt", readme.encode(), "readme")
     head = head_covering(session, signer, entries[-1].seq if entries else 0)
+    log = log_proofs(session, signer, entries)
+    writer.add("log.json", json.dumps(log, indent=1).encode(), "log_proofs")
     manifest = {
         "format": FORMAT,
         "generated_at": clock.now().isoformat(),
@@ -750,6 +754,7 @@ def export_archive(
             "last_seq": entries[-1].seq if entries else None,
         },
         "audit_head": audit.head_document(head),
+        "log": {"path": "log.json", "tree_size": log["head"]["tree_size"]},
     }
     manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=1, default=str).encode()
     digest = hashlib.sha256(manifest_bytes).hexdigest()
@@ -768,6 +773,29 @@ def export_archive(
     )
     writer.zip.close()
     return manifest
+
+
+def log_proofs(session: Session, signer: Signer, entries: Sequence[AuditEntry]) -> dict[str, Any]:
+    """The case's custody entries in the audit log's Merkle tree (RFC 6962): a signed tree
+    head covering them (with its RFC 3161 token when trusted time is on) and each entry's
+    inclusion proof, so an auditor checks offline that these entries are in the one public
+    log, unchanged, without the rest of it (``log.json``; checked by ``verify.py``)."""
+    last = entries[-1].seq if entries else 0
+    tree_head = transparency.head_covering(session, signer, last)
+    proofs = transparency.stored_inclusion_proofs(
+        session, [e.seq - 1 for e in entries], tree_head.tree_size
+    )
+    return {
+        "head": transparency.head_document(tree_head),
+        "proofs": [
+            {
+                "seq": e.seq,
+                "leaf_index": e.seq - 1,
+                "audit_path": [h.hex() for h in proofs[e.seq - 1]],
+            }
+            for e in entries
+        ],
+    }
 
 
 def head_covering(session: Session, signer: Signer, last_seq: int) -> AuditHead:

@@ -268,6 +268,28 @@ def stored_inclusion_proof(session: Session, leaf_index: int, tree_size: int) ->
     return _stored(session, lambda src: inclusion_proof(src, leaf_index, tree_size))
 
 
+def stored_inclusion_proofs(
+    session: Session, leaf_indexes: Sequence[int], tree_size: int
+) -> dict[int, list[bytes]]:
+    """Inclusion proofs of many leaves in the tree of ``tree_size``, read in one pass (an
+    exported case file proves each of its custody entries)."""
+    return _stored(
+        session,
+        lambda src: {i: inclusion_proof(src, i, tree_size) for i in leaf_indexes},
+    )
+
+
+def head_covering(session: Session, signer: Signer, leaf_count: int) -> TreeHead:
+    """The latest head if it covers the first ``leaf_count`` entries and is signed by
+    ``signer``'s key; otherwise a head signed now, the whole tree grown (caller's transaction)."""
+    head = latest_head(session)
+    if head is None or head.tree_size < leaf_count or head.public_key != signer.public_key_hex:
+        head = sign_tree_head(session, signer, max_leaves=None)
+    if head is None or head.tree_size < leaf_count:
+        raise RuntimeError(f"no tree head covers the first {leaf_count} audit entries")
+    return head
+
+
 def stored_consistency_proof(session: Session, first: int, second: int) -> list[bytes]:
     return _stored(session, lambda src: consistency_proof(src, first, second))
 

@@ -36,7 +36,11 @@ def test_same_number_in_two_years_gets_two_files(app, client, users):
     resp = client.get(f"{API}/cases/{cid}/archive.zip", headers=sup.headers)
     data = resp.data
     resp.close()
-    assert verify_archive(io.BytesIO(data)).ok
+    report = verify_archive(io.BytesIO(data))
+    assert report.ok, report.problems
+    # every custody entry is proven in the public log's signed tree
+    assert report.summary["inclusion_proofs_checked"] == report.summary["custody_entries"] > 0
+    assert report.summary["tree_size"] >= report.summary["custody_last_seq"]
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         notices = sorted(n for n in zf.namelist() if n.startswith("documents/prior_notice"))
     year = first["number"].split("〔")[1][:4]

@@ -10,9 +10,10 @@ under the test's tmp folder and fails on a console error or on English words in 
 The on-site inspection and the service are filmed on the officer's phone (Chromium's fake
 camera), so every stage is left with nothing to override.
 
-Inside it: after round 2 agreed a fine of 5000, the decision is written with 8000; the case
-screen and the leader's dialog say what differs and the dialog takes no signature; the officer
-sends the decision as it reads to round 3 on the phone; once agreed it is signed and issued.
+Inside it: after round 2 agreed a fine of 5000, the officer raises the decision's fine to 8000
+while the leader's signing dialog is open; the signature is refused, the dialog and the case
+screen say what differs and nothing can be signed; the officer sends the decision as it reads
+to round 3 on the phone; once agreed it is signed and issued.
 The exported archive is then checked offline by its own verify.py (system Python, isolated)
 against the key the unit publishes, and a copy with one byte of one document changed fails,
 naming that document.
@@ -431,7 +432,7 @@ def test_a_general_procedure_penalty_from_filing_to_archive(
     show_case(boss, case_id)
     advance(boss, leader, "decision")
 
-    # 决定: the decision is prefilled from the reviewed draft, but the fine is raised to 8000
+    # 决定: the decision is prefilled from the reviewed draft; the leader opens it to sign ...
     show_case(desk, case_id)
     form = new_document(
         desk,
@@ -445,10 +446,48 @@ def test_a_general_procedure_penalty_from_filing_to_archive(
         "经法制审核同意的决定草案"
     )
     expect(form.locator("[name='penalties.0.amount']")).to_have_value(re.compile(r"^5000"))
-    form.locator("[name='penalties.0.amount']").fill("8000")
     steps.check("decision-form")
     desk.click("[data-testid=btn-save-doc]")
     close_sheets(desk)
+    show_case(boss, case_id)
+    boss.click("[data-testid=btn-leader-sign]")
+    expect(boss.locator("[data-testid=review-match-consistent]")).to_contain_text("第2轮")
+    sign_until_enabled(boss, "[data-testid=btn-leader-sign-confirm]")
+    leader.check("decision-opened")
+
+    # ... while the officer raises the fine to 8000 in the decision
+    show_case(desk, case_id)
+    desk.click("[data-testid=btn-open-documents]")
+    desk.click("[data-testid=doc-row][data-status=draft] >> text=行政处罚决定书")
+    desk.click("button:has-text('修改内容')")
+    desk.fill("[name='penalties.0.amount']", "8000")
+    steps.check("decision-raised")
+    desk.click("[data-testid=btn-save-doc]")
+    expect(desk.locator("[data-testid=doc-head]")).to_be_visible()
+    close_sheets(desk)
+
+    # the signature is refused (the server compares again at signing) and the dialog now shows
+    # what differs from round 2, not 「一致」, with no way to sign it
+    boss.click("[data-testid=btn-leader-sign-confirm]")
+    expect(boss.locator("[data-testid=leader-sign-error]")).to_contain_text(
+        "文书在您查看后已被修改，现已重新载入"
+    )
+    expect(boss.locator("[data-testid=review-match-differs]")).to_contain_text(
+        "与第2轮法制审核通过的内容不一致，不能签发"
+    )
+    expect(boss.locator("[data-testid=review-match-consistent]")).to_have_count(0)
+    expect(boss.locator("[data-testid=sign-doc-rendered]")).to_contain_text("8000.00")
+    fine = boss.locator("[data-testid=review-difference][data-field=penalties] td")
+    expect(fine.nth(1)).to_contain_text("5000.00元")
+    expect(fine.nth(2)).to_contain_text("8000.00元")
+    expect(boss.locator("[data-testid=btn-leader-sign-confirm]")).to_be_disabled()
+    expect(boss.locator("[data-testid=btn-resubmit-review-from-sign]")).to_be_visible()
+    boss.locator("[data-testid=review-match]").scroll_into_view_if_needed()
+    leader.check("decision-refused")
+    boss.locator("[data-testid=leader-sign-error]").scroll_into_view_if_needed()
+    leader.check("decision-refused-why")
+
+    # the case screen says so too, with the way to a new round
     show_case(desk, case_id)
     changed = desk.locator("[data-testid=rereview-needed]")
     expect(changed.locator("[data-testid=rereview-sentence]")).to_contain_text(
@@ -459,21 +498,6 @@ def test_a_general_procedure_penalty_from_filing_to_archive(
     expect(fine.nth(2)).to_contain_text("8000.00元")
     changed.scroll_into_view_if_needed()
     steps.check("decision-differs")
-
-    # the leader's dialog shows the differences, not 「一致」, and does not take the signature
-    show_case(boss, case_id)
-    boss.click("[data-testid=btn-leader-sign]")
-    expect(boss.locator("[data-testid=review-match-differs]")).to_contain_text(
-        "与第2轮法制审核通过的内容不一致，不能签发"
-    )
-    expect(boss.locator("[data-testid=review-match-consistent]")).to_have_count(0)
-    expect(boss.locator("[data-testid=sign-doc-rendered]")).to_contain_text("8000.00")
-    # a signature on the pad does not make it signable
-    sign_until_enabled(boss, "[data-testid=leader-sign] [data-testid=sig-clear]")
-    expect(boss.locator("[data-testid=btn-leader-sign-confirm]")).to_be_disabled()
-    expect(boss.locator("[data-testid=btn-resubmit-review-from-sign]")).to_be_visible()
-    boss.locator("[data-testid=review-match]").scroll_into_view_if_needed()
-    leader.check("decision-refused")
 
     # the officer sends the decision as it now reads to a new round, on the phone
     open_on_phone(phone, case_id, "decision")

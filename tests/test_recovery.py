@@ -23,8 +23,9 @@ from server import clock, liveness
 from server.extensions import db
 from server.models import MediaItem, UploadSession
 from tests import tus_helpers as tus
-from tests.conftest import Users, make_app, open_case
+from tests.conftest import PG_URL, Users, make_app, open_case
 from tests.node import Node
+from tests.tcp_fault import TcpProxy
 from tests.workflow_helpers import tiny_mp4
 
 HOLDER_STALE_S = 3
@@ -308,3 +309,52 @@ def _count_played(item_id: str) -> int:
             AuditEntry.object_id == item_id, AuditEntry.action == "media.played"
         )
     ).scalar_one()
+
+
+@pytest.mark.skipif(not PG_URL, reason="a database blip needs a database server (PostgreSQL)")
+def test_a_run_cut_off_by_a_database_restart_is_taken_over_by_its_retry(
+    app_config, tmp_path, monkeypatch
+):
+    """PostgreSQL restarts mid-transcode: the run cannot set its item back to pending. Once the
+    database is back, another job still waits for the run's hold to go quiet, but the job's
+    own retry takes the item over at once instead of skipping it (which left it ``running``
+    until the ten-minute sweep)."""
+    from media_pipeline import derive as derive_module
+
+    proxy = TcpProxy("127.0.0.1", 5432)
+    try:
+        url = app_config["SQLALCHEMY_DATABASE_URI"].replace(
+            "@127.0.0.1:5432/", f"@127.0.0.1:{proxy.port}/"
+        )
+        app = make_app({**app_config, "SQLALCHEMY_DATABASE_URI": url})
+        client = app.test_client()
+        item_id = _verified_video(app, client, Users(app, client), tmp_path)
+        real = derive_module.make_web_proxy
+
+        def restarting(*args: Any, **kwargs: Any) -> Any:
+            proxy.cut()  # the database goes away while ffmpeg works
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(derive_module, "make_web_proxy", restarting)
+        with app.app_context():
+            rt = app.extensions["fieldtrace"]
+            with pytest.raises(sa.exc.OperationalError):
+                process_item(db.session, rt.storage, item_id, rt.jobs.pipeline, run_id="job-1")
+            db.session.remove()
+        monkeypatch.undo()
+        proxy.heal()
+        with app.app_context():
+            item = db.session.get(MediaItem, item_id)
+            assert item.processing == "running"  # it could not let go
+            assert item.processing_run == "job-1"
+            db.session.remove()
+            rt = app.extensions["fieldtrace"]
+            other = process_item(db.session, rt.storage, item_id, rt.jobs.pipeline, run_id="job-2")
+            assert other == Outcome.SKIPPED  # within PROCESSING_HOLDER_STALE_S of the blip
+            retry = process_item(db.session, rt.storage, item_id, rt.jobs.pipeline, run_id="job-1")
+            assert retry == Outcome.SUCCESS
+            assert db.session.get(MediaItem, item_id).processing == "done"
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        proxy.close()

@@ -1,8 +1,8 @@
 """Uploads survive what really happens to them: a server killed mid-upload, and cut connections.
 
 1. gunicorn (gthread) is SIGKILLed while a 40 MiB PATCH is streaming; a new gunicorn on the
-   same database and S3 takes over; the client asks HEAD where to go on, waits out the dead
-   process's lease (423), finishes, and a separate ``fieldtrace worker`` verifies the item.
+   same database and S3 takes over; the client asks HEAD where to go on, waits until the dead
+   process's lease has been silent 5 s (423; not its 60 s), finishes, and a separate ``fieldtrace worker`` verifies the item.
 2. The client drops its connection in the middle of a PATCH body at 20+ reproducible random
    offsets of a 20 MiB file (server alive); after each cut it resumes from the server's offset.
 3. A client that stalls mid-body must not hold up anyone else's request.
@@ -277,7 +277,8 @@ def deployment(
         "S3_BUCKET_DERIVATIVES": f"rderiv-{suffix}",
         "S3_BUCKET_STAGING": f"rstage-{suffix}",
         "RETENTION_DAYS": "1",
-        "UPLOAD_LOCK_SECONDS": "2",
+        # A lease of a minute: only its dead holder's silence can free it in time (below).
+        "UPLOAD_LOCK_SECONDS": "60",
         "REQUIRE_CREDENTIAL": "false",  # officers here hold no 执法证; 持证上岗 is tested elsewhere
     }
     # No FIELDTRACE_QUEUE_URL: the embedded SQLite Huey queue file in the data dir.
@@ -350,6 +351,7 @@ def test_upload_survives_sigkill_of_gunicorn(deployment: Deployment) -> None:
             time.sleep(0.05)
         # ...and kill master and worker: no cleanup, the lease stays in the database.
         kill_group(first)
+        killed = time.monotonic()
     finally:
         stop.set()
         sender.join(10)
@@ -367,9 +369,13 @@ def test_upload_survives_sigkill_of_gunicorn(deployment: Deployment) -> None:
     assert stored <= offset <= sent_before_kill  # what was committed survived the kill
     assert offset % PART == 0
 
-    # The dead worker's lease (2 s) may still be running: 423 until it expires, then ours.
+    # The dead worker's lease (60 s) is still running: 423 until its hold has been silent
+    # UPLOAD_HOLDER_STALE_S (5 s), then ours; the new gunicorn's start-up counts towards it.
     resumed_at = ep2.settle(location)
     assert resumed_at == offset
+    taken_over_s = time.monotonic() - killed
+    assert taken_over_s < 15, f"the dead process's lease was not taken over ({taken_over_s:.1f} s)"
+    print(f"lease of the killed gunicorn taken over {taken_over_s:.1f} s after the kill")
     reply = ep2.patch(location, resumed_at, view[resumed_at:])
     assert reply is not None and reply.status == 204, reply
     assert reply.header("Upload-Offset") == str(size)

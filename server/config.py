@@ -55,6 +55,14 @@ class Config:
         # Job queue. No URL: embedded SQLite-backed Huey; redis://... for Redis.
         self.QUEUE_URL = _env("QUEUE_URL")
         self.QUEUE_NAME = _env("QUEUE_NAME", "fieldtrace")
+        # GET /metrics (Prometheus): answered to the same machine (a direct request from
+        # 127.0.0.1/::1, not through a proxy) and to anyone sending this token as a bearer.
+        self.METRICS_TOKEN = _env("METRICS_TOKEN", "") or ""
+        # Pipeline latency in /metrics covers the items finished in this last window.
+        self.METRICS_WINDOW_S = _int("METRICS_WINDOW_S", 3600)
+        # Log lines: "text" (default) or "json" (one object a line, with the request id).
+        self.LOG_FORMAT = _env("LOG_FORMAT", "text") or "text"
+
         self.JOB_RETRY_DELAY_S = _int("JOB_RETRY_DELAY_S", 5)
 
         # Uploads.

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
 from ..extensions import db
+from ..services.metrics import errors as dependency_errors
 from ..storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def register_api(app: Flask) -> None:
         documents,
         health,
         media,
+        metrics,
         openapi,
         reports,
         uploads,
@@ -63,6 +65,7 @@ def register_api(app: Flask) -> None:
     ):
         app.register_blueprint(module.bp, url_prefix="/api/v1")
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     app.register_blueprint(public.bp)
     from ..web import bp as pwa_bp
 
@@ -86,6 +89,7 @@ def register_api(app: Flask) -> None:
     def _storage_error(exc: StorageError):
         db.session.rollback()
         log.exception("storage failure")
+        dependency_errors.add("s3")
         response, status = error_response(
             503, "storage_unavailable", "object storage failed; nothing was lost, retry later"
         )

@@ -35,6 +35,13 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    checks = check_dependencies(app)
+    ok = all(v == "ok" for v in checks.values())
+    return {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+
+
+def check_dependencies(app: Flask) -> dict[str, str]:
+    """``{"database"|"storage"|"queue": "ok" | "error: ..."}`` within ``READY_DEADLINE_S``."""
     probes: dict[str, Callable[[], None]] = {
         "database": lambda: _database(app),
         "storage": lambda: _storage(app),
@@ -59,9 +66,7 @@ def readyz():
         thread.join(max(0.0, deadline - time.monotonic()))
         if thread.is_alive():
             results[name] = "error: timeout"
-    checks = {name: results.get(name, "error: timeout") for name in probes}
-    ok = all(v == "ok" for v in checks.values())
-    return {"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503
+    return {name: results.get(name, "error: timeout") for name in probes}
 
 
 def _run(probe: Callable[[], None], results: dict[str, str], name: str) -> None:

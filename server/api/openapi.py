@@ -410,6 +410,23 @@ def build_spec() -> dict[str, Any]:
             }
         },
     )
+    spec.path(
+        "/metrics",
+        operations={
+            "get": {
+                "summary": "Prometheus metrics (text format 0.0.4), names prefixed fieldtrace_; "
+                "for this machine (not through a proxy) or a bearer of FIELDTRACE_METRICS_TOKEN",
+                "security": [{"bearer": []}, {}],
+                "responses": {
+                    "200": {
+                        "description": "metrics",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    **_errors(403),
+                },
+            }
+        },
+    )
     return spec.to_dict()
 
 

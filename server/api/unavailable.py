@@ -11,6 +11,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..extensions import db
+from ..services.metrics import errors
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def register_unavailable(app: Flask) -> None:
             db.session.rollback()
         except Exception:  # the connection is gone: the pool replaces it
             db.session.remove()
+        errors.add("database")
         log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
         response, status = error_response(
             503,

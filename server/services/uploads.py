@@ -924,9 +924,9 @@ def complete_upload(
     now = clock.now()
     captured: datetime = meta["captured_at"]
     offset = captured.utcoffset()
+    capture = parse_capture(meta.get("capture"))
     item = MediaItem(
         id=upload.meta["item_id"],
-    capture = parse_capture(meta.get("capture"))
         case_id=upload.case_id,
         stage=meta.get("stage"),
         activity=meta["activity"],
@@ -949,12 +949,10 @@ def complete_upload(
         accuracy_m=meta.get("accuracy_m"),
         location_status=meta.get("location_status"),
         captured_end_at=meta.get("captured_end_at"),
+        capture=capture.info,
         device_id=meta["device_id"],
         uploader_id=user.id,
-        capture=capture.info,
     )
-    # Bytes already in the evidence bucket stay evidence: an identical item stored meanwhile
-    # (two uploads of one file in flight at once) does not replace them, it is only noted.
     if capture.problems:
         # The description is dropped, never the evidence (see server.services.capture_info).
         item.flags = [
@@ -965,6 +963,8 @@ def complete_upload(
                 "at": now.isoformat(),
             }
         ]
+    # Bytes already in the evidence bucket stay evidence: an identical item stored meanwhile
+    # (two uploads of one file in flight at once) does not replace them, it is only noted.
     identical_to = session.execute(
         sa.select(MediaItem.id)
         .where(
@@ -1008,13 +1008,13 @@ def complete_upload(
             "accuracy_m": item.accuracy_m,
             "location_status": item.location_status,
             "device_id": item.device_id,
-            **({"identical_to": identical_to} if identical_to else {}),
-            **({"promoted_from": upload.meta["promoted_from"]} if promoted else {}),
             # How the app took it, as kept on the item; what was malformed or unknown, so
             # the trail says what the phone sent that the item does not hold.
             "capture": item.capture,
             **({"capture_dropped": capture.problems} if capture.problems else {}),
             **({"capture_unknown_keys": capture.unknown_keys} if capture.unknown_keys else {}),
+            **({"identical_to": identical_to} if identical_to else {}),
+            **({"promoted_from": upload.meta["promoted_from"]} if promoted else {}),
         },
     )
     item_id = item.id

@@ -51,6 +51,9 @@ def create_app(config: Config | None = None, **overrides: Any) -> Flask:
     from .events import require_listeners
 
     require_listeners()  # a decision issued with nobody listening would never be published
+    from .jobs import require_chores
+
+    require_chores()  # every package's periodic chores, before the first sweep
     return app
 
 

@@ -14,7 +14,7 @@ from .services.uploads import UploadSettings
 from .storage import Storage
 
 if TYPE_CHECKING:
-    from media_pipeline.queue import JobQueue
+    from .queue import JobQueue
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Runtime:
             config=dict(c),
             tsa=Tsa.from_config(c),
         )
-        from media_pipeline.queue import JobQueue
+        from .queue import JobQueue
 
         runtime.jobs = JobQueue.from_config(app)
         return runtime

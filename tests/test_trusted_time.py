@@ -159,7 +159,9 @@ def test_a_tsa_url_without_its_root_certificate_is_refused(app_config, tsa):
 
 def test_each_tree_size_is_kept_in_worm_storage_once_and_again_when_stamped(stamped_app, tsa):
     rt = stamped_app.extensions["fieldtrace"]
-    bucket, prefix = rt.uploads.originals_bucket, stamped_app.config["AUDIT_HEADS_PREFIX"] + "tree/"
+    bucket = rt.uploads.originals_bucket
+    prefix = transparency.tree_heads_prefix(stamped_app.config["AUDIT_HEADS_PREFIX"])
+    assert prefix.endswith("-tree/")
     _log(stamped_app, 3)
     tsa.fail = True
     rt.jobs.sweep()

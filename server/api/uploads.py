@@ -74,7 +74,7 @@ def _on_complete(upload: UploadSession) -> str | None:
         try:
             rt.jobs.enqueue_verify(item_id)
         except Exception:  # the queue is away (Redis restarting): the item is stored; the
-            # sweep enqueues items left "received" (media_pipeline/queue.py), so say success
+            # sweep enqueues items left "received" (server/queue.py), so say success
             log.exception("could not enqueue verification of %s; the sweep will", item_id)
     return item_id
 

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from .. import clock
 from ..domain import MediaStatus
 from ..errors import Conflict, Invalid, NotFound
+from ..jobs import ChoreContext, chore
 from ..models import Case, CaseStage, Credential, Document, LegalReview, MediaItem, Unit, User
 from ..services import audit
 from ..services import workflow as wf
@@ -1619,3 +1620,9 @@ def to_pdf(report: AnnualReport, *, font_path: str | None = None) -> bytes:
     )
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return buf.getvalue()
+
+
+@chore("report_reminders", order=30)
+def _report_chore(ctx: ChoreContext) -> int:
+    """执法统计年报: draft last year's on 1 January, remind daily until it is published."""
+    return len(run_due_drafts(ctx.session, ctx.now))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..jobs import ChoreContext, chore
 from ..models import AuditEntry, AuditHead, User
 from ..storage import Storage
 from .signing import Signer, verify_signature
@@ -419,4 +420,18 @@ def entries_for(session: Session, object_type: str, object_id: str) -> list[Audi
             .where(AuditEntry.object_type == object_type, AuditEntry.object_id == object_id)
             .order_by(AuditEntry.seq)
         ).scalars()
+    )
+
+
+@chore("audit_checkpoint", order=40)
+def _checkpoint_chore(ctx: ChoreContext) -> None:
+    """A signed head of the chain, kept in WORM storage too (when the chain moved)."""
+    years = int(ctx.config["AUDIT_HEAD_RETENTION_YEARS"])
+    checkpoint(
+        ctx.session,
+        ctx.runtime.signer,
+        ctx.runtime.storage,
+        ctx.runtime.uploads.originals_bucket,
+        retain_until=ctx.now + timedelta(days=366 * years),
+        prefix=ctx.config["AUDIT_HEADS_PREFIX"],
     )

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from .. import clock
+from ..jobs import ChoreContext, chore
 from ..models import DocumentHandover, PlaybackGrant
 from . import legal_review
 
@@ -37,3 +38,8 @@ def run(session: Session, now: datetime) -> dict[str, int]:
         sa.delete(DocumentHandover).where(DocumentHandover.expires_at < now)
     ).rowcount
     return counts
+
+
+@chore("housekeeping", order=20)
+def _housekeeping_chore(ctx: ChoreContext) -> dict[str, int]:
+    return run(ctx.session, ctx.now)

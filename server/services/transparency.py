@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 
 from .. import clock
 from ..archive import verify as offline
+from ..jobs import ChoreContext, chore
 from ..models import AuditEntry, MerkleNode, TreeHead
 from ..storage import Storage
 from .signing import Signer, verify_signature
@@ -531,6 +532,12 @@ def trusted_time_status(session: Session, tsa: Tsa | None) -> dict[str, Any]:
     return {"state": state, "latest": latest, "message": {"zh": zh, "en": en}}
 
 
+def tree_heads_prefix(audit_heads_prefix: str) -> str:
+    """Where tree heads are kept: beside the chain's heads, not among them
+    (``audit-heads/`` -> ``audit-heads-tree/``), so each listing holds one kind."""
+    return audit_heads_prefix.rstrip("/") + "-tree/"
+
+
 def keep_head(
     storage: Storage, bucket: str, head: TreeHead, *, retain_until: datetime, prefix: str
 ) -> str | None:
@@ -539,7 +546,7 @@ def keep_head(
     log and re-signs its heads in the database cannot change or delete these copies. The
     key names the size, so an auditor lists them in order. None when already kept."""
     stamped = head.tsa_token is not None
-    base = f"{prefix}tree/{head.tree_size:012d}-"
+    base = f"{tree_heads_prefix(prefix)}{head.tree_size:012d}-"
     kept = [key for key, _ in storage.list_versions(bucket, base)]
     if any(key.endswith("-tsa.json") for key in kept) or (kept and not stamped):
         return None
@@ -548,3 +555,34 @@ def keep_head(
     version = storage.put(bucket, key, body, content_type="application/json")
     storage.lock(bucket, key, version_id=version, until=retain_until)
     return key
+
+
+# --- the sweep's chores (server/jobs.py): sign, time-stamp, keep ------------------------------
+
+
+@chore("tree_head", order=50)
+def _sign_chore(ctx: ChoreContext) -> None:
+    """The audit log's Merkle tree head (RFC 6962), signed every minute."""
+    sign_tree_head(ctx.session, ctx.runtime.signer)
+
+
+@chore("tree_head_time", order=60)
+def _stamp_chore(ctx: ChoreContext) -> None:
+    """Trusted time (RFC 3161), asked after the head's transaction committed."""
+    if ctx.runtime.tsa is not None:
+        stamp_latest_head(ctx.session, ctx.runtime.tsa)
+
+
+@chore("tree_head_kept", order=70)
+def _keep_chore(ctx: ChoreContext) -> None:
+    """The latest head in WORM storage: once per tree size, once more when stamped."""
+    head = latest_head(ctx.session)
+    if head is not None:
+        years = int(ctx.config["AUDIT_HEAD_RETENTION_YEARS"])
+        keep_head(
+            ctx.runtime.storage,
+            ctx.runtime.uploads.originals_bucket,
+            head,
+            retain_until=ctx.now + timedelta(days=366 * years),
+            prefix=ctx.config["AUDIT_HEADS_PREFIX"],
+        )

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 from .. import clock, liveness
 from ..domain import MediaStatus, UploadStatus, kind_for_content_type
 from ..errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from ..jobs import ChoreContext, chore
 from ..models import MediaItem, UploadSession, User, new_id
 from ..schemas import UploadMetadataSchema
 from ..storage import ObjectNotFound, Storage, StorageError
@@ -1306,3 +1307,9 @@ def recover_orphaned_originals(
         recovered.append(upload_id)
     session.commit()
     return recovered
+
+
+@chore("expired", order=10)
+def _expire_chore(ctx: ChoreContext) -> int:
+    """Abandoned uploads past their expiry are aborted (the sweep, once a minute)."""
+    return expire_uploads(ctx.session, ctx.runtime.storage, ctx.runtime.uploads)

@@ -1,9 +1,12 @@
 """Task-queue wiring (Huey): embedded SQLite backend by default, Redis at scale.
 
 Jobs carry ids only, re-load their rows and are safe to run twice. A periodic sweep re-enqueues
-items left ``received`` (a worker killed mid-job), expires abandoned uploads and signs the
-audit head, so nothing stays stuck whichever backend loses a job. However many workers run,
-the sweep runs once per minute per cluster (``claim_period``: a Redis key per period).
+items left ``received`` (a worker killed mid-job), then runs the periodic chores each package
+registers (``server/jobs.py``: upload expiry, housekeeping, report drafts, audit and tree
+heads), so nothing stays stuck whichever backend loses a job. However many workers run, the
+sweep runs once per minute per cluster (``claim_period``: a Redis key per period). The media
+pipeline's steps are plain functions of ``media_pipeline``; this module, the scheduler, is the
+server's.
 
 Every worker also watches (every ``PROCESSING_WATCHDOG_S``) for items whose run's worker
 process stopped beating (killed mid-transcode) and queues them again, so another worker takes
@@ -27,14 +30,15 @@ from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 from huey.storage import RedisStorage
 
-from server import clock
-from server.extensions import db
-from server.models import MediaItem
+from media_pipeline.limits import MediaLimits
+from media_pipeline.probe import TimeRules
+from media_pipeline.process import PipelineSettings, give_up, process_item, requeue_abandoned
+from media_pipeline.verify import Outcome, verify_original
 
-from .limits import MediaLimits
-from .probe import TimeRules
-from .process import PipelineSettings, give_up, process_item, requeue_abandoned
-from .verify import Outcome, verify_original
+from . import clock, jobs, liveness
+from .extensions import db
+from .models import MediaItem
+from .services import receipts
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +67,6 @@ def build_huey(queue_url: str | None, data_dir: Path, *, name: str = "fieldtrace
 def _issue_receipt(runtime: Any, item_id: str) -> None:
     """The officer's receipt (存证回执), signed as soon as the item is verified; should this
     fail, the first request for it issues it instead."""
-    from server.services import receipts
-
     try:
         receipts.issue_for(db.session, runtime.signer, item_id)
         db.session.commit()
@@ -232,8 +234,6 @@ class JobQueue:
 
     def requeue_abandoned(self) -> int:
         """Queue again the items whose worker died mid-run; how many there were."""
-        from server import liveness
-
         with self.app.app_context():
             try:
                 abandoned = requeue_abandoned(db.session, self.pipeline.holder_stale_s)
@@ -247,10 +247,8 @@ class JobQueue:
         return len(abandoned)
 
     def sweep(self) -> dict[str, int]:
-        """Re-enqueue stuck work, expire uploads, run the daily chores, sign the audit head."""
-        from server.services import audit, housekeeping
-        from server.services.uploads import expire_uploads
-
+        """Re-enqueue stuck media work, then run every registered chore (server/jobs.py:
+        upload expiry, housekeeping, report drafts, audit and tree heads)."""
         with self.app.app_context():
             runtime = self.app.extensions["fieldtrace"]
             try:
@@ -282,71 +280,12 @@ class JobQueue:
                 for item_id in unprocessed:
                     self.enqueue_process(item_id)
                 abandoned = self.requeue_abandoned()
-                expired = expire_uploads(db.session, runtime.storage, runtime.uploads)
-                db.session.commit()
-                upkeep: dict[str, int] = {}
-                try:
-                    upkeep = housekeeping.run(db.session, now)
-                    db.session.commit()
-                except Exception:  # one failing chore must not stop the sweep's other work
-                    db.session.rollback()
-                    log.exception("housekeeping failed; retried on the next sweep")
-                try:  # 执法统计年报: draft last year's on 1 January, remind daily until published
-                    from server.disclosure.report import run_due_drafts
-
-                    upkeep["report_reminders"] = len(run_due_drafts(db.session, now))
-                    db.session.commit()
-                except Exception:
-                    db.session.rollback()
-                    log.exception("yearly report drafting failed; retried on the next sweep")
-                cfg = self.app.config
-                try:  # a signed head of the audit log, kept in WORM storage too
-                    audit.checkpoint(
-                        db.session,
-                        runtime.signer,
-                        runtime.storage,
-                        runtime.uploads.originals_bucket,
-                        retain_until=now + timedelta(days=366 * cfg["AUDIT_HEAD_RETENTION_YEARS"]),
-                        prefix=cfg["AUDIT_HEADS_PREFIX"],
-                    )
-                    db.session.commit()
-                except Exception:
-                    db.session.rollback()
-                    log.exception("audit checkpoint failed; retried on the next sweep")
-                try:  # the audit log's Merkle tree head (RFC 6962), signed every minute
-                    from server.services import transparency
-
-                    transparency.sign_tree_head(db.session, runtime.signer)
-                    db.session.commit()
-                except Exception:
-                    db.session.rollback()
-                    log.exception("signing the tree head failed; retried on the next sweep")
-                if runtime.tsa is not None:
-                    try:  # trusted time (RFC 3161), asked with no transaction open
-                        transparency.stamp_latest_head(db.session, runtime.tsa)
-                        db.session.commit()
-                    except Exception:
-                        db.session.rollback()
-                        log.exception("time-stamping the tree head failed; retried next sweep")
-                try:  # and in WORM storage: once per tree size, once more when stamped
-                    head = transparency.latest_head(db.session)
-                    if head is not None:
-                        transparency.keep_head(
-                            runtime.storage,
-                            runtime.uploads.originals_bucket,
-                            head,
-                            retain_until=now
-                            + timedelta(days=366 * cfg["AUDIT_HEAD_RETENTION_YEARS"]),
-                            prefix=cfg["AUDIT_HEADS_PREFIX"],
-                        )
-                except Exception:
-                    log.exception("keeping the tree head in WORM storage failed; retried")
-                finally:
-                    db.session.rollback()
+                upkeep = jobs.run_chores(
+                    jobs.ChoreContext(db.session, runtime, now, self.app.config)
+                )
                 return {
                     "requeued": len(stuck),
                     "reprocessed": len(unprocessed) + abandoned,
-                    "expired": expired,
                     **upkeep,
                 }
             finally:

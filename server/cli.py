@@ -21,6 +21,11 @@ from .api.limits import GUNICORN_FIELD_LIMIT
 from .config import Config
 
 ENDPOINT_FILE = "s3-endpoint"
+# gunicorn's access line, with the request's id (the app's X-Request-Id response header, the
+# same id as nginx's line and the app's own lines) and the seconds taken.
+ACCESS_LOG_FORMAT = (
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" rt=%(L)s id=%({x-request-id}o)s'
+)
 
 
 def prepared_config() -> Config:
@@ -164,8 +169,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     consumer = None
     if not args.no_worker:
-        consumer = app.extensions["fieldtrace"].jobs.consumer(workers=2, in_process=True)
-        consumer.start()
+        consumer = _in_process_worker(app)
     print(
         f"\nFieldtrace is serving on http://{bind}/\n"
         f"  API: http://{bind}/api/v1/openapi.json   health: http://{bind}/readyz\n"
@@ -201,8 +205,7 @@ def _serve_cluster_node(args: argparse.Namespace) -> int:
     web = subprocess.Popen(_gunicorn_command(bind, args.web_workers))
     consumer = None
     if args.worker:
-        consumer = _app(config).extensions["fieldtrace"].jobs.consumer(workers=2, in_process=True)
-        consumer.start()
+        consumer = _in_process_worker(_app(config))
     print(f"Fieldtrace (cluster node) is serving on http://{bind}/", flush=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -217,6 +220,18 @@ def _serve_cluster_node(args: argparse.Namespace) -> int:
         if consumer is not None:
             consumer.stop(graceful=True)
     return web.returncode or 0
+
+
+def _in_process_worker(app: Any) -> Any:
+    """A job worker inside ``serve``'s process, logging its jobs as ``fieldtrace worker``."""
+    from .logs import attach_job_logging, configure_logging
+
+    configure_logging(app.config["LOG_FORMAT"])
+    jobs = app.extensions["fieldtrace"].jobs
+    attach_job_logging(jobs.huey)
+    consumer = jobs.consumer(workers=2, in_process=True)
+    consumer.start()
+    return consumer
 
 
 def _gunicorn_command(bind: str, web_workers: int) -> list[str]:
@@ -239,6 +254,8 @@ def _gunicorn_command(bind: str, web_workers: int) -> list[str]:
         "30",
         "--access-logfile",
         "-",
+        "--access-logformat",
+        ACCESS_LOG_FORMAT,
         "--limit-request-field_size",
         str(GUNICORN_FIELD_LIMIT),
     ]
@@ -266,8 +283,13 @@ def _first_run_banner(app: Any, secret_key: str) -> str:
 def cmd_worker(args: argparse.Namespace) -> int:
     if _refuse_half_configured("worker", Config().SQLALCHEMY_DATABASE_URI):
         return 2
+    from .logs import attach_job_logging, configure_logging
+
     app = _app()
-    consumer = app.extensions["fieldtrace"].jobs.consumer(workers=args.workers)
+    configure_logging(app.config["LOG_FORMAT"])
+    jobs = app.extensions["fieldtrace"].jobs
+    attach_job_logging(jobs.huey)
+    consumer = jobs.consumer(workers=args.workers)
     consumer.run()
     return 0
 

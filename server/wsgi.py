@@ -2,5 +2,7 @@
 
 from . import create_app
 from .cli import prepared_config
+from .logs import configure_logging
 
 app = create_app(prepared_config())
+configure_logging(app.config["LOG_FORMAT"])

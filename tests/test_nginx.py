@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,3 +157,27 @@ def test_tus_upload_streams_through_nginx(
     # Streamed both ways: nginx spooled neither the upload nor the download to disk.
     errors = stack.nginx_error_log.read_text() if stack.nginx_error_log.exists() else ""
     assert "buffered to a temporary file" not in errors
+
+
+def test_request_id_joins_nginx_and_app_and_metrics_stay_inside(
+    stack: Stack, http: requests.Session
+) -> None:
+    """nginx's $request_id reaches the app (a client's own X-Request-Id is replaced), comes
+    back in the header and the JSON error, and is in nginx's access line; /metrics is not
+    served through nginx, only to the same machine directly."""
+    resp = http.get(f"{stack.url}/api/v1/nope", headers={"X-Request-Id": "chosen-by-client-1"})
+    assert resp.status_code == 404
+    rid = resp.headers["X-Request-Id"]
+    assert len(rid) == 32 and rid != "chosen-by-client-1"
+    assert resp.json()["error"]["request_id"] == rid
+    access_log = stack.nginx_prefix / "logs" / "fieldtrace-access.log"
+    deadline = time.monotonic() + 5  # nginx writes the line once the response has gone
+    while f"id={rid}" not in access_log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert f"id={rid}" in access_log.read_text()
+
+    through_nginx = http.get(f"{stack.url}/metrics")
+    assert "fieldtrace_" not in through_nginx.text  # the PWA's index, not the metrics
+    direct = requests.get(f"http://127.0.0.1:{stack.app_port}/metrics", timeout=10)
+    assert direct.status_code == 200
+    assert "fieldtrace_uploads_in_flight " in direct.text

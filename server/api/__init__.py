@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..errors import DomainError
 from ..extensions import db
+from ..logs import register_request_ids, request_id
 from ..services.metrics import errors as dependency_errors
 from ..storage import StorageError
 
@@ -23,6 +24,8 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
     body: dict = {"error": {"code": code, "message": message}}
     if details:
         body["error"]["details"] = details
+    if rid := request_id():  # the same id as the X-Request-Id header and the log lines
+        body["error"]["request_id"] = rid
     return jsonify(body), status
 
 
@@ -70,6 +73,7 @@ def register_api(app: Flask) -> None:
     from ..web import bp as pwa_bp
 
     app.register_blueprint(pwa_bp)  # last: its catch-all route must not shadow anything
+    register_request_ids(app)
 
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):

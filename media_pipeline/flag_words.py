@@ -39,6 +39,11 @@ FLAG_WORDS: dict[str, Words] = {
         "照片像素数超出上限，为防止解压炸弹未予解码",
         "The photo has more pixels than allowed; not decoded (decompression bomb guard)",
     ),
+    "too_large_to_decode": Words(
+        "照片只能整幅解码，所需内存超出处理上限，未生成缩略图和预览；拍摄时间和位置已从文件读取",
+        "The photo can only be decoded whole, which needs more memory than a worker allows; "
+        "no thumbnail or preview was made (its capture time and place were read from the file)",
+    ),
     "absurd_duration": Words(
         "录像或录音时长超出上限，未予处理", "The recording is longer than allowed; not processed"
     ),

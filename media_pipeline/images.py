@@ -57,6 +57,9 @@ _DECODE_ERRORS = (
 # encoded photo within the pixel limit needs more than this many bytes per pixel (lossless
 # 8-bit RGBA would be 4), so a larger file is refused before it is read.
 _HEIF_MAX_BYTES_PER_PIXEL = 4
+# libheif decodes the whole primary image (YUV planes, then RGB) and Pillow copies it: about
+# 7.5 bytes a pixel measured for a 64 MP HEIC (503 MB peak RSS), so 8 is the estimate.
+_HEIF_DECODE_BYTES_PER_PIXEL = 8
 
 # EXIF orientation -> the transpose that shows the image upright (as ImageOps.exif_transpose).
 _UPRIGHT = {
@@ -218,19 +221,29 @@ def _decode_for(img: ImageFile.ImageFile, largest: int, limits: MediaLimits) -> 
     if isinstance(img, JpegImageFile):
         scale = largest / max(img.size)
         img.draft(None, (math.ceil(img.width * scale), math.ceil(img.height * scale)))
-    _check_decoded_pixels(img.width, img.height, limits)
+    if img.format not in ("HEIF", "AVIF"):  # those: decode memory checked from the container
+        _check_decoded_pixels(img.width, img.height, limits)
     img.load()
 
 
 def _check_declared_pixels(img: ImageFile.ImageFile, streams: bool, limits: MediaLimits) -> None:
     width, height = img.size
-    if not streams or img.info.get("progressive"):
+    if img.format in ("HEIF", "AVIF"):
+        return  # held to the decode memory from its container (_check_heif_container)
+    if not isinstance(img, JpegImageFile):
         _check_decoded_pixels(width, height, limits)
-    elif width * height > limits.max_jpeg_pixels:
+        return
+    if width * height > limits.max_jpeg_pixels:
         raise MediaRejected(
             "decompression_bomb",
             f"{width}x{height} is {width * height} pixels, more than any camera makes "
             f"(the limit is {limits.max_jpeg_pixels})",
+        )
+    if not streams or img.info.get("progressive"):
+        # Every coefficient is held while decoding, at any output scale: bounded by memory.
+        kind = "progressive" if img.info.get("progressive") else "multi-scan"
+        _check_decode_memory(
+            _jpeg_coefficient_bytes(img), f"a {width}x{height} {kind} JPEG", limits
         )
 
 
@@ -269,7 +282,8 @@ def _decoding(
     to the limits.
 
     Pillow's own process-wide cap (``Image.MAX_IMAGE_PIXELS``) stays as a backstop for every
-    format but JPEG, and is never changed; its warning is turned into an error only inside
+    format but JPEG and HEIF (held to ``max_decode_bytes`` instead), and is never changed;
+    its warning is turned into an error only inside
     this block. ``catch_warnings`` is not thread-safe on Python < 3.14, which only matters for
     the backstop: our own check holds. A JPEG is opened with the JPEG plugin's own factory,
     past that backstop: Pillow's 89 MP (warning) and 179 MP (error) would refuse every 108 and
@@ -286,7 +300,7 @@ def _decoding(
     decodes = decodes or pillow_format == "PNG"
     streams = False  # whether libjpeg can decode it a few rows at a time, at reduced scale
     if detected.container == "heif":
-        _check_heif_container(path, limits)
+        _check_heif_container(path, limits, decodes=decodes)
     elif detected.container == "jpeg" and decodes:
         streams = _check_jpeg_scans(path, limits) == 1
     with warnings.catch_warnings():
@@ -317,7 +331,16 @@ def _decoding(
 @contextmanager
 def _open_photo(path: str | os.PathLike[str], pillow_format: str) -> Iterator[ImageFile.ImageFile]:
     """``Image.open`` with only ``pillow_format``'s plugin; for JPEG, its factory itself (see
-    :func:`_decoding`), which also turns a multi-picture JPEG into an MPO as ``open`` does."""
+    :func:`_decoding`), which also turns a multi-picture JPEG into an MPO as ``open`` does;
+    for HEIF, pillow-heif's image class."""
+    if pillow_format == "HEIF":
+        # The plugin's class itself, past Pillow's backstop as for JPEG: a 108 MP HEIC's EXIF
+        # is read, and its decode is held to max_decode_bytes (_check_heif_container).
+        from pillow_heif.as_plugin import HeifImageFile
+
+        with HeifImageFile(os.fspath(path)) as img:
+            yield img
+        return
     if pillow_format != "JPEG":
         with Image.open(path, formats=[pillow_format]) as img:
             yield img
@@ -349,14 +372,19 @@ def _heif_plugin_registered() -> bool:
     return True
 
 
-def _check_heif_container(path: str | os.PathLike[str], limits: MediaLimits) -> None:
+def _check_heif_container(
+    path: str | os.PathLike[str], limits: MediaLimits, *, decodes: bool = True
+) -> None:
     """Refuse a HEIF/AVIF file from its boxes alone, before a decoder reads any of it.
 
     The decoders' reported size is the primary image after cropping, so every ``ispe`` (grid,
-    tile, thumbnail) is held to the pixel limit: a ``clap`` crop must not hide a huge decode.
+    tile, thumbnail) is held to the limits: a ``clap`` crop must not hide a huge decode. More
+    pixels than any camera makes is a bomb; a real photo whose whole decode would need more
+    than ``max_decode_bytes`` is ``too_large_to_decode`` when it is to be decoded (not when
+    only its headers and EXIF are read: they tell its time and place all the same).
     """
     size = os.path.getsize(path)
-    max_bytes = limits.max_image_pixels * _HEIF_MAX_BYTES_PER_PIXEL
+    max_bytes = limits.max_jpeg_pixels * _HEIF_MAX_BYTES_PER_PIXEL
     if size > max_bytes:
         raise MediaRejected(
             "probe_failed",
@@ -366,12 +394,39 @@ def _check_heif_container(path: str | os.PathLike[str], limits: MediaLimits) -> 
     if not sizes:
         raise MediaRejected("probe_failed", "the HEIF file holds no still image (no ispe)")
     for width, height in sizes:
-        if width * height > limits.max_image_pixels:
+        if width * height > limits.max_jpeg_pixels:
             raise MediaRejected(
                 "decompression_bomb",
                 f"the container declares {width}x{height}, {width * height} pixels, "
-                f"over the limit of {limits.max_image_pixels}",
+                f"more than any camera makes (the limit is {limits.max_jpeg_pixels})",
             )
+    if not decodes:
+        return
+    width, height = max(sizes, key=lambda wh: wh[0] * wh[1])
+    _check_decode_memory(
+        width * height * _HEIF_DECODE_BYTES_PER_PIXEL, f"a {width}x{height} HEIF photo", limits
+    )
+
+
+def _check_decode_memory(needed: int, what: str, limits: MediaLimits) -> None:
+    if needed > limits.max_decode_bytes:
+        raise MediaRejected(
+            "too_large_to_decode",
+            f"{what} can only be decoded whole, which needs about {needed >> 20} MB, more "
+            f"than a worker allows ({limits.max_decode_bytes >> 20} MB); its capture time "
+            "and place are read from its EXIF all the same",
+        )
+
+
+def _jpeg_coefficient_bytes(img: ImageFile.ImageFile) -> int:
+    """What libjpeg holds to decode a progressive or multi-scan JPEG: every component's DCT
+    blocks, padded to whole MCUs, at 64 coefficients of 2 bytes, whatever the output scale."""
+    layers = getattr(img, "layer", None) or [("", 1, 1, 0)]
+    h_max = max(layer[1] for layer in layers)
+    v_max = max(layer[2] for layer in layers)
+    mcus_x = math.ceil(img.width / (8 * h_max))
+    mcus_y = math.ceil(img.height / (8 * v_max))
+    return sum(mcus_x * h * mcus_y * v * 128 for _, h, v, _ in layers)
 
 
 def _check_jpeg_scans(path: str | os.PathLike[str], limits: MediaLimits) -> int:

@@ -14,6 +14,7 @@ RejectCode = Literal[
     "absurd_duration",
     "absurd_resolution",
     "absurd_scan_count",
+    "too_large_to_decode",
     "probe_failed",
     "missing_stream",
     "ffmpeg_failed",
@@ -32,8 +33,14 @@ class MediaLimits:
     its largest derivative needs, so its memory follows the derivative, not the photo, and
     it is bounded by ``max_jpeg_pixels`` instead: 50 to 200 MP phone photos are accepted,
     a JPEG declaring more pixels than any camera makes (a bomb) is not. Progressive and
-    multi-scan JPEGs hold every coefficient of the image while decoding, so they stay held to
-    ``max_image_pixels``.
+    multi-scan JPEGs (re-saved or sent through chat apps) hold every DCT coefficient of the
+    image while decoding (2 bytes each: 3 bytes a pixel at 4:2:0), and libheif decodes a
+    HEIC/HEIF/AVIF photo whole (its YUV planes and RGB copy, and Pillow's copy of that: about
+    8 bytes a pixel measured): these are held to ``max_decode_bytes`` of estimated decoder
+    memory instead of a pixel count, so a 64-178 MP progressive JPEG and a 64 MP HEIC get
+    their thumbnails, and a larger one is refused as ``too_large_to_decode`` (its EXIF time
+    and GPS are read all the same). Pixel counts above ``max_jpeg_pixels`` stay bombs.
+    Other formats (PNG, WebP) stay held to ``max_image_pixels``.
 
     A JPEG's decoding time grows with its pixels times its scans: libjpeg visits every block
     once per scan, and a scan without data costs the file ten bytes. ``max_jpeg_scans`` keeps
@@ -58,6 +65,8 @@ class MediaLimits:
     # 16384 x 16384: above the largest phone sensors (200 MP: 16320 x 12240).
     max_jpeg_pixels: int = 16384 * 16384
     max_jpeg_scans: int = 100
+    # Decoder memory for the photos that can only be decoded whole (progressive JPEG, HEIF).
+    max_decode_bytes: int = 512 * 1024**2
     max_duration_s: float = 6 * 3600
     max_width: int = 8192
     max_height: int = 8192

@@ -341,18 +341,64 @@ def test_a_progressive_jpeg_holds_every_coefficient_so_the_memory_limit_applies(
     tmp_path: Path,
 ) -> None:
     """libjpeg keeps the whole coefficient array of a progressive JPEG while it decodes, at
-    any scale: it is held to max_image_pixels, a one-scan JPEG of the size to max_jpeg_pixels."""
+    any scale (2 bytes a coefficient, 3 bytes a pixel at 4:2:0): it is held to
+    max_decode_bytes, not to a pixel count; a one-scan JPEG of the size to max_jpeg_pixels."""
     progressive, baseline = tmp_path / "progressive.jpg", tmp_path / "baseline.jpg"
     progressive.write_bytes(progressive_jpeg((640, 480)))
     Image.new("RGB", (640, 480), "gray").save(baseline)
-    limits = MediaLimits(max_image_pixels=640 * 480 - 1)
-    assert make_thumbnail(baseline, tmp_path / "b.jpg", limits=limits)["width"] == 320
+    coefficients = 640 * 480 * 3  # 4:2:0, Pillow's default
+    few_pixels = MediaLimits(max_image_pixels=640 * 480 - 1)
+    assert make_thumbnail(progressive, tmp_path / "p.jpg", limits=few_pixels)["width"] == 320
+    assert make_thumbnail(baseline, tmp_path / "b.jpg", limits=few_pixels)["width"] == 320
     with pytest.raises(MediaRejected) as caught:
-        make_thumbnail(progressive, tmp_path / "p.jpg", limits=limits)
-    assert caught.value.code == "decompression_bomb"
+        make_thumbnail(
+            progressive, tmp_path / "p2.jpg", limits=MediaLimits(max_decode_bytes=coefficients - 1)
+        )
+    assert caught.value.code == "too_large_to_decode"
+    assert "640x480 progressive JPEG" in caught.value.message
     with pytest.raises(MediaRejected) as caught:
         make_thumbnail(baseline, tmp_path / "b2.jpg", limits=MediaLimits(max_jpeg_pixels=1000))
     assert caught.value.code == "decompression_bomb"
+
+
+def test_a_64_mp_progressive_jpeg_gets_its_thumbnail(tmp_path: Path) -> None:
+    """As a 64 MP photo comes back re-saved progressive (chat apps, editors): over the 60 MP
+    of a whole decode, but its coefficients (about 192 MB) fit the decoder's memory."""
+    path = tmp_path / "progressive-64mp.jpg"
+    img = Image.new("RGB", (9248, 6936), (90, 120, 150))
+    img.paste((250, 20, 20), (0, 0, 4624, 3468))
+    img.save(path, "JPEG", progressive=True, quality=80, exif=phone_exif())
+    del img
+    probe = probe_image(path, check_decodes=False)
+    assert probe["capture_time"] == "2024-05-01T10:20:30.123000+08:00"
+    sizes = make_derivatives(path, {tmp_path / "t.jpg": 320, tmp_path / "p.jpg": 1600})
+    assert sizes == [{"width": 320, "height": 240}, {"width": 1600, "height": 1200}]
+    with Image.open(tmp_path / "t.jpg") as thumb:
+        assert _close(thumb.getpixel((40, 30)), (250, 20, 20))
+
+
+def test_a_200_mp_progressive_jpeg_is_refused_in_words_but_tells_its_time_and_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """16320x12240 progressive: 600 MB of coefficients to hold, over the worker's 512 MB; no
+    libjpeg decode can do with less. Refused before decoding, its EXIF read all the same."""
+    small = tmp_path / "small.jpg"
+    Image.new("RGB", (64, 48), "gray").save(small, progressive=True, exif=phone_exif())
+    path = tmp_path / "progressive-200mp.jpg"
+    path.write_bytes(with_jpeg_size(small.read_bytes(), 16320, 12240))
+
+    def no_decoding(img: Image.Image) -> None:
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    headers = probe_image(path, check_decodes=False)
+    assert headers["capture_time"] == "2024-05-01T10:20:30.123000+08:00"
+    assert headers["gps"] is not None
+    with pytest.raises(MediaRejected) as caught:
+        make_thumbnail(path, tmp_path / "t.jpg")
+    assert caught.value.code == "too_large_to_decode"
+    assert "16320x12240 progressive JPEG" in caught.value.message
+    assert "about 571 MB" in caught.value.message  # 16320/16 * 12240/16 MCUs * 6 blocks
 
 
 def test_global_state_is_untouched(hostile: dict[str, Path]) -> None:
@@ -458,25 +504,36 @@ def test_truncated_heic_is_rejected(
 
 
 @pytest.mark.parametrize(
-    ("width", "height"),
-    [(9000, 9000), (20000, 20000)],  # over our 60 MP; over Pillow's own hard limit too
+    ("width", "height", "code"),
+    [
+        (12000, 9000, "too_large_to_decode"),  # a real 108 MP photo: whole decode ~860 MB
+        (20000, 20000, "decompression_bomb"),  # more than any camera makes
+    ],
 )
-def test_heic_bomb_is_refused_from_the_container(
-    oriented_heic: Path, tmp_path: Path, width: int, height: int
+def test_heic_over_the_decode_memory_is_refused_from_the_container(
+    oriented_heic: Path, tmp_path: Path, width: int, height: int, code: str
 ) -> None:
-    # A few kilobytes whose container claims a huge image: refused before libheif decodes.
-    path = tmp_path / "bomb.heic"
+    # A few kilobytes whose container claims a huge image: refused before libheif decodes;
+    # a camera-sized one still tells its time and place.
+    path = tmp_path / "big.heic"
     path.write_bytes(heic.with_declared_size(oriented_heic.read_bytes(), width, height))
     with pytest.raises(MediaRejected) as caught:
         make_thumbnail(path, tmp_path / "t.jpg")
-    assert caught.value.code == "decompression_bomb"
+    assert caught.value.code == code
     assert f"{width}x{height}" in caught.value.message
+    if code == "too_large_to_decode":
+        headers = probe_image(path, check_decodes=False)
+        assert headers["capture_time"] == "2024-05-01T10:20:30+08:00"
+        assert headers["gps"] == {"lat": heic.LAT, "lon": heic.LON, "alt": 10.0}
 
 
-def test_heic_pixel_limit_comes_from_limits(oriented_heic: Path, tmp_path: Path) -> None:
+def test_heic_decode_memory_limit_comes_from_limits(oriented_heic: Path, tmp_path: Path) -> None:
+    # A HEIC is held to its whole decode's memory (8 bytes a pixel), not to a pixel count.
+    few_pixels = MediaLimits(max_image_pixels=400 * 200 - 1)
+    assert probe_image(oriented_heic, limits=few_pixels)["width"] == 400
     with pytest.raises(MediaRejected) as caught:
-        probe_image(oriented_heic, limits=MediaLimits(max_image_pixels=400 * 200 - 1))
-    assert caught.value.code == "decompression_bomb"
+        probe_image(oriented_heic, limits=MediaLimits(max_decode_bytes=400 * 200 * 8 - 1))
+    assert caught.value.code == "too_large_to_decode"
 
 
 def test_heic_larger_than_any_photo_is_not_read(oriented_heic: Path, tmp_path: Path) -> None:
@@ -484,7 +541,7 @@ def test_heic_larger_than_any_photo_is_not_read(oriented_heic: Path, tmp_path: P
     path = tmp_path / "padded.heic"
     path.write_bytes(oriented_heic.read_bytes() + bytes(50_000))
     with pytest.raises(MediaRejected) as caught:
-        probe_image(path, limits=MediaLimits(max_image_pixels=10_000))
+        probe_image(path, limits=MediaLimits(max_jpeg_pixels=10_000))
     assert caught.value.code == "probe_failed" and "bytes" in caught.value.message
 
 

@@ -92,6 +92,26 @@ def test_a_108_mp_photo_is_processed_and_a_jpeg_bomb_still_tells_its_time_and_pl
     assert item["derivatives"] == []
 
 
+def test_a_200_mp_progressive_jpeg_is_refused_in_words_with_its_time_read(
+    client, users, tmp_path: Path
+) -> None:
+    """Re-saved progressive, a 200 MP photo needs 571 MB of coefficients held whole: not a
+    bomb, but more than a worker decodes. Said so (too_large_to_decode), its time read."""
+    officer = users.create("li")
+    case = open_case(client, officer)
+    small = tmp_path / "small.jpg"
+    Image.new("RGB", (64, 48), "gray").save(small, progressive=True, exif=phone_exif())
+    photo = with_jpeg_size(small.read_bytes(), 16320, 12240)
+    item = _media(client, officer, tus.upload(client, officer, case["id"], photo))
+    assert item["processing"] == "flagged"
+    assert item["steps"]["derive"]["code"] == "too_large_to_decode"
+    flag = next(f for f in item["flags"] if f["code"] == "too_large_to_decode")
+    assert flag["label"]["zh"].startswith("照片只能整幅解码")
+    assert "decompression_bomb" not in [f["code"] for f in item["flags"]]
+    assert item["file_captured_at"].startswith("2024-05-01T02:20:30")
+    assert item["derivatives"] == []
+
+
 def test_an_amr_voice_recording_is_heard_not_suspected(client, users, amr_nb: Path) -> None:
     officer = users.create("li")
     case = open_case(client, officer)

@@ -86,6 +86,8 @@ class Config:
         self.LATE_UPLOAD_HOURS = _int("LATE_UPLOAD_HOURS", 24)
         self.MEDIA_MAX_IMAGE_PIXELS = _int("MEDIA_MAX_IMAGE_PIXELS", 60_000_000)
         self.MEDIA_MAX_JPEG_SCANS = _int("MEDIA_MAX_JPEG_SCANS", 100)
+        # Decoder memory for photos decoded whole: progressive JPEG, HEIC (see MediaLimits).
+        self.MEDIA_MAX_DECODE_MB = _int("MEDIA_MAX_DECODE_MB", 512)
         # One-scan JPEGs decode at 1/8 scale: 200 MP phone photos (see MediaLimits).
         self.MEDIA_MAX_JPEG_PIXELS = _int("MEDIA_MAX_JPEG_PIXELS", 16384 * 16384)
         # Measured by bench/pipeline.py; the proxy encode's time limit scales with it.
@@ -136,6 +138,12 @@ class Config:
         self.SIGNING_KEY_FILE = Path(
             _env("SIGNING_KEY_FILE", str(self.DATA_DIR / "audit-signing-key.pem")) or ""
         )
+        # C2PA content credentials on exported copies: a CA-issued chain (PEM, leaf first) and
+        # its key; both empty: a self-made unit CA and certificate under DATA_DIR/c2pa.
+        self.C2PA_CERT = _env("C2PA_CERT", "") or ""
+        self.C2PA_KEY = _env("C2PA_KEY", "") or ""
+        self.C2PA_DIR = Path(_env("C2PA_DIR", str(self.DATA_DIR / "c2pa")) or "")
+        self.C2PA_ORGANIZATION = _env("C2PA_ORGANIZATION", "Fieldtrace unit") or ""
         # Trusted time: an RFC 3161 time-stamping authority for the audit log's tree heads
         # (its URL, the PEM root certificate(s) its tokens chain to). Empty: heads are signed
         # without trusted time, and the console says so.

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask, current_app
 
+from .services.content_credentials import ContentCredentials
 from .services.signing import Signer
 from .services.timestamping import Tsa
 from .services.uploads import UploadSettings
@@ -25,6 +26,7 @@ class Runtime:
     config: dict[str, Any]
     jobs: JobQueue | None = None
     tsa: Tsa | None = None  # trusted time for tree heads (None: not configured)
+    credentials: ContentCredentials | None = None  # C2PA manifests on exported copies
 
     @classmethod
     def from_config(cls, app: Flask) -> Runtime:
@@ -60,6 +62,12 @@ class Runtime:
             uploads=uploads,
             config=dict(c),
             tsa=Tsa.from_config(c),
+            credentials=ContentCredentials(
+                c["C2PA_DIR"],
+                cert_file=c["C2PA_CERT"] or None,
+                key_file=c["C2PA_KEY"] or None,
+                unit_name=c["C2PA_ORGANIZATION"],
+            ),
         )
         from .queue import JobQueue
 

@@ -377,6 +377,7 @@ def export_archive(case_id: int):
         include_originals=originals,
         actor=user,
         client_addr=client_addr(),
+        credentials=rt.credentials,
     )
     audit.record(
         db.session,

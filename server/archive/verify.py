@@ -692,6 +692,48 @@ def _same_instant(a: Any, b: Any) -> bool:
         return False
 
 
+def _without_c2pa_jpeg(data: bytes) -> bytes | None:
+    """A JPEG with its C2PA manifest (APP11 JUMBF segments) taken out, or None when it is not
+    a JPEG this can walk. C2PA only inserts these segments, so what remains is the file the
+    manifest was signed into."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    out, i = bytearray(data[:2]), 2
+    while i + 4 <= len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xDA:  # start of scan: the rest is image data
+            return bytes(out + data[i:])
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        segment = data[i : i + 2 + length]
+        if not (marker == 0xEB and segment[4:6] == b"JP"):  # APP11 "JP": JUMBF
+            out += segment
+        i += 2 + length
+    return None
+
+
+def _check_credentialed_copy(
+    zf: zipfile.ZipFile, derivative: dict[str, Any], where: str, report: Report
+) -> None:
+    """A derivative exported with C2PA content credentials: for a JPEG, the file less its
+    manifest must be the derivative media.derived recorded. (The manifest's own signature and
+    the binding of other formats are for a C2PA reader: see README.)"""
+    path = str(derivative.get("path"))
+    report.summary["content_credentials"] = report.summary.get("content_credentials", 0) + 1
+    if not path.lower().endswith((".jpg", ".jpeg")):
+        return
+    try:
+        stripped = _without_c2pa_jpeg(zf.read(path))
+    except (KeyError, zipfile.BadZipFile, zlib.error):
+        return  # reported as a missing or damaged member
+    if stripped is None or hashlib.sha256(stripped).hexdigest() != derivative.get("sha256"):
+        report.problems.append(
+            f"派生文件去掉内容凭证后与记录不符 / {where}: {path} without its C2PA manifest is "
+            "not the derivative recorded (SHA-256 " + str(derivative.get("sha256")) + ")"
+        )
+
+
 def _check_items(
     zf: zipfile.ZipFile, manifest: dict[str, Any], custody: list[dict[str, Any]], report: Report
 ) -> None:
@@ -776,12 +818,21 @@ def _check_items(
         for derivative in item.get("derivatives") or []:
             if not isinstance(derivative, dict):
                 continue
-            listed = files.get(derivative.get("path"))
-            if listed is not None and listed.get("sha256") != derivative.get("sha256"):
+            path = derivative.get("path")
+            listed = files.get(path)
+            credentials = derivative.get("content_credentials")
+            exported = (
+                credentials.get("sha256")
+                if isinstance(credentials, dict)
+                else derivative.get("sha256")
+            )
+            if listed is not None and listed.get("sha256") != exported:
                 report.problems.append(
-                    f"派生文件与记录不符 / {where}: {derivative.get('path')} differs from the "
+                    f"派生文件与记录不符 / {where}: {path} differs from the "
                     "derivative's recorded SHA-256"
                 )
+            elif listed is not None and isinstance(credentials, dict):
+                _check_credentialed_copy(zf, derivative, where, report)
             recorded = derived.get(derivative.get("name"), derivative.get("sha256"))
             if recorded != derivative.get("sha256"):
                 report.problems.append(

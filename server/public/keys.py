@@ -53,6 +53,37 @@ def verifier_source():
     return response
 
 
+def _pem(body: bytes, filename: str):
+    response = make_response(body)
+    response.headers.update(
+        {
+            "Content-Type": "application/x-pem-file",
+            "Content-Disposition": f"attachment; filename={filename}",
+            "Cache-Control": "public, max-age=300",
+            "X-Content-Type-Options": "nosniff",
+        }
+    )
+    return response
+
+
+@bp.get("/signing-keys/c2pa-chain.pem")
+def content_credentials_chain():
+    """The certificate chain (leaf first) that signs the C2PA manifests on exported copies."""
+    credentials = runtime().credentials
+    if credentials is None:
+        return make_response("", 404)
+    return _pem(credentials.chain_pem, "fieldtrace-c2pa-chain.pem")
+
+
+@bp.get("/signing-keys/c2pa-ca.pem")
+def content_credentials_ca():
+    """The root of that chain: add it to a C2PA reader's trust anchors to trust the unit."""
+    credentials = runtime().credentials
+    if credentials is None:
+        return make_response("", 404)
+    return _pem(credentials.ca_pem, "fieldtrace-c2pa-ca.pem")
+
+
 # Rows for the OpenAPI document, in the format of ``api.openapi_workflow.add_paths``
 # (path, method, summary, body, response, error codes, public).
 OPENAPI_ROWS: tuple[tuple[str, str, str, str | None, str | None, tuple[int, ...], bool], ...] = (
@@ -81,6 +112,24 @@ OPENAPI_ROWS: tuple[tuple[str, str, str, str | None, str | None, tuple[int, ...]
         None,
         "text/x-python",
         (),
+        True,
+    ),
+    (
+        "/public/signing-keys/c2pa-chain.pem",
+        "get",
+        "The certificate chain that signs C2PA content credentials on exported copies (PEM)",
+        None,
+        "application/x-pem-file",
+        (404,),
+        True,
+    ),
+    (
+        "/public/signing-keys/c2pa-ca.pem",
+        "get",
+        "The unit's C2PA root certificate, to add to a C2PA reader's trust anchors (PEM)",
+        None,
+        "application/x-pem-file",
+        (404,),
         True,
     ),
 )

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import io
 import json
+import tempfile
 import zipfile
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -36,6 +37,7 @@ from ..models import (
 from ..storage import Storage
 from ..workflow.coverage import minutes_and_seconds
 from . import audit, transparency
+from .content_credentials import SIGNABLE, ContentCredentials, Original, derivative_actions
 from .custody_export import KIND_WORDS, local_time, pdf_font
 from .signing import Signer, key_fingerprint
 from .units import display_name
@@ -518,8 +520,16 @@ def export_archive(
     include_originals: bool = False,
     actor: User | None = None,
     client_addr: str = "",
+    credentials: ContentCredentials | None = None,
 ) -> dict[str, Any]:
     """Write the case file to ``out``; returns the manifest (``out`` is closed on refusal).
+
+    With ``credentials``, the copies that leave the system carry C2PA content credentials:
+    each photo preview, poster, thumbnail and audio/video proxy is exported as its stored
+    derivative with a signed manifest embedded (naming the original's SHA-256 and what was
+    done), and each issued PDF gets a credentialed copy (``credentialed/documents/...pdf``; the
+    one in ``documents/`` stays byte for byte the PDF issued, as its recorded hash says).
+    Originals never get one.
 
     Refuses (``Conflict`` with code ``archive_integrity_mismatch``, audited as
     ``case.archive_export_refused``) when an item's row disagrees with its audit entries or a
@@ -600,8 +610,28 @@ def export_archive(
             "catalogue" if doc.doc_type == "case_catalogue" else "document",
             document_id=doc.id,
         )
+        credentialed = None
+        if credentials is not None and doc.sha256:
+            # C2PA rewrites a PDF whole: the copy goes beside the issued file, not over it.
+            signed = credentials.sign_bytes(
+                data,
+                content_type="application/pdf",
+                title=path.rsplit("/", 1)[1],
+                original=Original(
+                    sha256=doc.sha256, content_type="application/pdf", id=doc.id, kind="document"
+                ),
+                actions=["c2pa.published"],
+            )
+            copy = writer.add(
+                f"credentialed/{path}",
+                signed,
+                "document_credentials",
+                document_id=doc.id,
+            )
+            credentialed = {"path": copy["path"], "sha256": copy["sha256"], "size": copy["size"]}
         documents.append(
             {
+                "content_credentials": credentialed,
                 "id": doc.id,
                 "series_id": doc.series_id,
                 "type": doc.doc_type,
@@ -682,15 +712,33 @@ def export_archive(
         }
         for d in by_item.get(item.id, []):
             path = f"derivatives/{item.id}/{d.name}.{_ext(d.object_key, d.content_type)}"
-            added = writer.add_stream(
-                path, storage.iter_object(d.bucket, d.object_key), "derivative", media_id=item.id
-            )
             recorded = derived.get(item.id, {}).get(d.name, d.sha256)
-            if added["sha256"] != d.sha256 or recorded != d.sha256:
+            exported: dict[str, Any] = {
+                "name": d.name,
+                "path": path,
+                "sha256": d.sha256,
+                "source_sha256": d.source_sha256,
+            }
+            if credentials is not None and d.content_type in SIGNABLE:
+                stored_sha, added, actions = _add_credentialed(
+                    writer, storage, credentials, item, d, path
+                )
+                exported["content_credentials"] = {
+                    "sha256": added["sha256"],
+                    "size": added["size"],
+                    "actions": actions,
+                }
+            else:
+                added = writer.add_stream(
+                    path,
+                    storage.iter_object(d.bucket, d.object_key),
+                    "derivative",
+                    media_id=item.id,
+                )
+                stored_sha = added["sha256"]
+            if stored_sha != d.sha256 or recorded != d.sha256:
                 refuse([f"item {item.id}: derivative {d.name} does not match its SHA-256"])
-            row["derivatives"].append(
-                {"name": d.name, "path": path, "sha256": d.sha256, "source_sha256": d.source_sha256}
-            )
+            row["derivatives"].append(exported)
         if include_originals and item.status == "verified":
             path = f"originals/{item.id}.{_ext(item.filename, item.claimed_content_type)}"
             added = writer.add_stream(
@@ -773,6 +821,48 @@ def export_archive(
     )
     writer.zip.close()
     return manifest
+
+
+def _add_credentialed(
+    writer: _ZipWriter,
+    storage: Storage,
+    credentials: ContentCredentials,
+    item: MediaItem,
+    d: Derivative,
+    path: str,
+) -> tuple[str, dict[str, Any], list[str]]:
+    """Add derivative ``d`` with a C2PA manifest embedded; returns the stored file's SHA-256
+    (the caller refuses the export when it is not the recorded one), the zip entry and the
+    actions stated. The stored derivative is read, never written."""
+    original_type = item.detected_content_type or item.claimed_content_type or ""
+    actions = derivative_actions(d.name, original_type, d.content_type)
+    digest = hashlib.sha256()
+    # Large proxies spill to disk: C2PA signing needs a seekable source and destination.
+    with (
+        tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as source,
+        tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024) as signed,
+    ):
+        for chunk in storage.iter_object(d.bucket, d.object_key):
+            digest.update(chunk)
+            source.write(chunk)
+        source.seek(0)
+        credentials.sign(
+            source,
+            signed,
+            content_type=d.content_type,
+            title=path.rsplit("/", 1)[1],
+            original=Original(
+                sha256=item.server_sha256 or item.device_sha256,
+                content_type=original_type or "application/octet-stream",
+                id=item.id,
+            ),
+            actions=actions,
+        )
+        signed.seek(0)
+        added = writer.add_stream(
+            path, iter(lambda: signed.read(1024 * 1024), b""), "derivative", media_id=item.id
+        )
+    return digest.hexdigest(), added, actions
 
 
 def log_proofs(session: Session, signer: Signer, entries: Sequence[AuditEntry]) -> dict[str, Any]:

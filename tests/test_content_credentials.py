@@ -1,0 +1,286 @@
+"""C2PA content credentials on what an export lets out (issue 16): a real export's photo
+preview, video proxy and issued PDF carry manifests that c2pa's own Reader validates, naming
+the original by its SHA-256 and what was done; a changed byte breaks them; the stored files
+(originals and derivatives) are never touched."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import stat
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import c2pa
+import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from server.archive import verify
+from server.extensions import db
+from server.models import Derivative, MediaItem
+from server.runtime import runtime
+from server.services.content_credentials import (
+    CA_FILE,
+    CERT_FILE,
+    KEY_FILE,
+    ContentCredentials,
+    Original,
+    make_unit_certificates,
+)
+from tests import tus_helpers as tus
+from tests.conftest import open_case, sample_jpeg
+from tests.workflow_helpers import API, Flow, move_case_to
+
+UNTRUSTED = "signingCredential.untrusted"
+
+
+def _read(data: bytes, fmt: str, trust_anchor: bytes | None = None) -> c2pa.Reader:
+    if trust_anchor is None:
+        return c2pa.Reader(fmt, io.BytesIO(data))
+    context = c2pa.Context.from_dict(
+        {"verify": {"verify_trust": True}, "trust": {"trust_anchors": trust_anchor.decode()}}
+    )
+    return c2pa.Reader(fmt, io.BytesIO(data), context=context)
+
+
+def _failures(reader: c2pa.Reader) -> list[str]:
+    return [f["code"] for f in reader.get_validation_results()["activeManifest"]["failure"]]
+
+
+def _actions(manifest: dict[str, Any]) -> list[str]:
+    [actions] = [a for a in manifest["assertions"] if a["label"] == "c2pa.actions.v2"]
+    for action in actions["data"]["actions"]:
+        assert action["softwareAgent"] == {"name": "Fieldtrace"}
+    return [a["action"] for a in actions["data"]["actions"]]
+
+
+def _original(manifest: dict[str, Any]) -> dict[str, Any]:
+    [original] = [a for a in manifest["assertions"] if a["label"] == "org.fieldtrace.original"]
+    return original["data"]
+
+
+def _flip_in_image_data(data: bytes) -> bytes:
+    """One bit changed in the JPEG's entropy-coded data (after start of scan)."""
+    sos = data.index(b"\xff\xda")
+    changed = bytearray(data)
+    changed[sos + 40] ^= 0x01
+    return bytes(changed)
+
+
+@pytest.fixture()
+def exported(app, client, users, tmp_path):
+    officer, sup = users.create("li"), users.create("zhang", role="supervisor")
+    flow = Flow(client, clips=tmp_path)
+    cid = open_case(client, officer, procedure="simple")["id"]
+    photo = tus.upload(client, officer, cid, sample_jpeg(1600, 1200))
+    video = flow.video(officer, cid, "filing", "onsite_inspection")
+    move_case_to(client, sup, cid, "execution")
+    doc = flow.full_doc(cid, "prior_notice", {"officer": officer}, officer)
+    resp = client.get(f"{API}/cases/{cid}/archive.zip", headers=sup.headers)
+    assert resp.status_code == 200, resp.data[:300]
+    data = resp.data
+    resp.close()
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    with app.app_context():
+        items = {i: db.session.get(MediaItem, i) for i in (photo, video)}
+        originals = {i: (m.server_sha256, m.detected_content_type) for i, m in items.items()}
+        stored = {
+            (d.media_item_id, d.name): (d.sha256, runtime().storage.sha256(d.bucket, d.object_key))
+            for d in db.session.execute(sa.select(Derivative)).scalars()
+        }
+        originals_now = {
+            i: runtime().storage.sha256(m.bucket, m.object_key, version_id=m.object_version)
+            for i, m in items.items()
+        }
+        public_key = runtime().signer.public_key_hex
+    ca = client.get("/public/signing-keys/c2pa-ca.pem")
+    chain = client.get("/public/signing-keys/c2pa-chain.pem")
+    assert ca.status_code == chain.status_code == 200
+    return {
+        "data": data,
+        "members": members,
+        "manifest": json.loads(members["manifest.json"]),
+        "photo": photo,
+        "video": video,
+        "doc": doc,
+        "originals": originals,
+        "originals_now": originals_now,
+        "stored": stored,
+        "public_key": public_key,
+        "ca": ca.data,
+        "chain": chain.data,
+    }
+
+
+def _derivative(exported: dict[str, Any], media_id: str, name: str) -> dict[str, Any]:
+    [item] = [i for i in exported["manifest"]["items"] if i["id"] == media_id]
+    [row] = [d for d in item["derivatives"] if d["name"] == name]
+    return row
+
+
+def test_photo_preview_carries_a_manifest_naming_the_original_and_the_resize(exported):
+    row = _derivative(exported, exported["photo"], "preview")
+    data = exported["members"][row["path"]]
+    reader = _read(data, "image/jpeg")
+    # The self-made unit CA is in no reader's trust list: that is the one failure, and the
+    # binding, signature and every assertion check out.
+    assert reader.get_validation_state() == "Valid"
+    assert _failures(reader) == [UNTRUSTED]
+    codes = {s["code"] for s in reader.get_validation_results()["activeManifest"]["success"]}
+    assert {"claimSignature.validated", "assertion.dataHash.match"} <= codes
+    manifest = reader.get_active_manifest()
+    sha, content_type = exported["originals"][exported["photo"]]
+    [ingredient] = manifest["ingredients"]
+    assert ingredient["title"] == f"sha256:{sha}"
+    assert ingredient["relationship"] == "parentOf"
+    assert _original(manifest) == {
+        "kind": "media",
+        "id": exported["photo"],
+        "sha256": sha,
+        "content_type": content_type,
+    }
+    assert _actions(manifest) == ["c2pa.opened", "c2pa.resized"]
+    assert row["content_credentials"]["actions"] == ["c2pa.resized"]
+    assert manifest["signature_info"]["alg"] == "Es256"
+
+    # Whoever adds the unit's published CA to their trust anchors gets no failure at all.
+    trusted = _read(data, "image/jpeg", trust_anchor=exported["ca"])
+    assert trusted.get_validation_state() == "Trusted"
+    assert _failures(trusted) == []
+
+
+def test_one_changed_byte_of_image_data_breaks_the_hash(exported):
+    row = _derivative(exported, exported["photo"], "preview")
+    reader = _read(_flip_in_image_data(exported["members"][row["path"]]), "image/jpeg")
+    assert reader.get_validation_state() == "Invalid"
+    assert _failures(reader) == [UNTRUSTED, "assertion.dataHash.mismatch"]
+
+
+def test_video_proxy_carries_a_manifest_naming_the_transcode(exported):
+    row = _derivative(exported, exported["video"], "proxy")
+    data = exported["members"][row["path"]]
+    reader = _read(data, "video/mp4")
+    assert reader.get_validation_state() == "Valid"
+    assert _failures(reader) == [UNTRUSTED]
+    manifest = reader.get_active_manifest()
+    sha, _ = exported["originals"][exported["video"]]
+    assert manifest["ingredients"][0]["title"] == f"sha256:{sha}"
+    assert _actions(manifest) == ["c2pa.opened", "c2pa.transcoded"]
+    # a frame of a video, as a JPEG: converted and resized
+    poster = _read(
+        exported["members"][_derivative(exported, exported["video"], "poster")["path"]],
+        "image/jpeg",
+    )
+    assert _actions(poster.get_active_manifest()) == [
+        "c2pa.opened",
+        "c2pa.converted",
+        "c2pa.resized",
+    ]
+
+    changed = bytearray(data)
+    mdat = data.index(b"mdat")
+    changed[mdat + 200] ^= 0x01
+    broken = _read(bytes(changed), "video/mp4")
+    assert broken.get_validation_state() == "Invalid"
+    assert _failures(broken) == [UNTRUSTED, "assertion.bmffHash.mismatch"]
+
+
+def test_issued_pdf_gets_a_credentialed_copy_beside_the_unchanged_one(exported):
+    [doc] = [d for d in exported["manifest"]["documents"] if d["id"] == exported["doc"]["id"]]
+    issued = exported["members"][doc["path"]]
+    assert hashlib.sha256(issued).hexdigest() == doc["sha256"]  # as issued, byte for byte
+    credentialed = doc["content_credentials"]
+    copy = exported["members"][credentialed["path"]]
+    assert credentialed["path"] == f"credentialed/{doc['path']}"
+    reader = _read(copy, "application/pdf")
+    assert reader.get_validation_state() == "Valid"
+    assert _failures(reader) == [UNTRUSTED]
+    manifest = reader.get_active_manifest()
+    assert manifest["ingredients"][0]["title"] == f"sha256:{doc['sha256']}"
+    assert _original(manifest)["kind"] == "document"
+    assert _actions(manifest) == ["c2pa.opened", "c2pa.published"]
+
+
+def test_stored_files_are_untouched_and_the_archive_verifies(exported):
+    for (_, _name), (recorded, now) in exported["stored"].items():
+        assert now == recorded  # derivatives in the bucket are as the pipeline made them
+    for media_id, now in exported["originals_now"].items():
+        assert now == exported["originals"][media_id][0]
+    for media_id in (exported["photo"], exported["video"]):
+        for name in ("thumbnail",) + (("preview",) if media_id == exported["photo"] else ()):
+            row = _derivative(exported, media_id, name)
+            assert row["sha256"] == exported["stored"][(media_id, name)][0]
+            assert row["content_credentials"]["sha256"] != row["sha256"]
+    report = verify.verify_archive(io.BytesIO(exported["data"]), exported["public_key"])
+    assert report.authentic, report.problems
+    assert report.summary["content_credentials"] >= 5
+
+
+def test_verify_py_finds_a_credentialed_jpeg_that_is_not_the_recorded_derivative(exported):
+    """A forger re-signs the archive over a preview whose pixels were changed: the manifest
+    lists the new file's hash, but the file less its C2PA segments is not what was derived."""
+    row_path = _derivative(exported, exported["photo"], "preview")["path"]
+    members = dict(exported["members"])
+    members[row_path] = _flip_in_image_data(members[row_path])
+    manifest = exported["manifest"]
+    for item in manifest["items"]:
+        for d in item["derivatives"]:
+            if d["path"] == row_path:
+                d["content_credentials"]["sha256"] = hashlib.sha256(members[row_path]).hexdigest()
+    for entry in manifest["files"]:
+        entry["sha256"] = hashlib.sha256(members[entry["path"]]).hexdigest()
+    raw = json.dumps(manifest, ensure_ascii=False).encode()
+    digest = hashlib.sha256(raw).hexdigest()
+    key = Ed25519PrivateKey.generate()
+    members["manifest.json"] = raw
+    members["signature.json"] = json.dumps(
+        {
+            "algorithm": "Ed25519",
+            "public_key": key.public_key().public_bytes_raw().hex(),
+            "manifest_sha256": digest,
+            "signature": key.sign(f"fieldtrace-case-archive/1\n{digest}".encode()).hex(),
+        }
+    ).encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, body in members.items():
+            zf.writestr(name, body)
+    problems = verify.verify_archive(io.BytesIO(out.getvalue())).problems
+    assert any(
+        f"{row_path} without its C2PA manifest is not the derivative recorded" in p
+        for p in problems
+    ), problems
+
+
+def test_unit_certificate_is_made_once_and_kept_private(tmp_path: Path):
+    first = ContentCredentials(tmp_path / "c2pa")
+    chain = first.chain_pem
+    assert stat.S_IMODE(os.stat(tmp_path / "c2pa" / KEY_FILE).st_mode) == 0o600
+    assert ContentCredentials(tmp_path / "c2pa").chain_pem == chain  # reused, not remade
+    assert first.ca_pem == (tmp_path / "c2pa" / CA_FILE).read_bytes()
+    assert chain == (tmp_path / "c2pa" / CERT_FILE).read_bytes() + first.ca_pem
+
+
+def test_a_configured_certificate_is_used_instead(tmp_path: Path):
+    ca, cert, key = make_unit_certificates("某市市场监督管理局")
+    (tmp_path / "chain.pem").write_bytes(cert + ca)
+    (tmp_path / "key.pem").write_bytes(key)
+    creds = ContentCredentials(
+        tmp_path / "own", cert_file=tmp_path / "chain.pem", key_file=tmp_path / "key.pem"
+    )
+    signed = creds.sign_bytes(
+        sample_jpeg(),
+        content_type="image/jpeg",
+        title="preview.jpg",
+        original=Original(sha256="ab" * 32, content_type="image/jpeg", id="m1"),
+        actions=["c2pa.resized"],
+    )
+    assert not (tmp_path / "own").exists()  # nothing self-made
+    reader = _read(signed, "image/jpeg", trust_anchor=ca)
+    assert reader.get_validation_state() == "Trusted"
+    assert "某市市场监督管理局" in reader.get_active_manifest()["signature_info"]["issuer"]

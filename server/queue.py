@@ -127,6 +127,7 @@ class JobQueue:
                 max_image_pixels=int(cfg["MEDIA_MAX_IMAGE_PIXELS"]),
                 max_jpeg_scans=int(cfg["MEDIA_MAX_JPEG_SCANS"]),
                 max_jpeg_pixels=int(cfg["MEDIA_MAX_JPEG_PIXELS"]),
+                max_decode_bytes=int(cfg["MEDIA_MAX_DECODE_MB"]) << 20,
                 transcode_pixels_per_s=float(cfg["MEDIA_TRANSCODE_PIXELS_PER_S"]),
                 max_threads=int(cfg["FFMPEG_MAX_THREADS"]),
                 max_duration_s=float(cfg["MEDIA_MAX_DURATION_S"]),

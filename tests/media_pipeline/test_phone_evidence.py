@@ -224,6 +224,21 @@ def test_the_jpeg_pixel_limit_comes_from_the_configuration(small_jpeg_limit, cli
     assert item["file_captured_at"] is not None  # its EXIF is read all the same
 
 
+@pytest.fixture
+def small_decode_memory(app_config):
+    app_config["MEDIA_MAX_DECODE_MB"] = 1  # before the app is made from it
+
+
+def test_the_decode_memory_comes_from_the_configuration(small_decode_memory, client, users):
+    officer = users.create("li")
+    case = open_case(client, officer)
+    out = io.BytesIO()  # 1000x1000 progressive 4:2:0: 3 MB of coefficients
+    Image.new("RGB", (1000, 1000), "teal").save(out, "JPEG", progressive=True, exif=phone_exif())
+    item = _media(client, officer, tus.upload(client, officer, case["id"], out.getvalue()))
+    assert item["steps"]["derive"]["code"] == "too_large_to_decode"
+    assert item["file_captured_at"] is not None
+
+
 def test_a_position_in_chinas_gcj02_datum_is_the_same_place_not_a_mismatch(client, users) -> None:
     """The file in WGS 84 (Shanghai), the phone's system location in GCJ-02: 481 m apart on
     paper, the same spot. A real move of that distance stays a mismatch."""

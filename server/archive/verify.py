@@ -64,6 +64,12 @@ signed by a key other than the manifest's (or not pinned) is a failure.
 ``captured_at``, ``captured_at_offset_min``, ``captured_end_at``, ``file_captured_at``,
 ``device_clock_offset_s``, ``received_at``, ``stored_at``, ``verified_at``, ``device_id``,
 ``latitude``, ``longitude``, ``capture``, ``original_path``, ``derivatives`` ...).
+A derivative exported with C2PA content credentials (a manifest signed for the unit embedded
+in the copy) keeps ``sha256`` (the stored derivative, as ``media.derived`` recorded it) and
+adds ``content_credentials: {"sha256", "size", "actions"}`` (the exported file); a JPEG's
+file less its C2PA APP11 segments must be the recorded one. Issued PDFs get a credentialed
+copy at ``credentialed/documents/...`` (``documents[].content_credentials``). The C2PA
+signatures themselves are for a C2PA reader, with the unit's published CA as trust anchor.
 
 Checks: the manifest's SHA-256 matches ``signature.json``; the signature is valid (and made
 by one of the ``--public-key`` keys when given); every listed file is present with its size

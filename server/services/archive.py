@@ -52,6 +52,10 @@ custody.json    本案的监管链条目（含链式哈希）/ the case's custod
 log.json        上述条目在公开审计日志（默克尔树）中的包含证明及签名树头 / each custody entry's
                 inclusion proof in the public audit log's Merkle tree, and the signed tree head
 verify.py       离线校验（仅需 Python 3 标准库）/ offline check, Python 3 standard library only
+derivatives/    照片预览、视频代理等副本，内嵌单位签名的 C2PA 内容凭证（原始文件不在其内）/ copies
+                with C2PA content credentials signed for the unit (check with a C2PA reader;
+                trust anchor: /public/signing-keys/c2pa-ca.pem)
+credentialed/   已签发文书带 C2PA 内容凭证的副本 / issued PDFs with C2PA content credentials
 
 本案卷由以下公钥签名（仅供与公布的公钥核对，不能作为信任依据）：
 Signed with this key (compare it with the published key; it is NOT proof by itself):

@@ -515,13 +515,13 @@ class TreeHead(db.Model):
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     public_key: Mapped[str] = mapped_column(sa.String(64))
     signature: Mapped[str] = mapped_column(sa.String(128))
-
-
-class MediaReceipt(db.Model):
     # Trusted time: an RFC 3161 token over the signature's bytes (services/timestamping.py)
     # and the TSA's time in it; cleared when the head is re-signed, until stamped again.
     tsa_token: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
     tsa_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MediaReceipt(db.Model):
     """The signed receipt (存证回执) issued to the officer when an item was verified: its
     canonical JSON and signature, kept as issued (a later move to another stage or a new
     signing key does not change a receipt already in the officer's hands)."""

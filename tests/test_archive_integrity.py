@@ -175,6 +175,8 @@ def test_signing_keys_are_published(app, client, users, tmp_path, capsys):
     keys = client.get("/public/signing-keys.json").get_json()["keys"]
     assert keys[0]["public_key"] == published and keys[0]["current"] is True
     assert keys[0]["first_used"]  # the export signed a head with it
+    first = datetime.fromisoformat(keys[0]["first_used"]).astimezone(clock.ZONE)
+    assert f"{first:%Y-%m-%d %H:%M} → 至今（北京时间）" in html  # Beijing time, not ISO UTC
     verifier = client.get("/public/signing-keys/verify.py")
     assert verifier.data == Path(verify.__file__).read_bytes()
 

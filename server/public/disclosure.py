@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask import render_template, request, url_for
@@ -86,7 +86,10 @@ def _content_page(code: str, kind: str, endpoint: str, template: str, **extra: A
 
 @bp.app_template_filter("shanghai_time")
 def _shanghai_time(at: Any) -> str:
-    return disclosure.local_time(at) if at else ""
+    """An instant (or its ISO text) as Beijing time, ``2026-05-01 10:20``."""
+    if isinstance(at, str) and at:
+        at = datetime.fromisoformat(at)
+    return disclosure.local_time(clock.aware(at)) if at else ""
 
 
 @bp.get("/")

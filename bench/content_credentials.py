@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from server.services.content_credentials import ContentCredentials, Original
+from server.services.signing import Signer
 
 
 def make_proxy(path: Path, mb: float) -> None:
@@ -89,8 +90,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp())
-    creds = ContentCredentials(work / "c2pa")
-    assert creds.chain_pem  # the certificate is made once per installation, not per export
+    creds = ContentCredentials(Signer(work / "audit-key.pem"))
+    assert creds.chain_pem  # derived once per process, not per export
     proxy, preview = work / "proxy.mp4", work / "preview.jpg"
     make_proxy(proxy, args.mb)
     make_preview(preview)

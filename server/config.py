@@ -139,10 +139,9 @@ class Config:
             _env("SIGNING_KEY_FILE", str(self.DATA_DIR / "audit-signing-key.pem")) or ""
         )
         # C2PA content credentials on exported copies: a CA-issued chain (PEM, leaf first) and
-        # its key; both empty: a self-made unit CA and certificate under DATA_DIR/c2pa.
+        # its key; both empty: a unit CA and certificate derived from the audit signing key.
         self.C2PA_CERT = _env("C2PA_CERT", "") or ""
         self.C2PA_KEY = _env("C2PA_KEY", "") or ""
-        self.C2PA_DIR = Path(_env("C2PA_DIR", str(self.DATA_DIR / "c2pa")) or "")
         self.C2PA_ORGANIZATION = _env("C2PA_ORGANIZATION", "Fieldtrace unit") or ""
         # Trusted time: an RFC 3161 time-stamping authority for the audit log's tree heads
         # (its URL, the PEM root certificate(s) its tokens chain to). Empty: heads are signed

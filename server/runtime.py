@@ -56,14 +56,15 @@ class Runtime:
             require_credential=bool(c.get("REQUIRE_CREDENTIAL", True)),
             holder_stale_s=float(c["UPLOAD_HOLDER_STALE_S"]),
         )
+        signer = Signer(c["SIGNING_KEY_FILE"])
         runtime = cls(
             storage=storage,
-            signer=Signer(c["SIGNING_KEY_FILE"]),
+            signer=signer,
             uploads=uploads,
             config=dict(c),
             tsa=Tsa.from_config(c),
             credentials=ContentCredentials(
-                c["C2PA_DIR"],
+                signer,
                 cert_file=c["C2PA_CERT"] or None,
                 key_file=c["C2PA_KEY"] or None,
                 unit_name=c["C2PA_ORGANIZATION"],

@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import stat
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -24,13 +22,11 @@ from server.extensions import db
 from server.models import Derivative, MediaItem
 from server.runtime import runtime
 from server.services.content_credentials import (
-    CA_FILE,
-    CERT_FILE,
-    KEY_FILE,
     ContentCredentials,
     Original,
     make_unit_certificates,
 )
+from server.services.signing import Signer, key_fingerprint
 from tests import tus_helpers as tus
 from tests.conftest import open_case, sample_jpeg
 from tests.workflow_helpers import API, Flow, move_case_to
@@ -257,13 +253,31 @@ def test_verify_py_finds_a_credentialed_jpeg_that_is_not_the_recorded_derivative
     ), problems
 
 
-def test_unit_certificate_is_made_once_and_kept_private(tmp_path: Path):
-    first = ContentCredentials(tmp_path / "c2pa")
-    chain = first.chain_pem
-    assert stat.S_IMODE(os.stat(tmp_path / "c2pa" / KEY_FILE).st_mode) == 0o600
-    assert ContentCredentials(tmp_path / "c2pa").chain_pem == chain  # reused, not remade
-    assert first.ca_pem == (tmp_path / "c2pa" / CA_FILE).read_bytes()
-    assert chain == (tmp_path / "c2pa" / CERT_FILE).read_bytes() + first.ca_pem
+def test_the_unit_chain_is_derived_from_the_audit_key_the_same_on_every_node(tmp_path: Path):
+    """Two nodes holding the cluster's audit key publish byte-identical chains (no per-node
+    CA); another audit key is another CA; the CA names the audit key it comes from."""
+    key_file = tmp_path / "audit.pem"
+    node_a = ContentCredentials(Signer(key_file))
+    chain = node_a.chain_pem
+    node_b = ContentCredentials(Signer(key_file))
+    assert node_b.chain_pem == chain and node_b.ca_pem == node_a.ca_pem
+    other = ContentCredentials(Signer(tmp_path / "other.pem"))
+    assert other.ca_pem != node_a.ca_pem
+    info = node_a.certificate_info()
+    fingerprint = key_fingerprint(Signer(key_file).public_key_hex)
+    assert f"OU=audit key {fingerprint}" in info["issuer"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.pem", "other.pem"]
+    # what node B signs, node A's published CA trusts
+    signed = node_b.sign_bytes(
+        sample_jpeg(),
+        content_type="image/jpeg",
+        title="preview.jpg",
+        original=Original(sha256="cd" * 32, content_type="image/jpeg", id="m2"),
+        actions=["c2pa.resized"],
+    )
+    assert _read(signed, "image/jpeg", trust_anchor=node_a.ca_pem).get_validation_state() == (
+        "Trusted"
+    )
 
 
 def test_a_configured_certificate_is_used_instead(tmp_path: Path):
@@ -271,7 +285,9 @@ def test_a_configured_certificate_is_used_instead(tmp_path: Path):
     (tmp_path / "chain.pem").write_bytes(cert + ca)
     (tmp_path / "key.pem").write_bytes(key)
     creds = ContentCredentials(
-        tmp_path / "own", cert_file=tmp_path / "chain.pem", key_file=tmp_path / "key.pem"
+        Signer(tmp_path / "audit.pem"),
+        cert_file=tmp_path / "chain.pem",
+        key_file=tmp_path / "key.pem",
     )
     signed = creds.sign_bytes(
         sample_jpeg(),
@@ -280,7 +296,7 @@ def test_a_configured_certificate_is_used_instead(tmp_path: Path):
         original=Original(sha256="ab" * 32, content_type="image/jpeg", id="m1"),
         actions=["c2pa.resized"],
     )
-    assert not (tmp_path / "own").exists()  # nothing self-made
+    assert not (tmp_path / "audit.pem").exists()  # nothing derived: the audit key unused
     reader = _read(signed, "image/jpeg", trust_anchor=ca)
     assert reader.get_validation_state() == "Trusted"
     assert "某市市场监督管理局" in reader.get_active_manifest()["signature_info"]["issuer"]

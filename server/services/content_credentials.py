@@ -11,14 +11,16 @@ evidence), and the stored derivative stays as the pipeline recorded it; the expo
 signed copy of it.
 
 Signing needs an X.509 chain (C2PA does not take bare keys). By default each installation
-makes its own: a unit CA and, issued by it, an ES256 signing certificate, both under
-``DATA_DIR`` on first use (like the audit key). ``FIELDTRACE_C2PA_CERT`` and
-``FIELDTRACE_C2PA_KEY`` point at a CA-issued chain (PEM, leaf first) and its key instead.
-The chain is published at ``/public/signing-keys/c2pa-chain.pem`` (and the self-made CA alone
-at ``/public/signing-keys/c2pa-ca.pem``), so a reader can add the CA to its trust list; until
-then, readers report ``signingCredential.untrusted`` and nothing else.
+has its own, derived from the unit's Ed25519 audit key (``SIGNING_KEY_FILE``, made on first
+use under ``DATA_DIR``): a unit CA naming that key's fingerprint and, issued by it, an ES256
+signing certificate. Derived, not stored: every node of a cluster holds the audit key and so
+makes the same chain, and there is no second secret to copy or back up.
+``FIELDTRACE_C2PA_CERT`` and ``FIELDTRACE_C2PA_KEY`` point at a CA-issued chain (PEM, leaf
+first) and its key instead. The chain is published at ``/public/signing-keys/c2pa-chain.pem``
+(its root alone at ``/public/signing-keys/c2pa-ca.pem``), so a reader can add the CA to its
+trust list; until then, readers report ``signingCredential.untrusted`` and nothing else.
 
->>> creds = ContentCredentials(Path("instance/c2pa"))  # doctest: +SKIP
+>>> creds = ContentCredentials(Signer(Path("instance/audit-signing-key.pem")))  # doctest: +SKIP
 >>> signed = creds.sign_bytes(jpeg, content_type="image/jpeg", title="preview.jpg",
 ...     original=Original(sha256=item.server_sha256, content_type="image/heic", id=item.id),
 ...     actions=["c2pa.resized"])  # doctest: +SKIP
@@ -27,10 +29,9 @@ then, readers report ``signingCredential.untrusted`` and nothing else.
 from __future__ import annotations
 
 import io
-import os
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -38,12 +39,17 @@ import c2pa
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .signing import Signer, key_fingerprint
 
 SOFTWARE_AGENT = "Fieldtrace"
 ORIGINAL_ASSERTION = "org.fieldtrace.original"
-CA_FILE, CERT_FILE, KEY_FILE = "c2pa-unit-ca.pem", "c2pa-unit-cert.pem", "c2pa-unit-key.pem"
-_VALID_YEARS = 10
+# Fixed, so every node derives the same certificates (the validity C2PA readers check).
+_NOT_BEFORE = datetime(2025, 1, 1, tzinfo=UTC)
+_NOT_AFTER = datetime(2055, 1, 1, tzinfo=UTC)
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 # Content types the export signs. Anything else (waveform JSON, ...) goes out as stored.
 SIGNABLE = frozenset({"image/jpeg", "image/png", "video/mp4", "audio/mp4", "application/pdf"})
@@ -74,13 +80,13 @@ class ContentCredentials:
 
     def __init__(
         self,
-        directory: Path,
+        audit_signer: Signer,
         *,
         cert_file: str | Path | None = None,
         key_file: str | Path | None = None,
         unit_name: str = "Fieldtrace unit",
     ) -> None:
-        self.directory = Path(directory)
+        self.audit_signer = audit_signer
         self.cert_file = Path(cert_file) if cert_file else None
         self.key_file = Path(key_file) if key_file else None
         self.unit_name = unit_name
@@ -102,34 +108,13 @@ class ContentCredentials:
                     self._chain = self.cert_file.read_bytes()
                     self._key = self.key_file.read_bytes()
                 else:
-                    self._chain, self._key = self._own_credentials()
+                    ca_pem, cert_pem, key_pem = make_unit_certificates(
+                        self.unit_name,
+                        seed=self.audit_signer.key.private_bytes_raw(),
+                        audit_key_hex=self.audit_signer.public_key_hex,
+                    )
+                    self._chain, self._key = cert_pem + ca_pem, key_pem
             return self._chain, self._key
-
-    def _own_credentials(self) -> tuple[bytes, bytes]:
-        ca_path, cert_path, key_path = (
-            self.directory / CA_FILE,
-            self.directory / CERT_FILE,
-            self.directory / KEY_FILE,
-        )
-        if not key_path.exists():
-            self.directory.mkdir(parents=True, exist_ok=True)
-            ca_pem, cert_pem, key_pem = make_unit_certificates(self.unit_name)
-            # The key last and exclusively: a second process racing us keeps the first set.
-            for path, data in ((ca_path, ca_pem), (cert_path, cert_pem)):
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_bytes(data)
-                if not key_path.exists():
-                    os.replace(tmp, path)
-                else:
-                    tmp.unlink()
-            try:
-                fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(key_pem)
-        return cert_path.read_bytes() + ca_path.read_bytes(), key_path.read_bytes()
 
     @property
     def chain_pem(self) -> bytes:
@@ -233,50 +218,76 @@ class ContentCredentials:
         return out.getvalue()
 
 
-def make_unit_certificates(unit_name: str) -> tuple[bytes, bytes, bytes]:
-    """A self-made unit CA and an ES256 C2PA signing certificate it issued, as PEM
-    (CA, certificate, PKCS#8 key). The CA's key is not kept: it signs this one certificate,
-    so nothing can issue another in its name later."""
-    now = datetime.now(UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, unit_name),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"{unit_name} Fieldtrace C2PA CA"),
-        ]
-    )
+def _derived_scalar(seed: bytes, label: str) -> int:
+    okm = HKDF(hashes.SHA256(), 48, salt=None, info=f"fieldtrace/c2pa/{label}/1".encode())
+    return int.from_bytes(okm.derive(seed), "big") % (_P256_ORDER - 1) + 1
+
+
+def make_unit_certificates(
+    unit_name: str, *, seed: bytes | None = None, audit_key_hex: str | None = None
+) -> tuple[bytes, bytes, bytes]:
+    """A unit CA and an ES256 C2PA signing certificate it issued, as PEM (CA, certificate,
+    PKCS#8 key of the certificate).
+
+    With ``seed`` (the unit's Ed25519 audit key) both keys are derived from it (HKDF-SHA256,
+    one label each), and serials, dates and the deterministic ECDSA signatures follow, so
+    every node holding that key makes byte-identical certificates: no second secret to copy
+    to each node, no node publishing a CA of its own, and a new audit key is a new CA. The
+    CA's subject names the audit key's fingerprint, tying it to the published key. Without a
+    seed, fresh random keys (tests, or a chain to hand to a real CA's process)."""
+    if seed is None:
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        key = ec.generate_private_key(ec.SECP256R1())
+        serials = (x509.random_serial_number(), x509.random_serial_number())
+    else:
+        ca_key = ec.derive_private_key(_derived_scalar(seed, "ca"), ec.SECP256R1())
+        key = ec.derive_private_key(_derived_scalar(seed, "signer"), ec.SECP256R1())
+        serials = (
+            _derived_scalar(seed, "ca-serial") >> 104 | 1,
+            _derived_scalar(seed, "serial") >> 104 | 1,
+        )
+    ca_attrs = [
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, unit_name),
+        x509.NameAttribute(NameOID.COMMON_NAME, f"{unit_name} Fieldtrace C2PA CA"),
+    ]
+    if audit_key_hex:
+        ca_attrs.insert(
+            1,
+            x509.NameAttribute(
+                NameOID.ORGANIZATIONAL_UNIT_NAME, "audit key " + key_fingerprint(audit_key_hex)
+            ),
+        )
+    ca_name = x509.Name(ca_attrs)
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, unit_name),
             x509.NameAttribute(NameOID.COMMON_NAME, f"{unit_name} Fieldtrace content credentials"),
         ]
     )
-    start, end = now - timedelta(hours=1), now + timedelta(days=365 * _VALID_YEARS)
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
         .issuer_name(ca_name)
         .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
+        .serial_number(serials[0])
+        .not_valid_before(_NOT_BEFORE)
+        .not_valid_after(_NOT_AFTER)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(False, False, False, False, False, True, True, False, False),
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
+        .sign(ca_key, hashes.SHA256(), ecdsa_deterministic=True)
     )
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(ca_name)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
+        .serial_number(serials[1])
+        .not_valid_before(_NOT_BEFORE)
+        .not_valid_after(_NOT_AFTER)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             x509.KeyUsage(True, False, False, False, False, False, False, False, False),
@@ -288,7 +299,7 @@ def make_unit_certificates(unit_name: str) -> tuple[bytes, bytes, bytes]:
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
         )
-        .sign(ca_key, hashes.SHA256())
+        .sign(ca_key, hashes.SHA256(), ecdsa_deterministic=True)
     )
     pem = serialization.Encoding.PEM
     return (

@@ -68,6 +68,8 @@ class Runtime:
                 cert_file=c["C2PA_CERT"] or None,
                 key_file=c["C2PA_KEY"] or None,
                 unit_name=c["C2PA_ORGANIZATION"],
+                # The heads' RFC 3161 authority also stamps the copies' C2PA signatures.
+                tsa_url=c.get("TSA_URL") or None,
             ),
         )
         from .queue import JobQueue

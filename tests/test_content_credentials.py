@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,8 @@ from server.services.content_credentials import (
 )
 from server.services.signing import Signer, key_fingerprint
 from tests import tus_helpers as tus
-from tests.conftest import open_case, sample_jpeg
+from tests.conftest import make_app, open_case, sample_jpeg
+from tests.tsa import LocalTsa
 from tests.workflow_helpers import API, Flow, move_case_to
 
 UNTRUSTED = "signingCredential.untrusted"
@@ -300,3 +302,58 @@ def test_a_configured_certificate_is_used_instead(tmp_path: Path):
     reader = _read(signed, "image/jpeg", trust_anchor=ca)
     assert reader.get_validation_state() == "Trusted"
     assert "某市市场监督管理局" in reader.get_active_manifest()["signature_info"]["issuer"]
+
+
+class TestTrustedTime:
+    """With a time-stamping authority configured (the one the log's heads use), the copies'
+    C2PA signatures carry its RFC 3161 timestamp; a TSA that is down costs the timestamp,
+    not the export."""
+
+    @pytest.fixture
+    def tsa(self, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTsa]:
+        local = LocalTsa(tmp_path_factory.mktemp("tsa")).start()
+        yield local
+        local.stop()
+
+    @pytest.fixture
+    def app(self, app_config, tsa: LocalTsa):
+        app = make_app({**app_config, "TSA_URL": tsa.url, "TSA_CA_FILE": str(tsa.ca_file)})
+        yield app
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+    def _export_preview(self, client, users) -> tuple[dict[str, Any], bytes]:
+        officer, sup = users.create("li"), users.create("zhang", role="supervisor")
+        cid = open_case(client, officer, procedure="simple")["id"]
+        photo = tus.upload(client, officer, cid, sample_jpeg(1600, 1200))
+        resp = client.get(f"{API}/cases/{cid}/archive.zip", headers=sup.headers)
+        assert resp.status_code == 200, resp.data[:300]
+        data = resp.data
+        resp.close()
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            manifest = json.loads(zf.read("manifest.json"))
+            [item] = [i for i in manifest["items"] if i["id"] == photo]
+            [row] = [d for d in item["derivatives"] if d["name"] == "preview"]
+            return row, zf.read(row["path"])
+
+    def test_copies_are_timestamped(self, client, users):
+        row, data = self._export_preview(client, users)
+        assert row["content_credentials"]["timestamped"] is True
+        reader = _read(data, "image/jpeg")
+        results = reader.get_validation_results()["activeManifest"]
+        assert reader.get_validation_state() == "Valid"
+        assert _failures(reader) == [UNTRUSTED]
+        assert "timeStamp.validated" in {s["code"] for s in results["success"]}
+        # the test TSA's own root is in no trust list either: informational, not a failure
+        assert "timeStamp.untrusted" in {s["code"] for s in results["informational"]}
+        assert reader.get_active_manifest()["signature_info"]["time"]
+
+    def test_a_tsa_that_is_down_costs_the_timestamp_not_the_export(self, client, users, tsa):
+        tsa.fail = True
+        row, data = self._export_preview(client, users)
+        assert row["content_credentials"]["timestamped"] is False
+        reader = _read(data, "image/jpeg")
+        assert reader.get_validation_state() == "Valid"
+        assert _failures(reader) == [UNTRUSTED]
+        assert "time" not in reader.get_active_manifest()["signature_info"]

@@ -617,8 +617,10 @@ def export_archive(
         credentialed = None
         if credentials is not None and doc.sha256:
             # C2PA rewrites a PDF whole: the copy goes beside the issued file, not over it.
-            signed = credentials.sign_bytes(
-                data,
+            signed_pdf = io.BytesIO()
+            stamped = credentials.sign(
+                io.BytesIO(data),
+                signed_pdf,
                 content_type="application/pdf",
                 title=path.rsplit("/", 1)[1],
                 original=Original(
@@ -628,11 +630,16 @@ def export_archive(
             )
             copy = writer.add(
                 f"credentialed/{path}",
-                signed,
+                signed_pdf.getvalue(),
                 "document_credentials",
                 document_id=doc.id,
             )
-            credentialed = {"path": copy["path"], "sha256": copy["sha256"], "size": copy["size"]}
+            credentialed = {
+                "path": copy["path"],
+                "sha256": copy["sha256"],
+                "size": copy["size"],
+                "timestamped": stamped,
+            }
         documents.append(
             {
                 "content_credentials": credentialed,
@@ -724,13 +731,14 @@ def export_archive(
                 "source_sha256": d.source_sha256,
             }
             if credentials is not None and d.content_type in SIGNABLE:
-                stored_sha, added, actions = _add_credentialed(
+                stored_sha, added, actions, stamped = _add_credentialed(
                     writer, storage, credentials, item, d, path
                 )
                 exported["content_credentials"] = {
                     "sha256": added["sha256"],
                     "size": added["size"],
                     "actions": actions,
+                    "timestamped": stamped,
                 }
             else:
                 added = writer.add_stream(
@@ -834,10 +842,11 @@ def _add_credentialed(
     item: MediaItem,
     d: Derivative,
     path: str,
-) -> tuple[str, dict[str, Any], list[str]]:
+) -> tuple[str, dict[str, Any], list[str], bool]:
     """Add derivative ``d`` with a C2PA manifest embedded; returns the stored file's SHA-256
-    (the caller refuses the export when it is not the recorded one), the zip entry and the
-    actions stated. The stored derivative is read, never written."""
+    (the caller refuses the export when it is not the recorded one), the zip entry, the
+    actions stated and whether the signature has an RFC 3161 timestamp. The stored
+    derivative is read, never written."""
     original_type = item.detected_content_type or item.claimed_content_type or ""
     actions = derivative_actions(d.name, original_type, d.content_type)
     digest = hashlib.sha256()
@@ -850,7 +859,7 @@ def _add_credentialed(
             digest.update(chunk)
             source.write(chunk)
         source.seek(0)
-        credentials.sign(
+        stamped = credentials.sign(
             source,
             signed,
             content_type=d.content_type,
@@ -866,7 +875,7 @@ def _add_credentialed(
         added = writer.add_stream(
             path, iter(lambda: signed.read(1024 * 1024), b""), "derivative", media_id=item.id
         )
-    return digest.hexdigest(), added, actions
+    return digest.hexdigest(), added, actions, stamped
 
 
 def log_proofs(session: Session, signer: Signer, entries: Sequence[AuditEntry]) -> dict[str, Any]:

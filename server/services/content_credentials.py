@@ -29,7 +29,9 @@ trust list; until then, readers report ``signingCredential.untrusted`` and nothi
 from __future__ import annotations
 
 import io
+import logging
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +48,8 @@ from .signing import Signer, key_fingerprint
 
 SOFTWARE_AGENT = "Fieldtrace"
 ORIGINAL_ASSERTION = "org.fieldtrace.original"
+log = logging.getLogger(__name__)
+TSA_RETRY_S = 60.0
 # Fixed, so every node derives the same certificates (the validity C2PA readers check).
 _NOT_BEFORE = datetime(2025, 1, 1, tzinfo=UTC)
 _NOT_AFTER = datetime(2055, 1, 1, tzinfo=UTC)
@@ -85,8 +89,11 @@ class ContentCredentials:
         cert_file: str | Path | None = None,
         key_file: str | Path | None = None,
         unit_name: str = "Fieldtrace unit",
+        tsa_url: str | None = None,
     ) -> None:
         self.audit_signer = audit_signer
+        self.tsa_url = tsa_url or None
+        self._tsa_retry_at = 0.0
         self.cert_file = Path(cert_file) if cert_file else None
         self.key_file = Path(key_file) if key_file else None
         self.unit_name = unit_name
@@ -139,10 +146,10 @@ class ContentCredentials:
             "cert_sha256": leaf.fingerprint(hashes.SHA256()).hex(),
         }
 
-    def _signer(self) -> c2pa.Signer:
+    def _signer(self, tsa_url: str | None) -> c2pa.Signer:
         chain, key = self._load()
         return c2pa.Signer.from_info(
-            c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain, key, None)
+            c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain, key, tsa_url)
         )
 
     # --- signing ---------------------------------------------------------------------------
@@ -200,12 +207,40 @@ class ContentCredentials:
         title: str,
         original: Original,
         actions: list[str],
-    ) -> None:
-        """Write ``source`` (seekable) to ``dest`` with a signed manifest embedded."""
+    ) -> bool:
+        """Write ``source`` (seekable) to ``dest`` (seekable, empty) with a signed manifest
+        embedded; True when the signature carries an RFC 3161 timestamp from ``tsa_url``.
+
+        A TSA that fails is not a reason to refuse an export: the copy is signed without
+        trusted time (the manifest still binds it; the signing time is then the signer's
+        word), and the TSA is left alone for ``TSA_RETRY_S`` so one outage does not cost
+        every copy of the export a failed request."""
         definition = self.manifest_definition(
             content_type=content_type, title=title, original=original, actions=actions
         )
-        signer = self._signer()
+        start = source.tell()
+        if self.tsa_url and time.monotonic() >= self._tsa_retry_at:
+            try:
+                self._sign_once(definition, content_type, source, dest, self.tsa_url)
+                return True
+            except c2pa.C2paError as exc:
+                log.warning("C2PA timestamp from %s failed, signing without: %s", self.tsa_url, exc)
+                self._tsa_retry_at = time.monotonic() + TSA_RETRY_S
+                source.seek(start)
+                dest.seek(0)
+                dest.truncate()
+        self._sign_once(definition, content_type, source, dest, None)
+        return False
+
+    def _sign_once(
+        self,
+        definition: dict[str, Any],
+        content_type: str,
+        source: IO[bytes],
+        dest: IO[bytes],
+        tsa_url: str | None,
+    ) -> None:
+        signer = self._signer(tsa_url)
         try:
             with c2pa.Builder(definition, self._context) as builder:
                 builder.sign(signer, content_type, source, dest)

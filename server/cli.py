@@ -387,6 +387,7 @@ def cmd_archive_verify(args: argparse.Namespace) -> int:
         args.public_key,
         as_json=args.json,
         trust_embedded_key=args.trust_embedded_key,
+        tsa_ca=args.tsa_ca,
     )
 
 

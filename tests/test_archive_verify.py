@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -23,6 +25,8 @@ from server import cli
 from server.archive import verify
 from server.services import transparency
 from server.services.audit import GENESIS_HASH, compute_entry_hash, head_message
+from server.services.timestamping import Tsa
+from tests.tsa import LocalTsa
 
 VERIFY_SOURCE = Path(verify.__file__).read_bytes()
 T0 = datetime(2026, 3, 2, 1, 30, 0, 123456, tzinfo=UTC)
@@ -749,3 +753,71 @@ def test_an_archive_exported_before_log_proofs_is_noted(tmp_path: Path) -> None:
     report = verify.verify_archive(parts.write(tmp_path / "case.zip"), parts.public_key_hex)
     assert report.ok and report.authentic, report.problems
     assert any("no Merkle inclusion proofs" in n for n in report.notes)
+
+
+# --- trusted time of the log's tree head (--tsa-ca) ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tsa(tmp_path_factory: pytest.TempPathFactory):
+    local = LocalTsa(tmp_path_factory.mktemp("tsa")).start()
+    yield local
+    local.stop()
+
+
+def _stamped(tsa: LocalTsa, *, other_signature: bool = False) -> Parts:
+    parts = make_parts()
+    log = json.loads(parts.files["log.json"])
+    roots = x509.load_pem_x509_certificates(tsa.ca_file.read_bytes())
+    signed = bytes.fromhex(log["head"]["signature"])
+    stamp = Tsa(url=tsa.url, roots=roots).stamp(os.urandom(64) if other_signature else signed)
+    log["head"]["timestamp_token"] = base64.b64encode(stamp.token).decode()
+    log["head"]["timestamp_time"] = stamp.time.isoformat()
+    parts.files["log.json"] = json.dumps(log).encode()
+    return parts.sign()
+
+
+def test_the_tree_heads_time_stamp_is_checked_with_the_authoritys_root(tsa, tmp_path):
+    parts = _stamped(tsa)
+    archive = parts.write(tmp_path / "case.zip")
+    report = verify.verify_archive(archive, parts.public_key_hex, tsa_ca=str(tsa.ca_file))
+    assert report.ok and report.authentic, report.problems
+    assert report.summary["trusted_time"]
+    unchecked = verify.verify_archive(archive, parts.public_key_hex)
+    assert unchecked.ok and any("--tsa-ca" in n for n in unchecked.notes)
+    # the bundled verify.py alone (standard library and the openssl command)
+    done = run_standalone(
+        archive, "--public-key", parts.public_key_hex, "--tsa-ca", str(tsa.ca_file)
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_time_stamp_of_another_signature_or_authority_fails(tsa, tmp_path):
+    other = _stamped(tsa, other_signature=True)
+    problems = problems_of(
+        other, tmp_path, public_key_hex=other.public_key_hex, tsa_ca=str(tsa.ca_file)
+    )
+    assert any("the tree head's RFC 3161 token: openssl ts -verify" in p for p in problems), (
+        problems
+    )
+    stranger = LocalTsa(tmp_path / "stranger")
+    stranger.dir.mkdir()
+    stranger.start()
+    try:
+        problems = problems_of(
+            _stamped(tsa),
+            tmp_path,
+            public_key_hex=other.public_key_hex,
+            tsa_ca=str(stranger.ca_file),
+        )
+    finally:
+        stranger.stop()
+    assert any("RFC 3161 token" in p for p in problems), problems
+
+
+def test_tsa_ca_given_without_a_token_is_a_problem(tsa, tmp_path):
+    parts = make_parts()
+    problems = problems_of(
+        parts, tmp_path, public_key_hex=parts.public_key_hex, tsa_ca=str(tsa.ca_file)
+    )
+    assert any("carries no RFC 3161 token" in p for p in problems), problems

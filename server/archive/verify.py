@@ -71,6 +71,11 @@ file less its C2PA APP11 segments must be the recorded one. Issued PDFs get a cr
 copy at ``credentialed/documents/...`` (``documents[].content_credentials``). The C2PA
 signatures themselves are for a C2PA reader, with the unit's published CA as trust anchor.
 
+``log.json`` (``manifest.log``) holds a tree head of the audit log's Merkle tree covering the
+custody entries, signed by the archive's key (with the TSA's RFC 3161 token over its
+signature when trusted time is on), and each entry's inclusion proof; ``--tsa-ca PEM`` checks
+that token with the ``openssl`` command.
+
 Checks: the manifest's SHA-256 matches ``signature.json``; the signature is valid (and made
 by one of the ``--public-key`` keys when given); every listed file is present with its size
 and SHA-256; no member is unlisted; every custody entry recomputes and links; the custody
@@ -87,9 +92,13 @@ terminated or expired).
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
+import os
+import subprocess
 import sys
+import tempfile
 import zipfile
 import zlib
 from collections.abc import Sequence
@@ -580,6 +589,34 @@ def _check_audit_head(
     report.summary["audit_head_seq"] = seq
 
 
+def check_timestamp_token(token_b64: str, signature_hex: str, tsa_ca: str) -> str | None:
+    """Check an RFC 3161 token over a tree head's signature with the ``openssl`` command
+    (``openssl ts -verify``: the imprint is SHA-256 of the signature's bytes, the token's
+    signer chains to ``tsa_ca``). None when it holds, else why not."""
+    try:
+        token = base64.b64decode(token_b64, validate=True)
+        digest = hashlib.sha256(bytes.fromhex(signature_hex)).hexdigest()
+    except (ValueError, TypeError) as exc:
+        return f"malformed token or signature: {exc}"
+    with tempfile.TemporaryDirectory() as work:
+        path = os.path.join(work, "token.tsr")
+        with open(path, "wb") as fh:
+            fh.write(token)
+        try:
+            done = subprocess.run(
+                ["openssl", "ts", "-verify", "-digest", digest, "-in", path, "-CAfile", tsa_ca],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"the openssl command could not run: {exc}"
+    if "Verification: OK" in done.stdout:
+        return None
+    reason = (done.stderr.strip().splitlines() or ["no reason given"])[-1]
+    return f"openssl ts -verify: {reason}"
+
+
 def _check_log(
     zf: zipfile.ZipFile,
     manifest: dict[str, Any],
@@ -587,6 +624,7 @@ def _check_log(
     custody_hashes: dict[int, str],
     pinned: list[str],
     report: Report,
+    tsa_ca: str | None = None,
 ) -> None:
     """Each custody entry is in the audit log's public Merkle tree: ``log.json`` holds a tree
     head signed by the archive's key and one inclusion proof per custody entry."""
@@ -658,11 +696,21 @@ def _check_log(
                 f"包含证明无效 / custody entry seq={seq} is not proven in the signed tree "
                 f"({path}): {exc}"
             )
-    if head.get("timestamp_token"):
+    if head.get("timestamp_token") and tsa_ca:
+        failed = check_timestamp_token(str(head["timestamp_token"]), str(head["signature"]), tsa_ca)
+        if failed:
+            report.problems.append(f"可信时间戳无效 / the tree head's RFC 3161 token: {failed}")
+        else:
+            report.summary["trusted_time"] = head.get("timestamp_time")
+    elif head.get("timestamp_token"):
         report.notes.append(
-            "树头带有 RFC 3161 可信时间戳，本程序不核对其签名，可用 openssl ts -verify 核对 / "
-            "the tree head carries an RFC 3161 time-stamp token; verify.py does not check its "
-            "signature (use openssl ts -verify, see README)"
+            "树头带有 RFC 3161 可信时间戳；用 --tsa-ca 指定时间戳机构的根证书即可核对 / the tree "
+            "head carries an RFC 3161 time-stamp token: give --tsa-ca (the authority's root "
+            "certificate) to check it"
+        )
+    elif tsa_ca:
+        report.problems.append(
+            "缺少可信时间戳 / --tsa-ca given, but the tree head carries no RFC 3161 token"
         )
     report.summary["tree_size"] = size
     report.summary["inclusion_proofs_checked"] = checked
@@ -866,6 +914,7 @@ def verify_archive(
     public_key_hex: str | Sequence[str] | None = None,
     *,
     trust_embedded_key: bool = False,
+    tsa_ca: str | None = None,
 ) -> Report:
     """Check a case archive; every problem found is in ``report.problems``.
 
@@ -901,7 +950,7 @@ def verify_archive(
         listed = _check_files(zf, manifest, report)
         custody_hashes, custody = _check_custody(zf, manifest, listed, report)
         _check_audit_head(manifest, custody_hashes, pinned, report)
-        _check_log(zf, manifest, listed, custody_hashes, pinned, report)
+        _check_log(zf, manifest, listed, custody_hashes, pinned, report, tsa_ca)
         _check_items(zf, manifest, custody, report)
         for key in ("items", "documents"):
             value = manifest.get(key)
@@ -1515,6 +1564,7 @@ def run(
     *,
     as_json: bool = False,
     trust_embedded_key: bool = False,
+    tsa_ca: str | None = None,
 ) -> int:
     """Verify ``path`` and print the outcome; returns the exit status.
 
@@ -1527,7 +1577,9 @@ def run(
         return EXIT_USAGE
     try:
         with open(path, "rb") as fh:
-            report = verify_archive(fh, keys or None, trust_embedded_key=trust_embedded_key)
+            report = verify_archive(
+                fh, keys or None, trust_embedded_key=trust_embedded_key, tsa_ca=tsa_ca
+            )
     except OSError as exc:
         print(f"error: cannot open {path}: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -1556,6 +1608,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="accept the key inside the archive without comparing it with the published one "
         "(exit 0 when intact; the output says the key was NOT checked)",
+    )
+    parser.add_argument(
+        "--tsa-ca",
+        metavar="PEM",
+        help="the time-stamping authority's root certificate(s): check the tree head's RFC "
+        "3161 token with the openssl command (a token that does not verify is a problem)",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
@@ -1592,6 +1650,7 @@ def main(argv: list[str] | None = None) -> int:
         args.public_key,
         as_json=args.json,
         trust_embedded_key=args.trust_embedded_key,
+        tsa_ca=args.tsa_ca,
     )
 
 

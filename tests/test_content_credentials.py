@@ -16,6 +16,8 @@ from typing import Any
 import c2pa
 import pytest
 import sqlalchemy as sa
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from server.archive import verify
@@ -357,3 +359,19 @@ class TestTrustedTime:
         assert reader.get_validation_state() == "Valid"
         assert _failures(reader) == [UNTRUSTED]
         assert "time" not in reader.get_active_manifest()["signature_info"]
+
+
+def test_the_unit_ca_is_published_beside_the_signing_keys(app, client):
+    page = client.get("/public/signing-keys").get_data(as_text=True)
+    listed = client.get("/public/signing-keys.json").get_json()["content_credentials"]
+    ca = client.get("/public/signing-keys/c2pa-ca.pem")
+    assert ca.headers["Content-Type"] == "application/x-pem-file"
+    with app.app_context():
+        creds = runtime().credentials
+        assert ca.data == creds.ca_pem
+        assert client.get("/public/signing-keys/c2pa-chain.pem").data == creds.chain_pem
+        fingerprint = key_fingerprint(runtime().signer.public_key_hex)
+    root = x509.load_pem_x509_certificate(ca.data)
+    assert listed["ca_sha256"] == root.fingerprint(hashes.SHA256()).hex()
+    assert listed["algorithm"] == "ES256" and f"audit key {fingerprint}" in listed["issuer"]
+    assert "/public/signing-keys/c2pa-ca.pem" in page and listed["ca_sha256"] in page

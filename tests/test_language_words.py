@@ -308,7 +308,7 @@ def test_public_pages_speak_chinese(app, client, users):
         "/public/units/PUB/reports/",
         "/public/signing-keys",
     ]
-    data = ("PUB", "pub_admin", "Pub_Admin", "Ed25519", "UNAUTHENTICATED")
+    data = ("PUB", "pub_admin", "Pub_Admin", "Ed25519", "UNAUTHENTICATED", "C2PA")
     problems = {}
     for url in pages:
         resp = client.get(url)

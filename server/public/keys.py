@@ -22,16 +22,28 @@ def _keys() -> list[dict]:
     return audit.signing_keys(db.session, runtime().signer)
 
 
+def _content_credentials() -> dict | None:
+    """The C2PA chain's facts (fingerprints, names, expiry), or None when not signing."""
+    credentials = runtime().credentials
+    return credentials.certificate_info() if credentials is not None else None
+
+
 @bp.get("/signing-keys")
 def signing_keys():
-    response = make_response(render_template("public/signing_keys.html", keys=_keys()))
+    response = make_response(
+        render_template(
+            "public/signing_keys.html", keys=_keys(), content_credentials=_content_credentials()
+        )
+    )
     response.headers.update(_HEADERS)
     return response
 
 
 @bp.get("/signing-keys.json")
 def signing_keys_json():
-    response = jsonify({"algorithm": "Ed25519", "keys": _keys()})
+    response = jsonify(
+        {"algorithm": "Ed25519", "keys": _keys(), "content_credentials": _content_credentials()}
+    )
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
 

@@ -42,6 +42,9 @@ class ErrorBodySchema(Schema):
     code = fields.String(required=True, metadata={"description": "machine-readable code"})
     message = fields.String(required=True, metadata={"description": "human-readable message"})
     details = fields.Dict()
+    request_id = fields.String(
+        metadata={"description": "the request's id, as in the X-Request-Id header and the logs"}
+    )
 
 
 class ErrorSchema(Schema):

@@ -375,3 +375,19 @@ def test_the_unit_ca_is_published_beside_the_signing_keys(app, client):
     assert listed["ca_sha256"] == root.fingerprint(hashes.SHA256()).hex()
     assert listed["algorithm"] == "ES256" and f"audit key {fingerprint}" in listed["issuer"]
     assert "/public/signing-keys/c2pa-ca.pem" in page and listed["ca_sha256"] in page
+
+
+def test_a_half_or_mismatched_configuration_refuses_to_start(app_config, tmp_path: Path):
+    ca, cert, key = make_unit_certificates("某市市场监督管理局")
+    _, other_cert, _ = make_unit_certificates("另一单位")
+    (tmp_path / "chain.pem").write_bytes(cert + ca)
+    (tmp_path / "other.pem").write_bytes(other_cert + ca)
+    (tmp_path / "key.pem").write_bytes(key)
+    with pytest.raises(RuntimeError, match="FIELDTRACE_C2PA_CERT and FIELDTRACE_C2PA_KEY go"):
+        make_app({**app_config, "C2PA_CERT": str(tmp_path / "chain.pem")})
+    with pytest.raises(RuntimeError, match="is not for FIELDTRACE_C2PA_KEY"):
+        ContentCredentials(
+            Signer(tmp_path / "audit.pem"),
+            cert_file=tmp_path / "other.pem",
+            key_file=tmp_path / "key.pem",
+        )

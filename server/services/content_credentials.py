@@ -94,8 +94,15 @@ class ContentCredentials:
         self.audit_signer = audit_signer
         self.tsa_url = tsa_url or None
         self._tsa_retry_at = 0.0
+        if bool(cert_file) != bool(key_file):
+            raise RuntimeError(
+                "FIELDTRACE_C2PA_CERT and FIELDTRACE_C2PA_KEY go together (a CA-issued chain "
+                "and its key); set both, or neither for the unit's own chain"
+            )
         self.cert_file = Path(cert_file) if cert_file else None
         self.key_file = Path(key_file) if key_file else None
+        if self.cert_file and self.key_file:
+            _check_configured_pair(self.cert_file.read_bytes(), self.key_file.read_bytes())
         self.unit_name = unit_name
         self._lock = threading.Lock()
         self._chain: bytes | None = None
@@ -251,6 +258,19 @@ class ContentCredentials:
         out = io.BytesIO()
         self.sign(io.BytesIO(data), out, **kwargs)
         return out.getvalue()
+
+
+def _check_configured_pair(chain_pem: bytes, key_pem: bytes) -> None:
+    """Refuse at start-up, not at the first export, a chain whose leaf is not for this key."""
+    certs = x509.load_pem_x509_certificates(chain_pem)
+    key = serialization.load_pem_private_key(key_pem, None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
+        raise RuntimeError("FIELDTRACE_C2PA_KEY must be a P-256 (ES256) private key")
+    if certs[0].public_key() != key.public_key():
+        raise RuntimeError(
+            "FIELDTRACE_C2PA_CERT's first certificate is not for FIELDTRACE_C2PA_KEY "
+            "(the chain goes leaf first)"
+        )
 
 
 def _derived_scalar(seed: bytes, label: str) -> int:

@@ -227,6 +227,18 @@ class JobQueue:
         holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         return bool(storage.conn.set(key, holder, nx=True, ex=seconds))
 
+    def queue_was_lost(self) -> bool:
+        """True when the queue's contents are gone since the last sweep: Redis restarted
+        without persistence (or was flushed), so the jobs it held will never run. The sweep
+        keeps a marker key in the same Redis; when the marker is missing, so is the queue.
+        (Also true at a cluster's first sweep: its re-queues are then harmless repeats.) The
+        embedded SQLite queue keeps its jobs on disk: never."""
+        storage = self.huey.storage
+        if not isinstance(storage, RedisStorage):
+            return False
+        key = f"fieldtrace:{self.huey.name}:epoch"
+        return bool(storage.conn.set(key, clock.now().isoformat(), nx=True))
+
     def enqueue_verify(self, item_id: str) -> None:
         self.verify_task(item_id)
 
@@ -254,25 +266,31 @@ class JobQueue:
             runtime = self.app.extensions["fieldtrace"]
             try:
                 now = clock.now()
+                # A queue that lost its jobs: every item waiting for one is queued again now
+                # (a repeat is harmless: jobs are idempotent), not after the stuck timers.
+                lost = self.queue_was_lost()
+                if lost:
+                    log.warning("the job queue lost its contents (Redis restarted?): re-queueing")
                 stuck = list(
                     db.session.execute(
                         sa.select(MediaItem.id).where(
                             MediaItem.status == "received",
-                            MediaItem.stored_at < now - STUCK_AFTER,
+                            MediaItem.stored_at < (now if lost else now - STUCK_AFTER),
                         )
                     ).scalars()
                 )
                 processing_cutoff = now - timedelta(
                     minutes=int(self.app.config["PROCESSING_STUCK_MINUTES"])
                 )
+                waiting = sa.func.coalesce(MediaItem.processing_updated_at, MediaItem.verified_at)
+                overdue = sa.and_(
+                    MediaItem.processing.in_(["pending", "running"]), waiting < processing_cutoff
+                )
+                # a running one has a live worker, or the watchdog's attention when it died
+                due = sa.or_(overdue, MediaItem.processing == "pending") if lost else overdue
                 unprocessed = list(
                     db.session.execute(
-                        sa.select(MediaItem.id).where(
-                            MediaItem.status == "verified",
-                            MediaItem.processing.in_(["pending", "running"]),
-                            sa.func.coalesce(MediaItem.processing_updated_at, MediaItem.verified_at)
-                            < processing_cutoff,
-                        )
+                        sa.select(MediaItem.id).where(MediaItem.status == "verified", due)
                     ).scalars()
                 )
                 db.session.commit()
@@ -287,6 +305,7 @@ class JobQueue:
                 return {
                     "requeued": len(stuck),
                     "reprocessed": len(unprocessed) + abandoned,
+                    "queue_lost": int(lost),
                     **upkeep,
                 }
             finally:

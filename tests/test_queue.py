@@ -434,3 +434,35 @@ def test_job_results_do_not_accumulate_in_redis(app_config):
         jobs.huey.flush()
         with app.app_context():
             db.engine.dispose()
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason="set FIELDTRACE_TEST_REDIS_URL (CI does)")
+def test_a_queue_lost_with_a_redis_restart_is_refilled_at_the_next_sweep(app_config):
+    """Redis restarted without persistence: its jobs are gone, the items still wait. The next
+    sweep (within a minute) notices and queues them again, not the 5-minute stuck timer."""
+    from tests.conftest import Users
+
+    app = _queue_app(app_config, REDIS_URL)
+    client = app.test_client()
+    officer = Users(app, client).create("li")
+    case = open_case(client, officer)
+    jobs = app.extensions["fieldtrace"].jobs
+    conn = jobs.huey.storage.conn
+    try:
+        item_id = tus.upload(client, officer, case["id"], sample_jpeg())  # no worker runs it
+        jobs.sweep()  # this queue's first sweep leaves its marker
+        assert jobs.sweep()["queue_lost"] == 0
+        jobs.huey.flush()  # the restart: the jobs and the marker are gone
+        conn.delete(f"fieldtrace:{jobs.huey.name}:epoch")
+        assert jobs.huey.pending_count() == 0
+        result = jobs.sweep()
+        assert (result["queue_lost"], result["requeued"]) == (1, 1), result
+        [task] = jobs.huey.pending()
+        assert task.args == (item_id,)
+        assert jobs.sweep()["requeued"] == 0  # a young item in an intact queue is left alone
+    finally:
+        jobs.huey.flush()
+        conn.delete(f"fieldtrace:{jobs.huey.name}:epoch")
+        with app.app_context():
+            db.engine.dispose()

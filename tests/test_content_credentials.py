@@ -80,7 +80,7 @@ def exported(app, client, users, tmp_path):
     video = flow.video(officer, cid, "filing", "onsite_inspection")
     move_case_to(client, sup, cid, "execution")
     doc = flow.full_doc(cid, "prior_notice", {"officer": officer}, officer)
-    resp = client.get(f"{API}/cases/{cid}/archive.zip", headers=sup.headers)
+    resp = client.get(f"{API}/cases/{cid}/archive.zip?originals=1", headers=sup.headers)
     assert resp.status_code == 200, resp.data[:300]
     data = resp.data
     resp.close()
@@ -216,6 +216,13 @@ def test_stored_files_are_untouched_and_the_archive_verifies(exported):
             row = _derivative(exported, media_id, name)
             assert row["sha256"] == exported["stored"][(media_id, name)][0]
             assert row["content_credentials"]["sha256"] != row["sha256"]
+    # originals go out as they are kept: their own bytes, no manifest
+    for item in exported["manifest"]["items"]:
+        original = exported["members"][item["original_path"]]
+        assert hashlib.sha256(original).hexdigest() == item["server_sha256"]
+        fmt = "image/jpeg" if item["kind"] == "photo" else "video/mp4"
+        with pytest.raises(c2pa.C2paError.ManifestNotFound):
+            c2pa.Reader(fmt, io.BytesIO(original))
     report = verify.verify_archive(io.BytesIO(exported["data"]), exported["public_key"])
     assert report.authentic, report.problems
     assert report.summary["content_credentials"] >= 5

@@ -14,15 +14,16 @@
 3. Restore into a fresh stack (a new database, a new SeaweedFS): ``pg_restore``, buckets by
    ``fieldtrace setup``'s ``ensure_buckets``, every version put back oldest first with its
    retention and legal hold. S3 gives restored versions new version ids (no S3 lets a client
-   choose them), so the rows that name a version (``bucket``, ``object_key``,
-   ``object_version``: media items, documents) are pointed at the new ids, one UPDATE per
-   row, from the old-to-new map the restore wrote (``version-map.json``, kept with the
-   backup as the record of the move).
+   choose them), so ``fieldtrace restore versions version-map.json`` points the rows that
+   name a version (media items, documents) at the new ids, each move an audited
+   ``storage.restored`` custody entry, so case-file export and the archive's verify.py
+   still find each row agreeing with the chain.
 4. Checks on the restored stack: ``fieldtrace audit verify --no-sign`` (the chain, the signed
    heads in the database and those kept under Object Lock in the restored bucket), every
    original re-hashed from the restored storage against the SHA-256 recorded at upload, the
    retention of every original still COMPLIANCE until the same date, and a delete of a
-   restored original refused.
+   restored original refused, and what a case-file export would refuse (nothing, since the
+   moves are in the chain).
 
 Prints counts, bytes and seconds for each phase.
 """
@@ -335,41 +336,22 @@ def restore(backup_dir: Path, stack: Stack) -> dict[str, int]:
                  "new": put.get("VersionId") or ""}
             )  # fmt: skip
     (backup_dir / "version-map.json").write_text(json.dumps(version_map, indent=1))
-    rows = _point_rows_at_new_versions(stack, version_map)
+    rows = _point_rows_at_new_versions(stack, backup_dir / "version-map.json")
     return {"versions": len(manifest), "rows_repointed": rows}
 
 
-def _point_rows_at_new_versions(stack: Stack, version_map: list[dict[str, str]]) -> int:
-    """Every table with (bucket, object_key, object_version): the restored version's id."""
-    engine = sa.create_engine(stack.database_url)
-    by_old = {(m["bucket"], m["key"], m["old"]): m["new"] for m in version_map}
-    changed = 0
-    with engine.begin() as conn:
-        inspector = sa.inspect(conn)
-        for table in inspector.get_table_names():
-            columns = {c["name"] for c in inspector.get_columns(table)}
-            if not {"bucket", "object_key", "object_version"} <= columns:
-                continue
-            rows = conn.execute(
-                sa.text(
-                    f"SELECT bucket, object_key, object_version FROM {table} "
-                    "WHERE object_version IS NOT NULL"
-                )
-            ).all()
-            for bucket, key, old in rows:
-                new = by_old.get((bucket, key, old))
-                if new is None:
-                    raise RuntimeError(f"{table}: {bucket}/{key}@{old} is not in the backup")
-                conn.execute(
-                    sa.text(
-                        f"UPDATE {table} SET object_version = :new "
-                        "WHERE bucket = :b AND object_key = :k AND object_version = :old"
-                    ),
-                    {"new": new, "b": bucket, "k": key, "old": old},
-                )
-                changed += 1
-    engine.dispose()
-    return changed
+def _point_rows_at_new_versions(stack: Stack, map_file: Path) -> int:
+    """``fieldtrace restore versions``: rows naming a version follow it, audited."""
+    result = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "fieldtrace"), "restore", "versions", str(map_file)],
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
+    print(f"    fieldtrace restore versions: {result.stdout.strip()}")
+    return int(result.stdout.split()[0])
 
 
 # -- 4. checks -------------------------------------------------------------------------------
@@ -433,17 +415,17 @@ def _case_file_differences(stack: Stack) -> list[str]:
     the audit chain (``server.services.archive.recorded_differences``)."""
     from server import create_app
     from server.extensions import db
-    from server.models import AuditEntry, Case, MediaItem
-    from server.services.archive import recorded_differences
+    from server.models import Case, MediaItem
+    from server.services.archive import custody_entries, recorded_differences
 
     app = create_app(**stack.settings())
     found: list[str] = []
     with app.app_context():
-        entries = list(db.session.scalars(sa.select(AuditEntry)))
         for case in db.session.scalars(sa.select(Case)):
             items = list(
                 db.session.scalars(sa.select(MediaItem).where(MediaItem.case_id == case.id))
             )
+            entries = custody_entries(db.session, case, [i.id for i in items])
             found += recorded_differences(case, items, entries)
         db.session.remove()
         db.engine.dispose()
@@ -508,13 +490,14 @@ def main() -> int:
               f"retention differs on {len(result['retention_differs'])}; "
               f"deleting a restored original: {result.get('locked_delete')}")  # fmt: skip
         refused = result["export_refused"]
-        print(f"    FINDING: case-file export would refuse {len(refused)} rows (differ from the "
+        print(f"    case-file export would refuse {len(refused)} rows (differ from the "
               f"audit chain{': ' + refused[0] if refused else ''}")  # fmt: skip
         ok = (
             result["audit_verify_ok"]
             and not result["hash_mismatches"]
             and not result["retention_differs"]
             and str(result.get("locked_delete", "")).startswith("refused")
+            and not refused
         )
         print("DRILL PASSED" if ok else "DRILL FAILED", flush=True)
         return 0 if ok else 1

@@ -518,6 +518,23 @@ def cmd_uploads_recover(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_restore_versions(args: argparse.Namespace) -> int:
+    import json
+
+    from .extensions import db
+    from .services.restore import record_restored_versions
+
+    version_map = json.loads(Path(args.map).read_text())
+    with _app_context():
+        report = record_restored_versions(db.session, version_map)
+        db.session.commit()
+    print(
+        f"{report.moved} rows now name their restored version (one storage.restored custody "
+        f"entry each); {report.unchanged} map entries name no row"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fieldtrace", description="Fieldtrace field evidence server"
@@ -623,6 +640,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     dbp = sub.add_parser("db", help="database").add_subparsers(dest="db_cmd", required=True)
     dbp.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    restore_p = sub.add_parser("restore", help="after a restore").add_subparsers(
+        dest="restore_cmd", required=True
+    )
+    versions = restore_p.add_parser(
+        "versions",
+        help="point rows at the object versions a restore into other S3 storage made "
+        "(MAP.json: [{bucket, key, old, new}], as bench/backup_drill.py writes it); audited",
+    )
+    versions.add_argument("map", metavar="MAP.json")
+    versions.set_defaults(func=cmd_restore_versions)
 
     up = sub.add_parser("uploads", help="uploads").add_subparsers(dest="up_cmd", required=True)
     up.add_parser("expire", help="abort abandoned uploads").set_defaults(func=cmd_uploads_expire)

@@ -735,6 +735,19 @@ _RECORDED_AT_UPLOAD = {
 _TIMES_AT_UPLOAD = ("captured_at", "captured_end_at", "sent_at")
 
 
+def _restored_version(version: Any, entries: list[dict[str, Any]]) -> Any:
+    """The version recorded at upload, followed through the ``storage.restored`` entries a
+    restore into other S3 storage wrote (each names the old and the new version id)."""
+    restored = [e for e in entries if e.get("action") == "storage.restored"]
+    for entry in sorted(
+        restored, key=lambda e: e.get("seq") if isinstance(e.get("seq"), int) else 0
+    ):
+        details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
+        if details.get("from_version") == version:
+            version = details.get("version_id")
+    return version
+
+
 def _same_instant(a: Any, b: Any) -> bool:
     if a == b:
         return True
@@ -822,11 +835,14 @@ def _check_items(
         for entry in completed[:1]:
             details = entry.get("details") if isinstance(entry.get("details"), dict) else {}
             for key, column in _RECORDED_AT_UPLOAD.items():
-                if key in details and column in item and details[key] != item[column]:
+                recorded = details.get(key)
+                if key == "version_id":  # or the version a restore moved it to (audited)
+                    recorded = _restored_version(recorded, entries)
+                if key in details and column in item and recorded != item[column]:
                     report.problems.append(
                         f"证据条目与接收记录不符 / {where} differs from its upload.completed "
                         f"entry seq={entry.get('seq')}: {column} is {item[column]!r}, "
-                        f"recorded {details[key]!r}"
+                        f"recorded {recorded!r}"
                     )
             for key in _TIMES_AT_UPLOAD:
                 if key in details and key in item and not _same_instant(details[key], item[key]):

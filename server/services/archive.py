@@ -39,6 +39,7 @@ from ..workflow.coverage import minutes_and_seconds
 from . import audit, transparency
 from .content_credentials import SIGNABLE, ContentCredentials, Original, derivative_actions
 from .custody_export import KIND_WORDS, local_time, pdf_font
+from .restore import current_version
 from .signing import Signer, key_fingerprint
 from .units import display_name
 
@@ -342,7 +343,8 @@ def recorded_differences(
             d = completed.details or {}
             pairs: list[tuple[str, Any, Any]] = [
                 ("object_key", d.get("key"), item.object_key),
-                ("object_version", d.get("version_id"), item.object_version),
+                # the version stored at upload, or the one a restore moved it to (audited)
+                ("object_version", current_version(d.get("version_id"), mine), item.object_version),
                 ("device_sha256", d.get("device_sha256"), item.device_sha256),
             ]
             pairs += [

@@ -38,6 +38,10 @@ ACTION_WORDS: dict[str, tuple[str, str]] = {
     "upload.recovered": ("上传补登完成", "Upload recovered"),
     "media.verified": ("哈希校验通过", "Hash verified"),
     "media.hash_mismatch": ("哈希校验不一致，已隔离", "Hash mismatch; quarantined"),
+    "storage.restored": (
+        "从备份恢复，存储版本号已更新",
+        "Restored from backup; storage version updated",
+    ),
     "media.probed": ("文件检测完成", "File checked"),
     "media.derived": ("已生成预览", "Previews made"),
     "media.flagged": ("发现异常", "Flagged"),

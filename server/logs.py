@@ -138,7 +138,7 @@ def attach_job_logging(huey: Any) -> None:
         token = _job_fields.set(fields)
         with lock:
             started[task.id] = (time.monotonic(), token)
-        jobs_log.info("job start %s %s", task.name, fields.get("item_id", ""))
+        jobs_log.info("job start %s%s", task.name, _of(task))
 
     @huey.post_execute(name="fieldtrace-job-log")
     def _end(task: Any, value: Any, exc: BaseException | None) -> None:
@@ -149,9 +149,9 @@ def attach_job_logging(huey: Any) -> None:
         level = logging.WARNING if exc is not None else logging.INFO
         jobs_log.log(
             level,
-            "job end %s %s: %s in %s s",
+            "job end %s%s: %s in %s s",
             task.name,
-            task.args[0] if task.args else "",
+            _of(task),
             outcome,
             seconds,
             extra={"outcome": outcome, "duration_s": seconds},
@@ -161,6 +161,10 @@ def attach_job_logging(huey: Any) -> None:
                 _job_fields.reset(token)
             except ValueError:  # set in another context (not the case with Huey's threads)
                 _job_fields.set(None)
+
+
+def _of(task: Any) -> str:
+    return f" {task.args[0]}" if task.args else ""
 
 
 def _outcome(value: Any) -> str:

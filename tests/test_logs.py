@@ -3,6 +3,7 @@
 import io
 import json
 import logging
+import re
 
 import pytest
 
@@ -96,3 +97,33 @@ def test_worker_logs_each_job_with_its_item_and_duration(app, client, users, jso
         assert 0 <= end["duration_s"] < 60
     # a line written inside the job (by the pipeline) carries the job's item too
     assert all(rec.get("item_id") == item_id for rec in lines)
+
+
+def test_the_worker_serve_starts_logs_its_jobs(app_config, caplog):
+    """``serve``'s in-process worker (as ``fieldtrace worker``) has its job lines."""
+    import time
+
+    from server.cli import _in_process_worker
+    from tests.conftest import make_app
+
+    app = make_app({**app_config, "QUEUE_IMMEDIATE": False})
+    root_handlers, root_level = list(logging.getLogger().handlers), logging.getLogger().level
+    consumer = _in_process_worker(app)
+    try:
+        app.extensions["fieldtrace"].jobs.enqueue_verify("no-such-item")
+        deadline = time.monotonic() + 20
+        ends: list[str] = []
+        while not ends and time.monotonic() < deadline:
+            time.sleep(0.1)
+            ends = [m for m in caplog.messages if m.startswith("job end verify_original")]
+        assert ends, caplog.messages
+        assert re.fullmatch(r"job end verify_original no-such-item: skipped in [0-9.]+ s", ends[0])
+        assert "job start verify_original no-such-item" in caplog.messages
+    finally:
+        consumer.stop(graceful=True)
+        logging.getLogger().handlers[:] = root_handlers  # _in_process_worker configured it
+        logging.getLogger().setLevel(root_level)
+        from server.extensions import db
+
+        with app.app_context():
+            db.engine.dispose()

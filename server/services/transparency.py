@@ -506,7 +506,7 @@ def trusted_time_status(session: Session, tsa: Tsa | None) -> dict[str, Any]:
     if tsa is None:
         state = "off"
         zh = (
-            "可信时间未开启：审计日志的树头只有本单位的签名，没有第三方时间戳服务（RFC 3161）"
+            "可信时间未开启：审计日志的树头只有本单位的签名，没有第三方可信时间戳服务"
             "证明其时间。请系统管理员在服务器上配置时间戳服务（见运维文档）。"
         )
         en = (

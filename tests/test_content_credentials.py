@@ -32,6 +32,7 @@ from server.services.content_credentials import (
 from server.services.signing import Signer, key_fingerprint
 from tests import tus_helpers as tus
 from tests.conftest import make_app, open_case, sample_jpeg
+from tests.test_archive_integrity import _rewrite
 from tests.tsa import LocalTsa
 from tests.workflow_helpers import API, Flow, move_case_to
 
@@ -232,32 +233,17 @@ def test_verify_py_finds_a_credentialed_jpeg_that_is_not_the_recorded_derivative
     """A forger re-signs the archive over a preview whose pixels were changed: the manifest
     lists the new file's hash, but the file less its C2PA segments is not what was derived."""
     row_path = _derivative(exported, exported["photo"], "preview")["path"]
-    members = dict(exported["members"])
-    members[row_path] = _flip_in_image_data(members[row_path])
-    manifest = exported["manifest"]
-    for item in manifest["items"]:
-        for d in item["derivatives"]:
-            if d["path"] == row_path:
-                d["content_credentials"]["sha256"] = hashlib.sha256(members[row_path]).hexdigest()
-    for entry in manifest["files"]:
-        entry["sha256"] = hashlib.sha256(members[entry["path"]]).hexdigest()
-    raw = json.dumps(manifest, ensure_ascii=False).encode()
-    digest = hashlib.sha256(raw).hexdigest()
-    key = Ed25519PrivateKey.generate()
-    members["manifest.json"] = raw
-    members["signature.json"] = json.dumps(
-        {
-            "algorithm": "Ed25519",
-            "public_key": key.public_key().public_bytes_raw().hex(),
-            "manifest_sha256": digest,
-            "signature": key.sign(f"fieldtrace-case-archive/1\n{digest}".encode()).hex(),
-        }
-    ).encode()
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for name, body in members.items():
-            zf.writestr(name, body)
-    problems = verify.verify_archive(io.BytesIO(out.getvalue())).problems
+
+    def edit(manifest: dict[str, Any], members: dict[str, bytes]) -> None:
+        members[row_path] = _flip_in_image_data(members[row_path])
+        for item in manifest["items"]:
+            for d in item["derivatives"]:
+                if d["path"] == row_path:
+                    credentials = d["content_credentials"]
+                    credentials["sha256"] = hashlib.sha256(members[row_path]).hexdigest()
+
+    forged = _rewrite(exported["data"], edit, Ed25519PrivateKey.generate())
+    problems = verify.verify_archive(io.BytesIO(forged)).problems
     assert any(
         f"{row_path} without its C2PA manifest is not the derivative recorded" in p
         for p in problems

@@ -92,3 +92,31 @@ def test_dependency_errors_are_counted_per_process(app, client, users):
     got = _samples(client.get("/metrics").get_data(as_text=True))
     key = next(k for k in got if k.startswith('fieldtrace_dependency_errors_total{dependency="s3"'))
     assert got[key] == before + 1
+
+
+def test_queue_depth_from_redis(app_config):
+    import os
+    import uuid
+
+    import pytest
+
+    url = os.environ.get("FIELDTRACE_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("set FIELDTRACE_TEST_REDIS_URL (CI does)")
+    from tests.conftest import make_app
+
+    app = make_app(
+        {**app_config, "QUEUE_URL": url, "QUEUE_IMMEDIATE": False,
+         "QUEUE_NAME": f"metrics-{uuid.uuid4().hex[:8]}"}
+    )  # fmt: skip
+    jobs = app.extensions["fieldtrace"].jobs
+    try:
+        jobs.enqueue_verify("one")
+        jobs.enqueue_verify("two")
+        got = _samples(app.test_client().get("/metrics").get_data(as_text=True))
+        assert got["fieldtrace_queue_depth"] == 2
+        assert got["fieldtrace_queue_scheduled"] == 0
+    finally:
+        jobs.huey.flush()
+        with app.app_context():
+            db.engine.dispose()

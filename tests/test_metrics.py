@@ -120,3 +120,27 @@ def test_queue_depth_from_redis(app_config):
         jobs.huey.flush()
         with app.app_context():
             db.engine.dispose()
+
+
+def test_metrics_answer_when_the_database_or_s3_is_down(app_config):
+    """A scrape is how an operator learns a service is down: 200, with it at 0."""
+    from server import create_app
+    from server.storage.embedded import free_ports
+
+    closed = free_ports(1)[0]
+    for overrides, down in (
+        ({"S3_ENDPOINT_URL": f"http://127.0.0.1:{closed}"}, "storage"),
+        ({"SQLALCHEMY_DATABASE_URI": f"postgresql+psycopg://x@127.0.0.1:{closed}/x"}, "database"),
+    ):
+        app = create_app(**{**app_config, **overrides})
+        if down != "database":
+            with app.app_context():
+                db.create_all()
+        resp = app.test_client().get("/metrics")
+        assert resp.status_code == 200
+        got = _samples(resp.get_data(as_text=True))
+        assert got[f'fieldtrace_dependency_up{{dependency="{down}"}}'] == 0
+        if down == "database":
+            assert "fieldtrace_uploads_in_flight" not in got  # not a misleading 0
+        with app.app_context():
+            db.engine.dispose()

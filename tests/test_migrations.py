@@ -10,9 +10,15 @@ from server.extensions import db
 
 
 def test_upgrade_matches_models(app_config):
+    import logging
+
     app = create_app(**app_config)
     with app.app_context():
         upgrade(directory=_migrations_dir_for_tests())
+        # alembic's logging setup must leave the app's own loggers on (it disabled them,
+        # silencing "unhandled error" and the worker's job lines after an in-process upgrade)
+        for name in ("server.api", "server.queue", "server.jobs"):
+            assert not logging.getLogger(name).disabled, name
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
         # Column-type noise of the UTC TypeDecorator aside, nothing may differ.

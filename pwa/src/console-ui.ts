@@ -42,11 +42,9 @@ export function fmtTime(iso: string | null | undefined): string {
   if (!iso) return "—";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  if (getLang() !== "en") {
-    return d.toLocaleString(getLang(), { hour12: false, timeZone: "Asia/Shanghai" });
-  }
-  // Swedish writes dates the ISO way.
-  return d.toLocaleString("sv-SE", { hour12: false, timeZone: "Asia/Shanghai" });
+  // 2026-12-08 11:52:49 in both languages, as the dates beside it (fmtDate) are written:
+  // Swedish writes dates the ISO way; zh-CN's own form (2026/12/8) sat oddly next to them.
+  return d.toLocaleString("sv-SE", { hourCycle: "h23", timeZone: "Asia/Shanghai" });
 }
 
 /** A calendar date from the API (`2026-11-27`) as it is: deadlines are Asia/Shanghai days. */

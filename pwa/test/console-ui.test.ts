@@ -105,5 +105,8 @@ describe("console words", () => {
     setLang("en");
     expect(fmtTime("2026-11-27T08:46:13Z")).toBe("2026-11-27 16:46:13");
     expect(fmtTime(null)).toBe("—");
+    setLang("zh-CN"); // the same form beside fmtDate's 2026-12-22, and 00 for midnight
+    expect(fmtTime("2026-11-27T08:46:13Z")).toBe("2026-11-27 16:46:13");
+    expect(fmtTime("2026-11-27T16:05:00Z")).toBe("2026-11-28 00:05:00");
   });
 });

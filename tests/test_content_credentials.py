@@ -65,8 +65,14 @@ def _original(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def _flip_in_image_data(data: bytes) -> bytes:
-    """One bit changed in the JPEG's entropy-coded data (after start of scan)."""
-    sos = data.index(b"\xff\xda")
+    """One bit changed in the JPEG's entropy-coded data (after start of scan). The scan is
+    found by walking the segments: the bytes FF DA can also occur inside the C2PA manifest's
+    APP11 segments (signatures and hashes), and a bit flipped there is another failure."""
+    at = 2  # after SOI
+    while data[at + 1] != 0xDA:
+        assert data[at] == 0xFF, f"not a JPEG segment at {at}"
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    sos = at
     changed = bytearray(data)
     changed[sos + 40] ^= 0x01
     return bytes(changed)

@@ -169,7 +169,13 @@ def test_issue_display_and_public_page(app, client, people, issued):
         "valid_to": issued["valid_to"],
         "photo_url": None,  # none uploaded yet
     }
-    assert body["checked_at_local"] in html
+    # the page and the JSON were answered moments apart: the same check time, to a few seconds
+    shown_at = re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", html)
+    assert shown_at, "the page shows when it checked"
+    apart = datetime.fromisoformat(body["checked_at_local"]) - datetime.fromisoformat(
+        shown_at.group(0)
+    )
+    assert abs(apart.total_seconds()) <= 5, (shown_at.group(0), body["checked_at_local"])
     assert "执法人员照片" not in html  # no photo, no empty picture frame
     assert "wang_officer" not in machine.get_data(as_text=True)
 

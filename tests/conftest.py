@@ -21,6 +21,7 @@ from server import clock, create_app
 from server.extensions import db
 from server.services.auth import create_user
 from server.storage.embedded import EmbeddedSeaweed, free_ports
+from tests.tsa import LocalTsa
 
 S3_KEY, S3_SECRET = "fieldtrace-test", "fieldtrace-test-secret"
 # Instants at which the date-sensitive tests must also pass (``--clock NAME``): the last and the
@@ -87,6 +88,21 @@ def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedSeawee
     weed.start()
     yield weed
     weed.stop()
+
+
+@pytest.fixture(scope="module")
+def _tsa_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTsa]:
+    local = LocalTsa(tmp_path_factory.mktemp("tsa")).start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture
+def tsa(_tsa_server: LocalTsa) -> Iterator[LocalTsa]:
+    """A real RFC 3161 authority (tests/tsa.py), answering (``fail`` False) at each test's start."""
+    _tsa_server.fail = False
+    yield _tsa_server
+    _tsa_server.fail = False
 
 
 @pytest.fixture(scope="session")

@@ -758,13 +758,6 @@ def test_an_archive_exported_before_log_proofs_is_noted(tmp_path: Path) -> None:
 # --- trusted time of the log's tree head (--tsa-ca) ---------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tsa(tmp_path_factory: pytest.TempPathFactory):
-    local = LocalTsa(tmp_path_factory.mktemp("tsa")).start()
-    yield local
-    local.stop()
-
-
 def _stamped(tsa: LocalTsa, *, other_signature: bool = False) -> Parts:
     parts = make_parts()
     log = json.loads(parts.files["log.json"])

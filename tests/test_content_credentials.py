@@ -9,7 +9,6 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -309,12 +308,6 @@ class TestTrustedTime:
     """With a time-stamping authority configured (the one the log's heads use), the copies'
     C2PA signatures carry its RFC 3161 timestamp; a TSA that is down costs the timestamp,
     not the export."""
-
-    @pytest.fixture
-    def tsa(self, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTsa]:
-        local = LocalTsa(tmp_path_factory.mktemp("tsa")).start()
-        yield local
-        local.stop()
 
     @pytest.fixture
     def app(self, app_config, tsa: LocalTsa):

@@ -10,7 +10,6 @@ import base64
 import hashlib
 import json
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,16 +25,8 @@ from tests.conftest import make_app
 from tests.tsa import LocalTsa
 
 
-@pytest.fixture(scope="module")
-def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalTsa]:
-    local = LocalTsa(tmp_path_factory.mktemp("tsa")).start()
-    yield local
-    local.stop()
-
-
 @pytest.fixture
 def stamped_app(app_config, tsa: LocalTsa):
-    tsa.fail = False
     app = make_app({**app_config, "TSA_URL": tsa.url, "TSA_CA_FILE": str(tsa.ca_file)})
     yield app
     with app.app_context():

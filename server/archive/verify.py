@@ -1187,17 +1187,27 @@ def verify_log_proofs(bundle: Any, public_key_hex: str | None) -> Report:
     return report
 
 
+_UNREADABLE = object()
+
+
+def _load_json_file(path: str) -> Any:
+    """The JSON in ``path``, or ``_UNREADABLE`` (said on stderr) for a usage error."""
+    try:
+        with open(path, "rb") as fh:
+            return json.loads(fh.read())
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+        return _UNREADABLE
+
+
 def run_proof(path: str, public_key_hex: str | None, *, as_json: bool = False) -> int:
     """``verify.py proof FILE``: 0 every proof holds under the pinned key, 1 a failure,
     2 usage error, 3 intact but no ``--public-key`` (UNAUTHENTICATED)."""
     if public_key_hex is not None and _unhex(public_key_hex.strip().lower(), 32) is None:
         print("error: --public-key must be 64 hex digits (32 bytes)", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        with open(path, "rb") as fh:
-            bundle = json.loads(fh.read())
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+    bundle = _load_json_file(path)
+    if bundle is _UNREADABLE:
         return EXIT_USAGE
     key = public_key_hex.strip().lower() if public_key_hex else None
     report = verify_log_proofs(bundle, key)
@@ -1485,11 +1495,8 @@ def run_receipt(path: str, public_keys: Sequence[str] | None, *, as_json: bool =
     if any(_unhex(k, 32) is None for k in keys):
         print("error: --public-key must be 64 hex digits (32 bytes)", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        with open(path, "rb") as fh:
-            document = json.loads(fh.read())
-    except (OSError, ValueError) as exc:
-        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+    document = _load_json_file(path)
+    if document is _UNREADABLE:
         return EXIT_USAGE
     report = verify_receipt(document, keys or None)
     s = report.summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import secrets
@@ -26,8 +27,6 @@ _STANDARD = PasswordHasher()
 # given to create_app, never read from the environment), as Django's test settings do: the
 # suite creates and signs in thousands of users.
 _TEST = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-# Verified against when the username is unknown, so timing does not reveal which users exist.
-_DUMMY_HASHES: dict[int, str] = {}
 MIN_PASSWORD_LENGTH = 10
 
 
@@ -42,10 +41,11 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
+@functools.cache
 def _dummy_hash(hasher: PasswordHasher) -> str:
-    if id(hasher) not in _DUMMY_HASHES:
-        _DUMMY_HASHES[id(hasher)] = hasher.hash("fieldtrace-dummy-password")
-    return _DUMMY_HASHES[id(hasher)]
+    """Verified against when the username is unknown, so timing does not reveal which users
+    exist: one per hasher, at its cost."""
+    return hasher.hash("fieldtrace-dummy-password")
 
 
 class LoginThrottled(DomainError):

@@ -19,14 +19,12 @@ require_browser()
 
 
 @pytest.fixture
-def app(app_config, tmp_path) -> Iterator:
-    tsa = LocalTsa(tmp_path).start()
+def app(app_config, tsa: LocalTsa) -> Iterator:
     app = make_app({**app_config, "TSA_URL": tsa.url, "TSA_CA_FILE": str(tsa.ca_file)})
     yield app
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-    tsa.stop()
 
 
 def test_the_overview_says_trusted_time_is_on(app, open_page, users, tmp_path):
